@@ -1,0 +1,1 @@
+"""lstmfast: fast CPU LSTM and RNN under a NumPy-native API."""
