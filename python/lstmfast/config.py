@@ -1,0 +1,50 @@
+"""Threads and instruction sets of the compiled kernels."""
+
+from __future__ import annotations
+
+import numbers
+import os
+import platform
+from typing import Any
+
+from . import _core
+
+__all__ = ["show_config", "config", "set_num_threads", "get_num_threads"]
+
+
+def set_num_threads(n: int) -> None:
+    """Use at most ``n`` threads in the kernels (default: the cores this process
+    may use, or ``LSTMFAST_NUM_THREADS``). Results do not depend on ``n``."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"n: expected an int, got {type(n).__name__}")
+    if not 1 <= n <= 1024:
+        raise ValueError(f"n: expected 1 <= n <= 1024, got {n}")
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """Threads the kernels may use."""
+    return _core.get_num_threads()
+
+
+def config() -> dict[str, Any]:
+    """The build and run-time configuration, as a dict (see :func:`show_config`)."""
+    return {
+        "isa": _core.isa(),
+        "vector_bits": 8 * _core.vector_bytes(),
+        "cpu_supports": _core.usable_isas(),
+        "compiled": _core.compiled_isas(),
+        "forced_by_LSTMFAST_ISA": os.environ.get("LSTMFAST_ISA") or None,
+        "threads": _core.get_num_threads(),
+        "default_threads": _core.default_num_threads(),
+        "compiler": _core.compiler(),
+        "machine": platform.machine(),
+    }
+
+
+def show_config() -> None:
+    """Print the instruction set in use, what the CPU supports, threads and compiler."""
+    for key, value in config().items():
+        if isinstance(value, list):
+            value = ", ".join(value)
+        print(f"{key:>24}: {value}")

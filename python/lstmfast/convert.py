@@ -1,0 +1,361 @@
+r"""Convert LSTM/RNN weights between lstmfast (= PyTorch) and other conventions.
+
+The common currency is a ``params`` dict with the keys ``"w_ih"``, ``"w_hh"``,
+``"b_ih"``, ``"b_hh"`` in PyTorch's layout (a bias may be None or absent):
+
+* LSTM: ``w_ih`` (4H, I), ``w_hh`` (4H, H), ``b_ih`` and ``b_hh`` (4H,); the four gate
+  blocks of H rows each are stacked in the order i, f, g, o.
+* RNN: ``w_ih`` (H, I), ``w_hh`` (H, H), ``b_ih`` and ``b_hh`` (H,).
+
+Every converter returns new arrays (never views of its input) with the input's dtype.
+
+=============  ==================  ======================  =======================  ==================
+lstmfast       PyTorch state dict  Keras LSTM              ONNX LSTM                course dict
+=============  ==================  ======================  =======================  ==================
+x (T, B, I)    x (T, B, I)         x (B, T, I)             X (T, B, I), layout=0    x (I, B, T)
+w_ih (4H, I)   weight_ih_l0        kernel (I, 4H) = w_ihᵀ  W[0] (4H, I)             Wi/Wf/Wc/Wo[:, H:]
+w_hh (4H, H)   weight_hh_l0        recurrent_kernel (H,4H) R[0] (4H, H)             Wi/Wf/Wc/Wo[:, :H]
+b_ih (4H,)     bias_ih_l0          bias = b_ih + b_hh      B[0, :4H] (Wb)           bi/bf/bc/bo (H, 1)
+b_hh (4H,)     bias_hh_l0          (one bias only)         B[0, 4H:] (Rb)           = b_ih + b_hh
+gate order     i, f, g, o          i, f, c, o              i, o, f, c               Wi, Wf, Wc, Wo
+Γu / Γf        i / f               i / f                   i / f                    Wi, bi / Wf, bf
+c~ / Γo        g / o               c / o                   c / o                    Wc, bc / Wo, bo
+=============  ==================  ======================  =======================  ==================
+
+Conventions with a single bias (Keras, the course) get ``b_ih = bias`` and ``b_hh = 0``
+on the way in, and ``b_ih + b_hh`` on the way out. The equations are the same in all
+conventions only with the standard nonlinearities: σ for the gates, tanh for the
+candidate and the output (Keras: ``activation="tanh", recurrent_activation="sigmoid"``,
+the default since Keras 2.3; ONNX: default activations, no peepholes ``P``, no ``clip``,
+``input_forget=0``, one direction). The course dicts' output head ``Wy``, ``by`` is
+not part of the recurrence: use it with :func:`lstmfast.losses.dense_forward` as
+``w = Wy``, ``b = by[:, 0]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+import numpy as np
+
+from ._validation import as_float_arrays, check_shape, check_weights
+
+__all__ = [
+    "to_torch_state_dict", "from_torch_state_dict", "to_keras", "from_keras",
+    "to_onnx", "from_onnx", "to_course_lstm", "from_course_lstm",
+    "to_course_rnn", "from_course_rnn",
+]
+
+PARAM_KEYS = ("w_ih", "w_hh", "b_ih", "b_hh")
+COURSE_LSTM_GATES = ("Wi", "Wf", "Wc", "Wo")  # our block order i, f, g, o
+# ONNX stacks the gates as i, o, f, c. Block k of ONNX is our block _ONNX_FROM_OURS[k];
+# block k of ours is ONNX block _OURS_FROM_ONNX[k].
+_ONNX_FROM_OURS = (0, 3, 1, 2)
+_OURS_FROM_ONNX = (0, 2, 3, 1)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _numpy(value: Any) -> Any:
+    """A torch tensor becomes a NumPy array (torch is never imported here)."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def _copy(a: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    return None if a is None else np.array(a, copy=True, order="C")
+
+
+def _check_params(params: Any, gates: Optional[int] = None) -> tuple[Any, ...]:
+    """Validate a ``params`` dict; returns (w_ih, w_hh, b_ih, b_hh, I, H).
+
+    ``gates`` 4 (LSTM) or 1 (RNN); None infers it: 1 if w_hh is square, else 4.
+    """
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params: expected a dict with keys {PARAM_KEYS}, got {type(params).__name__}")
+    unknown = sorted(set(params) - set(PARAM_KEYS))
+    missing = [k for k in ("w_ih", "w_hh") if k not in params]
+    if unknown or missing:
+        raise ValueError(f"params: expected keys {PARAM_KEYS} (biases optional); "
+                         f"missing {missing}, unknown {unknown}")
+    w_ih, w_hh, b_ih, b_hh = as_float_arrays(**{k: _numpy(params.get(k)) for k in PARAM_KEYS})
+    if gates is None:
+        gates = 1 if w_hh.ndim == 2 and w_hh.shape[0] == w_hh.shape[1] else 4
+    I, H = check_weights(w_ih, w_hh, b_ih, b_hh, gates=gates)  # noqa: E741
+    return w_ih, w_hh, b_ih, b_hh, I, H
+
+
+def _reorder(a: np.ndarray, order: Sequence[int]) -> np.ndarray:
+    """Rearrange the 4 equal gate blocks along axis 0 of ``a`` into ``order``."""
+    blocks = np.split(a, 4, axis=0)
+    return np.concatenate([blocks[k] for k in order], axis=0)
+
+
+def _summed_bias(b_ih: Optional[np.ndarray], b_hh: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    if b_ih is None and b_hh is None:
+        return None
+    if b_ih is None or b_hh is None:
+        return _copy(b_ih if b_hh is None else b_hh)
+    return b_ih + b_hh
+
+
+def _params(w_ih: np.ndarray, w_hh: np.ndarray, b_ih: Optional[np.ndarray],
+            b_hh: Optional[np.ndarray]) -> dict[str, Optional[np.ndarray]]:
+    return {"w_ih": _copy(w_ih), "w_hh": _copy(w_hh), "b_ih": _copy(b_ih), "b_hh": _copy(b_hh)}
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+
+def to_torch_state_dict(params: Mapping[str, Any], layer: int = 0, *,
+                        tensors: bool = False) -> dict[str, Any]:
+    """PyTorch ``nn.LSTM`` / ``nn.RNN`` state-dict entries for one layer.
+
+    Parameters
+    ----------
+    params : dict
+        ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh`` (LSTM or RNN).
+    layer : int
+        The layer index k in ``weight_ih_l{k}`` etc.
+    tensors : bool
+        Return ``torch.Tensor`` values (imports torch) instead of NumPy arrays.
+
+    Returns
+    -------
+    dict
+        ``weight_ih_l{k}``, ``weight_hh_l{k}`` and, when present, ``bias_ih_l{k}``,
+        ``bias_hh_l{k}`` (a module built with ``bias=False`` has no bias entries).
+        Load with ``module.load_state_dict(sd)`` (``strict=False`` for a subset of
+        the layers).
+    """
+    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params)
+    sd = {f"weight_ih_l{layer}": w_ih, f"weight_hh_l{layer}": w_hh}
+    if b_ih is not None or b_hh is not None:
+        zeros = np.zeros_like(b_ih if b_ih is not None else b_hh)
+        sd[f"bias_ih_l{layer}"] = b_ih if b_ih is not None else zeros
+        sd[f"bias_hh_l{layer}"] = b_hh if b_hh is not None else zeros
+    sd = {k: _copy(v) for k, v in sd.items()}
+    if tensors:
+        import torch  # only when asked for
+
+        sd = {k: torch.from_numpy(v) for k, v in sd.items()}
+    return sd
+
+
+def from_torch_state_dict(sd: Mapping[str, Any], layer: int = 0) -> dict[str, Optional[np.ndarray]]:
+    """``params`` from a PyTorch ``nn.LSTM`` / ``nn.RNN`` state dict.
+
+    Parameters
+    ----------
+    sd : mapping
+        ``module.state_dict()``; values may be tensors (any device) or arrays. Keys
+        must be unprefixed (``weight_ih_l0``, not ``lstm.weight_ih_l0``).
+    layer : int
+
+    Returns
+    -------
+    dict
+        ``params``; the biases are None if the module has none.
+    """
+    names = {"w_ih": f"weight_ih_l{layer}", "w_hh": f"weight_hh_l{layer}",
+             "b_ih": f"bias_ih_l{layer}", "b_hh": f"bias_hh_l{layer}"}
+    for key in ("w_ih", "w_hh"):
+        if names[key] not in sd:
+            raise ValueError(f"sd: no entry {names[key]!r}; present: {sorted(sd)}")
+    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(
+        {k: sd[name] for k, name in names.items() if name in sd})
+    return _params(w_ih, w_hh, b_ih, b_hh)
+
+
+# --------------------------------------------------------------------------- Keras
+
+
+def to_keras(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
+    """Keras ``LSTM`` weights (gate order i, f, c, o, transposed).
+
+    Returns
+    -------
+    dict
+        ``kernel`` (I, 4H), ``recurrent_kernel`` (H, 4H), ``bias`` (4H,) = b_ih + b_hh,
+        or None without biases. For ``layer.set_weights`` pass
+        ``[kernel, recurrent_kernel, bias]`` (omit bias if ``use_bias=False``).
+    """
+    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params, gates=4)
+    return {"kernel": _copy(w_ih.T), "recurrent_kernel": _copy(w_hh.T),
+            "bias": _summed_bias(b_ih, b_hh)}
+
+
+def from_keras(weights: Any) -> dict[str, Optional[np.ndarray]]:
+    """``params`` from Keras ``LSTM`` weights.
+
+    Parameters
+    ----------
+    weights : dict or sequence
+        ``{"kernel", "recurrent_kernel", "bias"}`` or ``layer.get_weights()``, i.e.
+        ``[kernel (I, 4H), recurrent_kernel (H, 4H)]`` plus ``bias (4H,)`` if the
+        layer has one.
+
+    Returns
+    -------
+    dict
+        ``params`` with ``b_ih = bias``, ``b_hh = zeros`` (both None without bias).
+    """
+    if isinstance(weights, Mapping):
+        kernel, recurrent, bias = (weights.get(k) for k in ("kernel", "recurrent_kernel", "bias"))
+        if kernel is None or recurrent is None:
+            raise ValueError(f"weights: expected keys 'kernel', 'recurrent_kernel' and optionally "
+                             f"'bias', got {sorted(weights)}")
+    elif isinstance(weights, Sequence) and len(weights) in (2, 3):
+        kernel, recurrent, bias = (*weights, None)[:3]
+    else:
+        raise TypeError("weights: expected a dict or the list [kernel, recurrent_kernel(, bias)] "
+                        "of layer.get_weights()")
+    kernel, recurrent, bias = as_float_arrays(kernel=kernel, recurrent_kernel=recurrent, bias=bias)
+    if recurrent.ndim != 2 or recurrent.shape[0] < 1:
+        raise ValueError(f"recurrent_kernel: expected a 2-D array (H, 4*H) with H >= 1, "
+                         f"got shape {recurrent.shape}")
+    H = recurrent.shape[0]
+    check_shape("recurrent_kernel", recurrent, "(H, 4*H)", (H, 4 * H))
+    if kernel.ndim != 2 or kernel.shape[0] < 1:
+        raise ValueError(f"kernel: expected a 2-D array (I, 4*H) with I >= 1, got shape {kernel.shape}")
+    check_shape("kernel", kernel, "(I, 4*H)", (kernel.shape[0], 4 * H))
+    if bias is not None:
+        check_shape("bias", bias, "(4*H,)", (4 * H,))
+    b_hh = None if bias is None else np.zeros_like(bias)
+    return _params(kernel.T, recurrent.T, bias, b_hh)
+
+
+# --------------------------------------------------------------------------- ONNX
+
+
+def to_onnx(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
+    """Inputs ``W``, ``R``, ``B`` of an ONNX ``LSTM`` node (one direction, order i, o, f, c).
+
+    Returns
+    -------
+    dict
+        ``W`` (1, 4H, I), ``R`` (1, 4H, H), ``B`` (1, 8H) = [Wb, Rb] (a missing bias
+        half is zeros; ``B`` is None if there is no bias at all).
+    """
+    w_ih, w_hh, b_ih, b_hh, _, H = _check_params(params, gates=4)
+    B = None
+    if b_ih is not None or b_hh is not None:
+        zeros = np.zeros(4 * H, dtype=w_ih.dtype)
+        wb = zeros if b_ih is None else _reorder(b_ih, _ONNX_FROM_OURS)
+        rb = zeros if b_hh is None else _reorder(b_hh, _ONNX_FROM_OURS)
+        B = np.concatenate([wb, rb])[None]
+    return {"W": _reorder(w_ih, _ONNX_FROM_OURS)[None], "R": _reorder(w_hh, _ONNX_FROM_OURS)[None],
+            "B": B}
+
+
+def from_onnx(W: Any, R: Any, B: Any = None) -> dict[str, Optional[np.ndarray]]:
+    """``params`` from the ``W``, ``R`` and optional ``B`` inputs of an ONNX ``LSTM``.
+
+    Parameters
+    ----------
+    W : array_like, (1, 4H, I)
+    R : array_like, (1, 4H, H)
+    B : array_like (1, 8H) or None
+        [Wb, Rb]; Wb becomes ``b_ih``, Rb ``b_hh``. None gives no biases.
+
+    Only forward, single-direction LSTMs are supported (leading dimension 1).
+    """
+    W, R, B = as_float_arrays(W=W, R=R, B=B)
+    for name, a in (("W", W), ("R", R), ("B", B)):
+        if a is not None and (a.ndim < 1 or a.shape[0] != 1):
+            raise ValueError(f"{name}: expected num_directions = 1 as the first dimension "
+                             f"(bidirectional LSTMs are not supported), got shape {a.shape}")
+    if R.ndim != 3 or R.shape[2] < 1:
+        raise ValueError(f"R: expected a 3-D array (1, 4*H, H) with H >= 1, got shape {R.shape}")
+    H = R.shape[2]
+    check_shape("R", R, "(1, 4*H, H)", (1, 4 * H, H))
+    if W.ndim != 3 or W.shape[2] < 1:
+        raise ValueError(f"W: expected a 3-D array (1, 4*H, I) with I >= 1, got shape {W.shape}")
+    check_shape("W", W, "(1, 4*H, I)", (1, 4 * H, W.shape[2]))
+    b_ih = b_hh = None
+    if B is not None:
+        check_shape("B", B, "(1, 8*H)", (1, 8 * H))
+        b_ih, b_hh = (_reorder(half, _OURS_FROM_ONNX) for half in np.split(B[0], 2))
+    return _params(_reorder(W[0], _OURS_FROM_ONNX), _reorder(R[0], _OURS_FROM_ONNX), b_ih, b_hh)
+
+
+# --------------------------------------------------------------------------- course
+
+
+def to_course_lstm(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The course's per-gate LSTM dict ``{Wf, bf, Wi, bi, Wc, bc, Wo, bo}``.
+
+    Each W is (H, H + I) and acts on the column vector [a<t-1>; x<t>] (first H columns
+    on a, last I on x); each b is (H, 1) and holds b_ih + b_hh (zeros without biases).
+    ``Wi``, ``bi`` are the update gate Γu (PyTorch's i), ``Wc``, ``bc`` the candidate c~.
+    """
+    w_ih, w_hh, b_ih, b_hh, _, H = _check_params(params, gates=4)
+    b = _summed_bias(b_ih, b_hh)
+    if b is None:
+        b = np.zeros(4 * H, dtype=w_ih.dtype)
+    course = {}
+    for k, name in enumerate(COURSE_LSTM_GATES):
+        rows = slice(k * H, (k + 1) * H)
+        course[name] = np.hstack([w_hh[rows], w_ih[rows]])
+        course["b" + name[1]] = b[rows].reshape(H, 1).copy()
+    return course
+
+
+def _course_bias(name: str, b: np.ndarray, H: int) -> np.ndarray:
+    if b.shape not in ((H, 1), (H,)):
+        raise ValueError(f"{name}: expected shape (H, 1) = {(H, 1)}, got {b.shape}")
+    return b.reshape(H)
+
+
+def from_course_lstm(course: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
+    """``params`` from the course's dict ``{Wf, bf, Wi, bi, Wc, bc, Wo, bo}``.
+
+    W* are (H, H + I) on [a<t-1>; x<t>], b* are (H, 1) (or (H,)). The bias goes to
+    ``b_ih``; ``b_hh`` is zeros. Other keys (e.g. the output head Wy, by) are ignored.
+    """
+    keys = [k for g in COURSE_LSTM_GATES for k in (g, "b" + g[1])]
+    missing = [k for k in keys if k not in course]
+    if missing:
+        raise ValueError(f"course: missing keys {missing}; expected {keys}")
+    arrays = dict(zip(keys, as_float_arrays(**{k: course[k] for k in keys})))
+    Wf = arrays["Wf"]
+    if Wf.ndim != 2 or Wf.shape[0] < 1 or Wf.shape[1] <= Wf.shape[0]:
+        raise ValueError(f"Wf: expected a 2-D array (H, H + I) with H >= 1 and I >= 1, got shape {Wf.shape}")
+    H, I = Wf.shape[0], Wf.shape[1] - Wf.shape[0]  # noqa: E741
+    for g in COURSE_LSTM_GATES:
+        check_shape(g, arrays[g], "(H, H + I)", (H, H + I))
+    W = np.concatenate([arrays[g] for g in COURSE_LSTM_GATES])  # (4H, H + I), blocks i, f, g, o
+    b = np.concatenate([_course_bias("b" + g[1], arrays["b" + g[1]], H) for g in COURSE_LSTM_GATES])
+    return _params(W[:, H:], W[:, :H], b, np.zeros_like(b))
+
+
+def to_course_rnn(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The course's RNN dict ``{Wax (H, I), Waa (H, H), ba (H, 1)}``; ba = b_ih + b_hh."""
+    w_ih, w_hh, b_ih, b_hh, _, H = _check_params(params, gates=1)
+    b = _summed_bias(b_ih, b_hh)
+    if b is None:
+        b = np.zeros(H, dtype=w_ih.dtype)
+    return {"Wax": _copy(w_ih), "Waa": _copy(w_hh), "ba": b.reshape(H, 1).copy()}
+
+
+def from_course_rnn(course: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
+    """``params`` from ``{Wax (H, I), Waa (H, H), ba (H, 1)}``: b_ih = ba, b_hh = zeros.
+
+    Other keys (Wya, by) are ignored.
+    """
+    missing = [k for k in ("Wax", "Waa", "ba") if k not in course]
+    if missing:
+        raise ValueError(f"course: missing keys {missing}; expected ['Wax', 'Waa', 'ba']")
+    Wax, Waa, ba = as_float_arrays(Wax=course["Wax"], Waa=course["Waa"], ba=course["ba"])
+    if Waa.ndim != 2 or Waa.shape[0] < 1:
+        raise ValueError(f"Waa: expected a 2-D array (H, H) with H >= 1, got shape {Waa.shape}")
+    H = Waa.shape[0]
+    check_shape("Waa", Waa, "(H, H)", (H, H))
+    if Wax.ndim != 2 or Wax.shape[1] < 1:
+        raise ValueError(f"Wax: expected a 2-D array (H, I) with I >= 1, got shape {Wax.shape}")
+    check_shape("Wax", Wax, "(H, I)", (H, Wax.shape[1]))
+    b = _course_bias("ba", ba, H)
+    return _params(Wax, Waa, b, np.zeros_like(b))

@@ -1,0 +1,111 @@
+"""The fast path: LSTM and vanilla-RNN forward and BPTT in C++.
+
+Same signatures, shapes and errors as :mod:`lstmfast.reference` (both check
+their arguments with :mod:`lstmfast._validation`), so either can stand in for
+the other. Arrays are time-major: ``x`` is (T, B, I). LSTM gate blocks in
+``w_ih`` (4H, I), ``w_hh`` (4H, H) and the biases are in PyTorch's order
+i, f, g, o, so PyTorch weights load unchanged.
+
+The GIL is released while the kernels run; inputs are never modified
+(non-contiguous, Fortran-ordered and read-only arrays are accepted, copied
+when needed).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _core
+from ._validation import check_grad, check_lstm_args, check_rnn_args, check_tape
+
+__all__ = ["lstm_forward", "lstm_backward", "rnn_forward", "rnn_backward", "LSTMTape", "RNNTape"]
+
+LSTMTape = _core.LSTMTape
+RNNTape = _core.RNNTape
+
+Grads = dict[str, Optional[np.ndarray]]
+
+
+def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, c0: Any = None, *,
+                 training: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[LSTMTape]]:
+    """LSTM over a whole sequence.
+
+    Parameters
+    ----------
+    x : array_like, (T, B, I)
+    w_ih : array_like, (4H, I); w_hh : array_like, (4H, H)
+        Gate blocks i, f, g, o (PyTorch's ``weight_ih_l0``, ``weight_hh_l0``).
+    b_ih, b_hh : array_like (4H,) or None
+    h0, c0 : array_like (B, H) or None (zeros)
+    training : bool
+        Keep what :func:`lstm_backward` needs (see :class:`LSTMTape`).
+
+    Returns
+    -------
+    y : (T, B, H), every h<t>;  h_n, c_n : (B, H), the final state;
+    tape : LSTMTape if ``training`` else None.
+    """
+    a = check_lstm_args(x, w_ih, w_hh, b_ih, b_hh, h0, c0)
+    return _core.lstm_forward(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, a.h0, a.c0, bool(training))
+
+
+def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -> Grads:
+    """Backpropagation through time for :func:`lstm_forward`.
+
+    Parameters
+    ----------
+    tape : LSTMTape from ``lstm_forward(..., training=True)`` (reusable).
+    dy : array_like, (T, B, H)
+        dL/dy, the loss gradient reaching every output step.
+    dh_n, dc_n : array_like (B, H) or None (zeros)
+        Gradients flowing into the final state (from a later chunk, or a loss on h_n).
+
+    Returns
+    -------
+    dict with keys "x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh" (the bias
+    entries are None where forward had no bias), in the forward dtype.
+    """
+    check_tape(tape, LSTMTape, "lstm_forward", "lstm_backward")
+    T, B, _, H = tape.shape
+    dtype = tape.dtype
+    dy = check_grad("dy", dy, (T, B, H), dtype)
+    dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
+    dc_n = check_grad("dc_n", dc_n, (B, H), dtype)
+    return _core.lstm_backward(tape, dy, dh_n, dc_n)
+
+
+def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, *,
+                nonlinearity: str = "tanh",
+                training: bool = False) -> tuple[np.ndarray, np.ndarray, Optional[RNNTape]]:
+    """Vanilla RNN over a whole sequence: h<t> = act(x<t> w_ih^T + b_ih + h<t-1> w_hh^T + b_hh).
+
+    Parameters
+    ----------
+    x : array_like, (T, B, I); w_ih : (H, I); w_hh : (H, H); b_ih, b_hh : (H,) or None
+    h0 : array_like (B, H) or None (zeros)
+    nonlinearity : "tanh" or "relu"
+    training : bool
+        Keep what :func:`rnn_backward` needs (see :class:`RNNTape`).
+
+    Returns
+    -------
+    y : (T, B, H); h_n : (B, H); tape : RNNTape if ``training`` else None.
+    """
+    a = check_rnn_args(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity)
+    return _core.rnn_forward(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, a.h0, nonlinearity, bool(training))
+
+
+def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> Grads:
+    """Backpropagation through time for :func:`rnn_forward`.
+
+    Returns a dict with keys "x", "h0", "w_ih", "w_hh", "b_ih", "b_hh" (see
+    :func:`lstm_backward`).
+    """
+    check_tape(tape, RNNTape, "rnn_forward", "rnn_backward")
+    T, B, _, H = tape.shape
+    dtype = tape.dtype
+    dy = check_grad("dy", dy, (T, B, H), dtype)
+    dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
+    return _core.rnn_backward(tape, dy, dh_n)

@@ -1,0 +1,98 @@
+// NumPy buffer checks and allocation for the bindings. The Python layer
+// (lstmfast/_validation.py) gives the friendly errors; these checks keep the
+// compiled module safe when called directly.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstring>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "../api.h"
+
+namespace lstmfast {
+namespace bind {
+
+namespace py = pybind11;
+
+inline std::string shape_str(const std::vector<index_t>& s) {
+  std::string r = "(";
+  for (std::size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + (s.size() == 1 ? ",)" : ")");
+}
+
+// Checks a C-contiguous array of dtype T and exactly `shape`.
+template <class T>
+const T* in(const py::array& a, const char* name, std::vector<index_t> shape) {
+  if (!a.dtype().is(py::dtype::of<T>()))
+    throw py::type_error(std::string(name) + ": expected dtype " + std::string(py::str(py::dtype::of<T>())) +
+                         ", got " + std::string(py::str(a.dtype())));
+  std::vector<index_t> got(a.shape(), a.shape() + a.ndim());
+  if (got != shape)
+    throw py::value_error(std::string(name) + ": expected shape " + shape_str(shape) + ", got " + shape_str(got));
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(name) + ": expected a C-contiguous array");
+  return static_cast<const T*>(a.data());
+}
+
+// Optional argument: nullptr for None.
+template <class T>
+const T* in_opt(const py::object& o, const char* name, std::vector<index_t> shape) {
+  if (o.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(o)) throw py::type_error(std::string(name) + ": expected a numpy array or None");
+  return in<T>(py::reinterpret_borrow<py::array>(o), name, std::move(shape));
+}
+
+template <class T>
+py::array_t<T> out(std::vector<index_t> shape) {
+  return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+template <class T>
+T* ptr(py::array_t<T>& a) {
+  return a.mutable_data();
+}
+
+template <class T>
+void copy_n(T* dst, const T* src, index_t n) {
+  if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T));
+}
+
+template <class T>
+void zero_n(T* dst, index_t n) {
+  if (n > 0) std::memset(dst, 0, static_cast<std::size_t>(n) * sizeof(T));
+}
+
+inline void freeze(py::array& a) {
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+}
+
+// Read-only view of a tape buffer that keeps its owner alive.
+inline py::array read_only_view(const py::array& a, const py::object& owner) {
+  py::array v(a.dtype(), std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()),
+              std::vector<py::ssize_t>(a.strides(), a.strides() + a.ndim()), a.data(), owner);
+  freeze(v);
+  return v;
+}
+
+inline bool is_float32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
+inline bool is_float64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }
+
+inline void require_float(const py::array& x) {
+  if (!is_float32(x) && !is_float64(x))
+    throw py::type_error("x: expected dtype float32 or float64, got " + std::string(py::str(x.dtype())));
+}
+
+inline index_t dim(const py::array& a, int i) { return static_cast<index_t>(a.shape(i)); }
+
+inline void require_ndim(const py::array& a, const char* name, int ndim, const char* what) {
+  if (a.ndim() != ndim)
+    throw py::value_error(std::string(name) + ": expected a " + std::to_string(ndim) + "-D array " + what +
+                          ", got " + std::to_string(a.ndim()) + "-D");
+}
+
+}  // namespace bind
+}  // namespace lstmfast

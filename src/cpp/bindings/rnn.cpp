@@ -1,0 +1,155 @@
+// rnn_forward / rnn_backward bindings (see lstm.cpp for the pattern).
+#include <string>
+#include <vector>
+
+#include "../dispatch.h"
+#include "arrays.h"
+#include "bindings.h"
+
+namespace lstmfast {
+namespace bind {
+namespace {
+
+struct RnnTape {
+  Dims d;
+  Nonlinearity act;
+  bool has_b_ih, has_b_hh;
+  py::array x, w_ih, w_hh;
+  py::array h_all;  // (T+1, B, H): h0, then h<t>
+};
+
+Nonlinearity parse_act(const std::string& s) {
+  if (s == "tanh") return Nonlinearity::tanh;
+  if (s == "relu") return Nonlinearity::relu;
+  throw py::value_error("nonlinearity: expected 'tanh' or 'relu', got '" + s + "'");
+}
+
+template <class T>
+py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
+                  const py::object& b_hh, const py::object& h0, Nonlinearity act, bool training) {
+  const index_t T_ = dim(x, 0), B = dim(x, 1), I = dim(x, 2), H = dim(w_hh, 1), BH = B * H;
+  if (H < 1 || I < 1) throw py::value_error("hidden and input sizes must be at least 1");
+  const T* px = in<T>(x, "x", {T_, B, I});
+  const T* pw_ih = in<T>(w_ih, "w_ih", {H, I});
+  const T* pw_hh = in<T>(w_hh, "w_hh", {H, H});
+  const T* pb_ih = in_opt<T>(b_ih, "b_ih", {H});
+  const T* pb_hh = in_opt<T>(b_hh, "b_hh", {H});
+  const T* ph0 = in_opt<T>(h0, "h0", {B, H});
+
+  auto y = out<T>({T_, B, H});
+  auto h_n = out<T>({B, H});
+  std::vector<T> bias;
+  if (pb_ih || pb_hh) {
+    bias.assign(static_cast<std::size_t>(H), T(0));
+    for (index_t j = 0; j < H; ++j) bias[j] = (pb_ih ? pb_ih[j] : T(0)) + (pb_hh ? pb_hh[j] : T(0));
+  }
+  std::vector<T> zeros;
+  if (!ph0) zeros.assign(static_cast<std::size_t>(BH), T(0));
+
+  RnnForwardArgs<T> a{};
+  a.d = Dims{T_, B, I, H};
+  a.act = act;
+  a.bias = bias.empty() ? nullptr : bias.data();
+  a.h_n = ptr(h_n);
+  const auto& k = typed<T>(active_kernels());
+  if (!training) {
+    a.x = px, a.w_ih = pw_ih, a.w_hh = pw_hh, a.h0 = ph0 ? ph0 : zeros.data(), a.y = ptr(y);
+    {
+      py::gil_scoped_release nogil;
+      k.rnn_forward(a);
+    }
+    return py::make_tuple(y, h_n, py::none());
+  }
+  RnnTape tape{a.d, act, pb_ih != nullptr, pb_hh != nullptr, out<T>({T_, B, I}), out<T>({H, I}), out<T>({H, H}),
+               out<T>({T_ + 1, B, H})};
+  T* tx = static_cast<T*>(tape.x.mutable_data());
+  T* tw_ih = static_cast<T*>(tape.w_ih.mutable_data());
+  T* tw_hh = static_cast<T*>(tape.w_hh.mutable_data());
+  T* th = static_cast<T*>(tape.h_all.mutable_data());
+  a.x = tx, a.w_ih = tw_ih, a.w_hh = tw_hh, a.h0 = th, a.y = th + BH;
+  {
+    py::gil_scoped_release nogil;
+    copy_n(tx, px, T_ * B * I);
+    copy_n(tw_ih, pw_ih, H * I);
+    copy_n(tw_hh, pw_hh, H * H);
+    copy_n(th, ph0 ? ph0 : zeros.data(), BH);
+    k.rnn_forward(a);
+    copy_n(ptr(y), th + BH, T_ * BH);
+  }
+  for (py::array* arr : {&tape.x, &tape.w_ih, &tape.w_hh, &tape.h_all}) freeze(*arr);
+  return py::make_tuple(y, h_n, py::cast(std::move(tape)));
+}
+
+template <class T>
+py::dict backward(const RnnTape& tape, const py::array& dy, const py::object& dh_n) {
+  const Dims d = tape.d;
+  const index_t T_ = d.T, B = d.B, I = d.I, H = d.H;
+  RnnBackwardArgs<T> a{};
+  a.d = d;
+  a.act = tape.act;
+  a.dy = in<T>(dy, "dy", {T_, B, H});
+  a.dh_n = in_opt<T>(dh_n, "dh_n", {B, H});
+  a.x = static_cast<const T*>(tape.x.data());
+  a.w_ih = static_cast<const T*>(tape.w_ih.data());
+  a.w_hh = static_cast<const T*>(tape.w_hh.data());
+  a.h_all = static_cast<const T*>(tape.h_all.data());
+  auto dx = out<T>({T_, B, I}), dh0 = out<T>({B, H}), dw_ih = out<T>({H, I}), dw_hh = out<T>({H, H});
+  const bool any_bias = tape.has_b_ih || tape.has_b_hh;
+  auto db = out<T>({any_bias ? H : 0});
+  a.dx = ptr(dx), a.dh0 = ptr(dh0), a.dw_ih = ptr(dw_ih), a.dw_hh = ptr(dw_hh);
+  a.db = any_bias ? ptr(db) : nullptr;
+  {
+    py::gil_scoped_release nogil;
+    typed<T>(active_kernels()).rnn_backward(a);
+  }
+  py::dict g;
+  g["x"] = dx, g["h0"] = dh0, g["w_ih"] = dw_ih, g["w_hh"] = dw_hh;
+  g["b_ih"] = tape.has_b_ih ? py::object(db) : py::none();
+  g["b_hh"] = tape.has_b_hh ? (tape.has_b_ih ? py::object(db.attr("copy")()) : py::object(db)) : py::none();
+  return g;
+}
+
+}  // namespace
+
+void register_rnn(py::module_& m) {
+  py::class_<RnnTape>(m, "RNNTape",
+                      "What rnn_forward(..., training=True) keeps for rnn_backward: private copies of x and the\n"
+                      "weights and h for every step (index 0 holds h0). Read-only; reusable.")
+      .def_property_readonly("shape", [](const RnnTape& t) { return py::make_tuple(t.d.T, t.d.B, t.d.I, t.d.H); },
+                             "(T, B, I, H)")
+      .def_property_readonly("dtype", [](const RnnTape& t) { return t.x.dtype(); })
+      .def_property_readonly("nonlinearity",
+                             [](const RnnTape& t) { return t.act == Nonlinearity::tanh ? "tanh" : "relu"; })
+      .def_property_readonly("h", [](py::object self) { return read_only_view(self.cast<RnnTape&>().h_all, self); },
+                             "(T+1, B, H): h0, then h<t> for every step")
+      .def_property_readonly(
+          "nbytes", [](const RnnTape& t) { return t.x.nbytes() + t.w_ih.nbytes() + t.w_hh.nbytes() + t.h_all.nbytes(); })
+      .def("__repr__", [](const RnnTape& t) {
+        return "<RNNTape T=" + std::to_string(t.d.T) + " B=" + std::to_string(t.d.B) + " I=" +
+               std::to_string(t.d.I) + " H=" + std::to_string(t.d.H) + " dtype=" + std::string(py::str(t.x.dtype())) +
+               ">";
+      });
+
+  m.def(
+      "rnn_forward",
+      [](const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
+         const py::object& b_hh, const py::object& h0, const std::string& nonlinearity, bool training) {
+        require_float(x);
+        require_ndim(x, "x", 3, "(T, B, I)");
+        require_ndim(w_hh, "w_hh", 2, "(H, H)");
+        const Nonlinearity act = parse_act(nonlinearity);
+        return is_float32(x) ? forward<float>(x, w_ih, w_hh, b_ih, b_hh, h0, act, training)
+                             : forward<double>(x, w_ih, w_hh, b_ih, b_hh, h0, act, training);
+      },
+      py::arg("x"), py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih"), py::arg("b_hh"), py::arg("h0"),
+      py::arg("nonlinearity"), py::arg("training"));
+  m.def(
+      "rnn_backward",
+      [](const RnnTape& tape, const py::array& dy, const py::object& dh_n) {
+        return is_float32(tape.x) ? backward<float>(tape, dy, dh_n) : backward<double>(tape, dy, dh_n);
+      },
+      py::arg("tape"), py::arg("dy"), py::arg("dh_n"));
+}
+
+}  // namespace bind
+}  // namespace lstmfast

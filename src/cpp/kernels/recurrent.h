@@ -1,0 +1,96 @@
+// Shared pieces of the recurrent kernels: packed W_hh panels and the loop
+// over batch-row tiles with a compile-time tile height.
+#pragma once
+
+#include <type_traits>
+
+#include "buffer.h"
+#include "tile.h"
+
+namespace lstmfast {
+namespace LSTMFAST_ISA {
+
+// Calls f(std::integral_constant<int, R>, b0) for row tiles [b0, b0 + R) of
+// B rows: R = MR while it fits, then one tile of the remaining rows.
+template <int MR, class F>
+inline void call_tail(int rows, index_t b0, F& f) {
+  if constexpr (MR > 0) {
+    if (rows == MR) f(std::integral_constant<int, MR>{}, b0);
+    else call_tail<MR - 1>(rows, b0, f);
+  }
+}
+
+template <int MR, class F>
+inline void for_row_tiles(index_t B, F&& f) {
+  index_t b0 = 0;
+  for (; b0 + MR <= B; b0 += MR) f(std::integral_constant<int, MR>{}, b0);
+  if (b0 < B) call_tail<MR - 1>(static_cast<int>(B - b0), b0, f);
+}
+
+// Calls f(std::integral_constant<int, NV>) for a runtime nv in 1..kGemmNV.
+template <int NV = kGemmNV, class F>
+inline void with_nv(int nv, F&& f) {
+  if constexpr (NV > 0) {
+    if (nv == NV) f(std::integral_constant<int, NV>{});
+    else with_nv<NV - 1>(nv, f);
+  }
+}
+
+// Vectors per unit block for a layer of H units: as wide as the register
+// tile allows, but narrow enough that `threads` threads each get a block.
+template <class T>
+inline int units_nv(index_t H, int threads) {
+  constexpr int W = kWidth<T>;
+  int nv = static_cast<int>(min_i(kGemmNV, ceil_div(H, W)));
+  while (nv > 1 && ceil_div(H, index_t(nv) * W) < threads) --nv;
+  return nv;
+}
+
+// Forward panel for blocks of `unit_w` hidden units: for block jb and each
+// k < H, `nvec` vectors holding w[row(jb, v, lane), k]. LSTM: the vectors are
+// the gates i, f, g, o of the same W units (row = v*H + jb*W + lane), so one
+// tile holds everything the cell update needs. RNN: nvec consecutive
+// vectors of units (row = jb*nvec*W + v*W + lane). Units >= H are zero.
+template <class T>
+void pack_forward_panels(const T* w, index_t H, int nvec, bool gate_blocks, T* out) {
+  constexpr int W = kWidth<T>;
+  const index_t units_per_block = gate_blocks ? W : index_t(nvec) * W;
+  const index_t blocks = ceil_div(H, units_per_block);
+  for (index_t jb = 0; jb < blocks; ++jb) {
+    T* panel = out + jb * H * nvec * W;
+    for (int v = 0; v < nvec; ++v)
+      for (int lane = 0; lane < W; ++lane) {
+        const index_t unit = gate_blocks ? jb * W + lane : jb * units_per_block + v * W + lane;
+        const index_t row = gate_blocks ? v * H + unit : unit;
+        T* dst = panel + v * W + lane;
+        const index_t stride = index_t(nvec) * W;
+        if (unit < H) {
+          const T* src = w + row * H;
+          for (index_t k = 0; k < H; ++k) dst[k * stride] = src[k];
+        } else {
+          for (index_t k = 0; k < H; ++k) dst[k * stride] = T(0);
+        }
+      }
+  }
+}
+
+// Backward panel: the product dG<t> W_hh needs, for each block of nv*W units
+// and every row k of W_hh (K rows), the row's slice over those units.
+template <class T>
+void pack_backward_panels(const T* w, index_t K, index_t H, int nv, T* out) {
+  constexpr int W = kWidth<T>;
+  const index_t width = index_t(nv) * W;
+  const index_t blocks = ceil_div(H, width);
+  for (index_t jb = 0; jb < blocks; ++jb) {
+    T* panel = out + jb * K * width;
+    const index_t j = jb * width;
+    const index_t n = min_i(width, H - j);
+    for (index_t k = 0; k < K; ++k) {
+      copy(panel + k * width, w + k * H + j, n);
+      fill_zero(panel + k * width + n, width - n);
+    }
+  }
+}
+
+}  // namespace LSTMFAST_ISA
+}  // namespace lstmfast

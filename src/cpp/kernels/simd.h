@@ -1,0 +1,121 @@
+// Vector types for one instruction set, from GCC/Clang vector extensions.
+//
+// Included by the kernel headers, which are compiled once per ISA translation
+// unit (isa/*.cpp). That unit defines LSTMFAST_ISA (the namespace that keeps
+// each ISA's inline functions apart, so the linker never mixes an AVX-512
+// copy into the portable path) and LSTMFAST_VECTOR_BYTES (16, 32 or 64), and
+// its compiler flags decide which instructions the operators become.
+// No namespace-scope vector constants: they could run before dispatch.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "../api.h"
+
+#if !defined(LSTMFAST_ISA) || !defined(LSTMFAST_VECTOR_BYTES)
+#error "kernels are compiled through isa/*.cpp, which define LSTMFAST_ISA and LSTMFAST_VECTOR_BYTES"
+#endif
+
+namespace lstmfast {
+namespace LSTMFAST_ISA {
+
+template <class T>
+struct Vec;
+
+template <>
+struct Vec<float> {
+  typedef float type __attribute__((vector_size(LSTMFAST_VECTOR_BYTES)));
+  typedef std::int32_t bits __attribute__((vector_size(LSTMFAST_VECTOR_BYTES)));
+  static constexpr int width = LSTMFAST_VECTOR_BYTES / 4;
+};
+
+template <>
+struct Vec<double> {
+  typedef double type __attribute__((vector_size(LSTMFAST_VECTOR_BYTES)));
+  typedef std::int64_t bits __attribute__((vector_size(LSTMFAST_VECTOR_BYTES)));
+  static constexpr int width = LSTMFAST_VECTOR_BYTES / 8;
+};
+
+template <class T>
+using V = typename Vec<T>::type;
+template <class T>
+using Bits = typename Vec<T>::bits;
+template <class T>
+constexpr int kWidth = Vec<T>::width;
+
+// (Not `V<T>{} + s`: 0 + -0.0 is +0.0, which would lose the sign of -0.0.)
+template <class T>
+inline V<T> set1(T s) {
+  V<T> v;
+#pragma GCC unroll 16
+  for (int i = 0; i < kWidth<T>; ++i) v[i] = s;
+  return v;
+}
+
+template <class T>
+inline V<T> loadu(const T* p) {
+  V<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <class T>
+inline void storeu(T* p, V<T> v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// The first n (< width) lanes; the others are zero.
+template <class T>
+inline V<T> load_partial(const T* p, int n) {
+  V<T> v = {};
+  std::memcpy(&v, p, static_cast<std::size_t>(n) * sizeof(T));
+  return v;
+}
+
+template <class T>
+inline void store_partial(T* p, V<T> v, int n) {
+  std::memcpy(p, &v, static_cast<std::size_t>(n) * sizeof(T));
+}
+
+// n lanes from p, full or partial.
+template <class T>
+inline V<T> load_n(const T* p, int n) {
+  return n == kWidth<T> ? loadu(p) : load_partial(p, n);
+}
+
+template <class T>
+inline void store_n(T* p, V<T> v, int n) {
+  if (n == kWidth<T>) storeu(p, v);
+  else store_partial(p, v, n);
+}
+
+// Casts between vector types of one size reinterpret the bits.
+template <class T>
+inline Bits<T> as_bits(V<T> v) {
+  return (Bits<T>)v;
+}
+
+template <class T>
+inline V<T> from_bits(Bits<T> b) {
+  return (V<T>)b;
+}
+
+template <class T>
+inline V<T> vabs(V<T> x) {
+  return from_bits<T>(as_bits<T>(x) & ~as_bits<T>(set1<T>(T(-0.0))));
+}
+
+// Lanes where mask is all ones take a, the others b.
+template <class T>
+inline V<T> select(Bits<T> mask, V<T> a, V<T> b) {
+  return from_bits<T>((mask & as_bits<T>(a)) | (~mask & as_bits<T>(b)));
+}
+
+template <class T>
+inline V<T> vmax(V<T> a, V<T> b) {
+  return select<T>(a > b, a, b);
+}
+
+}  // namespace LSTMFAST_ISA
+}  // namespace lstmfast

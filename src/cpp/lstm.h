@@ -1,0 +1,243 @@
+// LSTM forward and backpropagation through time, for one instruction set.
+//
+// Forward (DESIGN.md): the input projection x<t> W_ih^T + b for many steps is
+// one GEMM; in the time loop only h<t-1> W_hh^T remains, computed by a
+// register tile that holds the i, f, g, o pre-activations of the same W hidden
+// units, so the gate nonlinearities and the c/h update run right on the tile.
+// Threads own blocks of hidden units (their slice of W_hh stays in their
+// cache for all T steps) and meet at one barrier per step.
+//
+// Backward mirrors it: per step one tile product dG<t+1> W_hh gives dh<t> for
+// a block of units, and the cell's gradient equations run on that tile;
+// after the loop dx, dW_ih, dW_hh and db are each one large product over all
+// steps.
+#pragma once
+
+#include "kernels/activations.h"
+#include "kernels/gemm.h"
+#include "kernels/recurrent.h"
+
+namespace lstmfast {
+namespace LSTMFAST_ISA {
+
+// A thread must get this much recurrent work per step to be worth a barrier.
+constexpr double kStepFlopsPerThread = 2e5;
+// Inference projects the input this many rows (steps x batch) at a time, so
+// its scratch stays O(B H) however long the sequence.
+constexpr index_t kProjectionRows = 256;
+
+// One step of the forward pass, for rows [b0, b0 + MR) and units block jb:
+//   z = x<t> W_ih^T + b (precomputed in xp) + h<t-1> W_hh^T
+//   i, f, g, o = σ(z_i), σ(z_f), tanh(z_g), σ(z_o)
+//   c<t> = f c<t-1> + i g,   h<t> = o tanh(c<t>)
+template <class T, int MR>
+inline void lstm_forward_tile(index_t H, index_t b0, index_t jb, const T* panel, const T* h_prev, const T* xp,
+                              const T* c_prev, T* c_next, T* h_next, T* gates) {
+  constexpr int W = kWidth<T>;
+  const index_t G = 4 * H;
+  Tile<T, MR, 4> tile;
+  tile.zero();
+  tile.accumulate(H, h_prev + b0 * H, H, 1, panel);
+  V<T> zh[MR][4];
+  tile.spill(zh);
+  const index_t j = jb * W;
+  const int nu = static_cast<int>(min_i(W, H - j));
+  for (int m = 0; m < MR; ++m) {
+    const index_t r = b0 + m;
+    const T* z = xp + r * G + j;
+    const V<T> i = sigmoid<T>(zh[m][0] + load_n<T>(z, nu));
+    const V<T> f = sigmoid<T>(zh[m][1] + load_n<T>(z + H, nu));
+    const V<T> g = tanh<T>(zh[m][2] + load_n<T>(z + 2 * H, nu));
+    const V<T> o = sigmoid<T>(zh[m][3] + load_n<T>(z + 3 * H, nu));
+    const V<T> c = f * load_n<T>(c_prev + r * H + j, nu) + i * g;
+    store_n<T>(c_next + r * H + j, c, nu);
+    store_n<T>(h_next + r * H + j, o * tanh<T>(c), nu);
+    if (gates) {
+      T* s = gates + r * G + j;
+      store_n<T>(s, i, nu);
+      store_n<T>(s + H, f, nu);
+      store_n<T>(s + 2 * H, g, nu);
+      store_n<T>(s + 3 * H, o, nu);
+    }
+  }
+}
+
+template <class T>
+void lstm_forward(const LstmForwardArgs<T>& a) {
+  constexpr int W = kWidth<T>;
+  const index_t T_ = a.d.T, B = a.d.B, I = a.d.I, H = a.d.H, G = 4 * H, BH = B * H;
+  const bool training = a.gates != nullptr;
+  // Training keeps c<t> for all steps in c_all (c_all[0] = c0, set by the
+  // caller); inference updates one (B, H) state in place, in c_n.
+  if (!training) copy(a.c_n, a.c0, BH);
+  if (T_ == 0 || B == 0) {
+    copy(a.h_n, a.h0, BH);
+    if (training) copy(a.c_n, a.c0, BH);
+    return;
+  }
+  const index_t blocks = ceil_div(H, W);
+  const int nt = threads_for(2.0 * double(B) * double(G) * double(H), blocks, kStepFlopsPerThread);
+  Buffer<T> panels(blocks * H * 4 * W);
+  pack_forward_panels(a.w_hh, H, 4, true, panels.get());
+
+  const index_t chunk = training ? T_ : min_i(T_, max_i(1, kProjectionRows / B));
+  Buffer<T> xp_scratch(training ? 1 : chunk * B * G);
+  GemmArgs<T> proj{chunk * B, G, I, a.x, I, 1, a.w_ih, 1, I, nullptr, G, a.bias, false};
+  const GemmPlan<T> plan(proj, nt);
+  GemmScratch<T> scratch(plan, nt);
+
+  auto body = [&](int tid, int n, Barrier& barrier) {
+    const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
+    for (index_t t0 = 0; t0 < T_; t0 += chunk) {
+      const index_t steps = min_i(chunk, T_ - t0);
+      T* xp = training ? a.gates + t0 * B * G : xp_scratch.get();
+      GemmArgs<T> g = proj;
+      g.M = steps * B;
+      g.a = a.x + t0 * B * I;
+      g.c = xp;
+      gemm_part(g, plan, tid, n, scratch.a_for(tid), scratch.b_for(tid));
+      barrier.wait();
+      for (index_t t = t0; t < t0 + steps; ++t) {
+        const T* h_prev = t == 0 ? a.h0 : a.y + (t - 1) * BH;
+        T* h_next = a.y + t * BH;
+        const T* c_prev = training ? a.c_all + t * BH : a.c_n;
+        T* c_next = training ? a.c_all + (t + 1) * BH : a.c_n;
+        const T* xp_t = xp + (t - t0) * B * G;
+        T* gates_t = training ? a.gates + t * B * G : nullptr;
+        for (index_t jb = jb0; jb < jb1; ++jb) {
+          const T* panel = panels.get() + jb * H * 4 * W;
+          for_row_tiles<kLstmMR>(B, [&](auto mr, index_t b0) {
+            lstm_forward_tile<T, decltype(mr)::value>(H, b0, jb, panel, h_prev, xp_t, c_prev, c_next, h_next,
+                                                      gates_t);
+          });
+        }
+        barrier.wait();
+      }
+    }
+  };
+  run_parallel(nt, body);
+  copy(a.h_n, a.y + (T_ - 1) * BH, BH);
+  if (training) copy(a.c_n, a.c_all + T_ * BH, BH);
+}
+
+// One step of BPTT for rows [b0, b0 + MR) and a block of NV*W units:
+//   dh<t> = dy<t> + dG<t+1> W_hh            (dh_n instead of the product at t = T-1)
+//   dc    = dc<t+1 carried> + dh o (1 - tanh²c<t>)
+//   dz_i = dc g i(1-i),  dz_f = dc c<t-1> f(1-f),  dz_g = dc i (1-g²),
+//   dz_o = dh tanh(c<t>) o(1-o),  carried dc<t-1> = dc f
+template <class T, int MR, int NV>
+inline void lstm_backward_tile(index_t H, index_t b0, index_t jb, const T* panel, const T* dg_next, const T* dy,
+                               const T* dh_extra, const T* gates, const T* c_t, const T* c_prev, T* dc, T* dg) {
+  constexpr int W = kWidth<T>;
+  const index_t G = 4 * H;
+  Tile<T, MR, NV> tile;
+  tile.zero();
+  if (dg_next) tile.accumulate(G, dg_next + b0 * G, G, 1, panel);
+  V<T> dhw[MR][NV];
+  tile.spill(dhw);
+  for (int m = 0; m < MR; ++m) {
+    const index_t r = b0 + m;
+    for (int v = 0; v < NV; ++v) {
+      const index_t u = jb * NV * W + v * W;
+      if (u >= H) break;
+      const int nu = static_cast<int>(min_i(W, H - u));
+      V<T> dh = dhw[m][v] + load_n<T>(dy + r * H + u, nu);
+      if (dh_extra) dh += load_n<T>(dh_extra + r * H + u, nu);
+      const T* s = gates + r * G + u;
+      const V<T> i = load_n<T>(s, nu), f = load_n<T>(s + H, nu), g = load_n<T>(s + 2 * H, nu),
+                 o = load_n<T>(s + 3 * H, nu);
+      const V<T> tc = tanh<T>(load_n<T>(c_t + r * H + u, nu));
+      const V<T> dcv = load_n<T>(dc + r * H + u, nu) + dh * o * (T(1) - tc * tc);
+      T* d = dg + r * G + u;
+      store_n<T>(d, dcv * g * i * (T(1) - i), nu);
+      store_n<T>(d + H, dcv * load_n<T>(c_prev + r * H + u, nu) * f * (T(1) - f), nu);
+      store_n<T>(d + 2 * H, dcv * i * (T(1) - g * g), nu);
+      store_n<T>(d + 3 * H, dh * tc * o * (T(1) - o), nu);
+      store_n<T>(dc + r * H + u, dcv * f, nu);
+    }
+  }
+}
+
+// out (B, H) = dG (B, K) W_hh (K, H) for this thread's unit blocks: the
+// gradient reaching the initial state.
+template <class T, int MR, int NV>
+inline void state_grad_tile(index_t K, index_t H, index_t b0, index_t jb, const T* panel, const T* dg, T* out) {
+  constexpr int W = kWidth<T>;
+  Tile<T, MR, NV> tile;
+  tile.zero();
+  tile.accumulate(K, dg + b0 * K, K, 1, panel);
+  V<T> d[MR][NV];
+  tile.spill(d);
+  for (int m = 0; m < MR; ++m)
+    for (int v = 0; v < NV; ++v) {
+      const index_t u = jb * NV * W + v * W;
+      if (u >= H) break;
+      store_n<T>(out + (b0 + m) * H + u, d[m][v], static_cast<int>(min_i(W, H - u)));
+    }
+}
+
+// dx = dG W_ih, dW_ih = dG^T x, dW_hh = dG^T h<t-1>, db = column sums of dG:
+// each one product over all T*B rows. Shared by the LSTM (G = 4H) and the RNN.
+template <class T>
+void weight_gradients(index_t TB, index_t G, index_t I, index_t H, const T* dg, const T* x, const T* h_prev_all,
+                      const T* w_ih, T* dx, T* dw_ih, T* dw_hh, T* db) {
+  gemm(GemmArgs<T>{TB, I, G, dg, G, 1, w_ih, I, 1, dx, I, nullptr, false});
+  gemm(GemmArgs<T>{G, I, TB, dg, 1, G, x, I, 1, dw_ih, I, nullptr, false});
+  gemm(GemmArgs<T>{G, H, TB, dg, 1, G, h_prev_all, H, 1, dw_hh, H, nullptr, false});
+  if (db) column_sums(dg, TB, G, G, db);
+}
+
+template <class T>
+void lstm_backward(const LstmBackwardArgs<T>& a) {
+  constexpr int W = kWidth<T>;
+  const index_t T_ = a.d.T, B = a.d.B, I = a.d.I, H = a.d.H, G = 4 * H, BH = B * H;
+  // dc0 doubles as the carried dc through the loop.
+  if (a.dc_n) copy(a.dc0, a.dc_n, BH);
+  else fill_zero(a.dc0, BH);
+  if (T_ == 0 || B == 0) {
+    if (a.dh_n) copy(a.dh0, a.dh_n, BH);
+    else fill_zero(a.dh0, BH);
+    fill_zero(a.dx, T_ * B * I);
+    fill_zero(a.dw_ih, G * I);
+    fill_zero(a.dw_hh, G * H);
+    if (a.db) fill_zero(a.db, G);
+    return;
+  }
+  const int nt_max = threads_for(2.0 * double(B) * double(G) * double(H), ceil_div(H, W), kStepFlopsPerThread);
+  const int nv = units_nv<T>(H, nt_max);
+  const index_t width = index_t(nv) * W, blocks = ceil_div(H, width);
+  const int nt = static_cast<int>(min_i(nt_max, blocks));
+  Buffer<T> panels(blocks * G * width);
+  pack_backward_panels(a.w_hh, G, H, nv, panels.get());
+  Buffer<T> dg(T_ * B * G);
+
+  with_nv(nv, [&](auto nv_c) {
+    constexpr int NV = decltype(nv_c)::value;
+    auto body = [&](int tid, int n, Barrier& barrier) {
+      const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
+      for (index_t t = T_ - 1; t >= 0; --t) {
+        const T* dg_next = t == T_ - 1 ? nullptr : dg.get() + (t + 1) * B * G;
+        const T* dh_extra = t == T_ - 1 ? a.dh_n : nullptr;
+        for (index_t jb = jb0; jb < jb1; ++jb) {
+          const T* panel = panels.get() + jb * G * width;
+          for_row_tiles<kGemmMR>(B, [&](auto mr, index_t b0) {
+            lstm_backward_tile<T, decltype(mr)::value, NV>(H, b0, jb, panel, dg_next, a.dy + t * BH, dh_extra,
+                                                           a.gates + t * B * G, a.c_all + (t + 1) * BH,
+                                                           a.c_all + t * BH, a.dc0, dg.get() + t * B * G);
+          });
+        }
+        barrier.wait();
+      }
+      for (index_t jb = jb0; jb < jb1; ++jb)
+        for_row_tiles<kGemmMR>(B, [&](auto mr, index_t b0) {
+          state_grad_tile<T, decltype(mr)::value, NV>(G, H, b0, jb, panels.get() + jb * G * width, dg.get(),
+                                                      a.dh0);
+        });
+    };
+    run_parallel(nt, body);
+  });
+  weight_gradients(T_ * B, G, I, H, dg.get(), a.x, a.h_all, a.w_ih, a.dx, a.dw_ih, a.dw_hh, a.db);
+}
+
+}  // namespace LSTMFAST_ISA
+}  // namespace lstmfast

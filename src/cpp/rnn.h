@@ -1,0 +1,161 @@
+// Vanilla RNN forward and BPTT, for one instruction set: the LSTM's
+// algorithm (lstm.h) with one gate, h<t> = act(x<t> W_ih^T + b + h<t-1> W_hh^T).
+#pragma once
+
+#include "lstm.h"
+
+namespace lstmfast {
+namespace LSTMFAST_ISA {
+
+template <class T>
+inline V<T> activate(Nonlinearity act, V<T> z) {
+  return act == Nonlinearity::tanh ? tanh<T>(z) : relu<T>(z);
+}
+
+// act'(z) from h = act(z): tanh' = 1 - h², relu' = [h > 0].
+template <class T>
+inline V<T> activation_slope(Nonlinearity act, V<T> h) {
+  if (act == Nonlinearity::tanh) return T(1) - h * h;
+  return select<T>(h > T(0), set1<T>(T(1)), set1<T>(T(0)));
+}
+
+template <class T, int MR, int NV>
+inline void rnn_forward_tile(Nonlinearity act, index_t H, index_t b0, index_t jb, const T* panel, const T* h_prev,
+                             const T* xp, T* h_next) {
+  constexpr int W = kWidth<T>;
+  Tile<T, MR, NV> tile;
+  tile.zero();
+  tile.accumulate(H, h_prev + b0 * H, H, 1, panel);
+  V<T> zh[MR][NV];
+  tile.spill(zh);
+  for (int m = 0; m < MR; ++m) {
+    const index_t r = b0 + m;
+    for (int v = 0; v < NV; ++v) {
+      const index_t u = jb * NV * W + v * W;
+      if (u >= H) break;
+      const int nu = static_cast<int>(min_i(W, H - u));
+      store_n<T>(h_next + r * H + u, activate<T>(act, zh[m][v] + load_n<T>(xp + r * H + u, nu)), nu);
+    }
+  }
+}
+
+template <class T>
+void rnn_forward(const RnnForwardArgs<T>& a) {
+  constexpr int W = kWidth<T>;
+  const index_t T_ = a.d.T, B = a.d.B, I = a.d.I, H = a.d.H, BH = B * H;
+  if (T_ == 0 || B == 0) {
+    copy(a.h_n, a.h0, BH);
+    return;
+  }
+  const int nt_max = threads_for(2.0 * double(B) * double(H) * double(H), ceil_div(H, W), kStepFlopsPerThread);
+  const int nv = units_nv<T>(H, nt_max);
+  const index_t width = index_t(nv) * W, blocks = ceil_div(H, width);
+  const int nt = static_cast<int>(min_i(nt_max, blocks));
+  Buffer<T> panels(blocks * H * width);
+  pack_forward_panels(a.w_hh, H, nv, false, panels.get());
+
+  const index_t chunk = min_i(T_, max_i(1, kProjectionRows / B));
+  Buffer<T> xp(chunk * BH);
+  GemmArgs<T> proj{chunk * B, H, I, a.x, I, 1, a.w_ih, 1, I, xp.get(), H, a.bias, false};
+  const GemmPlan<T> plan(proj, nt);
+  GemmScratch<T> scratch(plan, nt);
+
+  with_nv(nv, [&](auto nv_c) {
+    constexpr int NV = decltype(nv_c)::value;
+    auto body = [&](int tid, int n, Barrier& barrier) {
+      const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
+      for (index_t t0 = 0; t0 < T_; t0 += chunk) {
+        const index_t steps = min_i(chunk, T_ - t0);
+        GemmArgs<T> g = proj;
+        g.M = steps * B;
+        g.a = a.x + t0 * B * I;
+        gemm_part(g, plan, tid, n, scratch.a_for(tid), scratch.b_for(tid));
+        barrier.wait();
+        for (index_t t = t0; t < t0 + steps; ++t) {
+          const T* h_prev = t == 0 ? a.h0 : a.y + (t - 1) * BH;
+          const T* xp_t = xp.get() + (t - t0) * BH;
+          for (index_t jb = jb0; jb < jb1; ++jb)
+            for_row_tiles<kGemmMR>(B, [&](auto mr, index_t b0) {
+              rnn_forward_tile<T, decltype(mr)::value, NV>(a.act, H, b0, jb, panels.get() + jb * H * width, h_prev,
+                                                           xp_t, a.y + t * BH);
+            });
+          barrier.wait();
+        }
+      }
+    };
+    run_parallel(nt, body);
+  });
+  copy(a.h_n, a.y + (T_ - 1) * BH, BH);
+}
+
+// dh<t> = dy<t> + dG<t+1> W_hh (dh_n at t = T-1);  dz<t> = dh<t> act'(z<t>).
+template <class T, int MR, int NV>
+inline void rnn_backward_tile(Nonlinearity act, index_t H, index_t b0, index_t jb, const T* panel, const T* dg_next,
+                              const T* dy, const T* dh_extra, const T* h_t, T* dg) {
+  constexpr int W = kWidth<T>;
+  Tile<T, MR, NV> tile;
+  tile.zero();
+  if (dg_next) tile.accumulate(H, dg_next + b0 * H, H, 1, panel);
+  V<T> dhw[MR][NV];
+  tile.spill(dhw);
+  for (int m = 0; m < MR; ++m) {
+    const index_t r = b0 + m;
+    for (int v = 0; v < NV; ++v) {
+      const index_t u = jb * NV * W + v * W;
+      if (u >= H) break;
+      const int nu = static_cast<int>(min_i(W, H - u));
+      V<T> dh = dhw[m][v] + load_n<T>(dy + r * H + u, nu);
+      if (dh_extra) dh += load_n<T>(dh_extra + r * H + u, nu);
+      store_n<T>(dg + r * H + u, dh * activation_slope<T>(act, load_n<T>(h_t + r * H + u, nu)), nu);
+    }
+  }
+}
+
+template <class T>
+void rnn_backward(const RnnBackwardArgs<T>& a) {
+  constexpr int W = kWidth<T>;
+  const index_t T_ = a.d.T, B = a.d.B, I = a.d.I, H = a.d.H, BH = B * H;
+  if (T_ == 0 || B == 0) {
+    if (a.dh_n) copy(a.dh0, a.dh_n, BH);
+    else fill_zero(a.dh0, BH);
+    fill_zero(a.dx, T_ * B * I);
+    fill_zero(a.dw_ih, H * I);
+    fill_zero(a.dw_hh, H * H);
+    if (a.db) fill_zero(a.db, H);
+    return;
+  }
+  const int nt_max = threads_for(2.0 * double(B) * double(H) * double(H), ceil_div(H, W), kStepFlopsPerThread);
+  const int nv = units_nv<T>(H, nt_max);
+  const index_t width = index_t(nv) * W, blocks = ceil_div(H, width);
+  const int nt = static_cast<int>(min_i(nt_max, blocks));
+  Buffer<T> panels(blocks * H * width);
+  pack_backward_panels(a.w_hh, H, H, nv, panels.get());
+  Buffer<T> dg(T_ * BH);
+
+  with_nv(nv, [&](auto nv_c) {
+    constexpr int NV = decltype(nv_c)::value;
+    auto body = [&](int tid, int n, Barrier& barrier) {
+      const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
+      for (index_t t = T_ - 1; t >= 0; --t) {
+        const T* dg_next = t == T_ - 1 ? nullptr : dg.get() + (t + 1) * BH;
+        const T* dh_extra = t == T_ - 1 ? a.dh_n : nullptr;
+        for (index_t jb = jb0; jb < jb1; ++jb)
+          for_row_tiles<kGemmMR>(B, [&](auto mr, index_t b0) {
+            rnn_backward_tile<T, decltype(mr)::value, NV>(a.act, H, b0, jb, panels.get() + jb * H * width, dg_next,
+                                                          a.dy + t * BH, dh_extra, a.h_all + (t + 1) * BH,
+                                                          dg.get() + t * BH);
+          });
+        barrier.wait();
+      }
+      for (index_t jb = jb0; jb < jb1; ++jb)
+        for_row_tiles<kGemmMR>(B, [&](auto mr, index_t b0) {
+          state_grad_tile<T, decltype(mr)::value, NV>(H, H, b0, jb, panels.get() + jb * H * width, dg.get(), a.dh0);
+        });
+    };
+    run_parallel(nt, body);
+  });
+  weight_gradients(T_ * B, H, I, H, dg.get(), a.x, a.h_all, a.w_ih, a.dx, a.dw_ih, a.dw_hh, a.db);
+}
+
+}  // namespace LSTMFAST_ISA
+}  // namespace lstmfast

@@ -1,0 +1,172 @@
+#include "threads.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LSTMFAST_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define LSTMFAST_PAUSE() __asm__ __volatile__("yield")
+#else
+#define LSTMFAST_PAUSE() ((void)0)
+#endif
+
+namespace lstmfast {
+namespace {
+
+// Spin this many times before yielding the core (barrier) or sleeping (idle
+// worker). A barrier wait is usually a few hundred cycles; an idle worker
+// spins ~0.1 ms so back-to-back calls do not pay a wake-up.
+constexpr int kSpinsBeforeYield = 2000;
+constexpr int kIdleSpins = 20000;
+
+int env_threads() {
+  const char* s = std::getenv("LSTMFAST_NUM_THREADS");
+  if (!s || !*s) return 0;
+  char* end = nullptr;
+  long v = std::strtol(s, &end, 10);
+  if (*end != '\0' || v < 1 || v > 1024) return 0;
+  return static_cast<int>(v);
+}
+
+std::atomic<int> g_threads{0};
+
+class Pool {
+ public:
+  void run(int n, TaskFn fn, void* ctx) {
+    std::unique_lock<std::mutex> busy(run_mutex_, std::try_to_lock);
+    if (!busy.owns_lock() || n <= 1) {
+      Barrier solo;
+      solo.reset(1);
+      fn(ctx, 0, 1, solo);
+      return;
+    }
+    ensure_workers(n - 1);
+    fn_ = fn;
+    ctx_ = ctx;
+    barrier_.reset(n);
+    remaining_.store(n - 1, std::memory_order_relaxed);
+    {
+      // The thread count travels in the same word as the generation, so a
+      // worker never pairs one run's generation with another run's count.
+      std::lock_guard<std::mutex> lock(sleep_mutex_);
+      std::uint64_t next = ((job_.load(std::memory_order_relaxed) >> 16) + 1) << 16;
+      job_.store(next | static_cast<std::uint64_t>(n), std::memory_order_release);
+    }
+    wake_.notify_all();
+    fn(ctx, 0, n, barrier_);
+    for (int spins = 0; remaining_.load(std::memory_order_acquire) != 0; ++spins) {
+      if (spins < kSpinsBeforeYield) LSTMFAST_PAUSE();
+      else std::this_thread::yield();
+    }
+  }
+
+ private:
+  void ensure_workers(int count) {
+    while (static_cast<int>(workers_.size()) < count) {
+      int tid = static_cast<int>(workers_.size()) + 1;
+      // The worker must know the job word as it was before the run that
+      // created it, or it could start late and take that run as already seen.
+      const std::uint64_t seen = job_.load(std::memory_order_acquire);
+      workers_.emplace_back([this, tid, seen] { worker(tid, seen); });
+      workers_.back().detach();
+    }
+  }
+
+  void worker(int tid, std::uint64_t seen) {
+    for (;;) {
+      int spins = 0;
+      std::uint64_t job;
+      while ((job = job_.load(std::memory_order_acquire)) == seen) {
+        if (++spins < kIdleSpins) {
+          LSTMFAST_PAUSE();
+          continue;
+        }
+        std::unique_lock<std::mutex> lock(sleep_mutex_);
+        wake_.wait(lock, [&] { return job_.load(std::memory_order_acquire) != seen; });
+      }
+      seen = job;
+      const int n = static_cast<int>(job & 0xffff);
+      if (tid < n) {
+        fn_(ctx_, tid, n, barrier_);
+        remaining_.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    }
+  }
+
+  std::mutex run_mutex_;
+  std::vector<std::thread> workers_;
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_;
+  std::atomic<std::uint64_t> job_{0};  // generation << 16 | thread count
+  std::atomic<int> remaining_{0};
+  TaskFn fn_ = nullptr;
+  void* ctx_ = nullptr;
+  Barrier barrier_;
+};
+
+// Never destroyed: worker threads are detached and may outlive static
+// destructors at interpreter exit.
+Pool& pool() {
+  static Pool* p = new Pool();
+  return *p;
+}
+
+}  // namespace
+
+int default_num_threads() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+int num_threads() {
+  int n = g_threads.load(std::memory_order_relaxed);
+  if (n > 0) return n;
+  n = env_threads();
+  if (n == 0) n = default_num_threads();
+  g_threads.store(n, std::memory_order_relaxed);
+  return n;
+}
+
+void set_num_threads(int n) { g_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+
+void Barrier::reset(int n) {
+  n_ = n;
+  count_.store(0, std::memory_order_relaxed);
+}
+
+void Barrier::wait() {
+  if (n_ <= 1) return;
+  const std::uint32_t phase = phase_.load(std::memory_order_acquire);
+  if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
+    count_.store(0, std::memory_order_relaxed);
+    phase_.store(phase + 1, std::memory_order_release);
+    return;
+  }
+  for (int spins = 0; phase_.load(std::memory_order_acquire) == phase; ++spins) {
+    if (spins < kSpinsBeforeYield) LSTMFAST_PAUSE();
+    else std::this_thread::yield();
+  }
+}
+
+void parallel_run(int wanted, TaskFn fn, void* ctx) {
+  int n = std::min({wanted, num_threads(), 0xffff});
+  pool().run(n < 1 ? 1 : n, fn, ctx);
+}
+
+}  // namespace lstmfast

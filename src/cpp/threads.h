@@ -1,0 +1,40 @@
+// A small persistent thread pool for the kernels. ISA-independent: the
+// per-ISA code only calls these non-inline functions.
+//
+// Determinism: work is always split so that every output element is computed
+// by exactly one thread in a fixed order, so results do not depend on the
+// thread count. Concurrent callers (several Python threads with the GIL
+// released) are serialised per parallel region: a caller that finds the pool
+// busy runs its region alone on its own thread, which gives the same numbers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace lstmfast {
+
+// Threads the kernels may use: LSTMFAST_NUM_THREADS if set, else the cores
+// this process may run on.
+int num_threads();
+void set_num_threads(int n);
+int default_num_threads();
+
+// A reusable spinning barrier for the threads of one parallel region.
+class Barrier {
+ public:
+  void reset(int n);
+  void wait();
+
+ private:
+  int n_ = 1;
+  alignas(64) std::atomic<int> count_{0};
+  alignas(64) std::atomic<std::uint32_t> phase_{0};
+};
+
+using TaskFn = void (*)(void* ctx, int tid, int nthreads, Barrier& barrier);
+
+// Runs fn(ctx, tid, n, barrier) for tid = 0..n-1 (tid 0 on the caller) with
+// n = min(wanted, num_threads()), or n = 1 if the pool is busy.
+void parallel_run(int wanted, TaskFn fn, void* ctx);
+
+}  // namespace lstmfast

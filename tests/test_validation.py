@@ -1,0 +1,218 @@
+"""Bad input gives a clear exception naming the argument; good input is normalised."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from lstmfast import reference as ref
+from lstmfast._validation import check_grad, check_lstm_args, check_nonlinearity, check_rnn_args
+
+T, B, I, H = 5, 3, 2, 4
+
+
+def lstm_args(dtype=np.float64, **override):
+    args = {
+        "x": np.zeros((T, B, I), dtype),
+        "w_ih": np.zeros((4 * H, I), dtype),
+        "w_hh": np.zeros((4 * H, H), dtype),
+        "b_ih": np.zeros(4 * H, dtype),
+        "b_hh": np.zeros(4 * H, dtype),
+        "h0": np.zeros((B, H), dtype),
+        "c0": np.zeros((B, H), dtype),
+    }
+    args.update(override)
+    return args
+
+
+def rnn_args(dtype=np.float64, **override):
+    args = {
+        "x": np.zeros((T, B, I), dtype),
+        "w_ih": np.zeros((H, I), dtype),
+        "w_hh": np.zeros((H, H), dtype),
+        "b_ih": np.zeros(H, dtype),
+        "b_hh": np.zeros(H, dtype),
+        "h0": np.zeros((B, H), dtype),
+    }
+    args.update(override)
+    return args
+
+
+def raises(exc, message):
+    """pytest.raises matching ``message`` literally (not as a regex)."""
+    return pytest.raises(exc, match=re.escape(message))
+
+
+# ---------------------------------------------------------------- shapes
+
+LSTM_SHAPE_CASES = [
+    ({"x": np.zeros((T, B))}, "x: expected a 3-D array (T, B, I), got shape (5, 3)"),
+    ({"x": np.zeros((1, T, B, I))}, "x: expected a 3-D array (T, B, I), got shape (1, 5, 3, 2)"),
+    ({"w_hh": np.zeros(4 * H)}, "w_hh: expected a 2-D array (4*H, H), got shape (16,)"),
+    ({"w_hh": np.zeros((4 * H, H - 1))}, "w_hh: expected shape (4*H, H) = (12, 3), got (16, 3)"),
+    ({"w_hh": np.zeros((H, H))}, "w_hh: expected shape (4*H, H) = (16, 4), got (4, 4)"),
+    ({"w_ih": np.zeros((4 * H, I, 1))}, "w_ih: expected a 2-D array (4*H, I), got shape (16, 2, 1)"),
+    ({"w_ih": np.zeros((4 * H, I + 1))}, "w_ih: expected shape (4*H, I) = (16, 2), got (16, 3)"),
+    ({"w_ih": np.zeros((3 * H, I))}, "w_ih: expected shape (4*H, I) = (16, 2), got (12, 2)"),
+    ({"b_ih": np.zeros(H)}, "b_ih: expected shape (4*H,) = (16,), got (4,)"),
+    ({"b_ih": np.zeros((4 * H, 1))}, "b_ih: expected a 1-D array (4*H,), got shape (16, 1)"),
+    ({"b_hh": np.zeros(4 * H + 1)}, "b_hh: expected shape (4*H,) = (16,), got (17,)"),
+    ({"h0": np.zeros((B + 1, H))}, "h0: expected shape (B, H) = (3, 4), got (4, 4)"),
+    ({"h0": np.zeros((1, B, H))}, "h0: expected a 2-D array (B, H), got shape (1, 3, 4)"),
+    ({"c0": np.zeros((B, H + 1))}, "c0: expected shape (B, H) = (3, 4), got (3, 5)"),
+    ({"x": np.zeros((T, B, 0)), "w_ih": np.zeros((4 * H, 0))},
+     "x: input size I = x.shape[2] must be >= 1, got shape (5, 3, 0)"),
+    ({"w_hh": np.zeros((0, 0))}, "w_hh: hidden size H = w_hh.shape[1] must be >= 1, got shape (0, 0)"),
+]
+
+
+@pytest.mark.parametrize("override,message", LSTM_SHAPE_CASES)
+def test_lstm_shape_errors(override, message):
+    with raises(ValueError, message):
+        check_lstm_args(**lstm_args(**override))
+    with raises(ValueError, message):  # the public function reports the same
+        ref.lstm_forward(**lstm_args(**override))
+
+
+RNN_SHAPE_CASES = [
+    ({"w_hh": np.zeros((H, H + 1))}, "w_hh: expected shape (H, H) = (5, 5), got (4, 5)"),
+    ({"w_hh": np.zeros((4 * H, H))}, "w_hh: expected shape (H, H) = (4, 4), got (16, 4)"),
+    ({"w_ih": np.zeros((H, I + 2))}, "w_ih: expected shape (H, I) = (4, 2), got (4, 4)"),
+    ({"b_ih": np.zeros(4 * H)}, "b_ih: expected shape (H,) = (4,), got (16,)"),
+    ({"b_hh": np.zeros((H, 1))}, "b_hh: expected a 1-D array (H,), got shape (4, 1)"),
+    ({"h0": np.zeros((B, H - 1))}, "h0: expected shape (B, H) = (3, 4), got (3, 3)"),
+]
+
+
+@pytest.mark.parametrize("override,message", RNN_SHAPE_CASES)
+def test_rnn_shape_errors(override, message):
+    with raises(ValueError, message):
+        check_rnn_args(**rnn_args(**override), nonlinearity="tanh")
+    with raises(ValueError, message):
+        ref.rnn_forward(**rnn_args(**override))
+
+
+def test_ragged_input_is_a_value_error():
+    with raises(ValueError, "x: cannot be converted to an array"):
+        check_lstm_args(**lstm_args(x=[[[1.0], [1.0, 2.0]]]))
+
+
+# ---------------------------------------------------------------- dtypes
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float16, np.complex128, object, bool])
+def test_unsupported_dtype(dtype):
+    with raises(TypeError, f"x: unsupported dtype {np.dtype(dtype)}; expected float32 or float64"):
+        check_lstm_args(**lstm_args(x=np.zeros((T, B, I), dtype)))
+    with raises(TypeError, f"b_hh: unsupported dtype {np.dtype(dtype)}"):
+        check_rnn_args(**rnn_args(b_hh=np.zeros(H, dtype)), nonlinearity="relu")
+
+
+def test_mixed_dtypes_name_every_offender():
+    msg = "w_hh: dtype float64 does not match x's dtype float32; all arrays of one call must share a dtype"
+    with raises(TypeError, msg):
+        check_lstm_args(**lstm_args(np.float32, w_hh=np.zeros((4 * H, H))))
+    with pytest.raises(TypeError, match=r"b_ih: dtype float32 does not match x's dtype float64; "
+                                        r"c0: dtype float32 does not match x's dtype float64"):
+        check_lstm_args(**lstm_args(b_ih=np.zeros(4 * H, np.float32), c0=np.zeros((B, H), np.float32)))
+    with raises(TypeError, "h0: dtype float32 does not match x's dtype float64"):
+        ref.rnn_forward(**rnn_args(h0=np.zeros((B, H), np.float32)))
+
+
+def test_float32_and_none_defaults():
+    a = check_lstm_args(**lstm_args(np.float32, h0=None, c0=None, b_ih=None, b_hh=None))
+    assert a.dtype == np.float32 and (a.T, a.B, a.I, a.H) == (T, B, I, H)
+    assert a.b_ih is None and a.b_hh is None
+    for s in (a.h0, a.c0):
+        assert s.shape == (B, H) and s.dtype == np.float32 and not s.any()
+    r = check_rnn_args(**rnn_args(np.float32, h0=None), nonlinearity="relu")
+    assert r.h0.dtype == np.float32 and r.h0.shape == (B, H) and r.H == H
+
+
+def test_big_endian_input_is_converted():
+    x = np.zeros((T, B, I), dtype=">f8")
+    a = check_lstm_args(**lstm_args(x=x))
+    assert a.x.dtype == np.float64 and a.x.dtype.isnative
+
+
+# ---------------------------------------------------------------- layouts
+
+
+@pytest.mark.parametrize("T_,B_", [(0, B), (T, 0), (0, 0)])
+def test_empty_time_and_batch_are_allowed(T_, B_):
+    a = check_lstm_args(**lstm_args(x=np.zeros((T_, B_, I)), h0=None, c0=np.zeros((B_, H))))
+    assert (a.T, a.B) == (T_, B_) and a.h0.shape == (B_, H)
+
+
+def test_contiguous_input_is_not_copied_and_awkward_input_is_normalised():
+    args = lstm_args()
+    a = check_lstm_args(**args)
+    for k in ("x", "w_ih", "w_hh", "b_ih", "b_hh", "h0", "c0"):
+        assert getattr(a, k) is args[k], k
+
+    w = np.asfortranarray(np.arange(4.0 * H * H).reshape(4 * H, H))
+    x = np.zeros((T, B, 2 * I))[:, :, ::2]  # non-contiguous view
+    x_ro = np.ones((T, B, I))
+    x_ro.flags.writeable = False
+    for kw in ({"w_hh": w, "x": x}, {"x": x_ro}, {"x": np.zeros((T, B, I)).tolist()}):
+        a = check_lstm_args(**lstm_args(**kw))
+        assert all(arr.flags.c_contiguous and arr.flags.aligned for arr in a[:7])
+    np.testing.assert_array_equal(check_lstm_args(**lstm_args(w_hh=w)).w_hh, w)
+    assert check_lstm_args(**lstm_args(x=x_ro)).x is x_ro  # read-only is fine, no copy needed
+    assert w.flags.f_contiguous and not x.flags.c_contiguous  # inputs untouched
+
+
+# ---------------------------------------------------------------- nonlinearity
+
+
+def test_nonlinearity():
+    assert check_nonlinearity("tanh") == "tanh" and check_nonlinearity("relu") == "relu"
+    with raises(ValueError, "nonlinearity: expected one of ('tanh', 'relu'), got 'sigmoid'"):
+        check_nonlinearity("sigmoid")
+    with raises(ValueError, "got 'Tanh'"):
+        ref.rnn_forward(**rnn_args(), nonlinearity="Tanh")
+    with raises(TypeError, "nonlinearity: expected a str, one of ('tanh', 'relu'), got NoneType"):
+        check_rnn_args(**rnn_args(), nonlinearity=None)
+
+
+# ---------------------------------------------------------------- gradients and tapes
+
+
+def test_check_grad():
+    assert check_grad("dh_n", None, (B, H), np.float64) is None
+    dy = np.zeros((T, B, H))
+    assert check_grad("dy", dy, (T, B, H), np.float64) is dy
+    with raises(ValueError, "dy: expected shape (T, B, H) = (5, 3, 4), got (5, 3, 3)"):
+        check_grad("dy", np.zeros((T, B, H - 1)), (T, B, H), np.float64)
+    with raises(ValueError, "dy: expected a 3-D array (T, B, H), got shape (5, 3)"):
+        check_grad("dy", np.zeros((T, B)), (T, B, H), np.float64)
+    with raises(TypeError, "dy: dtype float64 does not match the forward pass dtype float32"):
+        check_grad("dy", dy, (T, B, H), np.float32)
+    with raises(TypeError, "dc_n: unsupported dtype int64"):
+        check_grad("dc_n", np.zeros((B, H), int), (B, H), np.float64)
+
+
+def test_backward_checks_its_gradients():
+    _, _, _, tape = ref.lstm_forward(**lstm_args(), training=True)
+    with raises(ValueError, "dy: expected shape (T, B, H) = (5, 3, 4), got (5, 3, 2)"):
+        ref.lstm_backward(tape, np.zeros((T, B, 2)))
+    with raises(ValueError, "dh_n: expected shape (B, H) = (3, 4), got (4, 3)"):
+        ref.lstm_backward(tape, np.zeros((T, B, H)), np.zeros((H, B)))
+    with raises(ValueError, "dc_n: expected a 2-D array (B, H), got shape (3, 4, 1)"):
+        ref.lstm_backward(tape, np.zeros((T, B, H)), None, np.zeros((B, H, 1)))
+    with raises(TypeError, "dy: dtype float32 does not match the forward pass dtype float64"):
+        ref.lstm_backward(tape, np.zeros((T, B, H), np.float32))
+    _, _, rtape = ref.rnn_forward(**rnn_args(), training=True)
+    with raises(ValueError, "dh_n: expected a 2-D array (B, H), got shape (4,)"):
+        ref.rnn_backward(rtape, np.zeros((T, B, H)), np.zeros(H))
+
+
+def test_backward_on_none_tape():
+    with raises(ValueError, "lstm_backward: tape is None; call lstm_forward(..., training=True)"):
+        ref.lstm_backward(None, np.zeros((T, B, H)))
+    with raises(ValueError, "rnn_backward: tape is None; call rnn_forward(..., training=True)"):
+        ref.rnn_backward(None, np.zeros((T, B, H)))
+    with raises(TypeError, "lstm_backward: expected the LSTMTape returned by lstm_forward"):
+        ref.lstm_backward({"not": "a tape"}, np.zeros((T, B, H)))
