@@ -7,10 +7,14 @@ import re
 import numpy as np
 import pytest
 
+import lstmfast
 from lstmfast import reference as ref
 from lstmfast._validation import check_grad, check_lstm_args, check_nonlinearity, check_rnn_args
 
 T, B, I, H = 5, 3, 2, 4
+
+# The public functions of both paths must report the same errors.
+impls = pytest.mark.parametrize("impl", [ref, lstmfast], ids=["reference", "fast"])
 
 
 def lstm_args(dtype=np.float64, **override):
@@ -69,11 +73,12 @@ LSTM_SHAPE_CASES = [
 
 
 @pytest.mark.parametrize("override,message", LSTM_SHAPE_CASES)
-def test_lstm_shape_errors(override, message):
+@impls
+def test_lstm_shape_errors(override, message, impl):
     with raises(ValueError, message):
         check_lstm_args(**lstm_args(**override))
     with raises(ValueError, message):  # the public function reports the same
-        ref.lstm_forward(**lstm_args(**override))
+        impl.lstm_forward(**lstm_args(**override))
 
 
 RNN_SHAPE_CASES = [
@@ -87,11 +92,12 @@ RNN_SHAPE_CASES = [
 
 
 @pytest.mark.parametrize("override,message", RNN_SHAPE_CASES)
-def test_rnn_shape_errors(override, message):
+@impls
+def test_rnn_shape_errors(override, message, impl):
     with raises(ValueError, message):
         check_rnn_args(**rnn_args(**override), nonlinearity="tanh")
     with raises(ValueError, message):
-        ref.rnn_forward(**rnn_args(**override))
+        impl.rnn_forward(**rnn_args(**override))
 
 
 def test_ragged_input_is_a_value_error():
@@ -194,25 +200,62 @@ def test_check_grad():
         check_grad("dc_n", np.zeros((B, H), int), (B, H), np.float64)
 
 
-def test_backward_checks_its_gradients():
-    _, _, _, tape = ref.lstm_forward(**lstm_args(), training=True)
+@impls
+def test_backward_checks_its_gradients(impl):
+    _, _, _, tape = impl.lstm_forward(**lstm_args(), training=True)
     with raises(ValueError, "dy: expected shape (T, B, H) = (5, 3, 4), got (5, 3, 2)"):
-        ref.lstm_backward(tape, np.zeros((T, B, 2)))
+        impl.lstm_backward(tape, np.zeros((T, B, 2)))
     with raises(ValueError, "dh_n: expected shape (B, H) = (3, 4), got (4, 3)"):
-        ref.lstm_backward(tape, np.zeros((T, B, H)), np.zeros((H, B)))
+        impl.lstm_backward(tape, np.zeros((T, B, H)), np.zeros((H, B)))
     with raises(ValueError, "dc_n: expected a 2-D array (B, H), got shape (3, 4, 1)"):
-        ref.lstm_backward(tape, np.zeros((T, B, H)), None, np.zeros((B, H, 1)))
+        impl.lstm_backward(tape, np.zeros((T, B, H)), None, np.zeros((B, H, 1)))
     with raises(TypeError, "dy: dtype float32 does not match the forward pass dtype float64"):
-        ref.lstm_backward(tape, np.zeros((T, B, H), np.float32))
-    _, _, rtape = ref.rnn_forward(**rnn_args(), training=True)
+        impl.lstm_backward(tape, np.zeros((T, B, H), np.float32))
+    _, _, rtape = impl.rnn_forward(**rnn_args(), training=True)
     with raises(ValueError, "dh_n: expected a 2-D array (B, H), got shape (4,)"):
-        ref.rnn_backward(rtape, np.zeros((T, B, H)), np.zeros(H))
+        impl.rnn_backward(rtape, np.zeros((T, B, H)), np.zeros(H))
 
 
-def test_backward_on_none_tape():
+@impls
+def test_backward_on_none_tape(impl):
     with raises(ValueError, "lstm_backward: tape is None; call lstm_forward(..., training=True)"):
-        ref.lstm_backward(None, np.zeros((T, B, H)))
+        impl.lstm_backward(None, np.zeros((T, B, H)))
     with raises(ValueError, "rnn_backward: tape is None; call rnn_forward(..., training=True)"):
-        ref.rnn_backward(None, np.zeros((T, B, H)))
+        impl.rnn_backward(None, np.zeros((T, B, H)))
     with raises(TypeError, "lstm_backward: expected the LSTMTape returned by lstm_forward"):
-        ref.lstm_backward({"not": "a tape"}, np.zeros((T, B, H)))
+        impl.lstm_backward({"not": "a tape"}, np.zeros((T, B, H)))
+
+
+@impls
+def test_public_functions_reject_bad_dtypes_values_and_tapes(impl):
+    with raises(TypeError, "w_hh: dtype float64 does not match x's dtype float32"):
+        impl.lstm_forward(**lstm_args(np.float32, w_hh=np.zeros((4 * H, H))))
+    with raises(TypeError, "x: unsupported dtype int64"):
+        impl.rnn_forward(**rnn_args(x=np.zeros((T, B, I), np.int64)))
+    with raises(ValueError, "nonlinearity: expected one of ('tanh', 'relu'), got 'sigmoid'"):
+        impl.rnn_forward(**rnn_args(), nonlinearity="sigmoid")
+    with raises(TypeError, "nonlinearity: expected a str"):
+        impl.rnn_forward(**rnn_args(), nonlinearity=None)
+    _, _, rtape = impl.rnn_forward(**rnn_args(), training=True)
+    with raises(TypeError, "lstm_backward: expected the LSTMTape returned by lstm_forward"):
+        impl.lstm_backward(rtape, np.zeros((T, B, H)))
+    _, _, _, ltape = impl.lstm_forward(**lstm_args(), training=True)
+    with raises(TypeError, "rnn_backward: expected the RNNTape returned by rnn_forward"):
+        impl.rnn_backward(ltape, np.zeros((T, B, H)))
+
+
+def test_compiled_module_checks_its_buffers_too():
+    """lstmfast._core is private, but called directly it must raise, not crash."""
+    from lstmfast import _core
+    a = lstm_args()
+    args = [a["x"], a["w_ih"], a["w_hh"], a["b_ih"], a["b_hh"], a["h0"], a["c0"]]
+    with raises(ValueError, "x: expected a C-contiguous array"):
+        _core.lstm_forward(np.asfortranarray(np.zeros((T, B, I + 1)))[:, :, :I], *args[1:], False)
+    with raises(TypeError, "w_hh: expected dtype float64, got float32"):
+        _core.lstm_forward(*args[:2], a["w_hh"].astype(np.float32), *args[3:], False)
+    with raises(ValueError, "h0: expected shape (3, 4), got (4, 3)"):
+        _core.lstm_forward(*args[:5], np.zeros((H, B)), a["c0"], False)
+    with raises(TypeError, "x: expected dtype float32 or float64, got int64"):
+        _core.rnn_forward(np.zeros((T, B, I), np.int64), *list(rnn_args().values())[1:], "tanh", False)
+    with raises(ValueError, "nonlinearity: expected 'tanh' or 'relu', got 'elu'"):
+        _core.rnn_forward(*rnn_args().values(), "elu", False)

@@ -1,0 +1,52 @@
+"""Shared fixtures: the instruction sets to test and random LSTM/RNN problems."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from lstmfast import _core
+
+
+def _isas_under_test() -> list[str]:
+    # CI runs the whole suite once per ISA with LSTMFAST_ISA set; a plain
+    # `pytest` covers every ISA this CPU supports in the ISA-parametrised tests.
+    forced = os.environ.get("LSTMFAST_ISA")
+    return [forced] if forced else _core.usable_isas()
+
+
+@pytest.fixture(params=_isas_under_test())
+def isa(request):
+    """Run the test with the kernels of each instruction set in turn."""
+    previous = _core.isa()
+    _core.set_isa(request.param)
+    yield request.param
+    _core.set_isa(previous)
+
+
+@pytest.fixture
+def threads():
+    """Set the kernel thread count inside a test; restored afterwards."""
+    previous = _core.get_num_threads()
+    yield _core.set_num_threads
+    _core.set_num_threads(previous)
+
+
+def random_case(rng: np.random.Generator, T: int, B: int, I: int, H: int, dtype=np.float64, *,  # noqa: E741
+                gates: int = 4, bias: bool = True) -> dict[str, np.ndarray]:
+    """Arguments of lstm_forward (gates=4) or rnn_forward (gates=1), PyTorch-like scales."""
+    G, k = gates * H, 1.0 / np.sqrt(H)
+    case = {"x": rng.standard_normal((T, B, I)), "w_ih": rng.uniform(-k, k, (G, I)),
+            "w_hh": rng.uniform(-k, k, (G, H)),
+            "b_ih": rng.uniform(-k, k, G) if bias else None, "b_hh": rng.uniform(-k, k, G) if bias else None,
+            "h0": 0.5 * rng.standard_normal((B, H))}
+    if gates == 4:
+        case["c0"] = 0.5 * rng.standard_normal((B, H))
+    return {name: None if v is None else v.astype(dtype) for name, v in case.items()}
+
+
+@pytest.fixture
+def make_case():
+    return random_case
