@@ -1,0 +1,318 @@
+"""Benchmark lstmfast against the NumPy reference, PyTorch and ONNX Runtime.
+
+    python benchmarks/bench.py                      # the full table (several minutes)
+    python benchmarks/bench.py --shapes S1,S2 --threads 1 --json out.json
+
+For every shape, mode (inference; training = forward + backward of all weights
+and inputs) and thread count, each engine's output (and, in training, every
+gradient) is first checked against the NumPy reference on the same inputs;
+only then is it timed. Times are medians over several samples of repeated
+calls. GFLOP/s counts matrix FLOPs only: forward 2*T*B*4H*(I+H), training 3x
+that. The machine's float32 matmul peak (best of NumPy and PyTorch, large
+square products) is measured in the same run at each thread count.
+
+Optional engines are skipped when not installed: torch (`pip install
+torch==2.13.0`), onnxruntime + onnx, threadpoolctl (to limit NumPy's threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+import lstmfast
+from lstmfast import convert
+from lstmfast import reference as ref
+
+SHAPES = {  # T, B, I, H
+    "S1": (64, 1, 1, 32),
+    "S2": (100, 16, 32, 128),
+    "S3": (100, 64, 256, 256),
+    "S4": (50, 128, 512, 1024),
+    "S5": (1000, 8, 64, 128),
+}
+NOTES = {"S1": "univariate time series", "S5": "long sequence"}
+# Relative (max-norm) agreement required before timing: float32 engines with
+# different summation orders agree to ~1e-5; a wrong gate order or a missing
+# term is off by O(1).
+VALIDATE_RTOL = 1e-3
+
+
+def optional(name: str):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+torch = optional("torch")
+ort = optional("onnxruntime")
+onnx = optional("onnx")
+threadpoolctl = optional("threadpoolctl")
+
+
+# ------------------------------------------------------------------ timing
+
+
+def measure(fn: Callable[[], Any], budget: float = 1.0, samples: int = 7) -> float:
+    """Median seconds per call: `samples` samples of n calls each, n chosen so a
+    sample lasts >= 20 ms (or 1 call for slow engines), within ~budget seconds."""
+    fn()  # warm up (allocations, packing, thread wake-up)
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    n = max(1, int(0.02 / once))
+    samples = max(3, min(samples, int(budget / (once * n)) or 1))
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        times.append((time.perf_counter() - t0) / n)
+    return statistics.median(times)
+
+
+class Threads:
+    """Limit every library's threads to n for the duration of a block."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        lstmfast.set_num_threads(self.n)
+        if torch is not None:
+            self.torch_threads = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+        self.limits = threadpoolctl.threadpool_limits(self.n) if threadpoolctl else None
+        return self
+
+    def __exit__(self, *exc):
+        if torch is not None:
+            torch.set_num_threads(self.torch_threads)
+        if self.limits is not None:
+            self.limits.unregister()
+
+
+def matmul_peak(threads: int) -> dict[str, float]:
+    """Best float32 GFLOP/s of large square matmuls, per library."""
+    out = {}
+    with Threads(threads):
+        for n in (1024, 2048):
+            a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+            flops = 2.0 * n**3
+            out["numpy"] = max(out.get("numpy", 0), flops / measure(lambda: a @ a, budget=1.5) / 1e9)
+            if torch is not None:
+                t = torch.from_numpy(a)
+                out["torch"] = max(out.get("torch", 0), flops / measure(lambda: t @ t, budget=1.5) / 1e9)
+            out["lstmfast"] = max(out.get("lstmfast", 0),
+                                  flops / measure(lambda: lstmfast._core.matmul(a, a), budget=1.5) / 1e9)
+    return out
+
+
+# ------------------------------------------------------------------ engines
+
+
+def make_problem(shape, seed=0):
+    T, B, I, H = shape  # noqa: E741
+    rng = np.random.default_rng(seed)
+    k = 1 / np.sqrt(H)
+    f32 = np.float32
+    p = {"x": rng.standard_normal((T, B, I)).astype(f32),
+         "w_ih": rng.uniform(-k, k, (4 * H, I)).astype(f32), "w_hh": rng.uniform(-k, k, (4 * H, H)).astype(f32),
+         "b_ih": rng.uniform(-k, k, 4 * H).astype(f32), "b_hh": rng.uniform(-k, k, 4 * H).astype(f32),
+         "h0": (0.1 * rng.standard_normal((B, H))).astype(f32), "c0": (0.1 * rng.standard_normal((B, H))).astype(f32)}
+    dy = rng.standard_normal((T, B, H)).astype(f32)
+    return p, dy
+
+
+def engine_lstmfast(p, dy, training):
+    if not training:
+        return lambda: lstmfast.lstm_forward(**p)[0]
+
+    def step():
+        y, _, _, tape = lstmfast.lstm_forward(**p, training=True)
+        return y, lstmfast.lstm_backward(tape, dy)
+    return step
+
+
+def engine_reference(p, dy, training):
+    if not training:
+        return lambda: ref.lstm_forward(**p)[0]
+
+    def step():
+        y, _, _, tape = ref.lstm_forward(**p, training=True)
+        return y, ref.lstm_backward(tape, dy)
+    return step
+
+
+def engine_torch(p, dy, training):
+    T, B, I = p["x"].shape  # noqa: E741
+    H = p["w_hh"].shape[1]
+    m = torch.nn.LSTM(I, H)
+    m.load_state_dict(convert.to_torch_state_dict({k: p[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")},
+                                                  tensors=True))
+    x = torch.from_numpy(p["x"])
+    state = (torch.from_numpy(p["h0"])[None], torch.from_numpy(p["c0"])[None])
+    if not training:
+        def infer():
+            with torch.no_grad():
+                return m(x, state)[0].numpy()
+        return infer
+    dyt = torch.from_numpy(dy)
+
+    def step():
+        xr = x.detach().requires_grad_(True)
+        h0, c0 = (s.detach().requires_grad_(True) for s in state)
+        for q in m.parameters():
+            q.grad = None
+        y, _ = m(xr, (h0, c0))
+        y.backward(dyt)
+        g = {"x": xr.grad.numpy(), "h0": h0.grad[0].numpy(), "c0": c0.grad[0].numpy(),
+             "w_ih": m.weight_ih_l0.grad.numpy(), "w_hh": m.weight_hh_l0.grad.numpy(),
+             "b_ih": m.bias_ih_l0.grad.numpy(), "b_hh": m.bias_hh_l0.grad.numpy()}
+        return y.detach().numpy(), g
+    return step
+
+
+def engine_onnxruntime(p, threads):
+    from onnx import TensorProto, helper
+    T, B, I = p["x"].shape  # noqa: E741
+    H = p["w_hh"].shape[1]
+    w = convert.to_onnx({k: p[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")})
+    inits = [helper.make_tensor(name, TensorProto.FLOAT, arr.shape, arr.astype(np.float32).ravel())
+             for name, arr in (("W", w["W"]), ("R", w["R"]), ("B", w["B"]))]
+    node = helper.make_node("LSTM", ["X", "W", "R", "B", "", "h0", "c0"], ["Y", "Y_h", "Y_c"], hidden_size=H)
+    graph = helper.make_graph(
+        [node], "lstm",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [T, B, I]),
+         helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, B, H]),
+         helper.make_tensor_value_info("c0", TensorProto.FLOAT, [1, B, H])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [T, 1, B, H]),
+         helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, B, H]),
+         helper.make_tensor_value_info("Y_c", TensorProto.FLOAT, [1, B, H])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    model.ir_version = 8
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    feeds = {"X": p["x"], "h0": p["h0"][None], "c0": p["c0"][None]}
+    return lambda: sess.run(["Y"], feeds)[0][:, 0]
+
+
+# ------------------------------------------------------------------ validation
+
+
+def rel_err(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def validate(name, result, expected, training):
+    if training:
+        (y, g), (ey, eg) = result, expected
+        errs = {"y": rel_err(y, ey), **{k: rel_err(g[k], eg[k]) for k in eg}}
+    else:
+        errs = {"y": rel_err(result, expected)}
+    worst = max(errs, key=errs.get)
+    if errs[worst] > VALIDATE_RTOL:
+        raise SystemExit(f"{name}: {worst} differs from the reference by {errs[worst]:.2e} (relative); not timing it")
+    return errs[worst]
+
+
+# ------------------------------------------------------------------ main
+
+
+def run(shapes, threads_list, modes, budget, include_reference=True):
+    rows = []
+    peaks = {n: matmul_peak(n) for n in threads_list}
+    for label in shapes:
+        shape = SHAPES[label]
+        T, B, I, H = shape  # noqa: E741
+        p, dy = make_problem(shape)
+        flops_fwd = 2.0 * T * B * 4 * H * (I + H)
+        for training in modes:
+            for n in threads_list:
+                with Threads(n):
+                    expected = (engine_reference(p, dy, training)())
+                    engines = {"lstmfast": engine_lstmfast(p, dy, training)}
+                    if include_reference:
+                        engines["numpy"] = engine_reference(p, dy, training)
+                    if torch is not None:
+                        engines["torch"] = engine_torch(p, dy, training)
+                    if ort is not None and onnx is not None and not training:
+                        engines["onnxruntime"] = engine_onnxruntime(p, n)
+                    row = {"shape": label, "T": T, "B": B, "I": I, "H": H,
+                           "mode": "training" if training else "inference", "threads": n,
+                           "gflop": (3 if training else 1) * flops_fwd / 1e9, "ms": {}, "max_rel_err": {}}
+                    for name, fn in engines.items():
+                        row["max_rel_err"][name] = validate(name, fn(), expected, training)
+                        slow = name == "numpy" and row["gflop"] > 20
+                        row["ms"][name] = 1e3 * measure(fn, budget=budget if not slow else 2 * budget,
+                                                        samples=7 if not slow else 3)
+                rows.append(row)
+                print(format_row(row, peaks[n]), flush=True)
+    return rows, peaks
+
+
+def format_row(row, peak):
+    ms = row["ms"]
+    fast = ms["lstmfast"]
+    gflops = row["gflop"] / (fast / 1e3)
+    best_peak = max(peak.get("numpy", 0), peak.get("torch", 0))
+    others = "  ".join(f"{k} {v:9.3f} ms ({v / fast:5.2f}x)" for k, v in ms.items() if k != "lstmfast")
+    return (f"{row['shape']} {row['mode']:9s} {row['threads']}t  lstmfast {fast:9.3f} ms {gflops:7.1f} GFLOP/s "
+            f"({100 * gflops / best_peak:5.1f}% of peak)  {others}")
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "python": platform.python_version(), "numpy": np.__version__,
+            "torch": getattr(torch, "__version__", None), "onnxruntime": getattr(ort, "__version__", None),
+            **{f"lstmfast_{k}": v for k, v in lstmfast.config.config().items()}}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated subset of " + ",".join(SHAPES))
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
+    ap.add_argument("--modes", default="inference,training")
+    ap.add_argument("--budget", type=float, default=1.0, help="seconds per engine and cell (roughly)")
+    ap.add_argument("--no-reference", action="store_true", help="skip timing the NumPy reference (still validates)")
+    ap.add_argument("--json", metavar="FILE", help="write the raw numbers here")
+    args = ap.parse_args(argv)
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    unknown = [s for s in shapes if s not in SHAPES]
+    if unknown:
+        ap.error(f"unknown shapes {unknown}; choose from {list(SHAPES)}")
+    threads = [int(t) for t in args.threads.split(",")]
+    modes = [m.strip() == "training" for m in args.modes.split(",")]
+    info = machine()
+    print(json.dumps(info))
+    rows, peaks = run(shapes, threads, modes, args.budget, not args.no_reference)
+    print("float32 matmul peak GFLOP/s:", json.dumps(peaks))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "matmul_peak_gflops": peaks, "rows": rows}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
