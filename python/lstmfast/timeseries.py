@@ -1,0 +1,616 @@
+r"""Time series, the course way: split by time, beat the baselines, then window for an LSTM.
+
+This module follows the recipe of the course "Sequences, Time Series and Prediction"
+(DeepLearning.AI TensorFlow Developer, course 4) in plain NumPy.
+
+1. **A series and its parts.** A time series is a sequence of values at equally
+   spaced times. Most real ones mix a *trend* (a slow drift), *seasonality* (a
+   pattern that repeats every ``period`` steps), and *noise*.
+   :func:`synthetic_series` builds the course's four years of daily data from
+   exactly these three parts; :func:`load_sunspots` and :func:`load_co2` are two
+   real series shipped with the package.
+
+2. **Split by time, never at random.** A forecaster must be judged on a future it
+   has not seen, so the data are cut at ``split_time``: everything before is for
+   training, everything after for validation (and optionally a later test period).
+   :func:`fixed_partition` does this cut; nothing is shuffled across it.
+
+3. **Baselines first.** Before training anything, measure how well trivial
+   forecasts do on the validation period:
+
+   * naive: tomorrow equals today (:func:`naive_forecast`);
+   * moving average: tomorrow equals the mean of the last ``w`` days
+     (:func:`moving_average_forecast`), which follows the trend but not the season;
+   * seasonal naive: equals the value one season ago (:func:`seasonal_naive_forecast`).
+
+   The course also forecasts the *differenced* series ``series[365:] - series[:-365]``
+   (which removes trend and season) with a moving average, then adds the values of
+   one year before back. A learned model is only worth its cost if it beats these.
+
+4. **Metrics.** :func:`mae` (mean absolute error, in the series' own units; the
+   course's main score), :func:`mse`, :func:`rmse` and :func:`mape` (percent).
+
+5. **Windows for the network.** A recurrent network learns from examples
+   (inputs, target): the ``window_size`` values before a time, and the value at
+   that time. :func:`make_windows` builds all of them at once, in the time-major
+   layout lstmfast uses — x is (T, B, I) = (window_size, N, 1) — and
+   :func:`windowed_dataset` serves them as shuffled mini-batches. The *windows* are
+   shuffled (examples are then less correlated within a batch), never the time
+   order *inside* a window.
+
+A first session::
+
+    from lstmfast import timeseries as ts
+
+    time, series = ts.synthetic_series()
+    train, valid = ts.fixed_partition(series, ts.COURSE_SPLIT_TIME)
+    ts.mae(valid.values, ts.naive_forecast(series, ts.COURSE_SPLIT_TIME))   # 5.94
+    w = 30
+    ts.mae(valid.values, ts.moving_average_forecast(series, w)[ts.COURSE_SPLIT_TIME - w:])  # 7.14
+
+    data = ts.windowed_dataset(train.values, window_size=20, batch_size=32, seed=0)
+    for x, y in data:            # x (20, b, 1), y (b, 1): one epoch
+        ...                      # e.g. lstmfast.lstm_forward(x, w_ih, w_hh, b_ih, b_hh)
+
+Bad input (a series that is not 1-D numbers, a split outside the series, a window
+longer than the series, metrics on arrays of different shapes) raises a
+``ValueError`` or ``TypeError`` that names the argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+
+__all__ = [
+    "COURSE_SPLIT_TIME", "Period", "fixed_partition",
+    "make_windows", "windowed_dataset", "WindowedDataset",
+    "naive_forecast", "moving_average_forecast", "seasonal_naive_forecast",
+    "mae", "mse", "rmse", "mape",
+    "synthetic_series", "load_sunspots", "load_co2",
+]
+
+#: The course cuts its synthetic series (1461 daily points) at time 1000: 1000 points
+#: (about 2.7 years) for training, the remaining 461 for validation.
+COURSE_SPLIT_TIME = 1000
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _series(name: str, series: Any, *, finite: bool = True, min_len: int = 1) -> np.ndarray:
+    """A float64 1-D copy of ``series``, with a clear error for anything else."""
+    if series is None:
+        raise TypeError(f"{name}: expected a 1-D array of numbers, got None")
+    try:
+        arr = np.asarray(series)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"{name}: cannot be converted to an array ({err})") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected real numbers (int or float), got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array (one value per time step), "
+                         f"got shape {arr.shape}")
+    if len(arr) < min_len:
+        raise ValueError(f"{name}: expected at least {min_len} value(s), got {len(arr)}")
+    arr = np.array(arr, dtype=np.float64, copy=True)
+    if finite and not np.all(np.isfinite(arr)):
+        bad = np.flatnonzero(~np.isfinite(arr))
+        raise ValueError(f"{name}: contains {len(bad)} NaN or infinite value(s), first at "
+                         f"index {bad[0]}; fill or drop them first "
+                         f"(e.g. load_co2(interpolate=True))")
+    return arr
+
+
+def _int(name: str, value: Any, low: int, high: Optional[int] = None,
+         bounds: str = "") -> int:
+    """``value`` as an int in [low, high], else TypeError / ValueError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        rule = bounds or (f"{low} <= {name}" + ("" if high is None else f" <= {high}"))
+        raise ValueError(f"{name}: expected {rule}, got {value}")
+    return value
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+class Period(NamedTuple):
+    """One period of a series: its time indices and its values (both 1-D, same length).
+
+    A NamedTuple, so it unpacks like the course's pairs:
+    ``time_train, x_train = train``.
+    """
+
+    time: np.ndarray
+    values: np.ndarray
+
+
+def fixed_partition(series: Any, split_time: int, test_time: Optional[int] = None, *,
+                    time: Any = None) -> tuple[Period, ...]:
+    """Cut a series by time into training, validation and (optionally) test periods.
+
+    ``train`` is ``[0, split_time)``, ``valid`` is ``[split_time, test_time)`` (to the
+    end without ``test_time``), ``test`` is ``[test_time, end)``. The periods are
+    contiguous, in time order, and do not overlap; nothing is shuffled.
+
+    Parameters
+    ----------
+    series : array_like, (N,)
+        The values. NaN is allowed here (only cut, not computed on).
+    split_time : int
+        First index of the validation period, 1 <= split_time < N (the course: 1000).
+    test_time : int, optional
+        First index of the test period, split_time < test_time < N.
+    time : array_like (N,), optional, keyword-only
+        The time of each value (e.g. years, or the dates of :func:`load_co2`);
+        default ``np.arange(N)`` as float64.
+
+    Returns
+    -------
+    tuple of Period
+        ``(train, valid)`` or ``(train, valid, test)``; each ``Period(time, values)``
+        holds copies (values as float64).
+
+    Examples
+    --------
+    >>> train, valid = fixed_partition(np.arange(10.0), 7)
+    >>> train.values, valid.time
+    (array([0., 1., 2., 3., 4., 5., 6.]), array([7., 8., 9.]))
+    """
+    series = _series("series", series, finite=False, min_len=2)
+    n = len(series)
+    if time is None:
+        time = np.arange(n, dtype=np.float64)
+    else:
+        time = np.array(time, copy=True)  # any dtype: numbers, datetime64, ...
+        if time.ndim != 1 or len(time) != n:
+            raise ValueError(f"time: expected a 1-D array of the same length as series ({n}), "
+                             f"got shape {time.shape}")
+    split_time = _int("split_time", split_time, 1, n - 1,
+                      f"1 <= split_time <= len(series) - 1 = {n - 1}")
+    cuts = [0, split_time]
+    if test_time is not None:
+        test_time = _int("test_time", test_time, split_time + 1, n - 1,
+                         f"split_time < test_time < len(series), i.e. {split_time + 1} <= "
+                         f"test_time <= {n - 1}")
+        cuts.append(test_time)
+    cuts.append(n)
+    return tuple(Period(time[a:b].copy(), series[a:b].copy()) for a, b in zip(cuts, cuts[1:]))
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def make_windows(series: Any, window_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every window of ``window_size`` consecutive values, and the value that follows it.
+
+    Window j is ``series[j : j + window_size]`` and its target is
+    ``series[j + window_size]``, for j = 0 ... N − window_size − 1.
+
+    Parameters
+    ----------
+    series : array_like, (N,)
+        Finite values (no NaN).
+    window_size : int
+        1 <= window_size < N.
+
+    Returns
+    -------
+    X : numpy.ndarray, (window_size, N − window_size, 1)
+        Time-major inputs, ready for ``lstm_forward``: ``X[:, j, 0]`` is window j.
+    y : numpy.ndarray, (N − window_size, 1)
+        ``y[j, 0]`` is the target of window j.
+    """
+    series = _series("series", series, min_len=2)
+    n = len(series)
+    window_size = _int("window_size", window_size, 1, n - 1,
+                       f"1 <= window_size <= len(series) - 1 = {n - 1}")
+    windows = np.lib.stride_tricks.sliding_window_view(series, window_size)[:-1]  # (N - w, w)
+    X = np.array(windows.T, order="C", copy=True)[:, :, None]  # a writable copy
+    y = series[window_size:, None].copy()
+    return X, y
+
+
+class WindowedDataset:
+    """Mini-batches of (window, next value) pairs; iterate once per epoch.
+
+    Built by :func:`windowed_dataset`. Iterating yields ``(x, y)`` with ``x`` of shape
+    (window_size, b, 1) (time-major) and ``y`` of shape (b, 1), where b is
+    ``batch_size`` except possibly for the last batch. Each batch is a new array.
+
+    With ``shuffle=True`` the windows are put in a new random order at the start of
+    every epoch, drawn from one generator seeded once: two datasets built with the
+    same seed give the same sequence of epochs.
+
+    Attributes
+    ----------
+    X : numpy.ndarray, (window_size, N, 1)
+        All windows, in time order (see :func:`make_windows`).
+    y : numpy.ndarray, (N, 1)
+        All targets.
+    batch_size : int
+    shuffle : bool
+    drop_remainder : bool
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool,
+                 seed: Optional[int], drop_remainder: bool) -> None:
+        self.X, self.y = X, y
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_remainder = drop_remainder
+        self._rng = np.random.default_rng(seed)
+
+    @property
+    def num_windows(self) -> int:
+        """N, the number of (window, target) pairs."""
+        return self.y.shape[0]
+
+    @property
+    def window_size(self) -> int:
+        """Inputs per window (the T of x)."""
+        return self.X.shape[0]
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        full, rest = divmod(self.num_windows, self.batch_size)
+        return full + (1 if rest and not self.drop_remainder else 0)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        n = self.num_windows
+        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+        for k in range(len(self)):
+            idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+            yield self.X[:, idx], self.y[idx]
+
+    def __repr__(self) -> str:
+        return (f"WindowedDataset(windows={self.num_windows}, window_size={self.window_size}, "
+                f"batch_size={self.batch_size}, shuffle={self.shuffle}, batches={len(self)})")
+
+
+def windowed_dataset(series: Any, window_size: int, batch_size: int = 32, shuffle: bool = True,
+                     seed: Optional[int] = None, *,
+                     drop_remainder: bool = False) -> WindowedDataset:
+    """The course's ``windowed_dataset``: shuffled mini-batches of windows and targets.
+
+    Use it on the *training* period only (``train.values`` from
+    :func:`fixed_partition`), so no window reaches into the validation period.
+
+    Parameters
+    ----------
+    series : array_like, (N,)
+        Finite values.
+    window_size : int
+        Inputs per window, 1 <= window_size < N (the course: 20).
+    batch_size : int
+        Windows per batch, >= 1 (the course: 32).
+    shuffle : bool
+        Reshuffle the windows every epoch. The course uses ``tf.data``'s shuffle
+        buffer of 1000; this is a full shuffle of all windows.
+    seed : int or None
+        Seed of the shuffling; the same seed gives the same batches. None: fresh
+        randomness.
+    drop_remainder : bool, keyword-only
+        Drop the last, smaller batch.
+
+    Returns
+    -------
+    WindowedDataset
+        Iterable over ``(x (window_size, b, 1), y (b, 1))``; also holds all windows
+        as ``.X`` and ``.y``.
+    """
+    X, y = make_windows(series, window_size)
+    batch_size = _int("batch_size", batch_size, 1)
+    for name, flag in (("shuffle", shuffle), ("drop_remainder", drop_remainder)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name}: expected True or False, got {flag!r}")
+    if seed is not None:
+        seed = _int("seed", seed, 0)
+    return WindowedDataset(X, y, batch_size, bool(shuffle), seed, bool(drop_remainder))
+
+
+# --------------------------------------------------------------------------- baselines
+
+
+def naive_forecast(series: Any, split_time: int) -> np.ndarray:
+    """Each value predicts the next: the forecast for the validation period.
+
+    Returns ``series[split_time - 1 : -1]``, aligned with ``series[split_time:]``.
+
+    Parameters
+    ----------
+    series : array_like, (N,)
+    split_time : int
+        1 <= split_time < N.
+
+    Returns
+    -------
+    numpy.ndarray, (N − split_time,)
+    """
+    series = _series("series", series, min_len=2)
+    n = len(series)
+    split_time = _int("split_time", split_time, 1, n - 1,
+                      f"1 <= split_time <= len(series) - 1 = {n - 1}")
+    return series[split_time - 1:-1].copy()
+
+
+def moving_average_forecast(series: Any, window_size: int) -> np.ndarray:
+    """The mean of the last ``window_size`` values, as the forecast of the next one.
+
+    Element t is ``mean(series[t : t + window_size])``, the forecast for time
+    ``t + window_size``; so the forecast for the validation period is
+    ``moving_average_forecast(series, w)[split_time - w:]`` (needs split_time >= w).
+
+    Parameters
+    ----------
+    series : array_like, (N,)
+    window_size : int
+        1 <= window_size < N.
+
+    Returns
+    -------
+    numpy.ndarray, (N − window_size,)
+    """
+    series = _series("series", series, min_len=2)
+    n = len(series)
+    window_size = _int("window_size", window_size, 1, n - 1,
+                       f"1 <= window_size <= len(series) - 1 = {n - 1}")
+    return np.lib.stride_tricks.sliding_window_view(series, window_size)[:-1].mean(axis=1)
+
+
+def seasonal_naive_forecast(series: Any, split_time: int, season: int) -> np.ndarray:
+    """Each value predicts the value one season later: the validation-period forecast.
+
+    The forecast for time t >= split_time is ``series[t - season]``, so this returns
+    ``series[split_time - season : N - season]``, aligned with ``series[split_time:]``.
+    With ``season=1`` it is :func:`naive_forecast`.
+
+    Parameters
+    ----------
+    series : array_like, (N,)
+    split_time : int
+        1 <= split_time < N.
+    season : int
+        The period in steps (365 for daily data with a yearly cycle),
+        1 <= season <= split_time.
+
+    Returns
+    -------
+    numpy.ndarray, (N − split_time,)
+    """
+    series = _series("series", series, min_len=2)
+    n = len(series)
+    split_time = _int("split_time", split_time, 1, n - 1,
+                      f"1 <= split_time <= len(series) - 1 = {n - 1}")
+    season = _int("season", season, 1, split_time, f"1 <= season <= split_time = {split_time}")
+    return series[split_time - season:n - season].copy()
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    arrays = []
+    for name, value in (("y_true", y_true), ("y_pred", y_pred)):
+        if value is None:
+            raise TypeError(f"{name}: expected an array of numbers, got None")
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(f"{name}: expected real numbers (int or float), got dtype {arr.dtype}")
+        arrays.append(arr.astype(np.float64))
+    t, p = arrays
+    if t.shape != p.shape:
+        raise ValueError(f"y_true and y_pred: expected the same shape, got {t.shape} and {p.shape} "
+                         f"(no broadcasting: reshape one of them, e.g. with .ravel())")
+    if t.size == 0:
+        raise ValueError("y_true: empty; a metric needs at least one value")
+    for name, arr in (("y_true", t), ("y_pred", p)):
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name}: contains NaN or infinite values")
+    return t, p
+
+
+def mae(y_true: Any, y_pred: Any) -> float:
+    """Mean absolute error, ``mean(|y_true − y_pred|)``, in the units of the series.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like, same shape, non-empty
+        Actual values and forecasts.
+
+    Returns
+    -------
+    float
+    """
+    t, p = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(t - p)))
+
+
+def mse(y_true: Any, y_pred: Any) -> float:
+    """Mean squared error, ``mean((y_true − y_pred)²)``.
+
+    A metric (a number). For training, :func:`lstmfast.losses.mse` also returns the
+    gradient.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like, same shape, non-empty
+
+    Returns
+    -------
+    float
+    """
+    t, p = _pair(y_true, y_pred)
+    return float(np.mean((t - p) ** 2))
+
+
+def rmse(y_true: Any, y_pred: Any) -> float:
+    """Root mean squared error, ``sqrt(mse)``: back in the units of the series.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like, same shape, non-empty
+
+    Returns
+    -------
+    float
+    """
+    return float(np.sqrt(mse(y_true, y_pred)))
+
+
+def mape(y_true: Any, y_pred: Any) -> float:
+    """Mean absolute percentage error, ``100 · mean(|(y_true − y_pred) / y_true|)``.
+
+    In percent, like Keras' ``mean_absolute_percentage_error``.
+
+    Zeros in ``y_true``: the error is undefined there, so this raises ``ValueError``
+    (naming how many and the first index) instead of returning inf or, as Keras
+    does, dividing by a tiny epsilon, which gives a huge number that looks like a
+    real score. Series with zeros, such as the sunspots, are better measured with
+    :func:`mae` or :func:`rmse`. Values near zero also inflate MAPE: mind the scale.
+
+    Parameters
+    ----------
+    y_true, y_pred : array_like, same shape, non-empty
+
+    Returns
+    -------
+    float
+        Percent.
+    """
+    t, p = _pair(y_true, y_pred)
+    zeros = np.flatnonzero(t == 0)
+    if zeros.size:
+        raise ValueError(f"y_true: contains {zeros.size} zero(s), first at flat index {zeros[0]}; "
+                         f"MAPE divides by the actual values, use mae or rmse instead")
+    return float(100 * np.mean(np.abs((t - p) / t)))
+
+
+# --------------------------------------------------------------------------- data
+
+
+def synthetic_series(*, n: int = 4 * 365 + 1, baseline: float = 10.0, slope: float = 0.05,
+                     amplitude: float = 40.0, period: int = 365, phase: float = 0.0,
+                     noise_level: float = 5.0, seed: Optional[int] = 42
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The course's synthetic daily series: trend + yearly seasonality + noise.
+
+    With ``time = 0, 1, ..., n − 1``::
+
+        s      = ((time + phase) % period) / period          phase of the season, in [0, 1)
+        season = cos(2π s)  if s < 0.4  else  1 / exp(3 s)    a peak, then a slow decay
+        series = baseline + slope · time + amplitude · season + noise_level · ε,
+
+    with ε = ``np.random.RandomState(seed).randn(n)``: the same generator and draws
+    as the course, so the defaults reproduce its series (in float64; notebooks that
+    build ``time`` as float32 differ in about the 6th significant digit). The course
+    splits it at :data:`COURSE_SPLIT_TIME` = 1000.
+
+    Parameters
+    ----------
+    n : int
+        Number of days (default 4 years + 1 day = 1461).
+    baseline, slope, amplitude : float
+        Level at time 0, trend per step, and size of the seasonal pattern.
+    period : int
+        Steps per season (365).
+    phase : float
+        Shift of the seasonal pattern, in steps.
+    noise_level : float
+        Standard deviation of the Gaussian noise; 0 gives the clean signal.
+    seed : int or None
+        Seed of ``np.random.RandomState``; None draws fresh noise.
+
+    Returns
+    -------
+    time : numpy.ndarray, (n,)
+        0.0, 1.0, ..., n − 1 (float64).
+    series : numpy.ndarray, (n,)
+        float64.
+    """
+    n = _int("n", n, 1)
+    period = _int("period", period, 1)
+    if seed is not None:
+        seed = _int("seed", seed, 0)
+    for name, value in (("baseline", baseline), ("slope", slope), ("amplitude", amplitude),
+                        ("phase", phase), ("noise_level", noise_level)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+            raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+        if not np.isfinite(value):
+            raise ValueError(f"{name}: expected a finite number, got {value}")
+    if noise_level < 0:
+        raise ValueError(f"noise_level: expected >= 0, got {noise_level}")
+
+    time = np.arange(n, dtype=np.float64)
+    s = ((time + phase) % period) / period
+    season = np.where(s < 0.4, np.cos(s * 2 * np.pi), 1 / np.exp(3 * s))
+    series = baseline + slope * time + amplitude * season
+    series += np.random.RandomState(seed).randn(n) * noise_level
+    return time, series
+
+
+def _read_csv(name: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a shipped CSV in ``lstmfast/data`` ('#' lines are comments)."""
+    text = resources.files("lstmfast").joinpath("data").joinpath(name).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    header = lines[0].split(",")
+    return header, [line.split(",") for line in lines[1:]]
+
+
+def load_sunspots() -> tuple[np.ndarray, np.ndarray]:
+    """Yearly mean sunspot numbers, 1700–2008: a real series with an ~11-year cycle.
+
+    309 values, the copy distributed with statsmodels (``statsmodels.datasets.sunspots``;
+    NOAA National Geophysical Data Center; sunspot numbers from the Royal Observatory
+    of Belgium's SIDC, before its 2015 recalibration). Public domain. Three years have
+    0 sunspots, so use :func:`mae` rather than :func:`mape` on it.
+
+    Returns
+    -------
+    years : numpy.ndarray, (309,)
+        1700 ... 2008, int64.
+    values : numpy.ndarray, (309,)
+        float64.
+    """
+    _, rows = _read_csv("sunspots.csv")
+    years = np.array([int(r[0]) for r in rows], dtype=np.int64)
+    values = np.array([float(r[1]) for r in rows], dtype=np.float64)
+    return years, values
+
+
+def load_co2(*, interpolate: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Weekly atmospheric CO2 (ppmv) at Mauna Loa, 1958-03-29 to 2001-12-29.
+
+    2284 weeks (Saturdays), 59 of them without a measurement: a trend plus a yearly
+    cycle of 52 weeks. The copy distributed with statsmodels
+    (``statsmodels.datasets.co2``; Keeling and Whorf, CDIAC, 2004). Public domain.
+
+    Parameters
+    ----------
+    interpolate : bool, keyword-only
+        False: missing weeks are NaN. True: they are filled by linear
+        interpolation between the neighbouring weeks (none is at either end).
+
+    Returns
+    -------
+    dates : numpy.ndarray of datetime64[D], (2284,)
+    values : numpy.ndarray, (2284,)
+        float64, ppmv.
+    """
+    if not isinstance(interpolate, (bool, np.bool_)):
+        raise TypeError(f"interpolate: expected True or False, got {interpolate!r}")
+    _, rows = _read_csv("co2.csv")
+    dates = np.array([r[0] for r in rows], dtype="datetime64[D]")
+    values = np.array([float(r[1]) if r[1] else np.nan for r in rows], dtype=np.float64)
+    if interpolate:
+        missing = np.isnan(values)
+        idx = np.arange(len(values))
+        values[missing] = np.interp(idx[missing], idx[~missing], values[~missing])
+    return dates, values
+
