@@ -37,7 +37,7 @@ inline void lstm_forward_tile(index_t H, index_t b0, index_t jb, const T* panel,
   const index_t G = 4 * H;
   Tile<T, MR, 4> tile;
   tile.zero();
-  tile.accumulate(H, h_prev + b0 * H, H, 1, panel);
+  tile.accumulate_rows(H, h_prev + b0 * H, H, panel);
   V<T> zh[MR][4];
   tile.spill(zh);
   const index_t j = jb * W;
@@ -84,7 +84,9 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
   Buffer<T> xp_scratch(training ? 1 : chunk * B * G);
   GemmArgs<T> proj{chunk * B, G, I, a.x, I, 1, a.w_ih, 1, I, nullptr, G, a.bias, false};
   const GemmPlan<T> plan(proj, nt);
-  GemmScratch<T> scratch(plan, nt);
+  GemmScratch<T> scratch(plan, nt, true);
+  Buffer<T> w_ih_packed(packed_b_elems(proj, plan));  // packed once, reused by every chunk
+  pack_b_all(proj, plan, w_ih_packed.get());
 
   auto body = [&](int tid, int n, Barrier& barrier) {
     const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
@@ -95,7 +97,7 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
       g.M = steps * B;
       g.a = a.x + t0 * B * I;
       g.c = xp;
-      gemm_part(g, plan, tid, n, scratch.a_for(tid), scratch.b_for(tid));
+      gemm_part(g, plan, tid, n, scratch.a_for(tid), scratch.b_for(tid), w_ih_packed.get());
       barrier.wait();
       for (index_t t = t0; t < t0 + steps; ++t) {
         const T* h_prev = t == 0 ? a.h0 : a.y + (t - 1) * BH;
@@ -132,7 +134,7 @@ inline void lstm_backward_tile(index_t H, index_t b0, index_t jb, const T* panel
   const index_t G = 4 * H;
   Tile<T, MR, NV> tile;
   tile.zero();
-  if (dg_next) tile.accumulate(G, dg_next + b0 * G, G, 1, panel);
+  if (dg_next) tile.accumulate_rows(G, dg_next + b0 * G, G, panel);
   V<T> dhw[MR][NV];
   tile.spill(dhw);
   for (int m = 0; m < MR; ++m) {
@@ -165,7 +167,7 @@ inline void state_grad_tile(index_t K, index_t H, index_t b0, index_t jb, const 
   constexpr int W = kWidth<T>;
   Tile<T, MR, NV> tile;
   tile.zero();
-  tile.accumulate(K, dg + b0 * K, K, 1, panel);
+  tile.accumulate_rows(K, dg + b0 * K, K, panel);
   V<T> d[MR][NV];
   tile.spill(d);
   for (int m = 0; m < MR; ++m)

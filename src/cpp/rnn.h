@@ -25,7 +25,7 @@ inline void rnn_forward_tile(Nonlinearity act, index_t H, index_t b0, index_t jb
   constexpr int W = kWidth<T>;
   Tile<T, MR, NV> tile;
   tile.zero();
-  tile.accumulate(H, h_prev + b0 * H, H, 1, panel);
+  tile.accumulate_rows(H, h_prev + b0 * H, H, panel);
   V<T> zh[MR][NV];
   tile.spill(zh);
   for (int m = 0; m < MR; ++m) {
@@ -58,7 +58,9 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
   Buffer<T> xp(chunk * BH);
   GemmArgs<T> proj{chunk * B, H, I, a.x, I, 1, a.w_ih, 1, I, xp.get(), H, a.bias, false};
   const GemmPlan<T> plan(proj, nt);
-  GemmScratch<T> scratch(plan, nt);
+  GemmScratch<T> scratch(plan, nt, true);
+  Buffer<T> w_ih_packed(packed_b_elems(proj, plan));  // packed once, reused by every chunk
+  pack_b_all(proj, plan, w_ih_packed.get());
 
   with_nv(nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
@@ -69,7 +71,7 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
         GemmArgs<T> g = proj;
         g.M = steps * B;
         g.a = a.x + t0 * B * I;
-        gemm_part(g, plan, tid, n, scratch.a_for(tid), scratch.b_for(tid));
+        gemm_part(g, plan, tid, n, scratch.a_for(tid), scratch.b_for(tid), w_ih_packed.get());
         barrier.wait();
         for (index_t t = t0; t < t0 + steps; ++t) {
           const T* h_prev = t == 0 ? a.h0 : a.y + (t - 1) * BH;
@@ -95,7 +97,7 @@ inline void rnn_backward_tile(Nonlinearity act, index_t H, index_t b0, index_t j
   constexpr int W = kWidth<T>;
   Tile<T, MR, NV> tile;
   tile.zero();
-  if (dg_next) tile.accumulate(H, dg_next + b0 * H, H, 1, panel);
+  if (dg_next) tile.accumulate_rows(H, dg_next + b0 * H, H, panel);
   V<T> dhw[MR][NV];
   tile.spill(dhw);
   for (int m = 0; m < MR; ++m) {

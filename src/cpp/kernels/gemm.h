@@ -22,8 +22,13 @@ struct GemmShape {
   static constexpr int MR = kGemmMR;
   static constexpr int NV = kGemmNV;
   static constexpr int NR = NV * kWidth<T>;
-  // kc x NR panel of B ~ 32 KiB (L1); mc x kc block of A ~ 256 KiB (L2).
-  static constexpr index_t KC = (32768 / (NR * sizeof(T))) < 384 ? (32768 / (NR * sizeof(T))) : 384;
+  // Deep K blocks (each pass over K re-reads and re-writes C, which for the
+  // LSTM's T*B-row products lives in memory): a kc x NR panel of B and an
+  // mc x kc block of A each take ~256 KiB of L2; the tile streams B from L2,
+  // which has the bandwidth for NV loads per MR*NV FMAs. Tuned on Zen 5
+  // (48 KiB L1, 1 MiB L2): kc 128 -> 1024 took the projection GEMM from
+  // ~175 to ~230 GFLOP/s on one core.
+  static constexpr index_t KC = (262144 / (NR * sizeof(T))) < 1024 ? (262144 / (NR * sizeof(T))) : 1024;
   static constexpr index_t MC = (262144 / (KC * sizeof(T))) / MR * MR;
   static constexpr index_t NC = 4096 / NR * NR;
 };
@@ -33,8 +38,8 @@ template <class T>
 struct GemmPlan {
   using S = GemmShape<T>;
   index_t kc, mc, nc;
-  bool split_n;       // threads take column ranges (else row ranges)
-  index_t a_elems;    // per-thread packing buffers
+  bool split_n;     // threads take column ranges (else row ranges)
+  index_t a_elems;  // per-thread packing buffers
   index_t b_elems;
 
   GemmPlan(const GemmArgs<T>& g, int nthreads) {
@@ -48,24 +53,37 @@ struct GemmPlan {
   }
 };
 
+// A rows m of a kc-deep block, k-major in MR-row panels, zero past the last
+// row. Only for A with contiguous columns (a_rs == 1, e.g. dG^T): there each
+// k's MR values are adjacent, while reading them in place would touch a new
+// page per k. A with contiguous rows is read in place (gemm_block).
 template <class T>
-void pack_a(const GemmArgs<T>& g, index_t i0, index_t mc, index_t p0, index_t kc, T* out) {
+void pack_a_columns(const GemmArgs<T>& g, index_t i0, index_t mc, index_t p0, index_t kc, T* out) {
   constexpr int MR = GemmShape<T>::MR;
   for (index_t ir = 0; ir < mc; ir += MR) {
     T* panel = out + ir * kc;
     const int rows = static_cast<int>(min_i(MR, mc - ir));
-    if (rows < MR) fill_zero(panel, kc * MR);
-    if (g.a_rs == 1) {  // columns of A contiguous: MR rows of one k are adjacent
-      for (index_t k = 0; k < kc; ++k) copy(panel + k * MR, g.a + (i0 + ir) + (p0 + k) * g.a_cs, rows);
+    const T* src = g.a + (i0 + ir) + p0 * g.a_cs;
+    if (rows == MR) {
+      for (index_t k = 0; k < kc; ++k)
+#pragma GCC unroll 16
+        for (int m = 0; m < MR; ++m) panel[k * MR + m] = src[k * g.a_cs + m];
     } else {
-      for (int m = 0; m < rows; ++m) {
-        const T* src = g.a + (i0 + ir + m) * g.a_rs + p0 * g.a_cs;
-        for (index_t k = 0; k < kc; ++k) panel[k * MR + m] = src[k * g.a_cs];
-      }
+      for (index_t k = 0; k < kc; ++k)
+        for (int m = 0; m < MR; ++m) panel[k * MR + m] = m < rows ? src[k * g.a_cs + m] : T(0);
     }
   }
 }
 
+// The last rows < MR of A with contiguous rows, as one zero-padded panel.
+template <class T>
+void pack_a_tail(const GemmArgs<T>& g, index_t i0, int rows, index_t p0, index_t kc, T* out) {
+  constexpr int MR = GemmShape<T>::MR;
+  for (index_t k = 0; k < kc; ++k)
+    for (int m = 0; m < MR; ++m) out[k * MR + m] = m < rows ? g.a[(i0 + m) * g.a_rs + (p0 + k) * g.a_cs] : T(0);
+}
+
+// A kc x nc block of B in NR-wide panels (kc x NR each), zero past column nc.
 template <class T>
 void pack_b(const GemmArgs<T>& g, index_t p0, index_t kc, index_t j0, index_t nc, T* out) {
   constexpr int NR = GemmShape<T>::NR;
@@ -84,9 +102,23 @@ void pack_b(const GemmArgs<T>& g, index_t p0, index_t kc, index_t j0, index_t nc
   }
 }
 
+// All of B packed once, for GEMMs that reuse it (the input projection of
+// successive time chunks): K blocks of kc rows, each the full padded width.
+template <class T>
+index_t packed_b_elems(const GemmArgs<T>& g, const GemmPlan<T>& p) {
+  return ceil_div(g.K, p.kc) * p.kc * ceil_div(max_i(g.N, 1), GemmShape<T>::NR) * GemmShape<T>::NR;
+}
+
+template <class T>
+void pack_b_all(const GemmArgs<T>& g, const GemmPlan<T>& p, T* out) {
+  const index_t width = ceil_div(max_i(g.N, 1), GemmShape<T>::NR) * GemmShape<T>::NR;
+  for (index_t pc = 0; pc < g.K; pc += p.kc) pack_b(g, pc, min_i(p.kc, g.K - pc), 0, g.N, out + pc * width);
+}
+
 // C tile rows: overwrite (first K block, not accumulating; plus bias) or add.
 template <class T, int MR, int NV>
-void store_tile(const Tile<T, MR, NV>& t, T* c, index_t ldc, int rows, int cols, bool overwrite, const T* bias) {
+LSTMFAST_INLINE void store_tile(const Tile<T, MR, NV>& t, T* c, index_t ldc, int rows, int cols, bool overwrite,
+                                const T* bias) {
   constexpr int W = kWidth<T>;
   // Constant trip counts (with guards) so `t.acc` is only ever indexed by
   // constants and stays in registers.
@@ -107,10 +139,26 @@ void store_tile(const Tile<T, MR, NV>& t, T* c, index_t ldc, int rows, int cols,
   }
 }
 
-// This thread's rows [m0, m1) x columns [n0, n1), serially.
+// One register tile over a kc-deep block, stored into C. Kept out of line so
+// the register allocator sees only the tile (inlined into the blocking loops
+// it spilled accumulators to the stack). A is a packed panel (a[k*MR + m]) or
+// MR rows read in place (a[m*lda + k], lda > 0).
+template <class T>
+__attribute__((noinline)) void gemm_micro(index_t kc, const T* a, index_t lda, const T* bp, T* c, index_t ldc,
+                                          int rows, int cols, bool overwrite, const T* bias) {
+  using S = GemmShape<T>;
+  Tile<T, S::MR, S::NV> t;
+  t.zero();
+  if (lda > 0) t.accumulate_rows(kc, a, lda, bp);
+  else t.accumulate_packed(kc, a, bp);
+  store_tile(t, c, ldc, rows, cols, overwrite, bias);
+}
+
+// This thread's rows [m0, m1) x columns [n0, n1), serially. `packed_b` is all
+// of B from pack_b_all, or nullptr to pack blocks into bp here.
 template <class T>
 void gemm_block(const GemmArgs<T>& g, const GemmPlan<T>& p, index_t m0, index_t m1, index_t n0, index_t n1, T* ap,
-                T* bp) {
+                T* bp, const T* packed_b) {
   using S = GemmShape<T>;
   if (m0 >= m1 || n0 >= n1) return;
   if (g.K == 0) {
@@ -119,24 +167,33 @@ void gemm_block(const GemmArgs<T>& g, const GemmPlan<T>& p, index_t m0, index_t 
         if (!g.accumulate) g.c[i * g.ldc + j] = g.bias ? g.bias[j] : T(0);
     return;
   }
+  const bool a_rows = g.a_cs == 1;  // read A in place, row by row
+  const index_t b_width = ceil_div(max_i(g.N, 1), S::NR) * S::NR;
   for (index_t jc = n0; jc < n1; jc += p.nc) {
     const index_t nc = min_i(p.nc, n1 - jc);
     for (index_t pc = 0; pc < g.K; pc += p.kc) {
       const index_t kc = min_i(p.kc, g.K - pc);
       const bool overwrite = pc == 0 && !g.accumulate;
-      pack_b(g, pc, kc, jc, nc, bp);
+      const T* bblock;
+      if (packed_b) {
+        bblock = packed_b + pc * b_width + jc * kc;
+      } else {
+        pack_b(g, pc, kc, jc, nc, bp);
+        bblock = bp;
+      }
       for (index_t ic = m0; ic < m1; ic += p.mc) {
         const index_t mc = min_i(p.mc, m1 - ic);
-        pack_a(g, ic, mc, pc, kc, ap);
+        const index_t full = mc / S::MR * S::MR;
+        if (!a_rows) pack_a_columns(g, ic, mc, pc, kc, ap);
+        else if (full < mc) pack_a_tail(g, ic + full, static_cast<int>(mc - full), pc, kc, ap + full * kc);
         for (index_t jr = 0; jr < nc; jr += S::NR) {
           const int cols = static_cast<int>(min_i(S::NR, nc - jr));
           const T* bias = (overwrite && g.bias) ? g.bias + jc + jr : nullptr;
           for (index_t ir = 0; ir < mc; ir += S::MR) {
-            Tile<T, S::MR, S::NV> t;
-            t.zero();
-            t.accumulate(kc, ap + ir * kc, 1, S::MR, bp + jr * kc);
-            store_tile(t, g.c + (ic + ir) * g.ldc + jc + jr, g.ldc, static_cast<int>(min_i(S::MR, mc - ir)), cols,
-                       overwrite, bias);
+            const bool in_place = a_rows && ir < full;
+            const T* a = in_place ? g.a + (ic + ir) * g.a_rs + pc : ap + ir * kc;
+            gemm_micro(kc, a, in_place ? g.a_rs : index_t(0), bblock + jr * kc, g.c + (ic + ir) * g.ldc + jc + jr,
+                       g.ldc, static_cast<int>(min_i(S::MR, mc - ir)), cols, overwrite, bias);
           }
         }
       }
@@ -146,18 +203,19 @@ void gemm_block(const GemmArgs<T>& g, const GemmPlan<T>& p, index_t m0, index_t 
 
 // Thread tid's share of the GEMM (call from every thread of a region).
 template <class T>
-void gemm_part(const GemmArgs<T>& g, const GemmPlan<T>& p, int tid, int nt, T* ap, T* bp) {
+void gemm_part(const GemmArgs<T>& g, const GemmPlan<T>& p, int tid, int nt, T* ap, T* bp,
+               const T* packed_b = nullptr) {
   using S = GemmShape<T>;
   if (p.split_n) {
     const index_t panels = ceil_div(g.N, S::NR);
     const index_t n0 = min_i(share_begin(panels, tid, nt) * S::NR, g.N);
     const index_t n1 = min_i(share_begin(panels, tid + 1, nt) * S::NR, g.N);
-    gemm_block(g, p, 0, g.M, n0, n1, ap, bp);
+    gemm_block(g, p, 0, g.M, n0, n1, ap, bp, packed_b);
   } else {
     const index_t panels = ceil_div(g.M, S::MR);
     const index_t m0 = min_i(share_begin(panels, tid, nt) * S::MR, g.M);
     const index_t m1 = min_i(share_begin(panels, tid + 1, nt) * S::MR, g.M);
-    gemm_block(g, p, m0, m1, 0, g.N, ap, bp);
+    gemm_block(g, p, m0, m1, 0, g.N, ap, bp, packed_b);
   }
 }
 
@@ -166,8 +224,11 @@ template <class T>
 struct GemmScratch {
   Buffer<T> a, b;
   index_t a_stride, b_stride;
-  GemmScratch(const GemmPlan<T>& p, int nt)
-      : a(p.a_elems * nt), b(p.b_elems * nt), a_stride(p.a_elems), b_stride(p.b_elems) {}
+  GemmScratch(const GemmPlan<T>& p, int nt, bool b_prepacked = false)
+      : a(p.a_elems * nt),
+        b(b_prepacked ? 1 : p.b_elems * nt),
+        a_stride(p.a_elems),
+        b_stride(b_prepacked ? 0 : p.b_elems) {}
   T* a_for(int tid) const { return a.get() + tid * a_stride; }
   T* b_for(int tid) const { return b.get() + tid * b_stride; }
 };

@@ -10,12 +10,17 @@
 
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "../api.h"
 
 #if !defined(LSTMFAST_ISA) || !defined(LSTMFAST_VECTOR_BYTES)
 #error "kernels are compiled through isa/*.cpp, which define LSTMFAST_ISA and LSTMFAST_VECTOR_BYTES"
 #endif
+
+// For functions that take or return register tiles: a call that is not
+// inlined would force the tile through memory.
+#define LSTMFAST_INLINE inline __attribute__((always_inline))
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {
@@ -44,13 +49,16 @@ using Bits = typename Vec<T>::bits;
 template <class T>
 constexpr int kWidth = Vec<T>::width;
 
-// (Not `V<T>{} + s`: 0 + -0.0 is +0.0, which would lose the sign of -0.0.)
+// A vector initialiser listing s once per lane: compilers turn it into one
+// broadcast. (Not `V<T>{} + s`: 0 + -0.0 is +0.0, losing the sign of -0.0.)
+template <class T, std::size_t... Lane>
+inline V<T> set1_lanes(T s, std::index_sequence<Lane...>) {
+  return V<T>{((void)Lane, s)...};
+}
+
 template <class T>
 inline V<T> set1(T s) {
-  V<T> v;
-#pragma GCC unroll 16
-  for (int i = 0; i < kWidth<T>; ++i) v[i] = s;
-  return v;
+  return set1_lanes<T>(s, std::make_index_sequence<kWidth<T>>{});
 }
 
 template <class T>

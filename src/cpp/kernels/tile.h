@@ -24,7 +24,7 @@ template <class T, int MR, int NV>
 struct Tile {
   V<T> acc[MR][NV];
 
-  void zero() {
+  LSTMFAST_INLINE void zero() {
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m)
 #pragma GCC unroll 8
@@ -33,25 +33,44 @@ struct Tile {
 
   // Copies the accumulators out, so an epilogue can index rows at run time
   // without forcing `acc` itself out of registers during accumulate().
-  void spill(V<T> (&out)[MR][NV]) const {
+  LSTMFAST_INLINE void spill(V<T> (&out)[MR][NV]) const {
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) out[m][v] = acc[m][v];
   }
 
-  // acc[m][v] += sum_k A(m, k) * panel[k][v], with A(m, k) = a[m * a_rs + k * a_cs]
-  // and panel rows of NV vectors stored contiguously.
-  void accumulate(index_t K, const T* a, index_t a_rs, index_t a_cs, const T* panel) {
+  // acc[m][v] += sum_k a[k * MR + m] * panel[k][v]: A packed in MR-row panels
+  // (GEMM), panel rows of NV vectors stored contiguously.
+  LSTMFAST_INLINE void accumulate_packed(index_t K, const T* a, const T* panel) {
     constexpr int W = kWidth<T>;
     for (index_t k = 0; k < K; ++k) {
       V<T> w[NV];
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) w[v] = loadu<T>(panel + (k * NV + v) * W);
-      const T* ak = a + k * a_cs;
 #pragma GCC unroll 16
       for (int m = 0; m < MR; ++m) {
-        const V<T> am = set1<T>(ak[m * a_rs]);
+        const V<T> am = set1<T>(a[k * MR + m]);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[m][v] += am * w[v];
+      }
+    }
+  }
+
+  // The same with A read in place: row m of A at a + m * lda (the recurrent
+  // kernels' h<t-1> or dG<t+1>, which are used once per panel).
+  LSTMFAST_INLINE void accumulate_rows(index_t K, const T* a, index_t lda, const T* panel) {
+    constexpr int W = kWidth<T>;
+    const T* row[MR];
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m) row[m] = a + m * lda;
+    for (index_t k = 0; k < K; ++k) {
+      V<T> w[NV];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) w[v] = loadu<T>(panel + (k * NV + v) * W);
+#pragma GCC unroll 16
+      for (int m = 0; m < MR; ++m) {
+        const V<T> am = set1<T>(row[m][k]);
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[m][v] += am * w[v];
       }
