@@ -88,6 +88,9 @@ struct RnnBackwardArgs {
 
 // C (M, N) = A (M, K) · B (K, N) [+ C if accumulate] [+ bias (N,)], where
 // element (r, c) of A is a[r * a_rs + c * a_cs] (so transposes are strides).
+// Optionally rows r >= a_split of A come from a second matrix a2 (element
+// (r, c) at a2[(r - a_split) * a_rs2 + c * a_cs2]): the weight gradients use
+// this to treat [x | h<t-1>] as one operand.
 template <class T>
 struct GemmArgs {
   index_t M, N, K;
@@ -99,6 +102,8 @@ struct GemmArgs {
   index_t ldc;
   const T* bias;  // (N,) or nullptr
   bool accumulate;
+  const T* a2 = nullptr;
+  index_t a_split = 0, a_rs2 = 0, a_cs2 = 0;
 };
 
 template <class T>

@@ -179,13 +179,21 @@ inline void state_grad_tile(index_t K, index_t H, index_t b0, index_t jb, const 
 }
 
 // dx = dG W_ih, dW_ih = dG^T x, dW_hh = dG^T h<t-1>, db = column sums of dG:
-// each one product over all T*B rows. Shared by the LSTM (G = 4H) and the RNN.
+// products over all T*B rows, shared by the LSTM (G = 4H) and the RNN (G = H).
+// The two weight gradients are one product, [dW_ih | dW_hh]^T = [x | h]^T dG,
+// so dG (the big operand) is packed once and its rows are copied whole.
 template <class T>
 void weight_gradients(index_t TB, index_t G, index_t I, index_t H, const T* dg, const T* x, const T* h_prev_all,
                       const T* w_ih, T* dx, T* dw_ih, T* dw_hh, T* db) {
   gemm(GemmArgs<T>{TB, I, G, dg, G, 1, w_ih, I, 1, dx, I, nullptr, false});
-  gemm(GemmArgs<T>{G, I, TB, dg, 1, G, x, I, 1, dw_ih, I, nullptr, false});
-  gemm(GemmArgs<T>{G, H, TB, dg, 1, G, h_prev_all, H, 1, dw_hh, H, nullptr, false});
+  Buffer<T> dw_t((I + H) * G);
+  GemmArgs<T> g{I + H, G, TB, x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false};
+  g.a2 = h_prev_all, g.a_split = I, g.a_rs2 = 1, g.a_cs2 = H;
+  gemm(g);
+  for (index_t r = 0; r < G; ++r) {
+    for (index_t c = 0; c < I; ++c) dw_ih[r * I + c] = dw_t.get()[c * G + r];
+    for (index_t c = 0; c < H; ++c) dw_hh[r * H + c] = dw_t.get()[(I + c) * G + r];
+  }
   if (db) column_sums(dg, TB, G, G, db);
 }
 

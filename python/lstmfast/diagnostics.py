@@ -1,0 +1,270 @@
+r"""Vanishing gradients, measured: how much the last step's loss reaches each earlier step.
+
+Backpropagation through time sends the gradient of a loss at the last step T-1
+back through every earlier hidden state. :func:`gradient_flow` measures its size,
+
+    g<t> = ‖∂L<T>/∂a<t>‖      for t = 0 ... T-1,
+
+with the real BPTT of the C++ kernels. In a vanilla RNN every step back multiplies
+the gradient by ``diag(tanh')·W_aa``; when those factors are below 1 (small weights,
+saturated units) g<t> shrinks geometrically with the distance T-1-t: the first
+steps of a long sequence then get almost no learning signal. The LSTM's cell
+carries the gradient back through ``c<t-1> = ... Γf * c<t>`` paths, multiplied only
+by the forget gate Γf, so with Γf close to 1 the gradient survives many steps.
+
+How it is computed
+------------------
+The fast backward returns gradients of the parameters, the inputs and the
+*initial* state only. So the sequence is run in T chunks of length 1, each
+starting from the state the previous one ended in, and the backward runs chunk by
+chunk from the end, each handing its initial-state gradients (dh, dc) to the
+chunk before as the gradients of that chunk's final state. The gradient reaching
+a<t> is then ``dy<t> + dh`` (its own output's share plus the part from later steps)
+- exactly what the full-sequence BPTT computes internally (the tests check that the
+chained gradients equal the full-sequence ones).
+
+Typical use::
+
+    flow = gradient_flow(model, X, y)          # a SequenceModel and targets
+    print(flow.table())
+    plt.semilogy(flow.distances, flow.norms)   # log scale: a straight line = geometric decay
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from . import functional as F
+from . import losses
+from .layers import LSTM, RNN, _check_dtype
+from .models import SequenceModel, _check_finite, _real_array
+
+__all__ = ["GradientFlow", "gradient_flow"]
+
+Layer = Union[LSTM, RNN]
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    """Result of :func:`gradient_flow`: gradient norms per time step.
+
+    Attributes
+    ----------
+    norms : numpy.ndarray, (T,)
+        ``norms[t]`` is the mean over the N examples of ‖∂L<T>/∂a<t>‖ (the L2 norm
+        over the H hidden units of the top layer, the one the head reads).
+    per_example : numpy.ndarray, (T, N)
+        The same norms for every example (each example's own loss; examples do not
+        interact, so the batch sum's gradient splits exactly by example).
+    layer_norms : numpy.ndarray, (L, T)
+        ``norms`` for every layer, input side first (``layer_norms[-1]`` is ``norms``).
+    cell : str
+        "lstm" or "rnn".
+    """
+
+    norms: np.ndarray
+    per_example: np.ndarray
+    layer_norms: np.ndarray
+    cell: str
+
+    @property
+    def steps(self) -> np.ndarray:
+        """t = 0 ... T-1."""
+        return np.arange(len(self.norms))
+
+    @property
+    def distances(self) -> np.ndarray:
+        """T-1-t: how many steps before the loss each a<t> is (0 = the last step)."""
+        return len(self.norms) - 1 - self.steps
+
+    @property
+    def relative(self) -> np.ndarray:
+        """``norms / norms[-1]``: 1 at the last step (inf/nan if the last norm is 0)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.norms / self.norms[-1]
+
+    def table(self, distances: Optional[Any] = None) -> str:
+        """A plain-text table of distance, step, norm and relative norm.
+
+        Parameters
+        ----------
+        distances : iterable of int, optional
+            Which distances T-1-t to list; default 0, 1, 2, 5, 10, 20, 50, 100, ...
+            up to T-1, and T-1 itself.
+        """
+        T = len(self.norms)
+        if distances is None:
+            picks, base = {0, T - 1}, 1
+            while base < T:
+                picks.update(d for d in (base, 2 * base, 5 * base) if d < T)
+                base *= 10
+            distances = sorted(picks)
+        rel = self.relative
+        lines = [f"{self.cell.upper()}: gradient of the last step's loss reaching each hidden state",
+                 f"{'distance':>8}  {'step t':>6}  {'|dL<T>/da<t>|':>14}  {'relative':>10}"]
+        for d in distances:
+            if not 0 <= d < T:
+                raise ValueError(f"distances: each must be in [0, T-1] = [0, {T - 1}], got {d}")
+            t = T - 1 - d
+            lines.append(f"{d:>8}  {t:>6}  {self.norms[t]:>14.4e}  {rel[t]:>10.3e}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def gradient_flow(model_or_layer: Union[SequenceModel, LSTM, RNN], x: Any, targets: Any = None, *,
+                  dy_last: Any = None, dtype: Any = np.float64) -> GradientFlow:
+    r"""‖∂L<T>/∂a<t>‖ for every step t, from the C++ BPTT (see the module docstring).
+
+    Parameters
+    ----------
+    model_or_layer : SequenceModel, LSTM or RNN
+        Its current weights are used (not modified).
+    x : array_like, (T, N, I)
+        Inputs, time-major, all sequences of full length (no padding).
+    targets : array_like, optional
+        For a :class:`SequenceModel` (required): targets as :meth:`SequenceModel.fit`
+        takes them; only the last step's are used. Then L<T> is the model's head and
+        loss at the last step, per example (BCE or squared error, summed over the O
+        outputs).
+    dy_last : array_like (N, H), optional
+        For a bare layer: ∂L<T>/∂a<T-1>, the gradient at the last output. Default:
+        every entry 1/sqrt(H), i.e. ``L<T> = Σ_j a<T-1>_j / sqrt(H)`` per example, so
+        the norm at the last step is exactly 1 and the others read as ratios.
+    dtype : float64 (default) or float32
+        Precision of the computation (the kernels have both). float64 keeps the tiny
+        norms of long vanilla-RNN sequences from underflowing to 0 in float32.
+
+    Returns
+    -------
+    GradientFlow
+        ``norms`` (T,), ``per_example`` (T, N), ``layer_norms`` (L, T).
+    """
+    dtype = _check_dtype(dtype)
+    if isinstance(model_or_layer, SequenceModel):
+        model = model_or_layer
+        layers, cell = model.layers, model.cell
+        if dy_last is not None:
+            raise TypeError("dy_last: only for a bare LSTM/RNN layer; a SequenceModel's gradient "
+                            "comes from its head and loss (pass targets)")
+        if targets is None:
+            raise TypeError("targets: required for a SequenceModel (L<T> is its loss at the last step)")
+        x = model._check_x(x, "x").astype(dtype, copy=False)
+        T, N = x.shape[:2]
+        y = model._check_y(targets, T, N, "targets").astype(dtype, copy=False)
+        head = (model.parameters()["head.weight"].astype(dtype), model.parameters()["head.bias"].astype(dtype),
+                y[-1] if model.output == "per_step" else y, model.task)
+    elif isinstance(model_or_layer, (LSTM, RNN)):
+        layer = model_or_layer
+        layers, cell = [layer], ("lstm" if isinstance(layer, LSTM) else "rnn")
+        if targets is not None:
+            raise TypeError("targets: only for a SequenceModel; for a bare layer pass dy_last (or nothing)")
+        x = _check_layer_x(x, layer.input_size).astype(dtype, copy=False)
+        T, N = x.shape[:2]
+        H = layer.hidden_size
+        if dy_last is None:
+            dy_last = np.full((N, H), 1.0 / np.sqrt(H), dtype=dtype)
+        else:
+            dy_last = _real_array("dy_last", dy_last)
+            if dy_last.shape != (N, H):
+                raise ValueError(f"dy_last: expected shape (N, H) = {(N, H)}, got {dy_last.shape}")
+            _check_finite("dy_last", dy_last)
+            dy_last = np.ascontiguousarray(dy_last, dtype=dtype)
+        head = None
+    else:
+        raise TypeError(f"model_or_layer: expected a SequenceModel, LSTM or RNN, "
+                        f"got {type(model_or_layer).__name__}")
+
+    run = _chained_bptt(layers, x, head, dy_last, dtype)
+    per_layer = [np.linalg.norm(r.astype(np.float64), axis=-1) for r in run["dh"]]  # each (T, N)
+    return GradientFlow(norms=per_layer[-1].mean(axis=1), per_example=per_layer[-1],
+                        layer_norms=np.stack([n.mean(axis=1) for n in per_layer]), cell=cell)
+
+
+def _check_layer_x(x: Any, input_size: int) -> np.ndarray:
+    arr = _real_array("x", x)
+    if arr.ndim != 3 or arr.shape[2] != input_size:
+        raise ValueError(f"x: expected a 3-D array (T, N, I) with I = {input_size}, got shape {arr.shape}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"x: expected at least one time step and one sequence, got shape {arr.shape}")
+    _check_finite("x", arr)
+    return arr
+
+
+def _weights(layer: Layer, dtype: np.dtype) -> tuple[Optional[np.ndarray], ...]:
+    p = layer.parameters()
+    return tuple(None if p.get(n) is None else p[n].astype(dtype)
+                 for n in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"))
+
+
+def _chained_bptt(layers: list[Layer], x: np.ndarray, head: Optional[tuple], dy_last: Optional[np.ndarray],
+                  dtype: np.dtype) -> dict[str, Any]:
+    """Forward in length-1 chunks carrying (h, c), then backward chunk by chunk from the end.
+
+    The loss is L<T> only: ``head = (w_y, b_y, targets_last, task)`` applied to the top
+    layer's a<T-1> with the loss summed over examples and outputs, or, if ``head`` is
+    None, ``dy_last`` is ∂L/∂a<T-1> itself.
+
+    Returns a dict: ``"dh"``, a list per layer of (T, N, H) arrays, the gradient
+    reaching every a<t>; ``"x"`` (T, N, I); ``"h0"`` and ``"c0"`` (None for the RNN),
+    lists per layer of the initial-state gradients; ``"params"``, a list per layer of
+    the parameter gradients summed over chunks, keyed like ``lstm_backward``'s; and
+    ``"loss"`` (None without a head).
+    """
+    T, N, _ = x.shape
+    is_lstm = isinstance(layers[0], LSTM)
+    weights = [_weights(layer, dtype) for layer in layers]
+    sizes = [layer.hidden_size for layer in layers]
+    h = [np.zeros((N, H), dtype=dtype) for H in sizes]
+    c = [np.zeros((N, H), dtype=dtype) for H in sizes]
+    tapes: list[list[Any]] = [[] for _ in layers]
+
+    # forward: step t of every layer is one chunk; (h, c) carried to the next chunk
+    for t in range(T):
+        inp = x[t:t + 1]
+        for k, layer in enumerate(layers):
+            if is_lstm:
+                inp, h[k], c[k], tape = F.lstm_forward(inp, *weights[k], h[k], c[k], training=True)
+            else:
+                inp, h[k], tape = F.rnn_forward(inp, *weights[k], h[k], nonlinearity=layer.nonlinearity,
+                                                training=True)
+            tapes[k].append(tape)
+
+    # ∂L<T>/∂a<T-1> of the top layer
+    loss = None
+    if head is not None:
+        w_y, b_y, y_last, task = head
+        logits = losses.dense_forward(h[-1], w_y, b_y)  # h[-1] is the top layer's a<T-1>
+        if task == "binary":
+            loss, dlogits = losses.sigmoid_bce_with_logits(logits, y_last, reduction="sum")
+        else:
+            loss, dlogits = losses.mse(logits, y_last, reduction="sum")
+        dy_last, _, _ = losses.dense_backward(h[-1], w_y, dlogits)
+
+    # backward, chunk by chunk from the end, carrying (dh, dc) of each layer
+    dh = [np.zeros((N, H), dtype=dtype) for H in sizes]
+    dc = [np.zeros((N, H), dtype=dtype) for H in sizes]
+    reach = [np.empty((T, N, H), dtype=dtype) for H in sizes]
+    dx = np.empty(x.shape, dtype=dtype)
+    params: list[dict[str, Any]] = [{} for _ in layers]
+    for t in reversed(range(T)):
+        top = dy_last if t == T - 1 else np.zeros((N, sizes[-1]), dtype=dtype)
+        dy = top[None]  # (1, N, H): the loss gradient on this chunk's output
+        for k in reversed(range(len(layers))):
+            reach[k][t] = dy[0] + dh[k]  # ∂L<T>/∂a<t>: this step's output share + later steps'
+            if is_lstm:
+                g = F.lstm_backward(tapes[k][t], dy, dh[k], dc[k])
+                dh[k], dc[k] = g["h0"], g["c0"]
+            else:
+                g = F.rnn_backward(tapes[k][t], dy, dh[k])
+                dh[k] = g["h0"]
+            for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
+                if g[name] is not None:
+                    params[k][name] = params[k].get(name, 0) + g[name]
+            dy = g["x"]  # the gradient on the output of the layer below, at step t
+        dx[t] = dy[0]
+    return {"dh": reach, "x": dx, "h0": dh, "c0": dc if is_lstm else None, "params": params, "loss": loss}

@@ -1,0 +1,258 @@
+r"""Optimizers and gradient clipping for dicts of named NumPy parameters.
+
+Every model in lstmfast exposes its parameters as a dict of live arrays and its
+gradients as a dict with the same names (``model.parameters()``,
+``layer.backward(...)``). The optimizers here take both dicts at every step and
+update the parameter arrays *in place*::
+
+    opt = Adam(lr=1e-2)
+    for x, y in batches:
+        loss, grads = model.loss_and_gradients(x, y)
+        clip_grad_norm(grads, max_norm=1.0)          # optional: tame exploding gradients
+        opt.step(model.parameters(), grads)
+
+An optimizer remembers its per-parameter state (momentum, Adam's moments) by
+parameter *name*, so one optimizer must be used with one model. Parameters
+without a gradient in a step (absent from ``grads``, or None) are left alone,
+as PyTorch does for parameters whose ``.grad`` is None.
+
+The update rules are PyTorch's (``torch.optim.SGD``, ``torch.optim.Adam`` without
+weight decay), written out in each class's docstring; they compute in the
+parameter's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Optional
+
+import numpy as np
+
+__all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm"]
+
+
+def _positive_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    ok = value >= 0 if allow_zero else value > 0
+    if not (ok and math.isfinite(value)):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name}: expected a finite number {bound}, got {value}")
+    return value
+
+
+def _fraction(name: str, value: Any) -> float:
+    """A number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number in [0, 1), got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name}: expected a number in [0, 1), got {value}")
+    return value
+
+
+def _pairs(params: Any, grads: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, parameter, gradient) for every parameter that has a gradient; checked."""
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params: expected a dict of names to arrays, got {type(params).__name__}")
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"grads: expected a dict of names to arrays, got {type(grads).__name__}")
+    unknown = sorted(str(k) for k in grads if k not in params)
+    if unknown:
+        raise KeyError(f"grads: no parameter named {unknown} (parameters: {sorted(map(str, params))})")
+    out = []
+    for name, p in params.items():
+        g = grads.get(name)
+        if g is None:
+            continue
+        if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
+            raise TypeError(f"params[{name!r}]: expected a float NumPy array, got {type(p).__name__}"
+                            + (f" of dtype {p.dtype}" if isinstance(p, np.ndarray) else ""))
+        if not p.flags.writeable:
+            raise ValueError(f"params[{name!r}]: the array is read-only; it must be updated in place")
+        g = np.asarray(g)
+        if g.shape != p.shape:
+            raise ValueError(f"grads[{name!r}]: expected the parameter's shape {p.shape}, got {g.shape}")
+        if g.dtype.kind not in "fiu":
+            raise TypeError(f"grads[{name!r}]: expected real numbers, got dtype {g.dtype}")
+        out.append((name, p, g))
+    return out
+
+
+class Optimizer:
+    """Base class: ``step(params, grads)`` updates ``params`` in place.
+
+    Subclasses implement :meth:`_update` for one parameter. ``lr`` may be changed
+    between steps (e.g. for a schedule).
+    """
+
+    def __init__(self, lr: float) -> None:
+        self.lr = _positive_float("lr", lr)
+        self.state: dict[str, dict[str, Any]] = {}
+
+    def step(self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, Any]) -> None:
+        """Apply one update to every parameter that has a gradient.
+
+        Parameters
+        ----------
+        params : dict of str to numpy.ndarray
+            The live parameter arrays (e.g. ``model.parameters()``); modified in place.
+        grads : dict of str to array_like
+            Gradients by the same names; a missing name or None means "no gradient
+            this step". Unknown names are an error (``KeyError``), as is a shape that
+            differs from the parameter's (``ValueError``).
+        """
+        self.lr = _positive_float("lr", self.lr)
+        for name, p, g in _pairs(params, grads):
+            state = self.state.setdefault(name, {})
+            for key, value in state.items():
+                if isinstance(value, np.ndarray) and value.shape != p.shape:
+                    raise ValueError(f"params[{name!r}]: shape {p.shape} differs from the shape "
+                                     f"{value.shape} this optimizer saw before (one optimizer per model)")
+            self._update(p, g.astype(p.dtype, copy=False), state)
+
+    def reset(self) -> None:
+        """Forget all state (momentum buffers, moments, step counts)."""
+        self.state.clear()
+
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    For each parameter p with gradient g (PyTorch's rule, no dampening)::
+
+        momentum = 0:   p ← p − lr·g
+        otherwise:      v ← momentum·v + g        (v = g at the first step)
+                        p ← p − lr·v              (nesterov: p ← p − lr·(g + momentum·v))
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate, > 0.
+    momentum : float
+        In [0, 1).
+    nesterov : bool
+        Nesterov momentum (needs ``momentum > 0``).
+    """
+
+    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False) -> None:
+        super().__init__(lr)
+        self.momentum = _fraction("momentum", momentum)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov: expected a bool, got {type(nesterov).__name__}")
+        if nesterov and self.momentum == 0:
+            raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
+        self.nesterov = bool(nesterov)
+
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        if self.momentum == 0:
+            p -= self.lr * g
+            return
+        v = state.get("momentum_buffer")
+        if v is None:
+            v = state["momentum_buffer"] = g.copy()
+        else:
+            v *= self.momentum
+            v += g
+        p -= self.lr * (g + self.momentum * v if self.nesterov else v)
+
+    def __repr__(self) -> str:
+        return f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov})"
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba, 2015), PyTorch's form without weight decay.
+
+    For each parameter, at its k-th update (k = 1, 2, ...)::
+
+        m ← β1·m + (1 − β1)·g                     first moment (mean of g)
+        v ← β2·v + (1 − β2)·g²                    second moment
+        p ← p − lr · (m / (1 − β1^k)) / (sqrt(v / (1 − β2^k)) + eps)
+
+    The divisions by 1 − β^k undo the bias of m and v towards their zero start.
+
+    Parameters
+    ----------
+    lr : float
+        Step size, > 0 (default 1e-3).
+    betas : (float, float)
+        β1, β2 in [0, 1) (default (0.9, 0.999)).
+    eps : float
+        > 0, added to the denominator (default 1e-8).
+    """
+
+    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        super().__init__(lr)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
+        self.betas = (_fraction("betas[0]", betas[0]), _fraction("betas[1]", betas[1]))
+        self.eps = _positive_float("eps", eps)
+
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        b1, b2 = self.betas
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
+        state["step"] += 1
+        k = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        step_size = self.lr / (1 - b1**k)
+        denom = np.sqrt(v) / math.sqrt(1 - b2**k)
+        denom += self.eps
+        p -= step_size * (m / denom)
+
+    def __repr__(self) -> str:
+        return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps})"
+
+
+def clip_grad_norm(grads: MutableMapping[str, Optional[np.ndarray]], max_norm: float) -> float:
+    r"""Rescale all gradients together so that their global L2 norm is at most ``max_norm``.
+
+    The global norm is ``sqrt(Σ over all arrays and elements of g²)``. If it exceeds
+    ``max_norm`` (more exactly: if ``max_norm / (norm + 1e-6) < 1``, PyTorch's
+    ``clip_grad_norm_`` test), every gradient is multiplied by that factor, which
+    keeps the direction of the update and caps its length: the classic cure for
+    exploding gradients in RNNs (Pascanu et al., 2013).
+
+    Parameters
+    ----------
+    grads : dict of str to numpy.ndarray (or None, skipped)
+        Modified in place (the arrays themselves are scaled).
+    max_norm : float
+        > 0.
+
+    Returns
+    -------
+    float
+        The global norm *before* clipping (inf or nan if a gradient is not finite;
+        then nothing is scaled).
+    """
+    max_norm = _positive_float("max_norm", max_norm)
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"grads: expected a dict of names to arrays, got {type(grads).__name__}")
+    arrays = []
+    for name, g in grads.items():
+        if g is None:
+            continue
+        if not isinstance(g, np.ndarray) or g.dtype.kind != "f":
+            raise TypeError(f"grads[{name!r}]: expected a float NumPy array, got {type(g).__name__}")
+        if not g.flags.writeable:
+            raise ValueError(f"grads[{name!r}]: the array is read-only; it must be scaled in place")
+        arrays.append(g)
+    # Accumulate in float64: a float32 sum of squares over many elements loses digits.
+    total = math.sqrt(sum(float(np.square(g, dtype=np.float64).sum()) for g in arrays))
+    scale = max_norm / (total + 1e-6)
+    if math.isfinite(total) and scale < 1.0:  # PyTorch's test, so results match it
+        for g in arrays:
+            g *= g.dtype.type(scale)
+    return total
