@@ -31,6 +31,7 @@ SHAPES = [  # (T, B, I, H)
     (6, 1, 1, 32),  # univariate series
     (10, 16, 32, 128),  # big enough to use two threads
     (2000, 2, 3, 8),  # long sequence
+    (3, 7, 4, 300),  # 4H > 1024: the recurrent products run in K chunks (AVX-512)
 ]
 
 

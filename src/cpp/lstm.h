@@ -26,40 +26,22 @@ constexpr double kStepFlopsPerThread = 2e5;
 // its scratch stays O(B H) however long the sequence.
 constexpr index_t kProjectionRows = 256;
 
-// One step of the forward pass, for rows [b0, b0 + MR) and units block jb:
-//   z = x<t> W_ih^T + b (precomputed in xp) + h<t-1> W_hh^T
-//   i, f, g, o = σ(z_i), σ(z_f), tanh(z_g), σ(z_o)
-//   c<t> = f c<t-1> + i g,   h<t> = o tanh(c<t>)
-template <class T, int MR>
-inline void lstm_forward_tile(index_t H, index_t b0, index_t jb, const T* panel, const T* h_prev, const T* xp,
-                              const T* c_prev, T* c_next, T* h_next, T* gates) {
+// The number of rows of a finished tile handed to an epilogue.
+template <int R, int NV, class T>
+constexpr int rows_of(const T (&)[R][NV]) {
+  return R;
+}
+
+// Writes a finished tile for units block jb (NV*W units) to rows of out (B, H).
+template <class T, int R, int NV>
+inline void store_units(const V<T> (&d)[R][NV], index_t b0, index_t jb, index_t H, T* out) {
   constexpr int W = kWidth<T>;
-  const index_t G = 4 * H;
-  Tile<T, MR, 4> tile;
-  tile.zero();
-  tile.accumulate_rows(H, h_prev + b0 * H, H, panel);
-  V<T> zh[MR][4];
-  tile.spill(zh);
-  const index_t j = jb * W;
-  const int nu = static_cast<int>(min_i(W, H - j));
-  for (int m = 0; m < MR; ++m) {
-    const index_t r = b0 + m;
-    const T* z = xp + r * G + j;
-    const V<T> i = sigmoid<T>(zh[m][0] + load_n<T>(z, nu));
-    const V<T> f = sigmoid<T>(zh[m][1] + load_n<T>(z + H, nu));
-    const V<T> g = tanh<T>(zh[m][2] + load_n<T>(z + 2 * H, nu));
-    const V<T> o = sigmoid<T>(zh[m][3] + load_n<T>(z + 3 * H, nu));
-    const V<T> c = f * load_n<T>(c_prev + r * H + j, nu) + i * g;
-    store_n<T>(c_next + r * H + j, c, nu);
-    store_n<T>(h_next + r * H + j, o * tanh<T>(c), nu);
-    if (gates) {
-      T* s = gates + r * G + j;
-      store_n<T>(s, i, nu);
-      store_n<T>(s + H, f, nu);
-      store_n<T>(s + 2 * H, g, nu);
-      store_n<T>(s + 3 * H, o, nu);
+  for (int m = 0; m < R; ++m)
+    for (int v = 0; v < NV; ++v) {
+      const index_t u = jb * NV * W + v * W;
+      if (u >= H) break;
+      store_n<T>(out + (b0 + m) * H + u, d[m][v], static_cast<int>(min_i(W, H - u)));
     }
-  }
 }
 
 template <class T>
@@ -79,6 +61,7 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
   const int nt = threads_for(2.0 * double(B) * double(G) * double(H), blocks, kStepFlopsPerThread);
   Buffer<T> panels(blocks * H * 4 * W);
   pack_forward_panels(a.w_hh, H, 4, true, panels.get());
+  Buffer<T> partial(index_t(nt) * B * 4 * W);
 
   const index_t chunk = training ? T_ : min_i(T_, max_i(1, kProjectionRows / B));
   Buffer<T> xp_scratch(training ? 1 : chunk * B * G);
@@ -90,6 +73,7 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
 
   auto body = [&](int tid, int n, Barrier& barrier) {
     const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
+    T* my_partial = partial.get() + tid * B * 4 * W;
     for (index_t t0 = 0; t0 < T_; t0 += chunk) {
       const index_t steps = min_i(chunk, T_ - t0);
       T* xp = training ? a.gates + t0 * B * G : xp_scratch.get();
@@ -107,11 +91,33 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
         const T* xp_t = xp + (t - t0) * B * G;
         T* gates_t = training ? a.gates + t * B * G : nullptr;
         for (index_t jb = jb0; jb < jb1; ++jb) {
-          const T* panel = panels.get() + jb * H * 4 * W;
-          for_row_tiles<kLstmMR>(B, [&](auto mr, index_t b0) {
-            lstm_forward_tile<T, decltype(mr)::value>(H, b0, jb, panel, h_prev, xp_t, c_prev, c_next, h_next,
-                                                      gates_t);
-          });
+          const index_t j = jb * W;
+          const int nu = static_cast<int>(min_i(W, H - j));
+          // The tile holds h<t-1> W_hh^T for gates i, f, g, o of units j..j+W:
+          //   z = x<t> W_ih^T + b (precomputed in xp) + h<t-1> W_hh^T
+          //   i, f, g, o = σ(z_i), σ(z_f), tanh(z_g), σ(z_o)
+          //   c<t> = f c<t-1> + i g,   h<t> = o tanh(c<t>)
+          auto cell = [&](const auto& zh, index_t b0) {
+            for (int m = 0; m < rows_of(zh); ++m) {
+              const index_t r = b0 + m;
+              const T* z = xp_t + r * G + j;
+              const V<T> i = sigmoid<T>(zh[m][0] + load_n<T>(z, nu));
+              const V<T> f = sigmoid<T>(zh[m][1] + load_n<T>(z + H, nu));
+              const V<T> g = tanh<T>(zh[m][2] + load_n<T>(z + 2 * H, nu));
+              const V<T> o = sigmoid<T>(zh[m][3] + load_n<T>(z + 3 * H, nu));
+              const V<T> c = f * load_n<T>(c_prev + r * H + j, nu) + i * g;
+              store_n<T>(c_next + r * H + j, c, nu);
+              store_n<T>(h_next + r * H + j, o * tanh<T>(c), nu);
+              if (gates_t) {
+                T* s = gates_t + r * G + j;
+                store_n<T>(s, i, nu);
+                store_n<T>(s + H, f, nu);
+                store_n<T>(s + 2 * H, g, nu);
+                store_n<T>(s + 3 * H, o, nu);
+              }
+            }
+          };
+          recurrent_block<T, kLstmMR, 4>(B, H, h_prev, H, panels.get() + jb * H * 4 * W, my_partial, cell);
         }
         barrier.wait();
       }
@@ -120,62 +126,6 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
   run_parallel(nt, body);
   copy(a.h_n, a.y + (T_ - 1) * BH, BH);
   if (training) copy(a.c_n, a.c_all + T_ * BH, BH);
-}
-
-// One step of BPTT for rows [b0, b0 + MR) and a block of NV*W units:
-//   dh<t> = dy<t> + dG<t+1> W_hh            (dh_n instead of the product at t = T-1)
-//   dc    = dc<t+1 carried> + dh o (1 - tanh²c<t>)
-//   dz_i = dc g i(1-i),  dz_f = dc c<t-1> f(1-f),  dz_g = dc i (1-g²),
-//   dz_o = dh tanh(c<t>) o(1-o),  carried dc<t-1> = dc f
-template <class T, int MR, int NV>
-inline void lstm_backward_tile(index_t H, index_t b0, index_t jb, const T* panel, const T* dg_next, const T* dy,
-                               const T* dh_extra, const T* gates, const T* c_t, const T* c_prev, T* dc, T* dg) {
-  constexpr int W = kWidth<T>;
-  const index_t G = 4 * H;
-  Tile<T, MR, NV> tile;
-  tile.zero();
-  if (dg_next) tile.accumulate_rows(G, dg_next + b0 * G, G, panel);
-  V<T> dhw[MR][NV];
-  tile.spill(dhw);
-  for (int m = 0; m < MR; ++m) {
-    const index_t r = b0 + m;
-    for (int v = 0; v < NV; ++v) {
-      const index_t u = jb * NV * W + v * W;
-      if (u >= H) break;
-      const int nu = static_cast<int>(min_i(W, H - u));
-      V<T> dh = dhw[m][v] + load_n<T>(dy + r * H + u, nu);
-      if (dh_extra) dh += load_n<T>(dh_extra + r * H + u, nu);
-      const T* s = gates + r * G + u;
-      const V<T> i = load_n<T>(s, nu), f = load_n<T>(s + H, nu), g = load_n<T>(s + 2 * H, nu),
-                 o = load_n<T>(s + 3 * H, nu);
-      const V<T> tc = tanh<T>(load_n<T>(c_t + r * H + u, nu));
-      const V<T> dcv = load_n<T>(dc + r * H + u, nu) + dh * o * (T(1) - tc * tc);
-      T* d = dg + r * G + u;
-      store_n<T>(d, dcv * g * i * (T(1) - i), nu);
-      store_n<T>(d + H, dcv * load_n<T>(c_prev + r * H + u, nu) * f * (T(1) - f), nu);
-      store_n<T>(d + 2 * H, dcv * i * (T(1) - g * g), nu);
-      store_n<T>(d + 3 * H, dh * tc * o * (T(1) - o), nu);
-      store_n<T>(dc + r * H + u, dcv * f, nu);
-    }
-  }
-}
-
-// out (B, H) = dG (B, K) W_hh (K, H) for this thread's unit blocks: the
-// gradient reaching the initial state.
-template <class T, int MR, int NV>
-inline void state_grad_tile(index_t K, index_t H, index_t b0, index_t jb, const T* panel, const T* dg, T* out) {
-  constexpr int W = kWidth<T>;
-  Tile<T, MR, NV> tile;
-  tile.zero();
-  tile.accumulate_rows(K, dg + b0 * K, K, panel);
-  V<T> d[MR][NV];
-  tile.spill(d);
-  for (int m = 0; m < MR; ++m)
-    for (int v = 0; v < NV; ++v) {
-      const index_t u = jb * NV * W + v * W;
-      if (u >= H) break;
-      store_n<T>(out + (b0 + m) * H + u, d[m][v], static_cast<int>(min_i(W, H - u)));
-    }
 }
 
 // dx = dG W_ih, dW_ih = dG^T x, dW_hh = dG^T h<t-1>, db = column sums of dG:
@@ -219,30 +169,62 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
   const int nt = static_cast<int>(min_i(nt_max, blocks));
   Buffer<T> panels(blocks * G * width);
   pack_backward_panels(a.w_hh, G, H, nv, panels.get());
+  Buffer<T> partial(index_t(nt) * B * width);
   Buffer<T> dg(T_ * B * G);
 
   with_nv(nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
     auto body = [&](int tid, int n, Barrier& barrier) {
       const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
+      T* my_partial = partial.get() + tid * B * width;
       for (index_t t = T_ - 1; t >= 0; --t) {
-        const T* dg_next = t == T_ - 1 ? nullptr : dg.get() + (t + 1) * B * G;
-        const T* dh_extra = t == T_ - 1 ? a.dh_n : nullptr;
+        const bool last_step = t == T_ - 1;
+        const T* dg_next = last_step ? nullptr : dg.get() + (t + 1) * B * G;
+        const T* dy = a.dy + t * BH;
+        const T* dh_extra = last_step ? a.dh_n : nullptr;
+        const T* gates = a.gates + t * B * G;
+        const T* c_t = a.c_all + (t + 1) * BH;
+        const T* c_prev = a.c_all + t * BH;
+        T* dg_t = dg.get() + t * B * G;
         for (index_t jb = jb0; jb < jb1; ++jb) {
-          const T* panel = panels.get() + jb * G * width;
-          for_row_tiles<kGemmMR>(B, [&](auto mr, index_t b0) {
-            lstm_backward_tile<T, decltype(mr)::value, NV>(H, b0, jb, panel, dg_next, a.dy + t * BH, dh_extra,
-                                                           a.gates + t * B * G, a.c_all + (t + 1) * BH,
-                                                           a.c_all + t * BH, a.dc0, dg.get() + t * B * G);
-          });
+          // The tile holds dG<t+1> W_hh for units jb*NV*W..; per unit:
+          //   dh<t> = dy<t> + dG<t+1> W_hh        (dh_n instead of the product at t = T-1)
+          //   dc    = dc<t+1 carried> + dh o (1 - tanh²c<t>)
+          //   dz_i = dc g i(1-i),  dz_f = dc c<t-1> f(1-f),  dz_g = dc i (1-g²),
+          //   dz_o = dh tanh(c<t>) o(1-o),  carried dc<t-1> = dc f
+          auto cell = [&](const auto& dhw, index_t b0) {
+            for (int m = 0; m < rows_of(dhw); ++m) {
+              const index_t r = b0 + m;
+              for (int v = 0; v < NV; ++v) {
+                const index_t u = jb * NV * W + v * W;
+                if (u >= H) break;
+                const int nu = static_cast<int>(min_i(W, H - u));
+                V<T> dh = dhw[m][v] + load_n<T>(dy + r * H + u, nu);
+                if (dh_extra) dh += load_n<T>(dh_extra + r * H + u, nu);
+                const T* s = gates + r * G + u;
+                const V<T> i = load_n<T>(s, nu), f = load_n<T>(s + H, nu), g = load_n<T>(s + 2 * H, nu),
+                           o = load_n<T>(s + 3 * H, nu);
+                const V<T> tc = tanh<T>(load_n<T>(c_t + r * H + u, nu));
+                const V<T> dc = load_n<T>(a.dc0 + r * H + u, nu) + dh * o * (T(1) - tc * tc);
+                T* d = dg_t + r * G + u;
+                store_n<T>(d, dc * g * i * (T(1) - i), nu);
+                store_n<T>(d + H, dc * load_n<T>(c_prev + r * H + u, nu) * f * (T(1) - f), nu);
+                store_n<T>(d + 2 * H, dc * i * (T(1) - g * g), nu);
+                store_n<T>(d + 3 * H, dh * tc * o * (T(1) - o), nu);
+                store_n<T>(a.dc0 + r * H + u, dc * f, nu);
+              }
+            }
+          };
+          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : G, dg_next, G, panels.get() + jb * G * width,
+                                          my_partial, cell);
         }
         barrier.wait();
       }
-      for (index_t jb = jb0; jb < jb1; ++jb)
-        for_row_tiles<kGemmMR>(B, [&](auto mr, index_t b0) {
-          state_grad_tile<T, decltype(mr)::value, NV>(G, H, b0, jb, panels.get() + jb * G * width, dg.get(),
-                                                      a.dh0);
-        });
+      // dh0 = dG<0> W_hh: the gradient reaching the initial state.
+      for (index_t jb = jb0; jb < jb1; ++jb) {
+        auto store = [&](const auto& d, index_t b0) { store_units<T>(d, b0, jb, H, a.dh0); };
+        recurrent_block<T, kGemmMR, NV>(B, G, dg.get(), G, panels.get() + jb * G * width, my_partial, store);
+      }
     };
     run_parallel(nt, body);
   });

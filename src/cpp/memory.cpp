@@ -1,23 +1,117 @@
 #include "memory.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <mutex>
 #include <new>
+#include <vector>
 
 namespace lstmfast {
+namespace {
 
-void* aligned_alloc_bytes(std::size_t count, std::size_t elem_size) {
-  constexpr std::size_t kAlign = 64;
-  if (elem_size != 0 && count > (std::numeric_limits<std::size_t>::max() - kAlign) / elem_size)
-    throw std::bad_alloc();
-  std::size_t bytes = count * elem_size;
-  bytes = (bytes + kAlign - 1) / kAlign * kAlign;
-  if (bytes == 0) bytes = kAlign;
-  void* p = nullptr;
-  if (posix_memalign(&p, kAlign, bytes) != 0) throw std::bad_alloc();
-  return p;
+constexpr std::size_t kAlign = 64;
+// Blocks this large are kept after a call for the next one: fresh memory from
+// the OS is zeroed page by page on first touch, which cost ~10% of a large
+// training step. Smaller blocks come from malloc's own free lists anyway.
+constexpr std::size_t kCacheMin = std::size_t(1) << 20;
+
+std::size_t cache_limit() {
+  static const std::size_t limit = [] {
+    const char* s = std::getenv("LSTMFAST_SCRATCH_CACHE_MB");
+    long mb = 256;
+    if (s && *s) {
+      char* end = nullptr;
+      long v = std::strtol(s, &end, 10);
+      if (*end == '\0' && v >= 0) mb = v;
+    }
+    return std::size_t(mb) << 20;
+  }();
+  return limit;
 }
 
-void aligned_free(void* p) noexcept { std::free(p); }
+// Each block starts with a header holding its usable size.
+struct Header {
+  std::size_t bytes;
+};
+static_assert(sizeof(Header) <= kAlign, "header fits in the alignment gap");
+
+struct Cache {
+  std::mutex mutex;
+  std::vector<void*> blocks;  // raw pointers (header first)
+  std::size_t bytes = 0;
+};
+
+Cache& cache() {
+  static Cache* c = new Cache();  // never destroyed: may be used at exit
+  return *c;
+}
+
+std::size_t size_of(void* raw) { return static_cast<Header*>(raw)->bytes; }
+
+void* take_cached(std::size_t bytes) {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  std::size_t best = c.blocks.size();
+  for (std::size_t i = 0; i < c.blocks.size(); ++i) {
+    const std::size_t b = size_of(c.blocks[i]);
+    // Reuse a block that fits without wasting more than half of it.
+    if (b >= bytes && b / 2 <= bytes && (best == c.blocks.size() || b < size_of(c.blocks[best]))) best = i;
+  }
+  if (best == c.blocks.size()) return nullptr;
+  void* raw = c.blocks[best];
+  c.blocks.erase(c.blocks.begin() + static_cast<std::ptrdiff_t>(best));
+  c.bytes -= size_of(raw);
+  return raw;
+}
+
+}  // namespace
+
+void* aligned_alloc_bytes(std::size_t count, std::size_t elem_size) {
+  if (elem_size != 0 && count > (std::numeric_limits<std::size_t>::max() - 2 * kAlign) / elem_size)
+    throw std::bad_alloc();
+  std::size_t bytes = (count * elem_size + kAlign - 1) / kAlign * kAlign;
+  if (bytes == 0) bytes = kAlign;
+  void* raw = bytes >= kCacheMin ? take_cached(bytes) : nullptr;
+  if (!raw) {
+    if (posix_memalign(&raw, kAlign, bytes + kAlign) != 0) throw std::bad_alloc();
+    static_cast<Header*>(raw)->bytes = bytes;
+  }
+  return static_cast<char*>(raw) + kAlign;
+}
+
+void aligned_free(void* p) noexcept {
+  if (!p) return;
+  void* raw = static_cast<char*>(p) - kAlign;
+  const std::size_t bytes = size_of(raw);
+  if (bytes >= kCacheMin && bytes <= cache_limit()) {
+    Cache& c = cache();
+    std::lock_guard<std::mutex> lock(c.mutex);
+    // Make room by dropping the oldest blocks.
+    while (!c.blocks.empty() && c.bytes + bytes > cache_limit()) {
+      c.bytes -= size_of(c.blocks.front());
+      std::free(c.blocks.front());
+      c.blocks.erase(c.blocks.begin());
+    }
+    c.blocks.push_back(raw);
+    c.bytes += bytes;
+    return;
+  }
+  std::free(raw);
+}
+
+void release_cached_memory() noexcept {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  for (void* raw : c.blocks) std::free(raw);
+  c.blocks.clear();
+  c.bytes = 0;
+}
+
+std::size_t cached_memory_bytes() noexcept {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  return c.bytes;
+}
 
 }  // namespace lstmfast

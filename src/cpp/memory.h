@@ -1,5 +1,11 @@
-// Aligned allocation, ISA-independent (the per-ISA code must not instantiate
-// its own copies of allocator templates; see kernels/simd.h).
+// Aligned allocation for the kernels' scratch, ISA-independent (the per-ISA
+// code must not instantiate its own copies of allocator templates; see
+// kernels/simd.h).
+//
+// Freed blocks of 1 MiB or more are kept (up to LSTMFAST_SCRATCH_CACHE_MB,
+// default 256; 0 turns it off) for the next call of similar size: fresh pages
+// are zeroed by the OS on first touch, a cost a training loop would otherwise
+// pay on every step.
 #pragma once
 
 #include <cstddef>
@@ -9,5 +15,9 @@ namespace lstmfast {
 // 64-byte aligned; throws std::bad_alloc on failure or size overflow.
 void* aligned_alloc_bytes(std::size_t count, std::size_t elem_size);
 void aligned_free(void* p) noexcept;
+
+// Returns the cached blocks to the system.
+void release_cached_memory() noexcept;
+std::size_t cached_memory_bytes() noexcept;
 
 }  // namespace lstmfast

@@ -19,26 +19,6 @@ inline V<T> activation_slope(Nonlinearity act, V<T> h) {
   return select<T>(h > T(0), set1<T>(T(1)), set1<T>(T(0)));
 }
 
-template <class T, int MR, int NV>
-inline void rnn_forward_tile(Nonlinearity act, index_t H, index_t b0, index_t jb, const T* panel, const T* h_prev,
-                             const T* xp, T* h_next) {
-  constexpr int W = kWidth<T>;
-  Tile<T, MR, NV> tile;
-  tile.zero();
-  tile.accumulate_rows(H, h_prev + b0 * H, H, panel);
-  V<T> zh[MR][NV];
-  tile.spill(zh);
-  for (int m = 0; m < MR; ++m) {
-    const index_t r = b0 + m;
-    for (int v = 0; v < NV; ++v) {
-      const index_t u = jb * NV * W + v * W;
-      if (u >= H) break;
-      const int nu = static_cast<int>(min_i(W, H - u));
-      store_n<T>(h_next + r * H + u, activate<T>(act, zh[m][v] + load_n<T>(xp + r * H + u, nu)), nu);
-    }
-  }
-}
-
 template <class T>
 void rnn_forward(const RnnForwardArgs<T>& a) {
   constexpr int W = kWidth<T>;
@@ -53,6 +33,7 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
   const int nt = static_cast<int>(min_i(nt_max, blocks));
   Buffer<T> panels(blocks * H * width);
   pack_forward_panels(a.w_hh, H, nv, false, panels.get());
+  Buffer<T> partial(index_t(nt) * B * width);
 
   const index_t chunk = min_i(T_, max_i(1, kProjectionRows / B));
   Buffer<T> xp(chunk * BH);
@@ -66,6 +47,7 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
     constexpr int NV = decltype(nv_c)::value;
     auto body = [&](int tid, int n, Barrier& barrier) {
       const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
+      T* my_partial = partial.get() + tid * B * width;
       for (index_t t0 = 0; t0 < T_; t0 += chunk) {
         const index_t steps = min_i(chunk, T_ - t0);
         GemmArgs<T> g = proj;
@@ -76,11 +58,23 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
         for (index_t t = t0; t < t0 + steps; ++t) {
           const T* h_prev = t == 0 ? a.h0 : a.y + (t - 1) * BH;
           const T* xp_t = xp.get() + (t - t0) * BH;
-          for (index_t jb = jb0; jb < jb1; ++jb)
-            for_row_tiles<kGemmMR>(B, [&](auto mr, index_t b0) {
-              rnn_forward_tile<T, decltype(mr)::value, NV>(a.act, H, b0, jb, panels.get() + jb * H * width, h_prev,
-                                                           xp_t, a.y + t * BH);
-            });
+          T* h_next = a.y + t * BH;
+          for (index_t jb = jb0; jb < jb1; ++jb) {
+            // h<t> = act(x<t> W_ih^T + b (in xp) + h<t-1> W_hh^T (the tile))
+            auto cell = [&](const auto& zh, index_t b0) {
+              for (int m = 0; m < rows_of(zh); ++m) {
+                const index_t r = b0 + m;
+                for (int v = 0; v < NV; ++v) {
+                  const index_t u = jb * NV * W + v * W;
+                  if (u >= H) break;
+                  const int nu = static_cast<int>(min_i(W, H - u));
+                  store_n<T>(h_next + r * H + u, activate<T>(a.act, zh[m][v] + load_n<T>(xp_t + r * H + u, nu)),
+                             nu);
+                }
+              }
+            };
+            recurrent_block<T, kGemmMR, NV>(B, H, h_prev, H, panels.get() + jb * H * width, my_partial, cell);
+          }
           barrier.wait();
         }
       }
@@ -88,29 +82,6 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
     run_parallel(nt, body);
   });
   copy(a.h_n, a.y + (T_ - 1) * BH, BH);
-}
-
-// dh<t> = dy<t> + dG<t+1> W_hh (dh_n at t = T-1);  dz<t> = dh<t> act'(z<t>).
-template <class T, int MR, int NV>
-inline void rnn_backward_tile(Nonlinearity act, index_t H, index_t b0, index_t jb, const T* panel, const T* dg_next,
-                              const T* dy, const T* dh_extra, const T* h_t, T* dg) {
-  constexpr int W = kWidth<T>;
-  Tile<T, MR, NV> tile;
-  tile.zero();
-  if (dg_next) tile.accumulate_rows(H, dg_next + b0 * H, H, panel);
-  V<T> dhw[MR][NV];
-  tile.spill(dhw);
-  for (int m = 0; m < MR; ++m) {
-    const index_t r = b0 + m;
-    for (int v = 0; v < NV; ++v) {
-      const index_t u = jb * NV * W + v * W;
-      if (u >= H) break;
-      const int nu = static_cast<int>(min_i(W, H - u));
-      V<T> dh = dhw[m][v] + load_n<T>(dy + r * H + u, nu);
-      if (dh_extra) dh += load_n<T>(dh_extra + r * H + u, nu);
-      store_n<T>(dg + r * H + u, dh * activation_slope<T>(act, load_n<T>(h_t + r * H + u, nu)), nu);
-    }
-  }
 }
 
 template <class T>
@@ -132,27 +103,44 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
   const int nt = static_cast<int>(min_i(nt_max, blocks));
   Buffer<T> panels(blocks * H * width);
   pack_backward_panels(a.w_hh, H, H, nv, panels.get());
+  Buffer<T> partial(index_t(nt) * B * width);
   Buffer<T> dg(T_ * BH);
 
   with_nv(nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
     auto body = [&](int tid, int n, Barrier& barrier) {
       const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
+      T* my_partial = partial.get() + tid * B * width;
       for (index_t t = T_ - 1; t >= 0; --t) {
-        const T* dg_next = t == T_ - 1 ? nullptr : dg.get() + (t + 1) * BH;
-        const T* dh_extra = t == T_ - 1 ? a.dh_n : nullptr;
-        for (index_t jb = jb0; jb < jb1; ++jb)
-          for_row_tiles<kGemmMR>(B, [&](auto mr, index_t b0) {
-            rnn_backward_tile<T, decltype(mr)::value, NV>(a.act, H, b0, jb, panels.get() + jb * H * width, dg_next,
-                                                          a.dy + t * BH, dh_extra, a.h_all + (t + 1) * BH,
-                                                          dg.get() + t * BH);
-          });
+        const bool last_step = t == T_ - 1;
+        const T* dy = a.dy + t * BH;
+        const T* dh_extra = last_step ? a.dh_n : nullptr;
+        const T* h_t = a.h_all + (t + 1) * BH;
+        T* dg_t = dg.get() + t * BH;
+        for (index_t jb = jb0; jb < jb1; ++jb) {
+          // dh<t> = dy<t> + dG<t+1> W_hh (the tile; dh_n at t = T-1);  dz<t> = dh<t> act'(z<t>)
+          auto cell = [&](const auto& dhw, index_t b0) {
+            for (int m = 0; m < rows_of(dhw); ++m) {
+              const index_t r = b0 + m;
+              for (int v = 0; v < NV; ++v) {
+                const index_t u = jb * NV * W + v * W;
+                if (u >= H) break;
+                const int nu = static_cast<int>(min_i(W, H - u));
+                V<T> dh = dhw[m][v] + load_n<T>(dy + r * H + u, nu);
+                if (dh_extra) dh += load_n<T>(dh_extra + r * H + u, nu);
+                store_n<T>(dg_t + r * H + u, dh * activation_slope<T>(a.act, load_n<T>(h_t + r * H + u, nu)), nu);
+              }
+            }
+          };
+          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : H, last_step ? nullptr : dg_t + BH, H,
+                                          panels.get() + jb * H * width, my_partial, cell);
+        }
         barrier.wait();
       }
-      for (index_t jb = jb0; jb < jb1; ++jb)
-        for_row_tiles<kGemmMR>(B, [&](auto mr, index_t b0) {
-          state_grad_tile<T, decltype(mr)::value, NV>(H, H, b0, jb, panels.get() + jb * H * width, dg.get(), a.dh0);
-        });
+      for (index_t jb = jb0; jb < jb1; ++jb) {
+        auto store = [&](const auto& d, index_t b0) { store_units<T>(d, b0, jb, H, a.dh0); };
+        recurrent_block<T, kGemmMR, NV>(B, H, dg.get(), H, panels.get() + jb * H * width, my_partial, store);
+      }
     };
     run_parallel(nt, body);
   });

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../dispatch.h"
+#include "../memory.h"
 #include "../threads.h"
 #include "arrays.h"
 #include "bindings.h"
@@ -67,6 +68,8 @@ void register_config(py::module_& m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("default_num_threads", &default_num_threads);
   m.def("compiler", &compiler);
+  m.def("release_memory", &release_cached_memory, "Return the kernels' cached scratch memory to the system.");
+  m.def("cached_memory_bytes", &cached_memory_bytes);
   m.def("sigmoid", [](const py::array& x) {
     require_float(x);
     auto pick = [](const auto& k) { return k.sigmoid; };

@@ -92,5 +92,53 @@ void pack_backward_panels(const T* w, index_t K, index_t H, int nv, T* out) {
   }
 }
 
+// K rows of a panel per chunk: NV vectors x kc rows ~ 256 KiB, so a chunk
+// stays in L2 while every row tile of the batch streams through it (an
+// unchunked LSTM backward panel at H = 1024 is 1 MiB and came from L3).
+template <class T, int NV>
+constexpr index_t recurrent_kc() {
+  return 262144 / (index_t(NV) * kWidth<T> * index_t(sizeof(T)));
+}
+
+// One row tile of a recurrent product over one K chunk: start from zero
+// (first chunk) or the parked partial sums, accumulate, then park the sums
+// again or, after the last chunk, hand the finished tile to the epilogue as
+// out[R][NV] with its first row b0. Out of line so the accumulators get the
+// register file to themselves.
+template <class T, int R, int NV, class Epilogue>
+__attribute__((noinline)) void recurrent_tile(index_t kn, const T* a, index_t lda, const T* panel, T* partial,
+                                              index_t ldp, bool first, bool last, index_t b0, const Epilogue& ep) {
+  Tile<T, R, NV> t;
+  if (first) t.zero();
+  else t.load(partial, ldp);
+  if (kn > 0) t.accumulate_rows(kn, a, lda, panel);
+  if (!last) {
+    t.store(partial, ldp);
+    return;
+  }
+  V<T> out[R][NV];
+  t.spill(out);
+  ep(out, b0);
+}
+
+// out (B rows x NV*W columns) = A (B x K, row b at a + b*lda) x panel (K rows
+// of NV vectors), then ep(out_tile, b0) for each row tile. K may be 0 (the
+// epilogue then sees zeros). `partial` holds B x NV*W parked sums.
+template <class T, int MR, int NV, class Epilogue>
+void recurrent_block(index_t B, index_t K, const T* a, index_t lda, const T* panel, T* partial,
+                     const Epilogue& ep) {
+  constexpr int W = kWidth<T>;
+  constexpr index_t kc = recurrent_kc<T, NV>(), ldp = index_t(NV) * W;
+  const index_t chunks = K > 0 ? ceil_div(K, kc) : 1;
+  for (index_t c = 0; c < chunks; ++c) {
+    const index_t k0 = c * kc, kn = min_i(kc, K - k0);
+    for_row_tiles<MR>(B, [&](auto rows, index_t b0) {
+      constexpr int R = decltype(rows)::value;
+      recurrent_tile<T, R, NV>(kn, kn > 0 ? a + b0 * lda + k0 : a, lda, panel + k0 * ldp, partial + b0 * ldp, ldp,
+                               c == 0, c == chunks - 1, b0, ep);
+    });
+  }
+}
+
 }  // namespace LSTMFAST_ISA
 }  // namespace lstmfast

@@ -31,6 +31,21 @@ struct Tile {
       for (int v = 0; v < NV; ++v) acc[m][v] = V<T>{};
   }
 
+  // Partial sums parked between K chunks: row m at p + m * ld.
+  LSTMFAST_INLINE void load(const T* p, index_t ld) {
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[m][v] = loadu<T>(p + m * ld + v * kWidth<T>);
+  }
+
+  LSTMFAST_INLINE void store(T* p, index_t ld) const {
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) storeu<T>(p + m * ld + v * kWidth<T>, acc[m][v]);
+  }
+
   // Copies the accumulators out, so an epilogue can index rows at run time
   // without forcing `acc` itself out of registers during accumulate().
   LSTMFAST_INLINE void spill(V<T> (&out)[MR][NV]) const {
