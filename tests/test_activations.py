@@ -3,18 +3,20 @@ floating-point range, on every instruction set.
 
 Stated maximum errors (README, "Accuracy"):
 
-=========  ===================================  =============================
-function   float32                              float64 (against mpmath)
-=========  ===================================  =============================
-sigmoid    relative 3e-7 (2.5 ulp) for results  relative 1e-15 (4.5 ulp) for
-           >= FLT_MIN; absolute 3e-45 below     results >= DBL_MIN
-tanh       relative 2.5e-7 (2.1 ulp)            relative 1e-15
-=========  ===================================  =============================
+=========  ====================================  ==============================
+function   float32 (rational, the fast path)     float64 (exponential forms)
+=========  ====================================  ==============================
+sigmoid    absolute 2.5e-7 everywhere            relative 1e-15 (4.5 ulp) for
+                                                 results >= 3.4e-308 = exp(-708);
+                                                 absolute 3.4e-308 below
+tanh       relative 4e-7 (3.4 ulp)               relative 1e-15
+=========  ====================================  ==============================
 
 float32 is checked against float64 NumPy (itself accurate to ~1e-16, far below
 the float32 errors); float64 against mpmath at 50 digits. Measured on the
-grids below: float32 sigmoid 2.0e-7, tanh 1.4e-7; float64 sigmoid 4.4e-16,
-tanh 2.1e-16.
+grids below: float32 sigmoid 2.0e-7 absolute, tanh 3.3e-7 relative (portable;
+AVX-512, whose reciprocal is the hardware estimate plus a Newton step: 1.8e-7
+and 3.1e-7); float64 sigmoid 3.2e-16, tanh 3.3e-16.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from lstmfast import _core
 
 F32_TINY = float(np.finfo(np.float32).tiny)
 F64_TINY = float(np.finfo(np.float64).tiny)
+F64_SIGMOID_FLOOR = 3.4e-308  # ~exp(-708): the kernels' exp stays a normal number
 
 
 def sigmoid64(x: np.ndarray) -> np.ndarray:
@@ -47,13 +50,11 @@ def test_float32_sigmoid_and_tanh_against_libm(isa):
     x64 = x.astype(np.float64)
     s = _core.sigmoid(x).astype(np.float64)
     want = sigmoid64(x64)
-    normal = want >= F32_TINY
-    assert (np.abs(s - want)[normal] / want[normal]).max() <= 3e-7
-    assert np.abs(s - want)[~normal].max() <= 3e-45
+    assert np.abs(s - want).max() <= 2.5e-7
     t = _core.tanh(x).astype(np.float64)
     want = np.tanh(x64)
     nonzero = np.abs(want) >= F32_TINY
-    assert (np.abs(t - want)[nonzero] / np.abs(want)[nonzero]).max() <= 2.5e-7
+    assert (np.abs(t - want)[nonzero] / np.abs(want)[nonzero]).max() <= 4e-7
     assert np.all(t[~nonzero] == x[~nonzero])  # tanh(x) = x for tiny x
 
 
@@ -65,7 +66,7 @@ def test_float64_sigmoid_and_tanh_against_mpmath(isa):
     want_s = np.array([float(1 / (1 + mpmath.exp(-mpmath.mpf(v)))) for v in x])
     want_t = np.array([float(mpmath.tanh(mpmath.mpf(v))) for v in x])
     s, t = _core.sigmoid(x), _core.tanh(x)
-    normal = want_s >= F64_TINY
+    normal = want_s >= F64_SIGMOID_FLOOR
     assert (np.abs(s - want_s)[normal] / want_s[normal]).max() <= 1e-15
     nonzero = np.abs(want_t) >= F64_TINY
     assert (np.abs(t - want_t)[nonzero] / np.abs(want_t)[nonzero]).max() <= 1e-15
@@ -81,4 +82,4 @@ def test_special_values(isa, dtype):
 @pytest.mark.parametrize("n", [0, 1, 3, 15, 16, 17, 33])
 def test_every_length_including_vector_tails(isa, n):
     x = np.linspace(-5, 5, n).astype(np.float32)
-    np.testing.assert_allclose(_core.tanh(x), np.tanh(x), rtol=3e-7, atol=0)
+    np.testing.assert_allclose(_core.tanh(x), np.tanh(x), rtol=4e-7, atol=0)

@@ -32,16 +32,25 @@ constexpr int rows_of(const T (&)[R][NV]) {
   return R;
 }
 
-// Writes a finished tile for units block jb (NV*W units) to rows of out (B, H).
-template <class T, int R, int NV>
-inline void store_units(const V<T> (&d)[R][NV], index_t b0, index_t jb, index_t H, T* out) {
-  constexpr int W = kWidth<T>;
-  for (int m = 0; m < R; ++m)
-    for (int v = 0; v < NV; ++v) {
-      const index_t u = jb * NV * W + v * W;
-      if (u >= H) break;
-      store_n<T>(out + (b0 + m) * H + u, d[m][v], static_cast<int>(min_i(W, H - u)));
+// An epilogue over a tile of NV vectors of units (block jb of NV*W units):
+// calls unit(lanes, tile[m][v], row, first unit) for every row and every
+// vector inside H. Blocks inside H take the branch-free full-lane path.
+template <class T, int NV, class Unit>
+auto units_epilogue(index_t jb, index_t H, Unit& unit) {
+  return [jb, H, &unit](const auto& tile, index_t b0) {
+    constexpr int W = kWidth<T>;
+    const index_t u0 = jb * NV * W;
+    if (u0 + NV * W <= H) {
+#pragma GCC unroll 8
+      for (int m = 0; m < rows_of(tile); ++m)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) unit(Lanes<true>{W}, tile[m][v], b0 + m, u0 + v * W);
+      return;
     }
+    for (int m = 0; m < rows_of(tile); ++m)
+      for (int v = 0; v < NV && u0 + v * W < H; ++v)
+        unit(Lanes<false>{static_cast<int>(min_i(W, H - u0 - v * W))}, tile[m][v], b0 + m, u0 + v * W);
+  };
 }
 
 template <class T>
@@ -92,32 +101,35 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
         T* gates_t = training ? a.gates + t * B * G : nullptr;
         for (index_t jb = jb0; jb < jb1; ++jb) {
           const index_t j = jb * W;
-          const int nu = static_cast<int>(min_i(W, H - j));
-          // The tile holds h<t-1> W_hh^T for gates i, f, g, o of units j..j+W:
-          //   z = x<t> W_ih^T + b (precomputed in xp) + h<t-1> W_hh^T
-          //   i, f, g, o = σ(z_i), σ(z_f), tanh(z_g), σ(z_o)
-          //   c<t> = f c<t-1> + i g,   h<t> = o tanh(c<t>)
-          auto cell = [&](const auto& zh, index_t b0) {
-            for (int m = 0; m < rows_of(zh); ++m) {
-              const index_t r = b0 + m;
-              const T* z = xp_t + r * G + j;
-              const V<T> i = sigmoid<T>(zh[m][0] + load_n<T>(z, nu));
-              const V<T> f = sigmoid<T>(zh[m][1] + load_n<T>(z + H, nu));
-              const V<T> g = tanh<T>(zh[m][2] + load_n<T>(z + 2 * H, nu));
-              const V<T> o = sigmoid<T>(zh[m][3] + load_n<T>(z + 3 * H, nu));
-              const V<T> c = f * load_n<T>(c_prev + r * H + j, nu) + i * g;
-              store_n<T>(c_next + r * H + j, c, nu);
-              store_n<T>(h_next + r * H + j, o * tanh<T>(c), nu);
-              if (gates_t) {
-                T* s = gates_t + r * G + j;
-                store_n<T>(s, i, nu);
-                store_n<T>(s + H, f, nu);
-                store_n<T>(s + 2 * H, g, nu);
-                store_n<T>(s + 3 * H, o, nu);
+          with_lanes<T>(static_cast<int>(min_i(W, H - j)), [&](auto lanes) {
+            // The tile holds h<t-1> W_hh^T for gates i, f, g, o of units j..j+W:
+            //   z = x<t> W_ih^T + b (precomputed in xp) + h<t-1> W_hh^T
+            //   i, f, g, o = σ(z_i), σ(z_f), tanh(z_g), σ(z_o)
+            //   c<t> = f c<t-1> + i g,   h<t> = o tanh(c<t>)
+            auto cell = [&](const auto& zh, index_t b0) {
+              // Rows unrolled: their activations are independent chains the core can overlap.
+#pragma GCC unroll 8
+              for (int m = 0; m < rows_of(zh); ++m) {
+                const index_t r = b0 + m;
+                const T* z = xp_t + r * G + j;
+                const V<T> i = sigmoid<T>(zh[m][0] + lanes.load(z));
+                const V<T> f = sigmoid<T>(zh[m][1] + lanes.load(z + H));
+                const V<T> g = tanh<T>(zh[m][2] + lanes.load(z + 2 * H));
+                const V<T> o = sigmoid<T>(zh[m][3] + lanes.load(z + 3 * H));
+                const V<T> c = f * lanes.load(c_prev + r * H + j) + i * g;
+                lanes.store(c_next + r * H + j, c);
+                lanes.store(h_next + r * H + j, o * tanh<T>(c));
+                if (gates_t) {
+                  T* s = gates_t + r * G + j;
+                  lanes.store(s, i);
+                  lanes.store(s + H, f);
+                  lanes.store(s + 2 * H, g);
+                  lanes.store(s + 3 * H, o);
+                }
               }
-            }
-          };
-          recurrent_block<T, kLstmMR, 4>(B, H, h_prev, H, panels.get() + jb * H * 4 * W, my_partial, cell);
+            };
+            recurrent_block<T, kLstmMR, 4>(B, H, h_prev, H, panels.get() + jb * H * 4 * W, my_partial, cell);
+          });
         }
         barrier.wait();
       }
@@ -192,38 +204,30 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
           //   dc    = dc<t+1 carried> + dh o (1 - tanh²c<t>)
           //   dz_i = dc g i(1-i),  dz_f = dc c<t-1> f(1-f),  dz_g = dc i (1-g²),
           //   dz_o = dh tanh(c<t>) o(1-o),  carried dc<t-1> = dc f
-          auto cell = [&](const auto& dhw, index_t b0) {
-            for (int m = 0; m < rows_of(dhw); ++m) {
-              const index_t r = b0 + m;
-              for (int v = 0; v < NV; ++v) {
-                const index_t u = jb * NV * W + v * W;
-                if (u >= H) break;
-                const int nu = static_cast<int>(min_i(W, H - u));
-                V<T> dh = dhw[m][v] + load_n<T>(dy + r * H + u, nu);
-                if (dh_extra) dh += load_n<T>(dh_extra + r * H + u, nu);
-                const T* s = gates + r * G + u;
-                const V<T> i = load_n<T>(s, nu), f = load_n<T>(s + H, nu), g = load_n<T>(s + 2 * H, nu),
-                           o = load_n<T>(s + 3 * H, nu);
-                const V<T> tc = tanh<T>(load_n<T>(c_t + r * H + u, nu));
-                const V<T> dc = load_n<T>(a.dc0 + r * H + u, nu) + dh * o * (T(1) - tc * tc);
-                T* d = dg_t + r * G + u;
-                store_n<T>(d, dc * g * i * (T(1) - i), nu);
-                store_n<T>(d + H, dc * load_n<T>(c_prev + r * H + u, nu) * f * (T(1) - f), nu);
-                store_n<T>(d + 2 * H, dc * i * (T(1) - g * g), nu);
-                store_n<T>(d + 3 * H, dh * tc * o * (T(1) - o), nu);
-                store_n<T>(a.dc0 + r * H + u, dc * f, nu);
-              }
-            }
+          auto unit = [&](auto lanes, const V<T>& dhw, index_t r, index_t u) {
+            V<T> dh = dhw + lanes.load(dy + r * H + u);
+            if (dh_extra) dh += lanes.load(dh_extra + r * H + u);
+            const T* s = gates + r * G + u;
+            const V<T> i = lanes.load(s), f = lanes.load(s + H), g = lanes.load(s + 2 * H), o = lanes.load(s + 3 * H);
+            const V<T> tc = tanh<T>(lanes.load(c_t + r * H + u));
+            const V<T> dc = lanes.load(a.dc0 + r * H + u) + dh * o * (T(1) - tc * tc);
+            T* d = dg_t + r * G + u;
+            lanes.store(d, dc * g * i * (T(1) - i));
+            lanes.store(d + H, dc * lanes.load(c_prev + r * H + u) * f * (T(1) - f));
+            lanes.store(d + 2 * H, dc * i * (T(1) - g * g));
+            lanes.store(d + 3 * H, dh * tc * o * (T(1) - o));
+            lanes.store(a.dc0 + r * H + u, dc * f);
           };
           recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : G, dg_next, G, panels.get() + jb * G * width,
-                                          my_partial, cell);
+                                          my_partial, units_epilogue<T, NV>(jb, H, unit));
         }
         barrier.wait();
       }
       // dh0 = dG<0> W_hh: the gradient reaching the initial state.
       for (index_t jb = jb0; jb < jb1; ++jb) {
-        auto store = [&](const auto& d, index_t b0) { store_units<T>(d, b0, jb, H, a.dh0); };
-        recurrent_block<T, kGemmMR, NV>(B, G, dg.get(), G, panels.get() + jb * G * width, my_partial, store);
+        auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) { lanes.store(a.dh0 + r * H + u, d); };
+        recurrent_block<T, kGemmMR, NV>(B, G, dg.get(), G, panels.get() + jb * G * width, my_partial,
+                                        units_epilogue<T, NV>(jb, H, store));
       }
     };
     run_parallel(nt, body);

@@ -61,19 +61,11 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
           T* h_next = a.y + t * BH;
           for (index_t jb = jb0; jb < jb1; ++jb) {
             // h<t> = act(x<t> W_ih^T + b (in xp) + h<t-1> W_hh^T (the tile))
-            auto cell = [&](const auto& zh, index_t b0) {
-              for (int m = 0; m < rows_of(zh); ++m) {
-                const index_t r = b0 + m;
-                for (int v = 0; v < NV; ++v) {
-                  const index_t u = jb * NV * W + v * W;
-                  if (u >= H) break;
-                  const int nu = static_cast<int>(min_i(W, H - u));
-                  store_n<T>(h_next + r * H + u, activate<T>(a.act, zh[m][v] + load_n<T>(xp_t + r * H + u, nu)),
-                             nu);
-                }
-              }
+            auto unit = [&](auto lanes, const V<T>& z, index_t r, index_t u) {
+              lanes.store(h_next + r * H + u, activate<T>(a.act, z + lanes.load(xp_t + r * H + u)));
             };
-            recurrent_block<T, kGemmMR, NV>(B, H, h_prev, H, panels.get() + jb * H * width, my_partial, cell);
+            recurrent_block<T, kGemmMR, NV>(B, H, h_prev, H, panels.get() + jb * H * width, my_partial,
+                                            units_epilogue<T, NV>(jb, H, unit));
           }
           barrier.wait();
         }
@@ -119,27 +111,21 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
         T* dg_t = dg.get() + t * BH;
         for (index_t jb = jb0; jb < jb1; ++jb) {
           // dh<t> = dy<t> + dG<t+1> W_hh (the tile; dh_n at t = T-1);  dz<t> = dh<t> act'(z<t>)
-          auto cell = [&](const auto& dhw, index_t b0) {
-            for (int m = 0; m < rows_of(dhw); ++m) {
-              const index_t r = b0 + m;
-              for (int v = 0; v < NV; ++v) {
-                const index_t u = jb * NV * W + v * W;
-                if (u >= H) break;
-                const int nu = static_cast<int>(min_i(W, H - u));
-                V<T> dh = dhw[m][v] + load_n<T>(dy + r * H + u, nu);
-                if (dh_extra) dh += load_n<T>(dh_extra + r * H + u, nu);
-                store_n<T>(dg_t + r * H + u, dh * activation_slope<T>(a.act, load_n<T>(h_t + r * H + u, nu)), nu);
-              }
-            }
+          auto unit = [&](auto lanes, const V<T>& dhw, index_t r, index_t u) {
+            V<T> dh = dhw + lanes.load(dy + r * H + u);
+            if (dh_extra) dh += lanes.load(dh_extra + r * H + u);
+            lanes.store(dg_t + r * H + u, dh * activation_slope<T>(a.act, lanes.load(h_t + r * H + u)));
           };
           recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : H, last_step ? nullptr : dg_t + BH, H,
-                                          panels.get() + jb * H * width, my_partial, cell);
+                                          panels.get() + jb * H * width, my_partial,
+                                          units_epilogue<T, NV>(jb, H, unit));
         }
         barrier.wait();
       }
       for (index_t jb = jb0; jb < jb1; ++jb) {
-        auto store = [&](const auto& d, index_t b0) { store_units<T>(d, b0, jb, H, a.dh0); };
-        recurrent_block<T, kGemmMR, NV>(B, H, dg.get(), H, panels.get() + jb * H * width, my_partial, store);
+        auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) { lanes.store(a.dh0 + r * H + u, d); };
+        recurrent_block<T, kGemmMR, NV>(B, H, dg.get(), H, panels.get() + jb * H * width, my_partial,
+                                        units_epilogue<T, NV>(jb, H, store));
       }
     };
     run_parallel(nt, body);

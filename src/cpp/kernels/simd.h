@@ -12,6 +12,10 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "../api.h"
 
 #if !defined(LSTMFAST_ISA) || !defined(LSTMFAST_VECTOR_BYTES)
@@ -73,7 +77,8 @@ inline void storeu(T* p, V<T> v) {
   std::memcpy(p, &v, sizeof v);
 }
 
-// The first n (< width) lanes; the others are zero.
+// The first n (< width) lanes; the others are zero. AVX-512 has masked
+// loads and stores for this; elsewhere it goes through a small copy.
 template <class T>
 inline V<T> load_partial(const T* p, int n) {
   V<T> v = {};
@@ -86,6 +91,25 @@ inline void store_partial(T* p, V<T> v, int n) {
   std::memcpy(p, &v, static_cast<std::size_t>(n) * sizeof(T));
 }
 
+#if defined(__AVX512F__)
+template <>
+inline V<float> load_partial<float>(const float* p, int n) {
+  return (V<float>)_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+}
+template <>
+inline void store_partial<float>(float* p, V<float> v, int n) {
+  _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), (__m512)v);
+}
+template <>
+inline V<double> load_partial<double>(const double* p, int n) {
+  return (V<double>)_mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p);
+}
+template <>
+inline void store_partial<double>(double* p, V<double> v, int n) {
+  _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1), (__m512d)v);
+}
+#endif
+
 // n lanes from p, full or partial.
 template <class T>
 inline V<T> load_n(const T* p, int n) {
@@ -96,6 +120,31 @@ template <class T>
 inline void store_n(T* p, V<T> v, int n) {
   if (n == kWidth<T>) storeu(p, v);
   else store_partial(p, v, n);
+}
+
+// A vector of lanes that is either known full at compile time (no branch)
+// or n < width lanes: what the epilogues use, so the common full blocks of
+// hidden units compile to plain loads and stores.
+template <bool Full>
+struct Lanes {
+  int n;
+  template <class T>
+  LSTMFAST_INLINE V<T> load(const T* p) const {
+    if constexpr (Full) return loadu<T>(p);
+    else return load_partial<T>(p, n);
+  }
+  template <class T>
+  LSTMFAST_INLINE void store(T* p, V<T> v) const {
+    if constexpr (Full) storeu<T>(p, v);
+    else store_partial<T>(p, v, n);
+  }
+};
+
+// Calls f(Lanes<true>{}) when n is the full width, else f(Lanes<false>{n}).
+template <class T, class F>
+LSTMFAST_INLINE void with_lanes(int n, F&& f) {
+  if (n == kWidth<T>) f(Lanes<true>{n});
+  else f(Lanes<false>{n});
 }
 
 // Casts between vector types of one size reinterpret the bits.
@@ -124,6 +173,22 @@ template <class T>
 inline V<T> vmax(V<T> a, V<T> b) {
   return select<T>(a > b, a, b);
 }
+
+// 1 / d. float on AVX-512: the 14-bit hardware estimate plus one Newton step
+// (relative error ~2^-27, under float's rounding), a third of a division's
+// cost; elsewhere a division.
+template <class T>
+LSTMFAST_INLINE V<T> reciprocal(V<T> d) {
+  return T(1) / d;
+}
+
+#if defined(__AVX512F__)
+template <>
+LSTMFAST_INLINE V<float> reciprocal<float>(V<float> d) {
+  const V<float> r = (V<float>)_mm512_rcp14_ps((__m512)d);
+  return r * (2.0f - d * r);
+}
+#endif
 
 }  // namespace LSTMFAST_ISA
 }  // namespace lstmfast

@@ -1,0 +1,8 @@
+"""``python -m lstmfast``: the same as the ``lstmfast`` command (see :mod:`lstmfast.cli`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
