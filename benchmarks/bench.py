@@ -44,6 +44,9 @@ NOTES = {"S1": "univariate time series", "S5": "long sequence"}
 # different summation orders agree to ~1e-5; a wrong gate order or a missing
 # term is off by O(1).
 VALIDATE_RTOL = 1e-3
+# Seconds to wait before timing an engine (see run()): longer than the idle
+# spin of OpenBLAS (~2^28 cycles), GNU OpenMP and lstmfast's pool.
+IDLE_PAUSE = 0.3
 
 
 def optional(name: str):
@@ -105,6 +108,7 @@ def matmul_peak(threads: int) -> dict[str, float]:
     """Best float32 GFLOP/s of large square matmuls, per library."""
     out = {}
     with Threads(threads):
+        time.sleep(IDLE_PAUSE)
         for n in (1024, 2048):
             a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
             flops = 2.0 * n**3
@@ -255,6 +259,12 @@ def run(shapes, threads_list, modes, budget, include_reference=True):
                            "gflop": (3 if training else 1) * flops_fwd / 1e9, "ms": {}, "max_rel_err": {}}
                     for name, fn in engines.items():
                         row["max_rel_err"][name] = validate(name, fn(), expected, training)
+                    for name, fn in engines.items():
+                        # Let every library's worker threads go back to sleep first:
+                        # OpenBLAS, OpenMP and our own pool spin for a while after a
+                        # call, and a spinning thread would steal the second core
+                        # from the engine being timed.
+                        time.sleep(IDLE_PAUSE)
                         slow = name == "numpy" and row["gflop"] > 20
                         row["ms"][name] = 1e3 * measure(fn, budget=budget if not slow else 2 * budget,
                                                         samples=7 if not slow else 3)
