@@ -89,14 +89,27 @@ void pack_a(const GemmArgs<T>& g, index_t i0, index_t mc, index_t p0, index_t kc
   for (index_t ir = 0; ir < mc; ir += MR) {
     T* panel = out + ir * kc;
     const int rows = static_cast<int>(min_i(MR, mc - ir));
+    const index_t r0 = i0 + ir;
+    // The common case: MR rows from one source whose columns are contiguous
+    // (x^T, h^T: one k is MR adjacent values), copied k by k.
+    const bool one_source = !g.a2 || r0 + MR <= g.a_split || r0 >= g.a_split;
+    index_t cs;
+    const T* src = a_row(g, r0, cs);
+    const index_t rs = (g.a2 && r0 >= g.a_split) ? g.a_rs2 : g.a_rs;
+    if (rows == MR && one_source && rs == 1) {
+      src += p0 * cs;
+      for (index_t k = 0; k < kc; ++k)
+#pragma GCC unroll 16
+        for (int m = 0; m < MR; ++m) panel[k * MR + m] = src[k * cs + m];
+      continue;
+    }
     for (int m = 0; m < MR; ++m) {
       if (m >= rows) {
         for (index_t k = 0; k < kc; ++k) panel[k * MR + m] = T(0);
         continue;
       }
-      index_t cs;
-      const T* src = a_row(g, i0 + ir + m, cs) + p0 * cs;
-      for (index_t k = 0; k < kc; ++k) panel[k * MR + m] = src[k * cs];
+      const T* row = a_row(g, r0 + m, cs) + p0 * cs;
+      for (index_t k = 0; k < kc; ++k) panel[k * MR + m] = row[k * cs];
     }
   }
 }
