@@ -107,13 +107,13 @@ constexpr index_t recurrent_kc() {
 // again or, after the last chunk, hand the finished tile to the epilogue as
 // out[R][NV] with its first row b0. Out of line so the accumulators get the
 // register file to themselves.
-template <class T, int R, int NV, class Epilogue>
+template <class T, int R, int NV, int S, class Epilogue>
 __attribute__((noinline)) void recurrent_tile(index_t kn, const T* a, index_t lda, const T* panel, T* partial,
                                               index_t ldp, bool first, bool last, index_t b0, const Epilogue& ep) {
   Tile<T, R, NV> t;
   if (first) t.zero();
   else t.load(partial, ldp);
-  if (kn > 0) t.accumulate_rows(kn, a, lda, panel);
+  if (kn > 0) t.template accumulate_rows_split<S>(kn, a, lda, panel);
   if (!last) {
     t.store(partial, ldp);
     return;
@@ -123,12 +123,22 @@ __attribute__((noinline)) void recurrent_tile(index_t kn, const T* a, index_t ld
   ep(out, b0);
 }
 
-// out (B rows x NV*W columns) = A (B x K, row b at a + b*lda) x panel (K rows
-// of NV vectors), then ep(out_tile, b0) for each row tile. K may be 0 (the
-// epilogue then sees zeros). `partial` holds B x NV*W parked sums.
-template <class T, int MR, int NV, class Epilogue>
-void recurrent_block(index_t B, index_t K, const T* a, index_t lda, const T* panel, T* partial,
-                     const Epilogue& ep) {
+// How many ways to split K in the tiles of a batch of B rows (see
+// Tile::accumulate_rows_split): enough independent accumulators for tiny
+// batches, where the tiles have one to three rows.
+template <int S>
+struct KSplit {};
+
+template <class F>
+LSTMFAST_INLINE void with_ksplit(index_t B, F&& f) {
+  if (B == 1) f(KSplit<4>{});
+  else if (B <= 3) f(KSplit<2>{});
+  else f(KSplit<1>{});
+}
+
+template <class T, int MR, int NV, int S, class Epilogue>
+void recurrent_block_split(KSplit<S>, index_t B, index_t K, const T* a, index_t lda, const T* panel, T* partial,
+                           const Epilogue& ep) {
   constexpr int W = kWidth<T>;
   constexpr index_t kc = recurrent_kc<T, NV>(), ldp = index_t(NV) * W;
   const index_t chunks = K > 0 ? ceil_div(K, kc) : 1;
@@ -136,10 +146,19 @@ void recurrent_block(index_t B, index_t K, const T* a, index_t lda, const T* pan
     const index_t k0 = c * kc, kn = min_i(kc, K - k0);
     for_row_tiles<MR>(B, [&](auto rows, index_t b0) {
       constexpr int R = decltype(rows)::value;
-      recurrent_tile<T, R, NV>(kn, kn > 0 ? a + b0 * lda + k0 : a, lda, panel + k0 * ldp, partial + b0 * ldp, ldp,
-                               c == 0, c == chunks - 1, b0, ep);
+      recurrent_tile<T, R, NV, S>(kn, kn > 0 ? a + b0 * lda + k0 : a, lda, panel + k0 * ldp, partial + b0 * ldp,
+                                  ldp, c == 0, c == chunks - 1, b0, ep);
     });
   }
+}
+
+// out (B rows x NV*W columns) = A (B x K, row b at a + b*lda) x panel (K rows
+// of NV vectors), then ep(out_tile, b0) for each row tile. K may be 0 (the
+// epilogue then sees zeros). `partial` holds B x NV*W parked sums.
+template <class T, int MR, int NV, class Epilogue>
+void recurrent_block(index_t B, index_t K, const T* a, index_t lda, const T* panel, T* partial,
+                     const Epilogue& ep) {
+  with_ksplit(B, [&](auto split) { recurrent_block_split<T, MR, NV>(split, B, K, a, lda, panel, partial, ep); });
 }
 
 }  // namespace LSTMFAST_ISA

@@ -31,6 +31,55 @@ struct Tile {
       for (int v = 0; v < NV; ++v) acc[m][v] = V<T>{};
   }
 
+  // accumulate_rows with the K loop split S ways: S independent sets of
+  // accumulators (k = s mod S) added at the end as ((p0 + p1) + p2) + ...
+  // A tile of one or two rows has only NV to 2 NV chains of dependent FMAs,
+  // so it waits on FMA latency; splitting K gives the core S times as many.
+  // The sum order depends on S alone, which the callers derive from the
+  // batch size, never from the thread count.
+  template <int S>
+  LSTMFAST_INLINE void accumulate_rows_split(index_t K, const T* a, index_t lda, const T* panel) {
+    if constexpr (S == 1) {
+      accumulate_rows(K, a, lda, panel);
+    } else {
+      constexpr int W = kWidth<T>;
+      V<T> part[S][MR][NV];
+#pragma GCC unroll 4
+      for (int p = 0; p < S; ++p)
+#pragma GCC unroll 4
+        for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v) part[p][m][v] = p == 0 ? acc[m][v] : V<T>{};
+      index_t k = 0;
+      for (; k + S <= K; k += S) {
+#pragma GCC unroll 4
+        for (int p = 0; p < S; ++p)
+#pragma GCC unroll 4
+          for (int m = 0; m < MR; ++m) {
+            const V<T> am = set1<T>(a[m * lda + k + p]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) part[p][m][v] += am * loadu<T>(panel + ((k + p) * NV + v) * W);
+          }
+      }
+      for (; k < K; ++k)
+#pragma GCC unroll 4
+        for (int m = 0; m < MR; ++m) {
+          const V<T> am = set1<T>(a[m * lda + k]);
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v) part[0][m][v] += am * loadu<T>(panel + (k * NV + v) * W);
+        }
+#pragma GCC unroll 4
+      for (int m = 0; m < MR; ++m)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+          V<T> sum = part[0][m][v];
+#pragma GCC unroll 4
+          for (int p = 1; p < S; ++p) sum += part[p][m][v];
+          acc[m][v] = sum;
+        }
+    }
+  }
+
   // Partial sums parked between K chunks: row m at p + m * ld.
   LSTMFAST_INLINE void load(const T* p, index_t ld) {
 #pragma GCC unroll 16
