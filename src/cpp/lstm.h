@@ -140,6 +140,17 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
   if (training) copy(a.c_n, a.c_all + T_ * BH, BH);
 }
 
+// out (cols x rows) = in (rows x cols)^T, in 32 x 32 blocks so both sides
+// move whole cache lines.
+template <class T>
+void transpose(const T* in, index_t rows, index_t cols, T* out) {
+  constexpr index_t kBlock = 32;
+  for (index_t r0 = 0; r0 < rows; r0 += kBlock)
+    for (index_t c0 = 0; c0 < cols; c0 += kBlock)
+      for (index_t c = c0; c < min_i(c0 + kBlock, cols); ++c)
+        for (index_t r = r0; r < min_i(r0 + kBlock, rows); ++r) out[c * rows + r] = in[r * cols + c];
+}
+
 // dx = dG W_ih, dW_ih = dG^T x, dW_hh = dG^T h<t-1>, db = column sums of dG:
 // products over all T*B rows, shared by the LSTM (G = 4H) and the RNN (G = H).
 // The two weight gradients are one product, [dW_ih | dW_hh]^T = [x | h]^T dG,
@@ -152,10 +163,8 @@ void weight_gradients(index_t TB, index_t G, index_t I, index_t H, const T* dg, 
   GemmArgs<T> g{I + H, G, TB, x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false};
   g.a2 = h_prev_all, g.a_split = I, g.a_rs2 = 1, g.a_cs2 = H;
   gemm(g);
-  for (index_t r = 0; r < G; ++r) {
-    for (index_t c = 0; c < I; ++c) dw_ih[r * I + c] = dw_t.get()[c * G + r];
-    for (index_t c = 0; c < H; ++c) dw_hh[r * H + c] = dw_t.get()[(I + c) * G + r];
-  }
+  transpose(dw_t.get(), I, G, dw_ih);
+  transpose(dw_t.get() + I * G, H, G, dw_hh);
   if (db) column_sums(dg, TB, G, G, db);
 }
 
