@@ -151,13 +151,14 @@ void transpose(const T* in, index_t rows, index_t cols, T* out) {
         for (index_t r = r0; r < min_i(r0 + kBlock, rows); ++r) out[c * rows + r] = in[r * cols + c];
 }
 
-// dx = dG W_ih, dW_ih = dG^T x, dW_hh = dG^T h<t-1>, db = column sums of dG:
-// products over all T*B rows, shared by the LSTM (G = 4H) and the RNN (G = H).
+// dx = dG W_ih, dW_ih = dG^T x, dW_hh = dG^T h<t-1>: products over all T*B
+// rows, shared by the LSTM (G = 4H) and the RNN (G = H). (db is summed in the
+// backward epilogues, while dG is in registers.)
 // The two weight gradients are one product, [dW_ih | dW_hh]^T = [x | h]^T dG,
 // so dG (the big operand) is packed once and its rows are copied whole.
 template <class T>
 void weight_gradients(index_t TB, index_t G, index_t I, index_t H, const T* dg, const T* x, const T* h_prev_all,
-                      const T* w_ih, T* dx, T* dw_ih, T* dw_hh, T* db) {
+                      const T* w_ih, T* dx, T* dw_ih, T* dw_hh) {
   gemm(GemmArgs<T>{TB, I, G, dg, G, 1, w_ih, I, 1, dx, I, nullptr, false});
   Buffer<T> dw_t((I + H) * G);
   GemmArgs<T> g{I + H, G, TB, x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false};
@@ -165,7 +166,6 @@ void weight_gradients(index_t TB, index_t G, index_t I, index_t H, const T* dg, 
   gemm(g);
   transpose(dw_t.get(), I, G, dw_ih);
   transpose(dw_t.get() + I * G, H, G, dw_hh);
-  if (db) column_sums(dg, TB, G, G, db);
 }
 
 template <class T>
@@ -192,6 +192,8 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
   pack_backward_panels(a.w_hh, G, H, nv, panels.get());
   Buffer<T> partial(index_t(nt) * B * width);
   Buffer<T> dg(T_ * B * G);
+  T* db = a.db;
+  if (db) fill_zero(db, G);
 
   with_nv(nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
@@ -220,11 +222,14 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
             const V<T> i = lanes.load(s), f = lanes.load(s + H), g = lanes.load(s + 2 * H), o = lanes.load(s + 3 * H);
             const V<T> tc = tanh<T>(lanes.load(c_t + r * H + u));
             const V<T> dc = lanes.load(a.dc0 + r * H + u) + dh * o * (T(1) - tc * tc);
+            const V<T> dz[4] = {dc * g * i * (T(1) - i), dc * lanes.load(c_prev + r * H + u) * f * (T(1) - f),
+                                dc * i * (T(1) - g * g), dh * tc * o * (T(1) - o)};
             T* d = dg_t + r * G + u;
-            lanes.store(d, dc * g * i * (T(1) - i));
-            lanes.store(d + H, dc * lanes.load(c_prev + r * H + u) * f * (T(1) - f));
-            lanes.store(d + 2 * H, dc * i * (T(1) - g * g));
-            lanes.store(d + 3 * H, dh * tc * o * (T(1) - o));
+            for (int gate = 0; gate < 4; ++gate) {
+              lanes.store(d + gate * H, dz[gate]);
+              // db summed here, in a fixed order (steps down, rows up) per column.
+              if (db) lanes.store(db + gate * H + u, lanes.load(db + gate * H + u) + dz[gate]);
+            }
             lanes.store(a.dc0 + r * H + u, dc * f);
           };
           recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : G, dg_next, G, panels.get() + jb * G * width,
@@ -241,7 +246,7 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
     };
     run_parallel(nt, body);
   });
-  weight_gradients(T_ * B, G, I, H, dg.get(), a.x, a.h_all, a.w_ih, a.dx, a.dw_ih, a.dw_hh, a.db);
+  weight_gradients(T_ * B, G, I, H, dg.get(), a.x, a.h_all, a.w_ih, a.dx, a.dw_ih, a.dw_hh);
 }
 
 }  // namespace LSTMFAST_ISA

@@ -97,6 +97,7 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
   pack_backward_panels(a.w_hh, H, H, nv, panels.get());
   Buffer<T> partial(index_t(nt) * B * width);
   Buffer<T> dg(T_ * BH);
+  if (a.db) fill_zero(a.db, H);
 
   with_nv(nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
@@ -114,7 +115,9 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
           auto unit = [&](auto lanes, const V<T>& dhw, index_t r, index_t u) {
             V<T> dh = dhw + lanes.load(dy + r * H + u);
             if (dh_extra) dh += lanes.load(dh_extra + r * H + u);
-            lanes.store(dg_t + r * H + u, dh * activation_slope<T>(a.act, lanes.load(h_t + r * H + u)));
+            const V<T> dz = dh * activation_slope<T>(a.act, lanes.load(h_t + r * H + u));
+            lanes.store(dg_t + r * H + u, dz);
+            if (a.db) lanes.store(a.db + u, lanes.load(a.db + u) + dz);  // fixed order per column
           };
           recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : H, last_step ? nullptr : dg_t + BH, H,
                                           panels.get() + jb * H * width, my_partial,
@@ -130,7 +133,7 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
     };
     run_parallel(nt, body);
   });
-  weight_gradients(T_ * B, H, I, H, dg.get(), a.x, a.h_all, a.w_ih, a.dx, a.dw_ih, a.dw_hh, a.db);
+  weight_gradients(T_ * B, H, I, H, dg.get(), a.x, a.h_all, a.w_ih, a.dx, a.dw_ih, a.dw_hh);
 }
 
 }  // namespace LSTMFAST_ISA

@@ -289,26 +289,5 @@ void gemm(const GemmArgs<T>& g) {
   run_parallel(nt, body);
 }
 
-// out[j] = sum_i a[i * lda + j] over rows in order (fixed order: deterministic).
-template <class T>
-void column_sums(const T* a, index_t rows, index_t cols, index_t lda, T* out) {
-  constexpr int W = kWidth<T>, NVEC = 4;  // 4 vectors per sweep: whole cache lines
-  auto body = [&](int tid, int nt, Barrier&) {
-    const index_t blocks = ceil_div(cols, NVEC * W);
-    for (index_t jb = share_begin(blocks, tid, nt); jb < share_begin(blocks, tid + 1, nt); ++jb) {
-      const index_t j0 = jb * NVEC * W;
-      V<T> s[NVEC] = {};
-      int n[NVEC];
-      for (int v = 0; v < NVEC; ++v) n[v] = static_cast<int>(max_i(0, min_i(W, cols - j0 - v * W)));
-      for (index_t i = 0; i < rows; ++i)
-        for (int v = 0; v < NVEC; ++v)
-          if (n[v] > 0) s[v] += load_n<T>(a + i * lda + j0 + v * W, n[v]);
-      for (int v = 0; v < NVEC; ++v)
-        if (n[v] > 0) store_n<T>(out + j0 + v * W, s[v], n[v]);
-    }
-  };
-  run_parallel(threads_for(double(rows) * double(cols), ceil_div(cols, NVEC * W), 1e6), body);
-}
-
 }  // namespace LSTMFAST_ISA
 }  // namespace lstmfast
