@@ -15,38 +15,60 @@ struct Dims {
   index_t T, B, I, H;
 };
 
-// Rows of h and c for all steps with the initial state in front ("hs[-1] = h0"):
-// h_all is (T+1, B, H), h_all[0] = h0 and h_all[t+1] = h<t> = y[t].
+// How the T steps of each of the B sequences are taken.
+//   lengths: (B,) with 1 <= lengths[b] <= T, or nullptr (all T). Past its
+//            length a sequence's output is 0 and its state is frozen.
+//   reverse: each sequence runs from its last real step down to its first
+//            (the reverse half of a bidirectional layer).
+// Arrays over steps are indexed by natural time t and row b at t*B + b.
+//
+// The tape's state arrays h_all, c_all (T+1, B, H) hold the state after each
+// natural time and the initial state: forward, slot t+1 is after time t and
+// slot 0 the initial state; reverse, slot t is after time t and slot
+// lengths[b] the initial state. So the state before time t is slot t
+// (forward) or t+1 (reverse) for every row, and h<t-1> for all steps is one
+// matrix: h_all[0:T] or h_all[1:T+1]. The kernels write these slots.
+struct Steps {
+  const index_t* lengths = nullptr;
+  bool reverse = false;
+};
+
 template <class T>
 struct LstmForwardArgs {
   Dims d;
+  Steps steps;
   const T* x;     // (T, B, I)
   const T* w_ih;  // (4H, I), gate rows i, f, g, o
   const T* w_hh;  // (4H, H)
   const T* bias;  // (4H,) = b_ih + b_hh, or nullptr
   const T* h0;    // (B, H)
   const T* c0;    // (B, H)
-  T* y;           // (T, B, H)
+  T* y;           // (T, B, *): row t*B + b at y + (t*B + b) * ldy
+  index_t ldy;    // >= H (2H when two directions share y)
   T* h_n;         // (B, H)
   T* c_n;         // (B, H)
   // Training only (nullptr for inference): what BPTT needs.
   T* gates;  // (T, B, 4H) activated i, f, g, o
-  T* c_all;  // (T+1, B, H), c_all[0] = c0
+  T* h_all;  // (T+1, B, H), see Steps
+  T* c_all;  // (T+1, B, H)
 };
 
 template <class T>
 struct LstmBackwardArgs {
   Dims d;
+  Steps steps;
   const T* x;      // (T, B, I)
   const T* w_ih;   // (4H, I)
   const T* w_hh;   // (4H, H)
   const T* h_all;  // (T+1, B, H)
   const T* c_all;  // (T+1, B, H)
   const T* gates;  // (T, B, 4H)
-  const T* dy;     // (T, B, H)
+  const T* dy;     // (T, B, *), row stride ldy
+  index_t ldy;
   const T* dh_n;   // (B, H) or nullptr (zeros)
   const T* dc_n;   // (B, H) or nullptr (zeros)
   T* dx;           // (T, B, I)
+  bool accumulate_dx;  // dx += (two directions reading one input)
   T* dh0;          // (B, H)
   T* dc0;          // (B, H)
   T* dw_ih;        // (4H, I)
@@ -59,27 +81,33 @@ enum class Nonlinearity : int { tanh = 0, relu = 1 };
 template <class T>
 struct RnnForwardArgs {
   Dims d;
+  Steps steps;
   Nonlinearity act;
   const T* x;     // (T, B, I)
   const T* w_ih;  // (H, I)
   const T* w_hh;  // (H, H)
   const T* bias;  // (H,) = b_ih + b_hh, or nullptr
   const T* h0;    // (B, H)
-  T* y;           // (T, B, H); for training the caller passes h_all + B*H
+  T* y;           // (T, B, *), row stride ldy
+  index_t ldy;
   T* h_n;         // (B, H)
+  T* h_all;       // training only: (T+1, B, H), see Steps; else nullptr
 };
 
 template <class T>
 struct RnnBackwardArgs {
   Dims d;
+  Steps steps;
   Nonlinearity act;
   const T* x;      // (T, B, I)
   const T* w_ih;   // (H, I)
   const T* w_hh;   // (H, H)
   const T* h_all;  // (T+1, B, H)
-  const T* dy;     // (T, B, H)
+  const T* dy;     // (T, B, *), row stride ldy
+  index_t ldy;
   const T* dh_n;   // (B, H) or nullptr
   T* dx;           // (T, B, I)
+  bool accumulate_dx;
   T* dh0;          // (B, H)
   T* dw_ih;        // (H, I)
   T* dw_hh;        // (H, H)

@@ -16,6 +16,7 @@
 #include "kernels/activations.h"
 #include "kernels/gemm.h"
 #include "kernels/recurrent.h"
+#include "kernels/sequence.h"
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {
@@ -57,22 +58,32 @@ template <class T>
 void lstm_forward(const LstmForwardArgs<T>& a) {
   constexpr int W = kWidth<T>;
   const index_t T_ = a.d.T, B = a.d.B, I = a.d.I, H = a.d.H, G = 4 * H, BH = B * H;
+  const Sequence seq{T_, B, a.steps.lengths, a.steps.reverse};
   const bool training = a.gates != nullptr;
-  // Training keeps c<t> for all steps in c_all (c_all[0] = c0, set by the
-  // caller); inference updates one (B, H) state in place, in c_n.
-  if (!training) copy(a.c_n, a.c0, BH);
+  if (training) {
+    set_initial_slots(seq, H, a.h0, a.h_all);
+    set_initial_slots(seq, H, a.c0, a.c_all);
+  }
+  zero_padding(seq, H, a.y, a.ldy);
+  // c is updated in place in c_n; h alternates between two (B, H) buffers,
+  // the recurrent product's rows, in the order of the batch.
+  copy(a.c_n, a.c0, BH);
   if (T_ == 0 || B == 0) {
     copy(a.h_n, a.h0, BH);
-    if (training) copy(a.c_n, a.c0, BH);
     return;
   }
+  Buffer<T> h_state(2 * BH);
+  copy(h_state.get(), a.h0, BH);
   const index_t blocks = ceil_div(H, W);
   const int nt = threads_for(2.0 * double(B) * double(G) * double(H), blocks, kStepFlopsPerThread);
   Buffer<T> panels(blocks * H * 4 * W);
   pack_forward_panels(a.w_hh, H, 4, true, panels.get());
   Buffer<T> partial(index_t(nt) * B * 4 * W);
 
-  const index_t chunk = training ? T_ : min_i(T_, max_i(1, kProjectionRows / B));
+  // The input projection for a chunk of steps at a time (inference), or all
+  // at once into the gates array (training; or reverse with lengths, where a
+  // chunk of steps is no longer a range of natural times).
+  const index_t chunk = training || !seq.chunkable() ? T_ : min_i(T_, max_i(1, kProjectionRows / B));
   Buffer<T> xp_scratch(training ? 1 : chunk * B * G);
   GemmArgs<T> proj{chunk * B, G, I, a.x, I, 1, a.w_ih, 1, I, nullptr, G, a.bias, false};
   const GemmPlan<T> plan(proj, nt);
@@ -85,20 +96,18 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
     T* my_partial = partial.get() + tid * B * 4 * W;
     for (index_t t0 = 0; t0 < T_; t0 += chunk) {
       const index_t steps = min_i(chunk, T_ - t0);
-      T* xp = training ? a.gates + t0 * B * G : xp_scratch.get();
+      const index_t first = seq.first_time(t0, steps);
+      T* xp = training ? a.gates : xp_scratch.get();
       GemmArgs<T> g = proj;
       g.M = steps * B;
-      g.a = a.x + t0 * B * I;
-      g.c = xp;
+      g.a = a.x + first * B * I;
+      g.c = xp + (training ? first * B * G : 0);
       gemm_part(g, plan, tid, n, scratch.a_for(tid), scratch.b_for(tid), w_ih_packed.get());
       barrier.wait();
+      const index_t xp_base = training ? 0 : first * B;  // row `row` of the projection at xp + (row - xp_base) * G
       for (index_t t = t0; t < t0 + steps; ++t) {
-        const T* h_prev = t == 0 ? a.h0 : a.y + (t - 1) * BH;
-        T* h_next = a.y + t * BH;
-        const T* c_prev = training ? a.c_all + t * BH : a.c_n;
-        T* c_next = training ? a.c_all + (t + 1) * BH : a.c_n;
-        const T* xp_t = xp + (t - t0) * B * G;
-        T* gates_t = training ? a.gates + t * B * G : nullptr;
+        const T* h_prev = h_state.get() + (t % 2) * BH;
+        T* h_next = h_state.get() + ((t + 1) % 2) * BH;
         for (index_t jb = jb0; jb < jb1; ++jb) {
           const index_t j = jb * W;
           with_lanes<T>(static_cast<int>(min_i(W, H - j)), [&](auto lanes) {
@@ -111,20 +120,30 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
 #pragma GCC unroll 8
               for (int m = 0; m < rows_of(zh); ++m) {
                 const index_t r = b0 + m;
-                const T* z = xp_t + r * G + j;
+                if (!seq.active(t, r)) {  // past its end: the state stays
+                  lanes.store(h_next + r * H + j, lanes.load(h_prev + r * H + j));
+                  continue;
+                }
+                const index_t tn = seq.time(t, r), row = seq.row(tn, r);
+                const T* z = xp + (row - xp_base) * G + j;
                 const V<T> i = sigmoid<T>(zh[m][0] + lanes.load(z));
                 const V<T> f = sigmoid<T>(zh[m][1] + lanes.load(z + H));
                 const V<T> g = tanh<T>(zh[m][2] + lanes.load(z + 2 * H));
                 const V<T> o = sigmoid<T>(zh[m][3] + lanes.load(z + 3 * H));
-                const V<T> c = f * lanes.load(c_prev + r * H + j) + i * g;
-                lanes.store(c_next + r * H + j, c);
-                lanes.store(h_next + r * H + j, o * tanh<T>(c));
-                if (gates_t) {
-                  T* s = gates_t + r * G + j;
+                const V<T> c = f * lanes.load(a.c_n + r * H + j) + i * g;
+                const V<T> h = o * tanh<T>(c);
+                lanes.store(a.c_n + r * H + j, c);
+                lanes.store(h_next + r * H + j, h);
+                lanes.store(a.y + row * a.ldy + j, h);
+                if (training) {
+                  T* s = a.gates + row * G + j;
                   lanes.store(s, i);
                   lanes.store(s + H, f);
                   lanes.store(s + 2 * H, g);
                   lanes.store(s + 3 * H, o);
+                  const index_t slot = seq.slot_after(tn) * BH + r * H + j;
+                  lanes.store(a.h_all + slot, h);
+                  lanes.store(a.c_all + slot, c);
                 }
               }
             };
@@ -136,8 +155,7 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
     }
   };
   run_parallel(nt, body);
-  copy(a.h_n, a.y + (T_ - 1) * BH, BH);
-  if (training) copy(a.c_n, a.c_all + T_ * BH, BH);
+  copy(a.h_n, h_state.get() + (T_ % 2) * BH, BH);
 }
 
 // out (cols x rows) = in (rows x cols)^T, in 32 x 32 blocks so both sides
@@ -158,8 +176,8 @@ void transpose(const T* in, index_t rows, index_t cols, T* out) {
 // so dG (the big operand) is packed once and its rows are copied whole.
 template <class T>
 void weight_gradients(index_t TB, index_t G, index_t I, index_t H, const T* dg, const T* x, const T* h_prev_all,
-                      const T* w_ih, T* dx, T* dw_ih, T* dw_hh) {
-  gemm(GemmArgs<T>{TB, I, G, dg, G, 1, w_ih, I, 1, dx, I, nullptr, false});
+                      const T* w_ih, T* dx, bool accumulate_dx, T* dw_ih, T* dw_hh) {
+  gemm(GemmArgs<T>{TB, I, G, dg, G, 1, w_ih, I, 1, dx, I, nullptr, accumulate_dx});
   Buffer<T> dw_t((I + H) * G);
   GemmArgs<T> g{I + H, G, TB, x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false};
   g.a2 = h_prev_all, g.a_split = I, g.a_rs2 = 1, g.a_cs2 = H;
@@ -172,16 +190,18 @@ template <class T>
 void lstm_backward(const LstmBackwardArgs<T>& a) {
   constexpr int W = kWidth<T>;
   const index_t T_ = a.d.T, B = a.d.B, I = a.d.I, H = a.d.H, G = 4 * H, BH = B * H;
+  const Sequence seq{T_, B, a.steps.lengths, a.steps.reverse};
   // dc0 doubles as the carried dc through the loop.
   if (a.dc_n) copy(a.dc0, a.dc_n, BH);
   else fill_zero(a.dc0, BH);
+  T* db = a.db;
+  if (db) fill_zero(db, G);
   if (T_ == 0 || B == 0) {
     if (a.dh_n) copy(a.dh0, a.dh_n, BH);
     else fill_zero(a.dh0, BH);
-    fill_zero(a.dx, T_ * B * I);
+    if (!a.accumulate_dx) fill_zero(a.dx, T_ * B * I);
     fill_zero(a.dw_ih, G * I);
     fill_zero(a.dw_hh, G * H);
-    if (a.db) fill_zero(a.db, G);
     return;
   }
   const int nt_max = threads_for(2.0 * double(B) * double(G) * double(H), ceil_div(H, W), kStepFlopsPerThread);
@@ -191,9 +211,11 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
   Buffer<T> panels(blocks * G * width);
   pack_backward_panels(a.w_hh, G, H, nv, panels.get());
   Buffer<T> partial(index_t(nt) * B * width);
+  // dG by natural time for the weight products (zero at padded positions),
+  // and the last two steps' dG in batch order for the recurrent product.
   Buffer<T> dg(T_ * B * G);
-  T* db = a.db;
-  if (db) fill_zero(db, G);
+  if (seq.lengths) fill_zero(dg.get(), T_ * B * G);
+  Buffer<T> dg_steps(2 * B * G);
 
   with_nv(nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
@@ -202,31 +224,32 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
       T* my_partial = partial.get() + tid * B * width;
       for (index_t t = T_ - 1; t >= 0; --t) {
         const bool last_step = t == T_ - 1;
-        const T* dg_next = last_step ? nullptr : dg.get() + (t + 1) * B * G;
-        const T* dy = a.dy + t * BH;
-        const T* dh_extra = last_step ? a.dh_n : nullptr;
-        const T* gates = a.gates + t * B * G;
-        const T* c_t = a.c_all + (t + 1) * BH;
-        const T* c_prev = a.c_all + t * BH;
-        T* dg_t = dg.get() + t * B * G;
+        const T* dg_next = dg_steps.get() + ((t + 1) % 2) * B * G;
+        T* dg_step = dg_steps.get() + (t % 2) * B * G;
         for (index_t jb = jb0; jb < jb1; ++jb) {
           // The tile holds dG<t+1> W_hh for units jb*NV*W..; per unit:
-          //   dh<t> = dy<t> + dG<t+1> W_hh        (dh_n instead of the product at t = T-1)
+          //   dh<t> = dy<t> + dG<t+1> W_hh  (+ dh_n at a sequence's last step)
           //   dc    = dc<t+1 carried> + dh o (1 - tanh²c<t>)
           //   dz_i = dc g i(1-i),  dz_f = dc c<t-1> f(1-f),  dz_g = dc i (1-g²),
           //   dz_o = dh tanh(c<t>) o(1-o),  carried dc<t-1> = dc f
           auto unit = [&](auto lanes, const V<T>& dhw, index_t r, index_t u) {
-            V<T> dh = dhw + lanes.load(dy + r * H + u);
-            if (dh_extra) dh += lanes.load(dh_extra + r * H + u);
-            const T* s = gates + r * G + u;
+            if (!seq.active(t, r)) {  // padding: no gradient, dc stays
+              for (int gate = 0; gate < 4; ++gate) lanes.store(dg_step + r * G + gate * H + u, V<T>{});
+              return;
+            }
+            const index_t tn = seq.time(t, r), row = seq.row(tn, r);
+            V<T> dh = dhw + lanes.load(a.dy + row * a.ldy + u);
+            if (a.dh_n && t == seq.length(r) - 1) dh += lanes.load(a.dh_n + r * H + u);
+            const T* s = a.gates + row * G + u;
             const V<T> i = lanes.load(s), f = lanes.load(s + H), g = lanes.load(s + 2 * H), o = lanes.load(s + 3 * H);
-            const V<T> tc = tanh<T>(lanes.load(c_t + r * H + u));
+            const V<T> tc = tanh<T>(lanes.load(a.c_all + seq.slot_after(tn) * BH + r * H + u));
+            const V<T> c_prev = lanes.load(a.c_all + seq.slot_before(tn) * BH + r * H + u);
             const V<T> dc = lanes.load(a.dc0 + r * H + u) + dh * o * (T(1) - tc * tc);
-            const V<T> dz[4] = {dc * g * i * (T(1) - i), dc * lanes.load(c_prev + r * H + u) * f * (T(1) - f),
-                                dc * i * (T(1) - g * g), dh * tc * o * (T(1) - o)};
-            T* d = dg_t + r * G + u;
+            const V<T> dz[4] = {dc * g * i * (T(1) - i), dc * c_prev * f * (T(1) - f), dc * i * (T(1) - g * g),
+                                dh * tc * o * (T(1) - o)};
             for (int gate = 0; gate < 4; ++gate) {
-              lanes.store(d + gate * H, dz[gate]);
+              lanes.store(dg.get() + row * G + gate * H + u, dz[gate]);
+              lanes.store(dg_step + r * G + gate * H + u, dz[gate]);
               // db summed here, in a fixed order (steps down, rows up) per column.
               if (db) lanes.store(db + gate * H + u, lanes.load(db + gate * H + u) + dz[gate]);
             }
@@ -237,16 +260,17 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
         }
         barrier.wait();
       }
-      // dh0 = dG<0> W_hh: the gradient reaching the initial state.
+      // dh0 = dG<first step> W_hh: the gradient reaching the initial state.
       for (index_t jb = jb0; jb < jb1; ++jb) {
         auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) { lanes.store(a.dh0 + r * H + u, d); };
-        recurrent_block<T, kGemmMR, NV>(B, G, dg.get(), G, panels.get() + jb * G * width, my_partial,
+        recurrent_block<T, kGemmMR, NV>(B, G, dg_steps.get(), G, panels.get() + jb * G * width, my_partial,
                                         units_epilogue<T, NV>(jb, H, store));
       }
     };
     run_parallel(nt, body);
   });
-  weight_gradients(T_ * B, G, I, H, dg.get(), a.x, a.h_all, a.w_ih, a.dx, a.dw_ih, a.dw_hh);
+  weight_gradients(T_ * B, G, I, H, dg.get(), a.x, a.h_all + seq.previous_states_offset() * H, a.w_ih, a.dx,
+                   a.accumulate_dx, a.dw_ih, a.dw_hh);
 }
 
 }  // namespace LSTMFAST_ISA

@@ -23,10 +23,16 @@ template <class T>
 void rnn_forward(const RnnForwardArgs<T>& a) {
   constexpr int W = kWidth<T>;
   const index_t T_ = a.d.T, B = a.d.B, I = a.d.I, H = a.d.H, BH = B * H;
+  const Sequence seq{T_, B, a.steps.lengths, a.steps.reverse};
+  const bool training = a.h_all != nullptr;
+  if (training) set_initial_slots(seq, H, a.h0, a.h_all);
+  zero_padding(seq, H, a.y, a.ldy);
   if (T_ == 0 || B == 0) {
     copy(a.h_n, a.h0, BH);
     return;
   }
+  Buffer<T> h_state(2 * BH);
+  copy(h_state.get(), a.h0, BH);
   const int nt_max = threads_for(2.0 * double(B) * double(H) * double(H), ceil_div(H, W), kStepFlopsPerThread);
   const int nv = units_nv<T>(H, nt_max);
   const index_t width = index_t(nv) * W, blocks = ceil_div(H, width);
@@ -35,7 +41,7 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
   pack_forward_panels(a.w_hh, H, nv, false, panels.get());
   Buffer<T> partial(index_t(nt) * B * width);
 
-  const index_t chunk = min_i(T_, max_i(1, kProjectionRows / B));
+  const index_t chunk = seq.chunkable() ? min_i(T_, max_i(1, kProjectionRows / B)) : T_;
   Buffer<T> xp(chunk * BH);
   GemmArgs<T> proj{chunk * B, H, I, a.x, I, 1, a.w_ih, 1, I, xp.get(), H, a.bias, false};
   const GemmPlan<T> plan(proj, nt);
@@ -50,19 +56,27 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
       T* my_partial = partial.get() + tid * B * width;
       for (index_t t0 = 0; t0 < T_; t0 += chunk) {
         const index_t steps = min_i(chunk, T_ - t0);
+        const index_t first = seq.first_time(t0, steps);
         GemmArgs<T> g = proj;
         g.M = steps * B;
-        g.a = a.x + t0 * B * I;
+        g.a = a.x + first * B * I;
         gemm_part(g, plan, tid, n, scratch.a_for(tid), scratch.b_for(tid), w_ih_packed.get());
         barrier.wait();
         for (index_t t = t0; t < t0 + steps; ++t) {
-          const T* h_prev = t == 0 ? a.h0 : a.y + (t - 1) * BH;
-          const T* xp_t = xp.get() + (t - t0) * BH;
-          T* h_next = a.y + t * BH;
+          const T* h_prev = h_state.get() + (t % 2) * BH;
+          T* h_next = h_state.get() + ((t + 1) % 2) * BH;
           for (index_t jb = jb0; jb < jb1; ++jb) {
             // h<t> = act(x<t> W_ih^T + b (in xp) + h<t-1> W_hh^T (the tile))
             auto unit = [&](auto lanes, const V<T>& z, index_t r, index_t u) {
-              lanes.store(h_next + r * H + u, activate<T>(a.act, z + lanes.load(xp_t + r * H + u)));
+              if (!seq.active(t, r)) {  // past its end: the state stays
+                lanes.store(h_next + r * H + u, lanes.load(h_prev + r * H + u));
+                return;
+              }
+              const index_t tn = seq.time(t, r), row = seq.row(tn, r);
+              const V<T> h = activate<T>(a.act, z + lanes.load(xp.get() + (row - first * B) * H + u));
+              lanes.store(h_next + r * H + u, h);
+              lanes.store(a.y + row * a.ldy + u, h);
+              if (training) lanes.store(a.h_all + seq.slot_after(tn) * BH + r * H + u, h);
             };
             recurrent_block<T, kGemmMR, NV>(B, H, h_prev, H, panels.get() + jb * H * width, my_partial,
                                             units_epilogue<T, NV>(jb, H, unit));
@@ -73,20 +87,21 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
     };
     run_parallel(nt, body);
   });
-  copy(a.h_n, a.y + (T_ - 1) * BH, BH);
+  copy(a.h_n, h_state.get() + (T_ % 2) * BH, BH);
 }
 
 template <class T>
 void rnn_backward(const RnnBackwardArgs<T>& a) {
   constexpr int W = kWidth<T>;
   const index_t T_ = a.d.T, B = a.d.B, I = a.d.I, H = a.d.H, BH = B * H;
+  const Sequence seq{T_, B, a.steps.lengths, a.steps.reverse};
+  if (a.db) fill_zero(a.db, H);
   if (T_ == 0 || B == 0) {
     if (a.dh_n) copy(a.dh0, a.dh_n, BH);
     else fill_zero(a.dh0, BH);
-    fill_zero(a.dx, T_ * B * I);
+    if (!a.accumulate_dx) fill_zero(a.dx, T_ * B * I);
     fill_zero(a.dw_ih, H * I);
     fill_zero(a.dw_hh, H * H);
-    if (a.db) fill_zero(a.db, H);
     return;
   }
   const int nt_max = threads_for(2.0 * double(B) * double(H) * double(H), ceil_div(H, W), kStepFlopsPerThread);
@@ -96,8 +111,9 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
   Buffer<T> panels(blocks * H * width);
   pack_backward_panels(a.w_hh, H, H, nv, panels.get());
   Buffer<T> partial(index_t(nt) * B * width);
-  Buffer<T> dg(T_ * BH);
-  if (a.db) fill_zero(a.db, H);
+  Buffer<T> dg(T_ * BH);  // by natural time, zero at padded positions
+  if (seq.lengths) fill_zero(dg.get(), T_ * BH);
+  Buffer<T> dg_steps(2 * BH);  // the last two steps' dG in batch order
 
   with_nv(nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
@@ -106,34 +122,39 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
       T* my_partial = partial.get() + tid * B * width;
       for (index_t t = T_ - 1; t >= 0; --t) {
         const bool last_step = t == T_ - 1;
-        const T* dy = a.dy + t * BH;
-        const T* dh_extra = last_step ? a.dh_n : nullptr;
-        const T* h_t = a.h_all + (t + 1) * BH;
-        T* dg_t = dg.get() + t * BH;
+        const T* dg_next = dg_steps.get() + ((t + 1) % 2) * BH;
+        T* dg_step = dg_steps.get() + (t % 2) * BH;
         for (index_t jb = jb0; jb < jb1; ++jb) {
-          // dh<t> = dy<t> + dG<t+1> W_hh (the tile; dh_n at t = T-1);  dz<t> = dh<t> act'(z<t>)
+          // dh<t> = dy<t> + dG<t+1> W_hh (the tile; + dh_n at a sequence's last step);  dz<t> = dh<t> act'(z<t>)
           auto unit = [&](auto lanes, const V<T>& dhw, index_t r, index_t u) {
-            V<T> dh = dhw + lanes.load(dy + r * H + u);
-            if (dh_extra) dh += lanes.load(dh_extra + r * H + u);
-            const V<T> dz = dh * activation_slope<T>(a.act, lanes.load(h_t + r * H + u));
-            lanes.store(dg_t + r * H + u, dz);
+            if (!seq.active(t, r)) {
+              lanes.store(dg_step + r * H + u, V<T>{});
+              return;
+            }
+            const index_t tn = seq.time(t, r), row = seq.row(tn, r);
+            V<T> dh = dhw + lanes.load(a.dy + row * a.ldy + u);
+            if (a.dh_n && t == seq.length(r) - 1) dh += lanes.load(a.dh_n + r * H + u);
+            const V<T> h = lanes.load(a.h_all + seq.slot_after(tn) * BH + r * H + u);
+            const V<T> dz = dh * activation_slope<T>(a.act, h);
+            lanes.store(dg.get() + row * H + u, dz);
+            lanes.store(dg_step + r * H + u, dz);
             if (a.db) lanes.store(a.db + u, lanes.load(a.db + u) + dz);  // fixed order per column
           };
-          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : H, last_step ? nullptr : dg_t + BH, H,
-                                          panels.get() + jb * H * width, my_partial,
-                                          units_epilogue<T, NV>(jb, H, unit));
+          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : H, dg_next, H, panels.get() + jb * H * width,
+                                          my_partial, units_epilogue<T, NV>(jb, H, unit));
         }
         barrier.wait();
       }
       for (index_t jb = jb0; jb < jb1; ++jb) {
         auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) { lanes.store(a.dh0 + r * H + u, d); };
-        recurrent_block<T, kGemmMR, NV>(B, H, dg.get(), H, panels.get() + jb * H * width, my_partial,
+        recurrent_block<T, kGemmMR, NV>(B, H, dg_steps.get(), H, panels.get() + jb * H * width, my_partial,
                                         units_epilogue<T, NV>(jb, H, store));
       }
     };
     run_parallel(nt, body);
   });
-  weight_gradients(T_ * B, H, I, H, dg.get(), a.x, a.h_all, a.w_ih, a.dx, a.dw_ih, a.dw_hh);
+  weight_gradients(T_ * B, H, I, H, dg.get(), a.x, a.h_all + seq.previous_states_offset() * H, a.w_ih, a.dx,
+                   a.accumulate_dx, a.dw_ih, a.dw_hh);
 }
 
 }  // namespace LSTMFAST_ISA

@@ -78,6 +78,35 @@ inline py::array read_only_view(const py::array& a, const py::object& owner) {
   return v;
 }
 
+// Optional sequence lengths: None, or a C-contiguous int64 array (B,) with
+// every value in [1, T] (checked: the kernels index with them).
+class Lengths {
+ public:
+  Lengths(const py::object& o, index_t T, index_t B) {
+    if (o.is_none()) return;
+    if (!py::isinstance<py::array>(o)) throw py::type_error("lengths: expected an int64 numpy array or None");
+    arr_ = py::reinterpret_borrow<py::array>(o);
+    const index_t* p = in<index_t>(arr_, "lengths", {B});
+    for (index_t b = 0; b < B; ++b)
+      if (p[b] < 1 || p[b] > T)
+        throw py::value_error("lengths: every length must be in [1, T] = [1, " + std::to_string(T) + "], got " +
+                              std::to_string(p[b]) + " at index " + std::to_string(b));
+    data_ = p;
+  }
+  const index_t* data() const { return data_; }
+  // A private copy for a tape (None stays None).
+  py::object copy() const {
+    if (!data_) return py::none();
+    py::array c = arr_.attr("copy")();
+    freeze(c);
+    return std::move(c);
+  }
+
+ private:
+  py::array arr_;
+  const index_t* data_ = nullptr;
+};
+
 inline bool is_float32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
 inline bool is_float64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }
 

@@ -16,14 +16,17 @@ struct LstmTape {
   Dims d;
   bool has_b_ih, has_b_hh;
   py::array x, w_ih, w_hh;  // copies of the inputs
-  py::array h_all;          // (T+1, B, H): h0, then h<t>
-  py::array c_all;          // (T+1, B, H): c0, then c<t>
+  py::array h_all;          // (T+1, B, H): the states, see Steps in api.h
+  py::array c_all;          // (T+1, B, H)
   py::array gates;          // (T, B, 4H): activated i, f, g, o
+  py::object lengths;       // int64 (B,) copy, or None
+  bool reverse;
 };
 
 template <class T>
 py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
-                  const py::object& b_hh, const py::object& h0, const py::object& c0, bool training) {
+                  const py::object& b_hh, const py::object& h0, const py::object& c0, bool training,
+                  const py::object& lengths, bool reverse) {
   const index_t T_ = dim(x, 0), B = dim(x, 1), I = dim(x, 2), H = dim(w_hh, 1), G = 4 * H, BH = B * H;
   if (H < 1 || I < 1) throw py::value_error("hidden and input sizes must be at least 1");
   const T* px = in<T>(x, "x", {T_, B, I});
@@ -33,6 +36,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   const T* pb_hh = in_opt<T>(b_hh, "b_hh", {G});
   const T* ph0 = in_opt<T>(h0, "h0", {B, H});
   const T* pc0 = in_opt<T>(c0, "c0", {B, H});
+  const Lengths len(lengths, T_, B);
 
   auto y = out<T>({T_, B, H});
   auto h_n = out<T>({B, H});
@@ -47,16 +51,18 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
 
   LstmForwardArgs<T> a{};
   a.d = Dims{T_, B, I, H};
+  a.steps = Steps{len.data(), reverse};
   a.bias = bias.empty() ? nullptr : bias.data();
+  a.h0 = ph0 ? ph0 : zeros.data();
+  a.c0 = pc0 ? pc0 : zeros.data();
+  a.y = ptr(y);
+  a.ldy = H;
   a.h_n = ptr(h_n);
   a.c_n = ptr(c_n);
   const auto& k = typed<T>(active_kernels());
 
   if (!training) {
     a.x = px, a.w_ih = pw_ih, a.w_hh = pw_hh;
-    a.h0 = ph0 ? ph0 : zeros.data();
-    a.c0 = pc0 ? pc0 : zeros.data();
-    a.y = ptr(y);
     {
       py::gil_scoped_release nogil;
       k.lstm_forward(a);
@@ -64,27 +70,30 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
     return py::make_tuple(y, h_n, c_n, py::none());
   }
 
-  LstmTape tape{a.d, pb_ih != nullptr, pb_hh != nullptr, out<T>({T_, B, I}), out<T>({G, I}), out<T>({G, H}),
-                out<T>({T_ + 1, B, H}), out<T>({T_ + 1, B, H}), out<T>({T_, B, G})};
+  LstmTape tape{a.d,
+                pb_ih != nullptr,
+                pb_hh != nullptr,
+                out<T>({T_, B, I}),
+                out<T>({G, I}),
+                out<T>({G, H}),
+                out<T>({T_ + 1, B, H}),
+                out<T>({T_ + 1, B, H}),
+                out<T>({T_, B, G}),
+                len.copy(),
+                reverse};
   T* tx = static_cast<T*>(tape.x.mutable_data());
   T* tw_ih = static_cast<T*>(tape.w_ih.mutable_data());
   T* tw_hh = static_cast<T*>(tape.w_hh.mutable_data());
-  T* th = static_cast<T*>(tape.h_all.mutable_data());
-  T* tc = static_cast<T*>(tape.c_all.mutable_data());
   a.x = tx, a.w_ih = tw_ih, a.w_hh = tw_hh;
-  a.h0 = th, a.c0 = tc;
-  a.y = th + BH;  // h<t> lands in the tape; y is copied out after
   a.gates = static_cast<T*>(tape.gates.mutable_data());
-  a.c_all = tc;
+  a.h_all = static_cast<T*>(tape.h_all.mutable_data());
+  a.c_all = static_cast<T*>(tape.c_all.mutable_data());
   {
     py::gil_scoped_release nogil;
     copy_n(tx, px, T_ * B * I);
     copy_n(tw_ih, pw_ih, G * I);
     copy_n(tw_hh, pw_hh, G * H);
-    copy_n(th, ph0 ? ph0 : zeros.data(), BH);
-    copy_n(tc, pc0 ? pc0 : zeros.data(), BH);
     k.lstm_forward(a);
-    copy_n(ptr(y), th + BH, T_ * BH);
   }
   for (py::array* arr : {&tape.x, &tape.w_ih, &tape.w_hh, &tape.h_all, &tape.c_all, &tape.gates}) freeze(*arr);
   return py::make_tuple(y, h_n, c_n, py::cast(std::move(tape)));
@@ -96,7 +105,10 @@ py::dict backward(const LstmTape& tape, const py::array& dy, const py::object& d
   const index_t T_ = d.T, B = d.B, I = d.I, H = d.H, G = 4 * H;
   LstmBackwardArgs<T> a{};
   a.d = d;
+  const Lengths len(tape.lengths, T_, B);
+  a.steps = Steps{len.data(), tape.reverse};
   a.dy = in<T>(dy, "dy", {T_, B, H});
+  a.ldy = H;
   a.dh_n = in_opt<T>(dh_n, "dh_n", {B, H});
   a.dc_n = in_opt<T>(dc_n, "dc_n", {B, H});
   a.x = static_cast<const T*>(tape.x.data());
@@ -134,9 +146,12 @@ void register_lstm(py::module_& m) {
                              "(T, B, I, H)")
       .def_property_readonly("dtype", [](const LstmTape& t) { return t.x.dtype(); })
       .def_property_readonly("h", [](py::object self) { return read_only_view(self.cast<LstmTape&>().h_all, self); },
-                             "(T+1, B, H): h0, then h<t> for every step")
+                             "(T+1, B, H): h0 in slot 0, then h after each step t in slot t+1 (reverse=True:\n"
+                             "h after step t in slot t, h0 in slot lengths[b]); zeros at padding")
       .def_property_readonly("c", [](py::object self) { return read_only_view(self.cast<LstmTape&>().c_all, self); },
-                             "(T+1, B, H): c0, then c<t> for every step")
+                             "(T+1, B, H): the cell states, laid out like h")
+      .def_property_readonly("lengths", [](const LstmTape& t) { return t.lengths; })
+      .def_property_readonly("reverse", [](const LstmTape& t) { return t.reverse; })
       .def_property_readonly("gates",
                              [](py::object self) { return read_only_view(self.cast<LstmTape&>().gates, self); },
                              "(T, B, 4H): activated gates i, f, g, o (PyTorch order) for every step")
@@ -154,15 +169,16 @@ void register_lstm(py::module_& m) {
   m.def(
       "lstm_forward",
       [](const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
-         const py::object& b_hh, const py::object& h0, const py::object& c0, bool training) {
+         const py::object& b_hh, const py::object& h0, const py::object& c0, bool training,
+         const py::object& lengths, bool reverse) {
         require_float(x);
         require_ndim(x, "x", 3, "(T, B, I)");
         require_ndim(w_hh, "w_hh", 2, "(4*H, H)");
-        return is_float32(x) ? forward<float>(x, w_ih, w_hh, b_ih, b_hh, h0, c0, training)
-                             : forward<double>(x, w_ih, w_hh, b_ih, b_hh, h0, c0, training);
+        return is_float32(x) ? forward<float>(x, w_ih, w_hh, b_ih, b_hh, h0, c0, training, lengths, reverse)
+                             : forward<double>(x, w_ih, w_hh, b_ih, b_hh, h0, c0, training, lengths, reverse);
       },
       py::arg("x"), py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih"), py::arg("b_hh"), py::arg("h0"),
-      py::arg("c0"), py::arg("training"));
+      py::arg("c0"), py::arg("training"), py::arg("lengths") = py::none(), py::arg("reverse") = false);
   m.def(
       "lstm_backward",
       [](const LstmTape& tape, const py::array& dy, const py::object& dh_n, const py::object& dc_n) {

@@ -15,7 +15,9 @@ struct RnnTape {
   Nonlinearity act;
   bool has_b_ih, has_b_hh;
   py::array x, w_ih, w_hh;
-  py::array h_all;  // (T+1, B, H): h0, then h<t>
+  py::array h_all;  // (T+1, B, H): the states, see Steps in api.h
+  py::object lengths;
+  bool reverse;
 };
 
 Nonlinearity parse_act(const std::string& s) {
@@ -26,7 +28,8 @@ Nonlinearity parse_act(const std::string& s) {
 
 template <class T>
 py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
-                  const py::object& b_hh, const py::object& h0, Nonlinearity act, bool training) {
+                  const py::object& b_hh, const py::object& h0, Nonlinearity act, bool training,
+                  const py::object& lengths, bool reverse) {
   const index_t T_ = dim(x, 0), B = dim(x, 1), I = dim(x, 2), H = dim(w_hh, 1), BH = B * H;
   if (H < 1 || I < 1) throw py::value_error("hidden and input sizes must be at least 1");
   const T* px = in<T>(x, "x", {T_, B, I});
@@ -35,6 +38,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   const T* pb_ih = in_opt<T>(b_ih, "b_ih", {H});
   const T* pb_hh = in_opt<T>(b_hh, "b_hh", {H});
   const T* ph0 = in_opt<T>(h0, "h0", {B, H});
+  const Lengths len(lengths, T_, B);
 
   auto y = out<T>({T_, B, H});
   auto h_n = out<T>({B, H});
@@ -48,33 +52,35 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
 
   RnnForwardArgs<T> a{};
   a.d = Dims{T_, B, I, H};
+  a.steps = Steps{len.data(), reverse};
   a.act = act;
   a.bias = bias.empty() ? nullptr : bias.data();
+  a.h0 = ph0 ? ph0 : zeros.data();
+  a.y = ptr(y);
+  a.ldy = H;
   a.h_n = ptr(h_n);
   const auto& k = typed<T>(active_kernels());
   if (!training) {
-    a.x = px, a.w_ih = pw_ih, a.w_hh = pw_hh, a.h0 = ph0 ? ph0 : zeros.data(), a.y = ptr(y);
+    a.x = px, a.w_ih = pw_ih, a.w_hh = pw_hh;
     {
       py::gil_scoped_release nogil;
       k.rnn_forward(a);
     }
     return py::make_tuple(y, h_n, py::none());
   }
-  RnnTape tape{a.d, act, pb_ih != nullptr, pb_hh != nullptr, out<T>({T_, B, I}), out<T>({H, I}), out<T>({H, H}),
-               out<T>({T_ + 1, B, H})};
+  RnnTape tape{a.d,          act,           pb_ih != nullptr,       pb_hh != nullptr, out<T>({T_, B, I}),
+               out<T>({H, I}), out<T>({H, H}), out<T>({T_ + 1, B, H}), len.copy(),       reverse};
   T* tx = static_cast<T*>(tape.x.mutable_data());
   T* tw_ih = static_cast<T*>(tape.w_ih.mutable_data());
   T* tw_hh = static_cast<T*>(tape.w_hh.mutable_data());
-  T* th = static_cast<T*>(tape.h_all.mutable_data());
-  a.x = tx, a.w_ih = tw_ih, a.w_hh = tw_hh, a.h0 = th, a.y = th + BH;
+  a.x = tx, a.w_ih = tw_ih, a.w_hh = tw_hh;
+  a.h_all = static_cast<T*>(tape.h_all.mutable_data());
   {
     py::gil_scoped_release nogil;
     copy_n(tx, px, T_ * B * I);
     copy_n(tw_ih, pw_ih, H * I);
     copy_n(tw_hh, pw_hh, H * H);
-    copy_n(th, ph0 ? ph0 : zeros.data(), BH);
     k.rnn_forward(a);
-    copy_n(ptr(y), th + BH, T_ * BH);
   }
   for (py::array* arr : {&tape.x, &tape.w_ih, &tape.w_hh, &tape.h_all}) freeze(*arr);
   return py::make_tuple(y, h_n, py::cast(std::move(tape)));
@@ -86,8 +92,11 @@ py::dict backward(const RnnTape& tape, const py::array& dy, const py::object& dh
   const index_t T_ = d.T, B = d.B, I = d.I, H = d.H;
   RnnBackwardArgs<T> a{};
   a.d = d;
+  const Lengths len(tape.lengths, T_, B);
+  a.steps = Steps{len.data(), tape.reverse};
   a.act = tape.act;
   a.dy = in<T>(dy, "dy", {T_, B, H});
+  a.ldy = H;
   a.dh_n = in_opt<T>(dh_n, "dh_n", {B, H});
   a.x = static_cast<const T*>(tape.x.data());
   a.w_ih = static_cast<const T*>(tape.w_ih.data());
@@ -121,7 +130,10 @@ void register_rnn(py::module_& m) {
       .def_property_readonly("nonlinearity",
                              [](const RnnTape& t) { return t.act == Nonlinearity::tanh ? "tanh" : "relu"; })
       .def_property_readonly("h", [](py::object self) { return read_only_view(self.cast<RnnTape&>().h_all, self); },
-                             "(T+1, B, H): h0, then h<t> for every step")
+                             "(T+1, B, H): h0 in slot 0, then h after each step t in slot t+1 (reverse=True:\n"
+                             "h after step t in slot t, h0 in slot lengths[b]); zeros at padding")
+      .def_property_readonly("lengths", [](const RnnTape& t) { return t.lengths; })
+      .def_property_readonly("reverse", [](const RnnTape& t) { return t.reverse; })
       .def_property_readonly(
           "nbytes", [](const RnnTape& t) { return t.x.nbytes() + t.w_ih.nbytes() + t.w_hh.nbytes() + t.h_all.nbytes(); })
       .def("__repr__", [](const RnnTape& t) {
@@ -133,16 +145,17 @@ void register_rnn(py::module_& m) {
   m.def(
       "rnn_forward",
       [](const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
-         const py::object& b_hh, const py::object& h0, const std::string& nonlinearity, bool training) {
+         const py::object& b_hh, const py::object& h0, const std::string& nonlinearity, bool training,
+         const py::object& lengths, bool reverse) {
         require_float(x);
         require_ndim(x, "x", 3, "(T, B, I)");
         require_ndim(w_hh, "w_hh", 2, "(H, H)");
         const Nonlinearity act = parse_act(nonlinearity);
-        return is_float32(x) ? forward<float>(x, w_ih, w_hh, b_ih, b_hh, h0, act, training)
-                             : forward<double>(x, w_ih, w_hh, b_ih, b_hh, h0, act, training);
+        return is_float32(x) ? forward<float>(x, w_ih, w_hh, b_ih, b_hh, h0, act, training, lengths, reverse)
+                             : forward<double>(x, w_ih, w_hh, b_ih, b_hh, h0, act, training, lengths, reverse);
       },
       py::arg("x"), py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih"), py::arg("b_hh"), py::arg("h0"),
-      py::arg("nonlinearity"), py::arg("training"));
+      py::arg("nonlinearity"), py::arg("training"), py::arg("lengths") = py::none(), py::arg("reverse") = false);
   m.def(
       "rnn_backward",
       [](const RnnTape& tape, const py::array& dy, const py::object& dh_n) {
