@@ -20,6 +20,12 @@ def lstm_params(rng, bias=True, zero_b_hh=False, dtype=np.float64):
     return {k: None if v is None else v.astype(dtype) for k, v in p.items()}
 
 
+def gru_params(rng, bias=True):
+    return {"w_ih": rng.standard_normal((3 * H, I)), "w_hh": 0.5 * rng.standard_normal((3 * H, H)),
+            "b_ih": rng.standard_normal(3 * H) if bias else None,
+            "b_hh": rng.standard_normal(3 * H) if bias else None}
+
+
 def rnn_params(rng, bias=True):
     return {"w_ih": rng.standard_normal((H, I)), "w_hh": 0.5 * rng.standard_normal((H, H)),
             "b_ih": rng.standard_normal(H) if bias else None,
@@ -58,7 +64,7 @@ def ours(params, x, h0, c0):
 
 
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("make", [lstm_params, rnn_params])
+@pytest.mark.parametrize("make", [lstm_params, gru_params, rnn_params])
 def test_torch_state_dict_round_trip(make, bias):
     p = make(np.random.default_rng(0), bias)
     sd = convert.to_torch_state_dict(p, layer=1)
@@ -95,6 +101,44 @@ def test_torch_state_dict_with_real_tensors():
     rnn = torch.nn.RNN(I, H, bias=False, dtype=torch.float64)
     p = convert.from_torch_state_dict(rnn.state_dict())
     assert p["b_ih"] is None and p["w_hh"].shape == (H, H)
+
+
+@pytest.mark.parametrize("make,cell", [(lstm_params, "lstm"), (gru_params, "gru"), (rnn_params, "rnn")])
+def test_torch_state_dict_reverse_direction_and_explicit_cell(make, cell):
+    p = make(np.random.default_rng(9))
+    sd = convert.to_torch_state_dict(p, layer=2, reverse=True, cell=cell)
+    assert set(sd) == {"weight_ih_l2_reverse", "weight_hh_l2_reverse", "bias_ih_l2_reverse",
+                       "bias_hh_l2_reverse"}
+    assert_same(convert.from_torch_state_dict(sd, layer=2, reverse=True, cell=cell), p)
+    assert_same(convert.from_torch_state_dict(sd, layer=2, reverse=True), p)  # cell read from shapes
+    with pytest.raises(ValueError, match=re.escape("sd: no entry 'weight_ih_l2'")):
+        convert.from_torch_state_dict(sd, layer=2)
+    other = "rnn" if cell != "rnn" else "gru"
+    with pytest.raises(ValueError, match="w_hh: expected shape"):
+        convert.to_torch_state_dict(p, cell=other)
+
+
+def test_torch_gru_state_dicts_and_outputs():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    module = torch.nn.GRU(I, H, bidirectional=True, dtype=torch.float64)
+    sd = module.state_dict()
+    for reverse in (False, True):
+        p = convert.from_torch_state_dict(sd, reverse=reverse)
+        back = convert.to_torch_state_dict(p, reverse=reverse, tensors=True)
+        for k, v in back.items():
+            assert torch.equal(v, sd[k]), k
+
+    module = torch.nn.GRU(I, H, dtype=torch.float64)
+    p = gru_params(rng)
+    module.load_state_dict(convert.to_torch_state_dict(p, tensors=True))  # strict: keys right
+    x, h0 = rng.standard_normal((T, B, I)), rng.standard_normal((B, H))
+    with torch.no_grad():
+        out, hn = module(torch.from_numpy(x), torch.from_numpy(h0)[None])
+    y, h_n, _ = ref.gru_forward(x, p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], h0)
+    assert np.max(np.abs(out.numpy() - y)) < 1e-12 and np.max(np.abs(hn[0].numpy() - h_n)) < 1e-12
+    nobias = convert.from_torch_state_dict(torch.nn.GRU(I, H, bias=False).state_dict())
+    assert nobias["b_ih"] is None and nobias["w_hh"].shape == (3 * H, H)
 
 
 # ---------------------------------------------------------------- Keras
@@ -144,6 +188,56 @@ def test_keras_round_trip_from_ours():
     k32 = convert.to_keras(p32)
     assert k32["kernel"].dtype == np.float32 and k32["bias"] is None and k32["kernel"].flags.c_contiguous
     assert_same(convert.from_keras(k32), p32)
+
+
+def keras_gru(kernel, recurrent_kernel, bias, x_bti, h0):
+    """Keras's GRU with reset_after=True, batch-major: blocks z, r, h; bias rows [input; recurrent]."""
+    n = recurrent_kernel.shape[0]
+    b_in, b_rec = (np.zeros(3 * n), np.zeros(3 * n)) if bias is None else (bias[0], bias[1])
+    h, ys = h0, []
+    for t in range(x_bti.shape[1]):
+        mx = x_bti[:, t] @ kernel + b_in
+        mh = h @ recurrent_kernel + b_rec
+        z = sig(mx[:, :n] + mh[:, :n])
+        r = sig(mx[:, n:2 * n] + mh[:, n:2 * n])
+        hh = np.tanh(mx[:, 2 * n:] + r * mh[:, 2 * n:])
+        h = z * h + (1 - z) * hh
+        ys.append(h)
+    return np.stack(ys, axis=1), h
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_keras_gru_matches_its_own_equations_and_round_trips(bias):
+    rng = np.random.default_rng(11)
+    k = {"kernel": rng.standard_normal((I, 3 * H)), "recurrent_kernel": 0.5 * rng.standard_normal((H, 3 * H)),
+         "bias": rng.standard_normal((2, 3 * H)) if bias else None}
+    x, h0 = rng.standard_normal((T, B, I)), rng.standard_normal((B, H))
+    p = convert.from_keras_gru(k)
+    ky, kh = keras_gru(k["kernel"], k["recurrent_kernel"], k["bias"], x.transpose(1, 0, 2), h0)
+    y, h_n, _ = ref.gru_forward(x, p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], h0)
+    assert np.max(np.abs(y - ky.transpose(1, 0, 2))) < 1e-12
+    assert np.max(np.abs(h_n - kh)) < 1e-12
+
+    assert_same(convert.to_keras_gru(p), k)  # Keras -> ours -> Keras is exact
+    listed = [k["kernel"], k["recurrent_kernel"]] + ([k["bias"]] if bias else [])
+    assert_same(convert.from_keras_gru(listed), p)  # layer.get_weights() order
+    assert_no_sharing(p, k)
+    mine = gru_params(rng, bias)  # ours -> Keras -> ours is exact too: both biases survive
+    assert_same(convert.from_keras_gru(convert.to_keras_gru(mine)), mine)
+    k32 = convert.to_keras_gru({kk: None if v is None else v.astype(np.float32) for kk, v in mine.items()})
+    assert k32["kernel"].dtype == np.float32 and k32["kernel"].flags.c_contiguous
+
+
+def test_keras_gru_gate_order_and_one_missing_bias():
+    rng = np.random.default_rng(12)
+    p = gru_params(rng)
+    k = convert.to_keras_gru(p)
+    # Keras block z (columns 0:H) is our block z (rows H:2H), r is swapped with it, h = n stays.
+    np.testing.assert_array_equal(k["kernel"][:, :H], p["w_ih"][H:2 * H].T)
+    np.testing.assert_array_equal(k["recurrent_kernel"][:, H:2 * H], p["w_hh"][:H].T)
+    np.testing.assert_array_equal(k["bias"][1, 2 * H:], p["b_hh"][2 * H:])
+    k = convert.to_keras_gru({**p, "b_ih": None})
+    assert k["bias"].shape == (2, 3 * H) and not k["bias"][0].any()
 
 
 # ---------------------------------------------------------------- ONNX
@@ -299,5 +393,22 @@ def test_errors():
         convert.from_course_lstm({**course, "Wc": np.zeros((H, H + I + 1))})
     with raises(ValueError, "bi: expected shape (H, 1) = (5, 1), got (1, 5)"):
         convert.from_course_lstm({**course, "bi": np.zeros((1, H))})
+    g = gru_params(rng)
+    with raises(ValueError, "bias: shape (15,) is that of a Keras GRU with reset_after=False"):
+        convert.from_keras_gru([np.zeros((I, 3 * H)), np.zeros((H, 3 * H)), np.zeros(3 * H)])
+    with raises(ValueError, "bias: expected shape (2, 3*H) = (2, 15), got (2, 12)"):
+        convert.from_keras_gru([np.zeros((I, 3 * H)), np.zeros((H, 3 * H)), np.zeros((2, 12))])
+    with raises(ValueError, "recurrent_kernel: expected shape (H, 3*H) = (5, 15), got (5, 20)"):
+        convert.from_keras_gru({"kernel": np.zeros((I, 4 * H)), "recurrent_kernel": np.zeros((H, 4 * H))})
+    with raises(ValueError, "kernel: expected shape (I, 3*H) = (2, 15), got (2, 20)"):
+        convert.from_keras_gru([np.zeros((I, 4 * H)), np.zeros((H, 3 * H))])
+    with raises(ValueError, "w_hh: expected shape (3*H, H) = (15, 5), got (20, 5)"):
+        convert.to_keras_gru(p)
+    with raises(ValueError, "w_ih: expected shape (4*H, I) = (20, 2), got (15, 2)"):
+        convert.to_keras({**p, "w_ih": g["w_ih"]})
+    with raises(ValueError, "cell: expected one of ('lstm', 'gru', 'rnn') or None, got 'GRU'"):
+        convert.to_torch_state_dict(g, cell="GRU")
+    with raises(ValueError, "w_ih: expected shape (3*H, I) = (15, 2), got (20, 2)"):
+        convert.to_torch_state_dict({**g, "w_ih": p["w_ih"]})
     with raises(ValueError, "Wax: expected shape (H, I) = (5, 2), got (4, 2)"):
         convert.from_course_rnn({"Wax": np.zeros((H - 1, I)), "Waa": np.zeros((H, H)), "ba": np.zeros((H, 1))})

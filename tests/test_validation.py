@@ -9,7 +9,8 @@ import pytest
 
 import lstmfast
 from lstmfast import reference as ref
-from lstmfast._validation import check_grad, check_lstm_args, check_nonlinearity, check_rnn_args
+from lstmfast._validation import (check_grad, check_gru_args, check_lengths, check_lstm_args,
+                                  check_nonlinearity, check_reverse, check_rnn_args)
 
 T, B, I, H = 5, 3, 2, 4
 
@@ -259,3 +260,171 @@ def test_compiled_module_checks_its_buffers_too():
         _core.rnn_forward(np.zeros((T, B, I), np.int64), *list(rnn_args().values())[1:], "tanh", False)
     with raises(ValueError, "nonlinearity: expected 'tanh' or 'relu', got 'elu'"):
         _core.rnn_forward(*rnn_args().values(), "elu", False)
+
+
+# ---------------------------------------------------------------- GRU shapes
+# (reference only for now; the fast path joins through `impls` once it has a GRU)
+
+
+def gru_args(dtype=np.float64, **override):
+    args = {
+        "x": np.zeros((T, B, I), dtype),
+        "w_ih": np.zeros((3 * H, I), dtype),
+        "w_hh": np.zeros((3 * H, H), dtype),
+        "b_ih": np.zeros(3 * H, dtype),
+        "b_hh": np.zeros(3 * H, dtype),
+        "h0": np.zeros((B, H), dtype),
+    }
+    args.update(override)
+    return args
+
+
+GRU_SHAPE_CASES = [
+    ({"w_hh": np.zeros((4 * H, H))}, "w_hh: expected shape (3*H, H) = (12, 4), got (16, 4)"),
+    ({"w_hh": np.zeros((3 * H, H + 1))}, "w_hh: expected shape (3*H, H) = (15, 5), got (12, 5)"),
+    ({"w_hh": np.zeros(3 * H)}, "w_hh: expected a 2-D array (3*H, H), got shape (12,)"),
+    ({"w_ih": np.zeros((4 * H, I))}, "w_ih: expected shape (3*H, I) = (12, 2), got (16, 2)"),
+    ({"w_ih": np.zeros((3 * H, I + 1))}, "w_ih: expected shape (3*H, I) = (12, 2), got (12, 3)"),
+    ({"b_ih": np.zeros(4 * H)}, "b_ih: expected shape (3*H,) = (12,), got (16,)"),
+    ({"b_hh": np.zeros((3 * H, 1))}, "b_hh: expected a 1-D array (3*H,), got shape (12, 1)"),
+    ({"h0": np.zeros((B, H + 1))}, "h0: expected shape (B, H) = (3, 4), got (3, 5)"),
+    ({"x": np.zeros((T, B))}, "x: expected a 3-D array (T, B, I), got shape (5, 3)"),
+]
+
+
+@pytest.mark.parametrize("override,message", GRU_SHAPE_CASES)
+def test_gru_shape_errors(override, message):
+    with raises(ValueError, message):
+        check_gru_args(**gru_args(**override))
+    with raises(ValueError, message):
+        ref.gru_forward(**gru_args(**override))
+
+
+def test_gru_args_dtypes_and_defaults():
+    a = check_gru_args(**gru_args(np.float32, h0=None, b_ih=None))
+    assert a.dtype == np.float32 and (a.T, a.B, a.I, a.H) == (T, B, I, H)
+    assert a.b_ih is None and a.h0.shape == (B, H) and a.h0.dtype == np.float32 and not a.h0.any()
+    with raises(TypeError, "b_hh: dtype float32 does not match x's dtype float64"):
+        ref.gru_forward(**gru_args(b_hh=np.zeros(3 * H, np.float32)))
+    with raises(TypeError, "x: unsupported dtype int64"):
+        ref.gru_forward(**gru_args(x=np.zeros((T, B, I), np.int64)))
+
+
+def test_gru_backward_checks_its_gradients_and_tape():
+    _, _, tape = ref.gru_forward(**gru_args(), training=True)
+    with raises(ValueError, "dy: expected shape (T, B, H) = (5, 3, 4), got (5, 3, 2)"):
+        ref.gru_backward(tape, np.zeros((T, B, 2)))
+    with raises(ValueError, "dh_n: expected shape (B, H) = (3, 4), got (4, 3)"):
+        ref.gru_backward(tape, np.zeros((T, B, H)), np.zeros((H, B)))
+    with raises(TypeError, "dy: dtype float32 does not match the forward pass dtype float64"):
+        ref.gru_backward(tape, np.zeros((T, B, H), np.float32))
+    with raises(ValueError, "gru_backward: tape is None; call gru_forward(..., training=True)"):
+        ref.gru_backward(None, np.zeros((T, B, H)))
+    _, _, _, ltape = ref.lstm_forward(**lstm_args(), training=True)
+    with raises(TypeError, "gru_backward: expected the GRUTape returned by gru_forward(..., "
+                           "training=True), got LSTMTape"):
+        ref.gru_backward(ltape, np.zeros((T, B, H)))
+    with raises(TypeError, "lstm_backward: expected the LSTMTape returned by lstm_forward"):
+        ref.lstm_backward(tape, np.zeros((T, B, H)))
+
+
+# ---------------------------------------------------------------- lengths and reverse
+
+
+def test_check_lengths_accepts_and_normalises():
+    assert check_lengths(None, T, B) is None
+    for given in ([5, 1, 3], (5, 1, 3), np.array([5, 1, 3], np.uint8), np.array([5, 1, 3], ">i2")):
+        out = check_lengths(given, T, B)
+        assert out.dtype == np.int64 and out.dtype.isnative and out.tolist() == [5, 1, 3]
+    given = np.array([5, 1, 3])
+    saved = given.copy()
+    out = check_lengths(given, T, B)
+    assert out is not given and not np.shares_memory(out, given)  # a copy, never the input
+    out[:] = 0
+    np.testing.assert_array_equal(given, saved)
+
+
+@pytest.mark.parametrize("lengths,message", [
+    ([5, 1], "lengths: expected shape (B,) = (3,), got (2,)"),
+    ([5, 1, 3, 2], "lengths: expected shape (B,) = (3,), got (4,)"),
+    ([[5, 1, 3]], "lengths: expected a 1-D array (B,), got shape (1, 3)"),
+    (4, "lengths: expected a 1-D array (B,), got shape ()"),
+    ([[1], [2, 3]], "lengths: cannot be converted to an array"),
+])
+def test_lengths_shape_errors(lengths, message):
+    with raises(ValueError, message):
+        check_lengths(lengths, T, B)
+
+
+@pytest.mark.parametrize("lengths,dtype", [
+    ([5.0, 1.0, 3.0], "float64"),
+    (np.array([5, 1, 3], np.float32), "float32"),
+    ([True, True, False], "bool"),
+    (["5", "1", "3"], "<U1"),
+    (np.array([5, 1, 3], object), "object"),
+])
+def test_lengths_must_be_integers(lengths, dtype):
+    with raises(TypeError, f"lengths: expected an integer array, got dtype {dtype}"):
+        check_lengths(lengths, T, B)
+
+
+@pytest.mark.parametrize("lengths,message", [
+    ([5, 0, 3], "lengths: every length must be in [1, T] = [1, 5], got 0 at index 1"),
+    ([6, 1, 3], "lengths: every length must be in [1, T] = [1, 5], got 6 at index 0"),
+    ([5, 1, -2], "got -2 at index 2"),
+    ([0, 1, 9], "got 0 at index 0, 9 at index 2"),
+    (np.array([2**63, 1, 1], np.uint64), f"got {2**63} at index 0"),
+])
+def test_lengths_out_of_range(lengths, message):
+    with raises(ValueError, message):
+        check_lengths(lengths, T, B)
+
+
+def test_many_bad_lengths_are_counted_not_all_listed():
+    with raises(ValueError, "got 0 at index 0, 0 at index 1, 0 at index 2, 0 at index 3, "
+                           "0 at index 4 (8 invalid in all)"):
+        check_lengths(np.zeros(8, int), 50, 8)
+    with raises(ValueError, "lengths: every length must be in [1, T] = [1, 50], got 0 at index 3"):
+        check_lengths([1, 50, 7, 0], 50, 4)
+
+
+def test_lengths_with_empty_batch_or_empty_time():
+    for empty in ([], np.zeros(0, np.int32), np.zeros(0)):  # [] converts to float64: accepted
+        out = check_lengths(empty, T, 0)
+        assert out.shape == (0,) and out.dtype == np.int64
+        assert check_lengths(empty, 0, 0).shape == (0,)
+    with raises(ValueError, "lengths: expected shape (B,) = (0,), got (1,)"):
+        check_lengths([1], T, 0)
+    with raises(ValueError, "lengths: every length must be in [1, T], but T = x.shape[0] = 0"):
+        check_lengths([1, 1, 1], 0, B)
+    with raises(ValueError, "pass lengths=None"):
+        ref.lstm_forward(**lstm_args(x=np.zeros((0, B, I))), lengths=[0, 0, 0])
+
+
+def test_check_reverse():
+    assert check_reverse(True) is True and check_reverse(False) is False
+    assert check_reverse(np.bool_(True)) is True
+    for bad, name in ((1, "int"), (None, "NoneType"), ("yes", "str"), (np.int64(0), "int64")):
+        with raises(TypeError, f"reverse: expected a bool, got {name}"):
+            check_reverse(bad)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn", "gru"])
+def test_forward_functions_check_lengths_and_reverse(cell):
+    fwd, args = {"lstm": (ref.lstm_forward, lstm_args), "rnn": (ref.rnn_forward, rnn_args),
+                 "gru": (ref.gru_forward, gru_args)}[cell]
+    with raises(ValueError, "lengths: every length must be in [1, T] = [1, 5], got 6 at index 2"):
+        fwd(**args(), lengths=[5, 1, 6])
+    with raises(ValueError, "lengths: expected shape (B,) = (3,), got (2,)"):
+        fwd(**args(), lengths=[5, 1])
+    with raises(TypeError, "lengths: expected an integer array, got dtype float64"):
+        fwd(**args(), lengths=np.array([5.0, 1.0, 2.0]))
+    with raises(TypeError, "reverse: expected a bool, got int"):
+        fwd(**args(), reverse=1)
+    with raises(TypeError, "reverse: expected a bool, got str"):
+        fwd(**args(), lengths=[1, 2, 3], reverse="True")
+    # the arrays are checked first, then lengths, then reverse
+    with raises(ValueError, "h0: expected shape (B, H)"):
+        fwd(**args(h0=np.zeros((B + 1, H))), lengths=[0, 0, 0], reverse=1)
+    with raises(ValueError, "lengths:"):
+        fwd(**args(), lengths=[0, 0, 0], reverse=1)

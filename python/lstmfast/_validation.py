@@ -10,7 +10,10 @@ the same errors. Rules:
   ndim or size raises ``ValueError`` naming the argument, the expected shape and
   the received one, e.g. ``w_hh: expected shape (4*H, H) = (64, 16), got (64, 15)``.
 * T = 0 and B = 0 are valid (empty results); H = 0 and I = 0 are not.
-* NaN and Inf are not checked: they propagate.
+* NaN and Inf are not checked: they propagate (except at padded positions, see
+  :func:`check_lengths`, which are never read).
+* ``lengths`` (:func:`check_lengths`) and ``reverse`` (:func:`check_reverse`) are
+  checked after the arrays, in that order, by both paths.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 NONLINEARITIES = ("tanh", "relu")
+_MAX_LISTED = 5  # offending lengths named in one message
 
 
 class LSTMArgs(NamedTuple):
@@ -41,7 +45,11 @@ class LSTMArgs(NamedTuple):
 
 
 class RNNArgs(NamedTuple):
-    """Checked vanilla-RNN arguments; ``h0`` is zeros when not given."""
+    """Checked vanilla-RNN (and GRU) arguments; ``h0`` is zeros when not given.
+
+    For a GRU the weights have three gate blocks: ``w_ih`` (3H, I), ``w_hh`` (3H, H),
+    biases (3H,).
+    """
 
     x: np.ndarray  # (T, B, I)
     w_ih: np.ndarray  # (H, I)
@@ -109,7 +117,7 @@ def _contiguous(arr: Optional[np.ndarray]) -> Optional[np.ndarray]:
 def check_weights(w_ih: np.ndarray, w_hh: np.ndarray, b_ih: Optional[np.ndarray],
                   b_hh: Optional[np.ndarray], *, gates: int,
                   input_size: Optional[int] = None) -> tuple[int, int]:
-    """Check weight shapes for a cell with ``gates`` gate blocks (LSTM 4, RNN 1).
+    """Check weight shapes for a cell with ``gates`` gate blocks (LSTM 4, GRU 3, RNN 1).
 
     H is ``w_hh.shape[1]``; I is ``input_size`` or, if None, ``w_ih.shape[1]``.
     Arrays must already be NumPy arrays. Returns ``(I, H)``.
@@ -201,6 +209,79 @@ def check_rnn_args(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,
     h0 = _state("h0", h0, B, H, x.dtype)
     x, w_ih, w_hh, b_ih, b_hh = map(_contiguous, (x, w_ih, w_hh, b_ih, b_hh))
     return RNNArgs(x, w_ih, w_hh, b_ih, b_hh, h0, T, B, I, H, x.dtype)
+
+
+def check_gru_args(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,
+                   h0: Any = None) -> RNNArgs:
+    """Check and normalise the arguments of a GRU forward pass.
+
+    Same rules as :func:`check_lstm_args` with three gate blocks r, z, n:
+    ``w_ih`` (3H, I), ``w_hh`` (3H, H), biases (3H,) or None, ``h0`` (B, H) or None
+    (zeros). Returns an :class:`RNNArgs` (the fields are the same).
+    """
+    x, w_ih, w_hh, b_ih, b_hh, h0 = as_float_arrays(
+        x=x, w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, h0=h0)
+    T, B, I = _check_x(x)  # noqa: E741
+    _, H = check_weights(w_ih, w_hh, b_ih, b_hh, gates=3, input_size=I)
+    h0 = _state("h0", h0, B, H, x.dtype)
+    x, w_ih, w_hh, b_ih, b_hh = map(_contiguous, (x, w_ih, w_hh, b_ih, b_hh))
+    return RNNArgs(x, w_ih, w_hh, b_ih, b_hh, h0, T, B, I, H, x.dtype)
+
+
+def check_lengths(lengths: Any, T: int, B: int) -> Optional[np.ndarray]:
+    """Check the per-sequence lengths of a right-padded batch.
+
+    Parameters
+    ----------
+    lengths : array_like of int, (B,), or None
+        ``lengths[b]`` is the number of real steps of sequence b; steps
+        ``lengths[b] .. T-1`` are padding. Any order (no sorting needed).
+        None means every sequence has length T.
+    T, B : int
+        ``x.shape[0]`` and ``x.shape[1]``.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        A new int64 array (the input is never returned or modified), or None.
+
+    Raises
+    ------
+    TypeError
+        A dtype other than a (signed or unsigned) integer one: floats, even with
+        whole values, and bools are refused. An empty ``lengths`` (B = 0) is
+        accepted whatever its dtype, since ``np.asarray([])`` is float64.
+    ValueError
+        Not convertible, shape other than (B,), or a length outside [1, T]
+        (every length is invalid when T = 0 and B > 0).
+    """
+    if lengths is None:
+        return None
+    try:
+        arr = np.asarray(lengths)
+    except (ValueError, TypeError) as err:  # e.g. ragged nested lists
+        raise ValueError(f"lengths: cannot be converted to an array ({err})") from None
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths: expected an integer array, got dtype {arr.dtype}")
+    check_shape("lengths", arr, "(B,)", (B,))
+    if B == 0:
+        return np.zeros(0, dtype=np.int64)
+    if T == 0:
+        raise ValueError(f"lengths: every length must be in [1, T], but T = x.shape[0] = 0: an "
+                         f"empty batch of sequences has no valid lengths (pass lengths=None)")
+    bad = np.flatnonzero((arr < 1) | (arr > T))
+    if bad.size:
+        listed = ", ".join(f"{arr[k]} at index {k}" for k in bad[:_MAX_LISTED])
+        more = f" ({bad.size} invalid in all)" if bad.size > _MAX_LISTED else ""
+        raise ValueError(f"lengths: every length must be in [1, T] = [1, {T}], got {listed}{more}")
+    return arr.astype(np.int64)  # always a copy: values in [1, T] fit
+
+
+def check_reverse(reverse: Any) -> bool:
+    """Return ``reverse`` as a bool; ``TypeError`` unless it is a bool (or NumPy bool)."""
+    if not isinstance(reverse, (bool, np.bool_)):
+        raise TypeError(f"reverse: expected a bool, got {type(reverse).__name__}")
+    return bool(reverse)
 
 
 _GRAD_LAYOUTS = {"dy": "(T, B, H)", "dh_n": "(B, H)", "dc_n": "(B, H)"}

@@ -1,11 +1,16 @@
-r"""Convert LSTM/RNN weights between lstmfast (= PyTorch) and other conventions.
+r"""Convert LSTM/GRU/RNN weights between lstmfast (= PyTorch) and other conventions.
 
 The common currency is a ``params`` dict with the keys ``"w_ih"``, ``"w_hh"``,
 ``"b_ih"``, ``"b_hh"`` in PyTorch's layout (a bias may be None or absent):
 
 * LSTM: ``w_ih`` (4H, I), ``w_hh`` (4H, H), ``b_ih`` and ``b_hh`` (4H,); the four gate
   blocks of H rows each are stacked in the order i, f, g, o.
+* GRU: ``w_ih`` (3H, I), ``w_hh`` (3H, H), ``b_ih`` and ``b_hh`` (3H,); gate blocks
+  r, z, n (PyTorch's ``nn.GRU``: the reset gate scales ``w_hn h + b_hn``).
 * RNN: ``w_ih`` (H, I), ``w_hh`` (H, H), ``b_ih`` and ``b_hh`` (H,).
+
+The PyTorch functions serve all three cells: the cell is read from the shapes
+(``w_hh`` is (G*H, H) with G = 4, 3 or 1) unless ``cell=`` names it.
 
 Every converter returns new arrays (never views of its input) with the input's dtype.
 
@@ -30,6 +35,27 @@ the default since Keras 2.3; ONNX: default activations, no peepholes ``P``, no `
 ``input_forget=0``, one direction). The course dicts' output head ``Wy``, ``by`` is
 not part of the recurrence: use it with :func:`lstmfast.losses.dense_forward` as
 ``w = Wy``, ``b = by[:, 0]``.
+
+GRU
+---
+=============  ==================  ===========================================
+lstmfast       PyTorch state dict  Keras GRU, ``reset_after=True``
+=============  ==================  ===========================================
+w_ih (3H, I)   weight_ih_l0        kernel (I, 3H)
+w_hh (3H, H)   weight_hh_l0        recurrent_kernel (H, 3H)
+b_ih (3H,)     bias_ih_l0          bias[0] (input bias); bias is (2, 3H)
+b_hh (3H,)     bias_hh_l0          bias[1] (recurrent bias)
+gate order     r, z, n             z, r, h
+=============  ==================  ===========================================
+
+Both keep the two biases apart and apply the reset gate after the recurrent
+product, and both mix with the update gate as h = z * h_prev + (1 - z) * n, so
+the conversion is exact both ways. ``reset_after=True`` is Keras' default in
+TensorFlow 2 and Keras 3; the other variant, ``reset_after=False`` (the default of
+TensorFlow 1's tf.keras: reset gate applied to h before the product, one bias (3H,)),
+computes a different function and is refused. Keras must also use
+``activation="tanh"`` and ``recurrent_activation="sigmoid"`` (again the defaults in
+TensorFlow 2 and Keras 3; TensorFlow 1 defaulted to ``hard_sigmoid``).
 """
 
 from __future__ import annotations
@@ -43,6 +69,7 @@ from ._validation import as_float_arrays, check_shape, check_weights
 
 __all__ = [
     "to_torch_state_dict", "from_torch_state_dict", "to_keras", "from_keras",
+    "to_keras_gru", "from_keras_gru",
     "to_onnx", "from_onnx", "to_course_lstm", "from_course_lstm",
     "to_course_rnn", "from_course_rnn",
 ]
@@ -53,6 +80,17 @@ COURSE_LSTM_GATES = ("Wi", "Wf", "Wc", "Wo")  # our block order i, f, g, o
 # block k of ours is ONNX block _OURS_FROM_ONNX[k].
 _ONNX_FROM_OURS = (0, 3, 1, 2)
 _OURS_FROM_ONNX = (0, 2, 3, 1)
+# Keras' GRU stacks z, r, h; ours r, z, n. Swapping the first two blocks goes either way.
+# (Read from Keras 3's GRUCell, keras/src/layers/rnn/gru.py in keras-team/keras: build()
+# makes kernel (input_dim, 3*units), recurrent_kernel (units, 3*units) and, with
+# reset_after, bias (2, 3*units); call() splits bias into input_bias = bias[0] and
+# recurrent_bias = bias[1], splits x @ kernel + input_bias into x_z, x_r, x_h in that
+# order, applies r to (h @ recurrent_kernel[:, 2*units:] + recurrent_bias[2*units:]),
+# and returns z * h_tm1 + (1 - z) * hh. Defaults from the tf.keras.layers.GRU API pages:
+# TF 2.13 reset_after=True, recurrent_activation='sigmoid'; TF 1.15 reset_after=False,
+# 'hard_sigmoid'.)
+_KERAS_GRU_ORDER = (1, 0, 2)
+CELLS = {"lstm": 4, "gru": 3, "rnn": 1}  # gate blocks per cell
 
 
 # --------------------------------------------------------------------------- helpers
@@ -69,10 +107,29 @@ def _copy(a: Optional[np.ndarray]) -> Optional[np.ndarray]:
     return None if a is None else np.array(a, copy=True, order="C")
 
 
-def _check_params(params: Any, gates: Optional[int] = None) -> tuple[Any, ...]:
+def _gates_of(cell: Optional[str], w_hh: np.ndarray) -> int:
+    """Gate blocks of ``cell`` ("lstm", "gru", "rnn"); None reads them from w_hh (G*H, H).
+
+    Shapes that fit no cell count as an LSTM's, so that the error message says what an
+    LSTM would need.
+    """
+    if cell is not None:
+        if cell not in CELLS:
+            raise ValueError(f"cell: expected one of {tuple(CELLS)} or None, got {cell!r}")
+        return CELLS[cell]
+    if w_hh.ndim == 2 and w_hh.shape[1] >= 1 and w_hh.shape[0] % w_hh.shape[1] == 0:
+        ratio = w_hh.shape[0] // w_hh.shape[1]
+        if ratio in CELLS.values():
+            return ratio
+    return 4
+
+
+def _check_params(params: Any, gates: Optional[int] = None,
+                  cell: Optional[str] = None) -> tuple[Any, ...]:
     """Validate a ``params`` dict; returns (w_ih, w_hh, b_ih, b_hh, I, H).
 
-    ``gates`` 4 (LSTM) or 1 (RNN); None infers it: 1 if w_hh is square, else 4.
+    ``gates`` 4 (LSTM), 3 (GRU) or 1 (RNN); None takes it from ``cell`` (see
+    :func:`_gates_of`: read from the shape of w_hh when ``cell`` is None too).
     """
     if not isinstance(params, Mapping):
         raise TypeError(f"params: expected a dict with keys {PARAM_KEYS}, got {type(params).__name__}")
@@ -83,14 +140,14 @@ def _check_params(params: Any, gates: Optional[int] = None) -> tuple[Any, ...]:
                          f"missing {missing}, unknown {unknown}")
     w_ih, w_hh, b_ih, b_hh = as_float_arrays(**{k: _numpy(params.get(k)) for k in PARAM_KEYS})
     if gates is None:
-        gates = 1 if w_hh.ndim == 2 and w_hh.shape[0] == w_hh.shape[1] else 4
+        gates = _gates_of(cell, w_hh)
     I, H = check_weights(w_ih, w_hh, b_ih, b_hh, gates=gates)  # noqa: E741
     return w_ih, w_hh, b_ih, b_hh, I, H
 
 
 def _reorder(a: np.ndarray, order: Sequence[int]) -> np.ndarray:
-    """Rearrange the 4 equal gate blocks along axis 0 of ``a`` into ``order``."""
-    blocks = np.split(a, 4, axis=0)
+    """Rearrange the ``len(order)`` equal gate blocks along axis 0 of ``a`` into ``order``."""
+    blocks = np.split(a, len(order), axis=0)
     return np.concatenate([blocks[k] for k in order], axis=0)
 
 
@@ -110,18 +167,29 @@ def _params(w_ih: np.ndarray, w_hh: np.ndarray, b_ih: Optional[np.ndarray],
 # --------------------------------------------------------------------------- PyTorch
 
 
-def to_torch_state_dict(params: Mapping[str, Any], layer: int = 0, *,
-                        tensors: bool = False) -> dict[str, Any]:
-    """PyTorch ``nn.LSTM`` / ``nn.RNN`` state-dict entries for one layer.
+def _torch_names(layer: int, reverse: bool) -> dict[str, str]:
+    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+    return {"w_ih": "weight_ih" + suffix, "w_hh": "weight_hh" + suffix,
+            "b_ih": "bias_ih" + suffix, "b_hh": "bias_hh" + suffix}
+
+
+def to_torch_state_dict(params: Mapping[str, Any], layer: int = 0, *, tensors: bool = False,
+                        reverse: bool = False, cell: Optional[str] = None) -> dict[str, Any]:
+    """PyTorch ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` state-dict entries for one layer.
 
     Parameters
     ----------
     params : dict
-        ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh`` (LSTM or RNN).
+        ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh`` (LSTM, GRU or RNN).
     layer : int
         The layer index k in ``weight_ih_l{k}`` etc.
     tensors : bool
         Return ``torch.Tensor`` values (imports torch) instead of NumPy arrays.
+    reverse : bool
+        The reverse direction of a bidirectional module: ``weight_ih_l{k}_reverse`` etc.
+    cell : {"lstm", "gru", "rnn"} or None
+        Check the shapes for this cell; None reads it from ``w_hh`` ((4H, H), (3H, H)
+        or (H, H)).
 
     Returns
     -------
@@ -129,14 +197,15 @@ def to_torch_state_dict(params: Mapping[str, Any], layer: int = 0, *,
         ``weight_ih_l{k}``, ``weight_hh_l{k}`` and, when present, ``bias_ih_l{k}``,
         ``bias_hh_l{k}`` (a module built with ``bias=False`` has no bias entries).
         Load with ``module.load_state_dict(sd)`` (``strict=False`` for a subset of
-        the layers).
+        the layers or directions).
     """
-    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params)
-    sd = {f"weight_ih_l{layer}": w_ih, f"weight_hh_l{layer}": w_hh}
+    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params, cell=cell)
+    names = _torch_names(layer, reverse)
+    sd = {names["w_ih"]: w_ih, names["w_hh"]: w_hh}
     if b_ih is not None or b_hh is not None:
         zeros = np.zeros_like(b_ih if b_ih is not None else b_hh)
-        sd[f"bias_ih_l{layer}"] = b_ih if b_ih is not None else zeros
-        sd[f"bias_hh_l{layer}"] = b_hh if b_hh is not None else zeros
+        sd[names["b_ih"]] = b_ih if b_ih is not None else zeros
+        sd[names["b_hh"]] = b_hh if b_hh is not None else zeros
     sd = {k: _copy(v) for k, v in sd.items()}
     if tensors:
         import torch  # only when asked for
@@ -145,8 +214,9 @@ def to_torch_state_dict(params: Mapping[str, Any], layer: int = 0, *,
     return sd
 
 
-def from_torch_state_dict(sd: Mapping[str, Any], layer: int = 0) -> dict[str, Optional[np.ndarray]]:
-    """``params`` from a PyTorch ``nn.LSTM`` / ``nn.RNN`` state dict.
+def from_torch_state_dict(sd: Mapping[str, Any], layer: int = 0, *, reverse: bool = False,
+                          cell: Optional[str] = None) -> dict[str, Optional[np.ndarray]]:
+    """``params`` from a PyTorch ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` state dict.
 
     Parameters
     ----------
@@ -154,19 +224,22 @@ def from_torch_state_dict(sd: Mapping[str, Any], layer: int = 0) -> dict[str, Op
         ``module.state_dict()``; values may be tensors (any device) or arrays. Keys
         must be unprefixed (``weight_ih_l0``, not ``lstm.weight_ih_l0``).
     layer : int
+    reverse : bool
+        Read the reverse direction of a bidirectional module (``*_l{k}_reverse``).
+    cell : {"lstm", "gru", "rnn"} or None
+        As in :func:`to_torch_state_dict`.
 
     Returns
     -------
     dict
         ``params``; the biases are None if the module has none.
     """
-    names = {"w_ih": f"weight_ih_l{layer}", "w_hh": f"weight_hh_l{layer}",
-             "b_ih": f"bias_ih_l{layer}", "b_hh": f"bias_hh_l{layer}"}
+    names = _torch_names(layer, reverse)
     for key in ("w_ih", "w_hh"):
         if names[key] not in sd:
             raise ValueError(f"sd: no entry {names[key]!r}; present: {sorted(sd)}")
     w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(
-        {k: sd[name] for k, name in names.items() if name in sd})
+        {k: sd[name] for k, name in names.items() if name in sd}, cell=cell)
     return _params(w_ih, w_hh, b_ih, b_hh)
 
 
@@ -188,6 +261,32 @@ def to_keras(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
             "bias": _summed_bias(b_ih, b_hh)}
 
 
+def _keras_weights(weights: Any, gates: int) -> tuple[Any, ...]:
+    """kernel, recurrent_kernel, bias (unchecked) and H from Keras weights of a cell
+    with ``gates`` blocks, given as a dict or as the list of ``layer.get_weights()``."""
+    if isinstance(weights, Mapping):
+        kernel, recurrent, bias = (weights.get(k) for k in ("kernel", "recurrent_kernel", "bias"))
+        if kernel is None or recurrent is None:
+            raise ValueError(f"weights: expected keys 'kernel', 'recurrent_kernel' and optionally "
+                             f"'bias', got {sorted(weights)}")
+    elif isinstance(weights, Sequence) and len(weights) in (2, 3):
+        kernel, recurrent, bias = (*weights, None)[:3]
+    else:
+        raise TypeError("weights: expected a dict or the list [kernel, recurrent_kernel(, bias)] "
+                        "of layer.get_weights()")
+    kernel, recurrent, bias = as_float_arrays(kernel=kernel, recurrent_kernel=recurrent, bias=bias)
+    g = f"{gates}*H"
+    if recurrent.ndim != 2 or recurrent.shape[0] < 1:
+        raise ValueError(f"recurrent_kernel: expected a 2-D array (H, {g}) with H >= 1, "
+                         f"got shape {recurrent.shape}")
+    H = recurrent.shape[0]
+    check_shape("recurrent_kernel", recurrent, f"(H, {g})", (H, gates * H))
+    if kernel.ndim != 2 or kernel.shape[0] < 1:
+        raise ValueError(f"kernel: expected a 2-D array (I, {g}) with I >= 1, got shape {kernel.shape}")
+    check_shape("kernel", kernel, f"(I, {g})", (kernel.shape[0], gates * H))
+    return kernel, recurrent, bias, H
+
+
 def from_keras(weights: Any) -> dict[str, Optional[np.ndarray]]:
     """``params`` from Keras ``LSTM`` weights.
 
@@ -203,29 +302,67 @@ def from_keras(weights: Any) -> dict[str, Optional[np.ndarray]]:
     dict
         ``params`` with ``b_ih = bias``, ``b_hh = zeros`` (both None without bias).
     """
-    if isinstance(weights, Mapping):
-        kernel, recurrent, bias = (weights.get(k) for k in ("kernel", "recurrent_kernel", "bias"))
-        if kernel is None or recurrent is None:
-            raise ValueError(f"weights: expected keys 'kernel', 'recurrent_kernel' and optionally "
-                             f"'bias', got {sorted(weights)}")
-    elif isinstance(weights, Sequence) and len(weights) in (2, 3):
-        kernel, recurrent, bias = (*weights, None)[:3]
-    else:
-        raise TypeError("weights: expected a dict or the list [kernel, recurrent_kernel(, bias)] "
-                        "of layer.get_weights()")
-    kernel, recurrent, bias = as_float_arrays(kernel=kernel, recurrent_kernel=recurrent, bias=bias)
-    if recurrent.ndim != 2 or recurrent.shape[0] < 1:
-        raise ValueError(f"recurrent_kernel: expected a 2-D array (H, 4*H) with H >= 1, "
-                         f"got shape {recurrent.shape}")
-    H = recurrent.shape[0]
-    check_shape("recurrent_kernel", recurrent, "(H, 4*H)", (H, 4 * H))
-    if kernel.ndim != 2 or kernel.shape[0] < 1:
-        raise ValueError(f"kernel: expected a 2-D array (I, 4*H) with I >= 1, got shape {kernel.shape}")
-    check_shape("kernel", kernel, "(I, 4*H)", (kernel.shape[0], 4 * H))
+    kernel, recurrent, bias, H = _keras_weights(weights, gates=4)
     if bias is not None:
         check_shape("bias", bias, "(4*H,)", (4 * H,))
     b_hh = None if bias is None else np.zeros_like(bias)
     return _params(kernel.T, recurrent.T, bias, b_hh)
+
+
+def to_keras_gru(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
+    """Keras ``GRU(reset_after=True)`` weights (gate order z, r, h, transposed).
+
+    Parameters
+    ----------
+    params : dict
+        GRU ``params``: ``w_ih`` (3H, I), ``w_hh`` (3H, H), ``b_ih``, ``b_hh`` (3H,).
+
+    Returns
+    -------
+    dict
+        ``kernel`` (I, 3H), ``recurrent_kernel`` (H, 3H) and ``bias`` (2, 3H) =
+        [input bias; recurrent bias] (a missing half is zeros; None without biases).
+        For ``layer.set_weights`` pass ``[kernel, recurrent_kernel, bias]`` (omit bias
+        if ``use_bias=False``).
+    """
+    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params, gates=3)
+    bias = None
+    if b_ih is not None or b_hh is not None:
+        zeros = np.zeros(w_hh.shape[0], dtype=w_hh.dtype)
+        halves = [zeros if b is None else _reorder(b, _KERAS_GRU_ORDER) for b in (b_ih, b_hh)]
+        bias = np.stack(halves)
+    return {"kernel": _copy(_reorder(w_ih, _KERAS_GRU_ORDER).T),
+            "recurrent_kernel": _copy(_reorder(w_hh, _KERAS_GRU_ORDER).T), "bias": bias}
+
+
+def from_keras_gru(weights: Any) -> dict[str, Optional[np.ndarray]]:
+    """``params`` from Keras ``GRU(reset_after=True)`` weights.
+
+    Parameters
+    ----------
+    weights : dict or sequence
+        ``{"kernel", "recurrent_kernel", "bias"}`` or ``layer.get_weights()``, i.e.
+        ``[kernel (I, 3H), recurrent_kernel (H, 3H)]`` plus ``bias (2, 3H)`` if the
+        layer has one.
+
+    Returns
+    -------
+    dict
+        GRU ``params``: ``b_ih = bias[0]``, ``b_hh = bias[1]`` (None without bias).
+        Exact: ``to_keras_gru(from_keras_gru(w))`` gives ``w`` back.
+    """
+    kernel, recurrent, bias, H = _keras_weights(weights, gates=3)
+    b_ih = b_hh = None
+    if bias is not None:
+        if bias.shape == (3 * H,):
+            raise ValueError(f"bias: shape {bias.shape} is that of a Keras GRU with "
+                             f"reset_after=False, which computes a different function (the reset "
+                             f"gate before the recurrent product); only reset_after=True, bias "
+                             f"(2, 3*H) = {(2, 3 * H)}, converts")
+        check_shape("bias", bias, "(2, 3*H)", (2, 3 * H))
+        b_ih, b_hh = (_reorder(half, _KERAS_GRU_ORDER) for half in bias)
+    return _params(_reorder(kernel.T, _KERAS_GRU_ORDER), _reorder(recurrent.T, _KERAS_GRU_ORDER),
+                   b_ih, b_hh)
 
 
 # --------------------------------------------------------------------------- ONNX

@@ -1,4 +1,4 @@
-r"""Pure-NumPy LSTM and vanilla RNN: forward pass and backpropagation through time.
+r"""Pure-NumPy LSTM, GRU and vanilla RNN: forward pass and backpropagation through time.
 
 This module is the clarity oracle every fast path is checked against. It is meant
 to be read. It computes in the dtype of its inputs (float32 or float64).
@@ -35,6 +35,50 @@ The LSTM step, for all B examples at once (``@`` is matrix product)::
 The vanilla RNN step: ``a<t> = act(x<t> @ w_ih.T + b_ih + a<t-1> @ w_hh.T + b_hh)``
 with act = tanh (the course) or relu.
 
+GRU
+---
+PyTorch's formulation (also Keras' ``reset_after=True`` and cuDNN's): three gate
+blocks r, z, n in the rows of ``w_ih`` (3H, I), ``w_hh`` (3H, H), ``b_ih``, ``b_hh``
+(3H,). The course's GRU has no separate cell state (c<t> = a<t>) and differs in two
+details, shown in the table::
+
+    r     = σ(x<t> @ w_ir.T + b_ir + a<t-1> @ w_hr.T + b_hr)       reset gate
+    z     = σ(x<t> @ w_iz.T + b_iz + a<t-1> @ w_hz.T + b_hz)       update gate
+    n     = tanh(x<t> @ w_in.T + b_in + r * (a<t-1> @ w_hn.T + b_hn))   candidate
+    a<t>  = (1 - z) * n + z * a<t-1>
+
+=================  ==============  ================================================
+course             code (PyTorch)  meaning
+=================  ==============  ================================================
+c<t> = a<t>        h[t]            the state, (B, H); also the output
+Γr (relevance)     r               σ(...), how much of the recurrent term enters n
+Γu (update gate)   1 - z           the course's Γu is the share of the candidate
+                                   written; PyTorch's z is the share of a<t-1> kept
+c~<t> (candidate)  n               tanh(...); the course multiplies a<t-1> by Γr
+                                   *before* the product with W_c, PyTorch (and this
+                                   module) multiplies the product w_hn a<t-1> + b_hn
+                                   by r *after* it, so b_hn sits inside the reset
+=================  ==============  ================================================
+
+So the course's c<t> = Γu * c~<t> + (1 - Γu) * c<t-1> is h = (1 - z) * n + z * h_prev.
+
+Variable lengths and direction
+------------------------------
+Every ``*_forward`` takes ``lengths`` and ``reverse``. ``lengths`` (B,) describes a
+right-padded batch: sequence b has ``lengths[b]`` real steps, followed by padding
+(any order of lengths; no sorting). Past its end a sequence takes no step: its
+state stays frozen (so ``h_n[b]`` is the state after its last real step), its
+outputs are 0, and in backward the padding gets gradient 0 and its ``dy`` is
+ignored. ``reverse=True`` runs each sequence from its own last real step back to
+time 0 (the reverse direction of a bidirectional layer, PyTorch's ``*_reverse``
+half); ``y`` stays in time order and ``h_n`` is the state after time 0.
+
+One loop serves every case: loop step s of sequence b works on the time step
+``times[s, b]`` (s, or ``lengths[b] - 1 - s`` when reversed) while s is below the
+sequence's length (see :func:`_schedule`). The inputs are first rearranged into
+that loop-step order (:func:`_reorder`), the recurrence runs with the ended
+sequences standing still, and the outputs are put back into time order.
+
 Functions come in forward / backward pairs. ``*_forward(..., training=True)``
 returns a *tape* holding copies of exactly what BPTT needs; ``*_backward(tape, dy,
 dh_n, dc_n)`` takes the gradient of the loss with respect to every output and
@@ -51,12 +95,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._validation import check_grad, check_lstm_args, check_rnn_args, check_tape
+from ._validation import (check_grad, check_gru_args, check_lengths, check_lstm_args,
+                          check_reverse, check_rnn_args, check_tape)
 
 __all__ = [
-    "sigmoid", "LSTMTape", "RNNTape",
+    "sigmoid", "LSTMTape", "RNNTape", "GRUTape",
     "lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward",
     "rnn_cell_forward", "rnn_cell_backward", "rnn_forward", "rnn_backward",
+    "gru_cell_forward", "gru_cell_backward", "gru_forward", "gru_backward",
 ]
 
 
@@ -90,6 +136,40 @@ def _bias_sum(b_ih: Optional[np.ndarray], b_hh: Optional[np.ndarray], size: int,
     return b
 
 
+def _schedule(T: int, B: int, lengths: Optional[np.ndarray],
+              reverse: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Which time step each sequence works on at each step of the loop.
+
+    Returns ``times`` (T, B) int and ``active`` (T, B) bool. At loop step s,
+    sequence b processes time step ``times[s, b]`` if ``active[s, b]``, i.e. while
+    s < lengths[b]; after that it has ended and takes no step.
+
+    * forward:  times[s, b] = s
+    * reverse:  times[s, b] = lengths[b] - 1 - s   (each sequence starts at its own end)
+
+    Where a sequence has ended, ``times`` is s: any valid index will do, it is never used.
+    """
+    L = np.full(B, T) if lengths is None else lengths  # (B,)
+    s = np.arange(T)[:, None]  # (T, 1)
+    active = s < L  # (T, B)
+    times = L - 1 - s if reverse else np.broadcast_to(s, (T, B))
+    return np.where(active, times, s), active
+
+
+def _reorder(a: np.ndarray, times: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """``a`` (T, B, K) rearranged so row s holds ``a[times[s, b], b]``; zeros where inactive.
+
+    Used in both directions: time order -> loop-step order (x, dy) and back (y, dx).
+    That works because the map s -> times[s, b] undoes itself (it is the identity, or
+    s -> L - 1 - s, on the real steps 0..L-1), and the padding is the same set of rows
+    (s >= L) in both orders. Padding always comes out as exact zeros, whatever ``a``
+    holds there (even NaN), so it can influence nothing.
+    """
+    out = a[times, np.arange(a.shape[1])]  # fancy indexing: always a new array
+    out[~active] = 0
+    return out
+
+
 # =========================================================================== LSTM
 
 
@@ -97,12 +177,15 @@ def _bias_sum(b_ih: Optional[np.ndarray], b_hh: Optional[np.ndarray], size: int,
 class LSTMTape:
     """What :func:`lstm_backward` needs, recorded by ``lstm_forward(training=True)``.
 
-    All arrays are read-only copies. ``hs`` and ``cs`` have T + 1 rows: row t is
-    the state after step t, and the extra last row (index -1) is the initial state,
-    so ``hs[t - 1]`` is the previous state for every t, including t = 0.
+    All arrays are read-only copies, in loop-step order (see the module notes; with
+    ``lengths=None, reverse=False`` that is plain time order). ``hs`` and ``cs`` have
+    T + 1 rows: row s is the state after loop step s, and the extra last row (index
+    -1) is the initial state, so ``hs[s - 1]`` is the previous state for every s,
+    including s = 0. Past a sequence's end its ``x`` and ``gates`` rows are zero and
+    its state rows repeat its final state.
     """
 
-    x: np.ndarray  # (T, B, I)
+    x: np.ndarray  # (T, B, I), loop-step order, zeros past each sequence's end
     w_ih: np.ndarray  # (4H, I)
     w_hh: np.ndarray  # (4H, H)
     has_b_ih: bool
@@ -110,6 +193,8 @@ class LSTMTape:
     gates: np.ndarray  # (T, B, 4H): Γu, Γf, c~, Γo after their nonlinearity
     hs: np.ndarray  # (T + 1, B, H): a<0..T-1>, then a<-1> = h0
     cs: np.ndarray  # (T + 1, B, H): c<0..T-1>, then c<-1> = c0
+    lengths: Optional[np.ndarray] = None  # (B,) int64, or None: every length is T
+    reverse: bool = False
 
 
 def lstm_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray,
@@ -192,7 +277,8 @@ def lstm_cell_backward(dh: np.ndarray, dc: np.ndarray, gates: np.ndarray, c_prev
 
 
 def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None,
-                 c0: Any = None, *, training: bool = False
+                 c0: Any = None, *, training: bool = False, lengths: Any = None,
+                 reverse: bool = False
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[LSTMTape]]:
     """LSTM over a whole sequence.
 
@@ -210,37 +296,54 @@ def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = N
         Initial hidden and cell state a<-1>, c<-1>; None means zeros.
     training : bool
         If True, also return the tape that :func:`lstm_backward` needs.
+    lengths : array_like of int (B,) or None
+        Real steps of each sequence of a right-padded batch, each in [1, T]; None
+        means all T. Past its end a sequence's outputs are 0 and its state is frozen.
+    reverse : bool
+        Run each sequence backwards, from time lengths[b] - 1 (which sees h0, c0)
+        down to 0.
 
     Returns
     -------
     y : (T, B, H)
-        a<t> for every step.
+        a<t> for every step, in time order (zeros past each sequence's end).
     h_n, c_n : (B, H)
-        Final state (equal to h0, c0 when T = 0).
+        Final state: after each sequence's last processed step (time lengths[b] - 1,
+        or time 0 when ``reverse``); equal to h0, c0 when T = 0.
     tape : LSTMTape or None
         None unless ``training``.
     """
     x, w_ih, w_hh, b_ih, b_hh, h0, c0, T, B, I, H, dtype = check_lstm_args(
         x, w_ih, w_hh, b_ih, b_hh, h0, c0)
+    lengths = check_lengths(lengths, T, B)
+    reverse = check_reverse(reverse)
+    times, active = _schedule(T, B, lengths, reverse)
 
-    # The input's share of every step's pre-activations, as ONE matmul:
-    # (T*B, I) @ (I, 4H). Only a<t-1> @ w_hh.T has to wait for the previous step.
+    # The inputs in the order the loop visits them (zeros past each sequence's end),
+    # and their share of every step's pre-activations as ONE matmul: (T*B, I) @ (I, 4H).
+    # Only a<t-1> @ w_hh.T has to wait for the previous step.
+    x = _reorder(x, times, active)
     xw = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, 4 * H) + _bias_sum(b_ih, b_hh, 4 * H, dtype)
 
     hs = np.empty((T + 1, B, H), dtype=dtype)
     cs = np.empty((T + 1, B, H), dtype=dtype)
-    gates = np.empty((T, B, 4 * H), dtype=dtype)
+    gates = np.zeros((T, B, 4 * H), dtype=dtype)
     hs[-1], cs[-1] = h0, c0  # the initial state lives at index -1, so step 0 is not special
-    for t in range(T):
-        hs[t], cs[t], gates[t] = lstm_cell_forward(xw[t], hs[t - 1], cs[t - 1], w_hh)
+    for s in range(T):
+        on = active[s]  # the sequences still running; the others keep their state
+        hs[s], cs[s] = hs[s - 1], cs[s - 1]
+        hs[s, on], cs[s, on], gates[s, on] = lstm_cell_forward(xw[s, on], hs[s - 1, on],
+                                                               cs[s - 1, on], w_hh)
 
-    # hs[T - 1] is h0 when T = 0. Copies: the caller may write into its results.
-    y, h_n, c_n = hs[:T].copy(), hs[T - 1].copy(), cs[T - 1].copy()
+    # Back to time order (a new array; zeros on the padding). hs[T - 1] is h0 when T = 0.
+    # Copies: the caller may write into its results.
+    y, h_n, c_n = _reorder(hs[:T], times, active), hs[T - 1].copy(), cs[T - 1].copy()
     tape = None
     if training:
         tape = LSTMTape(x=_frozen_copy(x), w_ih=_frozen_copy(w_ih), w_hh=_frozen_copy(w_hh),
                         has_b_ih=b_ih is not None, has_b_hh=b_hh is not None,
-                        gates=_frozen_copy(gates), hs=_frozen_copy(hs), cs=_frozen_copy(cs))
+                        gates=_frozen_copy(gates), hs=_frozen_copy(hs), cs=_frozen_copy(cs),
+                        lengths=_frozen_copy(lengths), reverse=reverse)
     return y, h_n, c_n, tape
 
 
@@ -252,18 +355,20 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None,
     ----------
     tape : LSTMTape
         From ``lstm_forward(..., training=True)``; it is not modified and can be
-        used again.
+        used again. It records ``lengths`` and ``reverse``.
     dy : array_like, (T, B, H)
-        dL/dy, the gradient of the loss with respect to every a<t>.
+        dL/dy, the gradient of the loss with respect to every a<t>, in time order.
+        Entries past a sequence's end are ignored.
     dh_n, dc_n : array_like (B, H) or None
-        dL/dh_n and dL/dc_n, gradients flowing into the final state (None: zeros).
+        dL/dh_n and dL/dc_n, gradients flowing into the final state (None: zeros);
+        they reach each sequence's last processed step.
 
     Returns
     -------
     dict
-        ``"x"`` (T, B, I), ``"h0"``, ``"c0"`` (B, H), ``"w_ih"`` (4H, I),
-        ``"w_hh"`` (4H, H), ``"b_ih"``, ``"b_hh"`` (4H,) or None for an absent
-        bias; all in the dtype of the forward pass.
+        ``"x"`` (T, B, I) (zeros past each sequence's end), ``"h0"``, ``"c0"`` (B, H),
+        ``"w_ih"`` (4H, I), ``"w_hh"`` (4H, H), ``"b_ih"``, ``"b_hh"`` (4H,) or None
+        for an absent bias; all in the dtype of the forward pass.
     """
     check_tape(tape, LSTMTape, "lstm_forward", "lstm_backward")
     x, w_ih, w_hh, gates, hs, cs = tape.x, tape.w_ih, tape.w_hh, tape.gates, tape.hs, tape.cs
@@ -273,23 +378,27 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None,
     dy = check_grad("dy", dy, (T, B, H), dtype)
     dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
     dc_n = check_grad("dc_n", dc_n, (B, H), dtype)
+    times, active = _schedule(T, B, tape.lengths, tape.reverse)
+    dy = _reorder(dy, times, active)  # loop-step order, like the tape; padding dropped
 
     # dh_next, dc_next: gradient reaching a<t>, c<t> from step t + 1 (at the start: from
     # outside). Copies, so that with T = 0 the returned "h0"/"c0" do not alias dh_n/dc_n.
     dh_next = np.zeros((B, H), dtype=dtype) if dh_n is None else dh_n.copy()
     dc_next = np.zeros((B, H), dtype=dtype) if dc_n is None else dc_n.copy()
-    dz = np.empty((T, B, 4 * H), dtype=dtype)
-    for t in reversed(range(T)):
-        dz[t], dh_next, dc_next = lstm_cell_backward(dy[t] + dh_next, dc_next, gates[t],
-                                                     cs[t - 1], cs[t], w_hh)
+    dz = np.zeros((T, B, 4 * H), dtype=dtype)
+    for s in reversed(range(T)):
+        on = active[s]  # a sequence that took no step passes its gradients through unchanged
+        dz[s, on], dh_next[on], dc_next[on] = lstm_cell_backward(
+            dy[s, on] + dh_next[on], dc_next[on], gates[s, on], cs[s - 1, on], cs[s, on], w_hh)
 
     # After the loop, each weight gradient is ONE matmul over all steps:
     # dW_ih = Σ_t dz<t>ᵀ x<t>, dW_hh = Σ_t dz<t>ᵀ a<t-1>, db = Σ_t Σ_batch dz<t>.
-    h_prev = hs[np.arange(T) - 1]  # (T, B, H): row t is a<t-1> (row 0 is h0)
+    # dz is zero past each sequence's end, so the padding adds nothing.
+    h_prev = hs[np.arange(T) - 1]  # (T, B, H): row s is a<t-1> (row 0 is h0)
     dz2 = dz.reshape(T * B, 4 * H)
     db = dz2.sum(axis=0)
     return {
-        "x": (dz2 @ w_ih).reshape(T, B, I),  # z = x<t> @ w_ih.T + ...
+        "x": _reorder((dz2 @ w_ih).reshape(T, B, I), times, active),  # z = x<t> @ w_ih.T + ...
         "h0": dh_next,
         "c0": dc_next,
         "w_ih": dz2.T @ x.reshape(T * B, I),
@@ -306,16 +415,19 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None,
 class RNNTape:
     """What :func:`rnn_backward` needs, recorded by ``rnn_forward(training=True)``.
 
-    Read-only copies; ``hs`` has T + 1 rows with the initial state at index -1.
+    Read-only copies in loop-step order (see :class:`LSTMTape`); ``hs`` has T + 1
+    rows with the initial state at index -1.
     """
 
-    x: np.ndarray  # (T, B, I)
+    x: np.ndarray  # (T, B, I), loop-step order, zeros past each sequence's end
     w_ih: np.ndarray  # (H, I)
     w_hh: np.ndarray  # (H, H)
     has_b_ih: bool
     has_b_hh: bool
     nonlinearity: str  # "tanh" or "relu"
     hs: np.ndarray  # (T + 1, B, H): a<0..T-1>, then a<-1> = h0
+    lengths: Optional[np.ndarray] = None  # (B,) int64, or None: every length is T
+    reverse: bool = False
 
 
 def rnn_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray,
@@ -343,8 +455,8 @@ def rnn_cell_backward(dh: np.ndarray, h: np.ndarray, w_hh: np.ndarray,
 
 
 def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, *,
-                nonlinearity: str = "tanh", training: bool = False
-                ) -> tuple[np.ndarray, np.ndarray, Optional[RNNTape]]:
+                nonlinearity: str = "tanh", training: bool = False, lengths: Any = None,
+                reverse: bool = False) -> tuple[np.ndarray, np.ndarray, Optional[RNNTape]]:
     """Vanilla RNN over a whole sequence.
 
     Parameters
@@ -361,28 +473,39 @@ def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     nonlinearity : {"tanh", "relu"}
     training : bool
         If True, also return the tape for :func:`rnn_backward`.
+    lengths : array_like of int (B,) or None
+    reverse : bool
+        As in :func:`lstm_forward`.
 
     Returns
     -------
     y : (T, B, H)
+        Time order, zeros past each sequence's end.
     h_n : (B, H)
     tape : RNNTape or None
     """
     x, w_ih, w_hh, b_ih, b_hh, h0, T, B, I, H, dtype = check_rnn_args(
         x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity)
+    lengths = check_lengths(lengths, T, B)
+    reverse = check_reverse(reverse)
+    times, active = _schedule(T, B, lengths, reverse)
 
+    x = _reorder(x, times, active)  # loop-step order, zeros past each sequence's end
     xw = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, H) + _bias_sum(b_ih, b_hh, H, dtype)
     hs = np.empty((T + 1, B, H), dtype=dtype)
     hs[-1] = h0
-    for t in range(T):
-        hs[t] = rnn_cell_forward(xw[t], hs[t - 1], w_hh, nonlinearity)
+    for s in range(T):
+        on = active[s]
+        hs[s] = hs[s - 1]
+        hs[s, on] = rnn_cell_forward(xw[s, on], hs[s - 1, on], w_hh, nonlinearity)
 
-    y, h_n = hs[:T].copy(), hs[T - 1].copy()
+    y, h_n = _reorder(hs[:T], times, active), hs[T - 1].copy()
     tape = None
     if training:
         tape = RNNTape(x=_frozen_copy(x), w_ih=_frozen_copy(w_ih), w_hh=_frozen_copy(w_hh),
                        has_b_ih=b_ih is not None, has_b_hh=b_hh is not None,
-                       nonlinearity=nonlinearity, hs=_frozen_copy(hs))
+                       nonlinearity=nonlinearity, hs=_frozen_copy(hs),
+                       lengths=_frozen_copy(lengths), reverse=reverse)
     return y, h_n, tape
 
 
@@ -394,6 +517,7 @@ def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> dict[str, Optional
     tape : RNNTape
         From ``rnn_forward(..., training=True)``; reusable.
     dy : array_like, (T, B, H)
+        Time order; entries past a sequence's end are ignored.
     dh_n : array_like (B, H) or None
 
     Returns
@@ -409,20 +533,235 @@ def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> dict[str, Optional
     dtype = x.dtype
     dy = check_grad("dy", dy, (T, B, H), dtype)
     dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
+    times, active = _schedule(T, B, tape.lengths, tape.reverse)
+    dy = _reorder(dy, times, active)
 
     dh_next = np.zeros((B, H), dtype=dtype) if dh_n is None else dh_n.copy()
-    dz = np.empty((T, B, H), dtype=dtype)
-    for t in reversed(range(T)):
-        dz[t], dh_next = rnn_cell_backward(dy[t] + dh_next, hs[t], w_hh, tape.nonlinearity)
+    dz = np.zeros((T, B, H), dtype=dtype)
+    for s in reversed(range(T)):
+        on = active[s]
+        dz[s, on], dh_next[on] = rnn_cell_backward(dy[s, on] + dh_next[on], hs[s, on], w_hh,
+                                                   tape.nonlinearity)
 
-    h_prev = hs[np.arange(T) - 1]  # row t is a<t-1>
+    h_prev = hs[np.arange(T) - 1]  # row s is a<t-1>
     dz2 = dz.reshape(T * B, H)
     db = dz2.sum(axis=0)
     return {
-        "x": (dz2 @ w_ih).reshape(T, B, I),
+        "x": _reorder((dz2 @ w_ih).reshape(T, B, I), times, active),
         "h0": dh_next,
         "w_ih": dz2.T @ x.reshape(T * B, I),
         "w_hh": dz2.T @ h_prev.reshape(T * B, H),
         "b_ih": db if tape.has_b_ih else None,
         "b_hh": db.copy() if tape.has_b_hh else None,
+    }
+
+
+# =========================================================================== GRU
+
+
+@dataclass(frozen=True)
+class GRUTape:
+    """What :func:`gru_backward` needs, recorded by ``gru_forward(training=True)``.
+
+    Read-only copies in loop-step order (see :class:`LSTMTape`); ``hs`` has T + 1
+    rows with the initial state at index -1. Past a sequence's end its ``x``,
+    ``gates`` and ``hw_n`` rows are zero.
+    """
+
+    x: np.ndarray  # (T, B, I), loop-step order, zeros past each sequence's end
+    w_ih: np.ndarray  # (3H, I)
+    w_hh: np.ndarray  # (3H, H)
+    has_b_ih: bool
+    has_b_hh: bool
+    gates: np.ndarray  # (T, B, 3H): r, z, n after their nonlinearity
+    hw_n: np.ndarray  # (T, B, H): a<t-1> @ w_hn.T + b_hn, the term the reset gate scales
+    hs: np.ndarray  # (T + 1, B, H): a<0..T-1>, then a<-1> = h0
+    lengths: Optional[np.ndarray] = None  # (B,) int64, or None: every length is T
+    reverse: bool = False
+
+
+def gru_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray,
+                     b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One GRU time step for a batch (PyTorch's formulation, reset after the product).
+
+    Parameters
+    ----------
+    xw_t : (B, 3H)
+        The input's share ``x<t> @ w_ih.T + b_ih``, blocks r, z, n (computed for all
+        steps at once by :func:`gru_forward`). Unlike the LSTM, ``b_hh`` cannot be
+        folded in: the reset gate scales the n block of the recurrent term, bias included.
+    h_prev : (B, H)
+        a<t-1>.
+    w_hh : (3H, H)
+    b_hh : (3H,)
+        Zeros when the layer has no recurrent bias.
+
+    Returns
+    -------
+    h : (B, H)
+        a<t>.
+    gates : (B, 3H)
+        r, z, n side by side, kept for backward.
+    hw_n : (B, H)
+        ``a<t-1> @ w_hn.T + b_hn``, kept for backward (the derivative of r * hw_n by r).
+    """
+    H = h_prev.shape[1]
+    hw = h_prev @ w_hh.T + b_hh  # (B, 3H) the recurrent term of every gate
+    r = sigmoid(xw_t[:, 0 * H:1 * H] + hw[:, 0 * H:1 * H])  # Γr: reset gate
+    z = sigmoid(xw_t[:, 1 * H:2 * H] + hw[:, 1 * H:2 * H])  # update gate, z = 1 - Γu
+    hw_n = hw[:, 2 * H:3 * H]
+    n = np.tanh(xw_t[:, 2 * H:3 * H] + r * hw_n)  # c~<t>, reset applied after the product
+    h = (1 - z) * n + z * h_prev  # c<t> = Γu * c~<t> + (1 - Γu) * c<t-1>
+    return h, np.concatenate([r, z, n], axis=1), hw_n
+
+
+def gru_cell_backward(dh: np.ndarray, gates: np.ndarray, hw_n: np.ndarray, h_prev: np.ndarray,
+                      w_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward through one GRU step: the lines of :func:`gru_cell_forward` in reverse.
+
+    Parameters
+    ----------
+    dh : (B, H)
+        dL/da<t>, total: from this step's output and from step t + 1.
+    gates : (B, 3H)
+        r, z, n of this step.
+    hw_n : (B, H)
+        ``a<t-1> @ w_hn.T + b_hn`` of this step.
+    h_prev : (B, H)
+        a<t-1>.
+    w_hh : (3H, H)
+
+    Returns
+    -------
+    dxw : (B, 3H)
+        dL/d(xw_t), the gradient of the input's share, blocks r, z, n.
+    dhw : (B, 3H)
+        dL/d(hw), the gradient of the recurrent term ``a<t-1> @ w_hh.T + b_hh``.
+        Its r and z blocks equal those of ``dxw`` (both enter the same sum); its n
+        block carries the factor r.
+    dh_prev : (B, H)
+        dL/da<t-1>, directly and through the recurrence.
+    """
+    r, z, n = np.split(gates, 3, axis=1)
+    # h = (1 - z) * n + z * h_prev
+    dn = dh * (1 - z)
+    dz = dh * (h_prev - n)
+    dh_prev = dh * z
+    # n = tanh(xw_n + r * hw_n)
+    dn_pre = dn * (1 - n**2)
+    dr = dn_pre * hw_n
+    dhw_n = dn_pre * r
+    # r = σ(xw_r + hw_r), z = σ(xw_z + hw_z): σ' = σ(1 - σ)
+    dr_pre = dr * r * (1 - r)
+    dz_pre = dz * z * (1 - z)
+    dxw = np.concatenate([dr_pre, dz_pre, dn_pre], axis=1)
+    dhw = np.concatenate([dr_pre, dz_pre, dhw_n], axis=1)
+    # hw = a<t-1> @ w_hh.T + b_hh
+    dh_prev = dh_prev + dhw @ w_hh
+    return dxw, dhw, dh_prev
+
+
+def gru_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, *,
+                training: bool = False, lengths: Any = None, reverse: bool = False
+                ) -> tuple[np.ndarray, np.ndarray, Optional[GRUTape]]:
+    """GRU over a whole sequence (PyTorch's ``nn.GRU`` equations).
+
+    Parameters
+    ----------
+    x : array_like, (T, B, I)
+    w_ih : array_like, (3H, I)
+        Input weights, gate blocks r, z, n.
+    w_hh : array_like, (3H, H)
+        Recurrent weights, same block order.
+    b_ih, b_hh : array_like (3H,) or None
+        Input and recurrent biases (None means zero). They are not interchangeable:
+        the reset gate scales the n block of ``b_hh``.
+    h0 : array_like (B, H) or None
+        a<-1>; None means zeros.
+    training : bool
+        If True, also return the tape for :func:`gru_backward`.
+    lengths : array_like of int (B,) or None
+    reverse : bool
+        As in :func:`lstm_forward`.
+
+    Returns
+    -------
+    y : (T, B, H)
+        Time order, zeros past each sequence's end.
+    h_n : (B, H)
+    tape : GRUTape or None
+    """
+    x, w_ih, w_hh, b_ih, b_hh, h0, T, B, I, H, dtype = check_gru_args(
+        x, w_ih, w_hh, b_ih, b_hh, h0)
+    lengths = check_lengths(lengths, T, B)
+    reverse = check_reverse(reverse)
+    times, active = _schedule(T, B, lengths, reverse)
+
+    x = _reorder(x, times, active)  # loop-step order, zeros past each sequence's end
+    xw = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, 3 * H) + _bias_sum(b_ih, None, 3 * H, dtype)
+    b_rec = _bias_sum(b_hh, None, 3 * H, dtype)  # b_hh, or zeros
+    hs = np.empty((T + 1, B, H), dtype=dtype)
+    gates = np.zeros((T, B, 3 * H), dtype=dtype)
+    hw_n = np.zeros((T, B, H), dtype=dtype)
+    hs[-1] = h0
+    for s in range(T):
+        on = active[s]
+        hs[s] = hs[s - 1]
+        hs[s, on], gates[s, on], hw_n[s, on] = gru_cell_forward(xw[s, on], hs[s - 1, on], w_hh, b_rec)
+
+    y, h_n = _reorder(hs[:T], times, active), hs[T - 1].copy()
+    tape = None
+    if training:
+        tape = GRUTape(x=_frozen_copy(x), w_ih=_frozen_copy(w_ih), w_hh=_frozen_copy(w_hh),
+                       has_b_ih=b_ih is not None, has_b_hh=b_hh is not None,
+                       gates=_frozen_copy(gates), hw_n=_frozen_copy(hw_n), hs=_frozen_copy(hs),
+                       lengths=_frozen_copy(lengths), reverse=reverse)
+    return y, h_n, tape
+
+
+def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> dict[str, Optional[np.ndarray]]:
+    """Backpropagation through time for :func:`gru_forward`.
+
+    Parameters
+    ----------
+    tape : GRUTape
+        From ``gru_forward(..., training=True)``; reusable.
+    dy : array_like, (T, B, H)
+        Time order; entries past a sequence's end are ignored.
+    dh_n : array_like (B, H) or None
+
+    Returns
+    -------
+    dict
+        ``"x"``, ``"h0"``, ``"w_ih"``, ``"w_hh"``, ``"b_ih"``, ``"b_hh"`` (None for
+        an absent bias), in the dtype of the forward pass.
+    """
+    check_tape(tape, GRUTape, "gru_forward", "gru_backward")
+    x, w_ih, w_hh, gates, hw_n, hs = tape.x, tape.w_ih, tape.w_hh, tape.gates, tape.hw_n, tape.hs
+    T, B, I = x.shape  # noqa: E741
+    H = w_hh.shape[1]
+    dtype = x.dtype
+    dy = check_grad("dy", dy, (T, B, H), dtype)
+    dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
+    times, active = _schedule(T, B, tape.lengths, tape.reverse)
+    dy = _reorder(dy, times, active)
+
+    dh_next = np.zeros((B, H), dtype=dtype) if dh_n is None else dh_n.copy()
+    dxw = np.zeros((T, B, 3 * H), dtype=dtype)
+    dhw = np.zeros((T, B, 3 * H), dtype=dtype)
+    for s in reversed(range(T)):
+        on = active[s]
+        dxw[s, on], dhw[s, on], dh_next[on] = gru_cell_backward(
+            dy[s, on] + dh_next[on], gates[s, on], hw_n[s, on], hs[s - 1, on], w_hh)
+
+    # xw = x<t> @ w_ih.T + b_ih and hw = a<t-1> @ w_hh.T + b_hh, for all steps at once.
+    h_prev = hs[np.arange(T) - 1]  # row s is a<t-1>
+    dxw2, dhw2 = dxw.reshape(T * B, 3 * H), dhw.reshape(T * B, 3 * H)
+    return {
+        "x": _reorder((dxw2 @ w_ih).reshape(T, B, I), times, active),
+        "h0": dh_next,
+        "w_ih": dxw2.T @ x.reshape(T * B, I),
+        "w_hh": dhw2.T @ h_prev.reshape(T * B, H),
+        "b_ih": dxw2.sum(axis=0) if tape.has_b_ih else None,
+        "b_hh": dhw2.sum(axis=0) if tape.has_b_hh else None,
     }

@@ -114,6 +114,48 @@ struct RnnBackwardArgs {
   T* db;           // (H,) or nullptr
 };
 
+// GRU in PyTorch's formulation, gate rows r, z, n:
+//   r = σ(x W_ir^T + b_ir + h W_hr^T + b_hr),  z = σ(x W_iz^T + b_iz + h W_hz^T + b_hz)
+//   n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn)),  h' = (1 - z) ⊙ n + z ⊙ h
+template <class T>
+struct GruForwardArgs {
+  Dims d;
+  Steps steps;
+  const T* x;     // (T, B, I)
+  const T* w_ih;  // (3H, I)
+  const T* w_hh;  // (3H, H)
+  const T* bias;  // (3H,) = b_ih + (b_hr, b_hz, 0), or nullptr: added to the input projection
+  const T* b_hn;  // (H,) or nullptr: the recurrent bias inside r ⊙ (...)
+  const T* h0;    // (B, H)
+  T* y;           // (T, B, *), row stride ldy
+  index_t ldy;
+  T* h_n;         // (B, H)
+  // Training only (nullptr for inference):
+  T* gates;  // (T, B, 4H): r, z, n and hn = h<t-1> W_hn^T + b_hn
+  T* h_all;  // (T+1, B, H), see Steps
+};
+
+template <class T>
+struct GruBackwardArgs {
+  Dims d;
+  Steps steps;
+  const T* x;      // (T, B, I)
+  const T* w_ih;   // (3H, I)
+  const T* w_hh;   // (3H, H)
+  const T* h_all;  // (T+1, B, H)
+  const T* gates;  // (T, B, 4H)
+  const T* dy;     // (T, B, *), row stride ldy
+  index_t ldy;
+  const T* dh_n;   // (B, H) or nullptr
+  T* dx;           // (T, B, I)
+  bool accumulate_dx;
+  T* dh0;          // (B, H)
+  T* dw_ih;        // (3H, I)
+  T* dw_hh;        // (3H, H)
+  T* db_ih;        // (3H,) or nullptr
+  T* db_hh;        // (3H,) or nullptr
+};
+
 // C (M, N) = A (M, K) · B (K, N) [+ C if accumulate] [+ bias (N,)], where
 // element (r, c) of A is a[r * a_rs + c * a_cs] (so transposes are strides).
 // Optionally rows r >= a_split of A come from a second matrix a2 (element
@@ -140,6 +182,8 @@ struct TypedKernels {
   void (*lstm_backward)(const LstmBackwardArgs<T>&);
   void (*rnn_forward)(const RnnForwardArgs<T>&);
   void (*rnn_backward)(const RnnBackwardArgs<T>&);
+  void (*gru_forward)(const GruForwardArgs<T>&);
+  void (*gru_backward)(const GruBackwardArgs<T>&);
   void (*gemm)(const GemmArgs<T>&);
   // Elementwise, exposed so the tests can measure their error against libm.
   void (*sigmoid)(const T* x, T* y, index_t n);

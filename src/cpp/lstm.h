@@ -169,19 +169,25 @@ void transpose(const T* in, index_t rows, index_t cols, T* out) {
         for (index_t r = r0; r < min_i(r0 + kBlock, rows); ++r) out[c * rows + r] = in[r * cols + c];
 }
 
-// dx = dG W_ih, dW_ih = dG^T x, dW_hh = dG^T h<t-1>: products over all T*B
-// rows, shared by the LSTM (G = 4H) and the RNN (G = H). (db is summed in the
-// backward epilogues, while dG is in registers.)
-// The two weight gradients are one product, [dW_ih | dW_hh]^T = [x | h]^T dG,
-// so dG (the big operand) is packed once and its rows are copied whole.
+// dx = dG W_ih, dW_ih = dG^T x, dW_hh = dG_h^T h<t-1>: products over all T*B
+// rows, shared by the LSTM (G = 4H), the RNN (G = H) and the GRU (G = 3H,
+// whose n gate has a different gradient on the h side: dg_h). When dg_h is
+// dG the two weight gradients are one product, [dW_ih | dW_hh]^T = [x | h]^T
+// dG, so dG (the big operand) is packed once and its rows copied whole. (db
+// is summed in the backward epilogues, while dG is in registers.)
 template <class T>
-void weight_gradients(index_t TB, index_t G, index_t I, index_t H, const T* dg, const T* x, const T* h_prev_all,
-                      const T* w_ih, T* dx, bool accumulate_dx, T* dw_ih, T* dw_hh) {
+void weight_gradients(index_t TB, index_t G, index_t I, index_t H, const T* dg, const T* dg_h, const T* x,
+                      const T* h_prev_all, const T* w_ih, T* dx, bool accumulate_dx, T* dw_ih, T* dw_hh) {
   gemm(GemmArgs<T>{TB, I, G, dg, G, 1, w_ih, I, 1, dx, I, nullptr, accumulate_dx});
   Buffer<T> dw_t((I + H) * G);
-  GemmArgs<T> g{I + H, G, TB, x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false};
-  g.a2 = h_prev_all, g.a_split = I, g.a_rs2 = 1, g.a_cs2 = H;
-  gemm(g);
+  if (dg_h == dg) {
+    GemmArgs<T> g{I + H, G, TB, x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false};
+    g.a2 = h_prev_all, g.a_split = I, g.a_rs2 = 1, g.a_cs2 = H;
+    gemm(g);
+  } else {
+    gemm(GemmArgs<T>{I, G, TB, x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false});
+    gemm(GemmArgs<T>{H, G, TB, h_prev_all, 1, H, dg_h, G, 1, dw_t.get() + I * G, G, nullptr, false});
+  }
   transpose(dw_t.get(), I, G, dw_ih);
   transpose(dw_t.get() + I * G, H, G, dw_hh);
 }
@@ -269,8 +275,8 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
     };
     run_parallel(nt, body);
   });
-  weight_gradients(T_ * B, G, I, H, dg.get(), a.x, a.h_all + seq.previous_states_offset() * H, a.w_ih, a.dx,
-                   a.accumulate_dx, a.dw_ih, a.dw_hh);
+  weight_gradients(T_ * B, G, I, H, dg.get(), dg.get(), a.x, a.h_all + seq.previous_states_offset() * H, a.w_ih,
+                   a.dx, a.accumulate_dx, a.dw_ih, a.dw_hh);
 }
 
 }  // namespace LSTMFAST_ISA

@@ -153,8 +153,8 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
     };
     run_parallel(nt, body);
   });
-  weight_gradients(T_ * B, H, I, H, dg.get(), a.x, a.h_all + seq.previous_states_offset() * H, a.w_ih, a.dx,
-                   a.accumulate_dx, a.dw_ih, a.dw_hh);
+  weight_gradients(T_ * B, H, I, H, dg.get(), dg.get(), a.x, a.h_all + seq.previous_states_offset() * H, a.w_ih,
+                   a.dx, a.accumulate_dx, a.dw_ih, a.dw_hh);
 }
 
 }  // namespace LSTMFAST_ISA

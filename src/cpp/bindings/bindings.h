@@ -9,6 +9,7 @@ namespace bind {
 void register_config(pybind11::module_& m);
 void register_lstm(pybind11::module_& m);
 void register_rnn(pybind11::module_& m);
+void register_gru(pybind11::module_& m);
 
 }  // namespace bind
 }  // namespace lstmfast

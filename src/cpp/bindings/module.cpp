@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
   lstmfast::bind::register_config(m);
   lstmfast::bind::register_lstm(m);
   lstmfast::bind::register_rnn(m);
+  lstmfast::bind::register_gru(m);
 }

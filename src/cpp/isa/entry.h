@@ -3,6 +3,7 @@
 // (CMakeLists.txt), includes this file once, and names its table.
 #pragma once
 
+#include "../gru.h"
 #include "../rnn.h"
 
 namespace lstmfast {
@@ -10,8 +11,8 @@ namespace LSTMFAST_ISA {
 
 template <class T>
 TypedKernels<T> typed_table() {
-  return {lstm_forward<T>, lstm_backward<T>, rnn_forward<T>, rnn_backward<T>,
-          gemm<T>,         sigmoid_array<T>, tanh_array<T>};
+  return {lstm_forward<T>, lstm_backward<T>, rnn_forward<T>, rnn_backward<T>, gru_forward<T>,
+          gru_backward<T>, gemm<T>,          sigmoid_array<T>, tanh_array<T>};
 }
 
 }  // namespace LSTMFAST_ISA

@@ -15,9 +15,11 @@ namespace LSTMFAST_ISA {
 #if LSTMFAST_VECTOR_BYTES == 64
 constexpr int kGemmMR = 6, kGemmNV = 4;  // 24 accumulators
 constexpr int kLstmMR = 6;               // x 4 gates = 24
+constexpr int kGruMR = 8;                // x 3 gates = 24
 #else
 constexpr int kGemmMR = 6, kGemmNV = 2;  // 12 accumulators
 constexpr int kLstmMR = 3;               // x 4 gates = 12
+constexpr int kGruMR = 4;                // x 3 gates = 12
 #endif
 
 template <class T, int MR, int NV>
