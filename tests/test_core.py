@@ -42,18 +42,22 @@ def rel_err(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.float64) - b).max() / max(np.abs(b).max(), 1e-300))
 
 
+CELLS = {4: "lstm", 1: "rnn", 3: "gru"}  # by number of gate blocks
+
+
 def run_both(case: dict, dtype, gates: int, rng: np.random.Generator, **kw):
-    """Fast path in `dtype` and reference in float64 on the same inputs."""
+    """Fast path in `dtype` and reference in float64 on the same inputs; a
+    random linear loss of y and the final state(s) seeds the backward pass."""
     fast_in = {k: None if v is None else v.astype(dtype) for k, v in case.items()}
     ref_in = {k: None if v is None else v.astype(dtype).astype(np.float64) for k, v in case.items()}
-    fwd, bwd = ((lstmfast.lstm_forward, lstmfast.lstm_backward) if gates == 4
-                else (lstmfast.rnn_forward, lstmfast.rnn_backward))
-    rfwd, rbwd = (ref.lstm_forward, ref.lstm_backward) if gates == 4 else (ref.rnn_forward, ref.rnn_backward)
+    cell = CELLS[gates]
+    fwd, bwd = getattr(lstmfast, cell + "_forward"), getattr(lstmfast, cell + "_backward")
+    rfwd, rbwd = getattr(ref, cell + "_forward"), getattr(ref, cell + "_backward")
     out = fwd(**fast_in, training=True, **kw)
     rout = rfwd(**ref_in, training=True, **kw)
     T, B, _ = case["x"].shape
     H = case["w_hh"].shape[1]
-    seeds = [rng.standard_normal((T, B, H))] + [rng.standard_normal((B, H)) for _ in range(gates // 2)]
+    seeds = [rng.standard_normal((T, B, H))] + [rng.standard_normal((B, H)) for _ in range(2 if gates == 4 else 1)]
     grads = bwd(out[-1], *[s.astype(dtype) for s in seeds])
     rgrads = rbwd(rout[-1], *[s.astype(dtype).astype(np.float64) for s in seeds])
     return out[:-1], rout[:-1], grads, rgrads
@@ -88,7 +92,44 @@ def test_rnn_matches_reference(isa, shape, dtype, nonlinearity, make_case):
     check_close(*run_both(make_case(rng, *shape, gates=1), dtype, 1, rng, nonlinearity=nonlinearity), dtype)
 
 
-@pytest.mark.parametrize("gates", [4, 1])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T%dB%dI%dH%d" % s)
+def test_gru_matches_reference(isa, shape, dtype, make_case):
+    rng = np.random.default_rng(sum(shape) + 2)
+    check_close(*run_both(make_case(rng, *shape, gates=3), dtype, 3, rng), dtype)
+
+
+STEP_SHAPES = [(1, 1, 2, 3), (6, 5, 3, 20), (9, 13, 4, 37)]  # (T, B, I, H): B above the tile height, odd H
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+@pytest.mark.parametrize("ragged", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("cell", ["lstm", "rnn-tanh", "rnn-relu", "gru"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", STEP_SHAPES, ids=lambda s: "T%dB%dI%dH%d" % s)
+def test_lengths_and_reverse_match_reference(isa, shape, dtype, cell, ragged, reverse, make_case):
+    """Right-padded batches in any order and reversed sequences: outputs (zero
+    past each end), final states and every gradient."""
+    rng = np.random.default_rng(sum(shape) + len(cell))
+    T, B = shape[:2]
+    gates = {"lstm": 4, "gru": 3}.get(cell, 1)
+    kw = {"reverse": reverse}
+    if ragged:
+        lengths = rng.integers(1, T + 1, B)
+        lengths[0] = T
+        lengths[-1] = 1
+        kw["lengths"] = lengths
+    if cell.startswith("rnn"):
+        kw["nonlinearity"] = cell[4:]
+    out, rout, grads, rgrads = run_both(make_case(rng, *shape, gates=gates), dtype, gates, rng, **kw)
+    check_close(out, rout, grads, rgrads, dtype)
+    if ragged:
+        for b, length in enumerate(kw["lengths"]):
+            assert np.all(out[0][length:, b] == 0)
+            assert np.all(grads["x"][length:, b] == 0)
+
+
+@pytest.mark.parametrize("gates", [4, 1, 3])
 @pytest.mark.parametrize("bias", ["none", "ih_only", "hh_only"])
 def test_missing_biases(isa, gates, bias, make_case):
     rng = np.random.default_rng(7)
@@ -101,7 +142,7 @@ def test_missing_biases(isa, gates, bias, make_case):
 
 
 @pytest.mark.parametrize("shape", [(0, 3, 2, 4), (4, 0, 2, 4), (0, 0, 1, 1)])
-@pytest.mark.parametrize("gates", [4, 1])
+@pytest.mark.parametrize("gates", [4, 1, 3])
 def test_empty_sequence_or_batch(isa, shape, gates, make_case):
     rng = np.random.default_rng(3)
     case = make_case(rng, *shape, gates=gates)

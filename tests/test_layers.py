@@ -79,7 +79,7 @@ def test_inference_and_training_calls_agree():
         layer(x, state=h)
     rnn = lstmfast.RNN(3, 5, seed=0)
     y, h = rnn(x)
-    assert y.shape == (6, 2, 5) and h.shape == (2, 5)
+    assert y.shape == (6, 2, 5) and h.shape == (1, 2, 5)  # (num_layers * directions, B, H), like PyTorch
     assert set(rnn.backward(rnn.forward(x)[2], y)) == {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
                                                        "bias_hh_l0", "x", "h0"}
 

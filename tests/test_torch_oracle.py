@@ -1,10 +1,11 @@
-"""The fast path and the layers against torch.nn.LSTM / torch.nn.RNN (when torch
-is installed: `pip install torch==2.13.0`, a CPU build; CI installs it).
+"""The layers against torch.nn.LSTM / GRU / RNN (when torch is installed:
+`pip install torch==2.13.0`, a CPU build; CI installs it): stacked,
+bidirectional, batch-first and variable-length (torch's packed sequences),
+outputs, final states and every gradient (autograd).
 
-Weights are copied across unchanged (same layout and gate order), outputs and
-all gradients (autograd) are compared. float64: both sides are exact up to
-summation order, tolerance 1e-10 relative to the largest magnitude; float32:
-2e-5 (see test_core.py for the reasoning).
+Weights are copied across unchanged (same names, layout and gate order).
+float64: both sides are exact up to summation order, tolerance 1e-10 relative
+to the largest magnitude; float32: 2e-5 (see test_core.py for the reasoning).
 """
 
 from __future__ import annotations
@@ -17,80 +18,91 @@ import lstmfast
 torch = pytest.importorskip("torch")
 
 RTOL = {np.float64: 1e-10, np.float32: 2e-5}
+CLASSES = {"lstm": (lstmfast.LSTM, torch.nn.LSTM), "gru": (lstmfast.GRU, torch.nn.GRU),
+           "rnn": (lstmfast.RNN, torch.nn.RNN)}
 
 
-def close(a: np.ndarray, b: np.ndarray, dtype) -> None:
-    assert a.shape == b.shape
-    err = np.abs(a.astype(np.float64) - b.astype(np.float64)).max() / max(np.abs(b).max(), 1e-300)
-    assert err <= RTOL[dtype]
+def close(a, b, dtype, what=""):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape, what
+    err = np.abs(a - b).max() / max(np.abs(b).max(), 1e-300) if b.size else 0.0
+    assert err <= RTOL[dtype], (what, err)
 
 
-def torch_run(module, x, h0, dy, dstate):
+def run_torch(module, x, state, dy, dstate, lengths, batch_first):
+    """Outputs, final state and gradients of sum(y*dy) + sum(state_n*dstate)."""
     xt = torch.tensor(x, requires_grad=True)
-    state = tuple(torch.tensor(s, requires_grad=True) for s in h0)
-    y, hn = module(xt, state if len(state) == 2 else state[0])
-    hn = hn if isinstance(hn, tuple) else (hn,)
-    loss = (y * torch.tensor(dy)).sum() + sum((h * torch.tensor(d)).sum() for h, d in zip(hn, dstate))
+    st = [torch.tensor(s, requires_grad=True) for s in state]
+    if lengths is not None:
+        packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths), batch_first=batch_first,
+                                                         enforce_sorted=False)
+        out, fin = module(packed, tuple(st) if len(st) == 2 else st[0])
+        y, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first, total_length=x.shape[1 if
+                                                      batch_first else 0])
+    else:
+        y, fin = module(xt, tuple(st) if len(st) == 2 else st[0])
+    fin = fin if isinstance(fin, tuple) else (fin,)
+    loss = (y * torch.tensor(dy)).sum() + sum((f * torch.tensor(d)).sum() for f, d in zip(fin, dstate))
     loss.backward()
-    grads = {"x": xt.grad.numpy(), "h0": state[0].grad.numpy()}
-    if len(state) == 2:
-        grads["c0"] = state[1].grad.numpy()
-    for name, p in module.named_parameters():
-        grads[name] = p.grad.numpy()
-    return y.detach().numpy(), [h.detach()[0].numpy() for h in hn], grads
+    grads = {"x": xt.grad.numpy(), "h0": st[0].grad.numpy()}
+    if len(st) == 2:
+        grads["c0"] = st[1].grad.numpy()
+    grads.update({name: p.grad.numpy() for name, p in module.named_parameters()})
+    return y.detach().numpy(), [f.detach().numpy() for f in fin], grads
+
+
+CONFIGS = [  # (cell, num_layers, bidirectional, ragged, batch_first)
+    ("lstm", 1, False, False, False),
+    ("lstm", 2, True, True, False),
+    ("lstm", 3, False, True, True),
+    ("lstm", 1, True, False, True),
+    ("gru", 1, False, False, False),
+    ("gru", 2, True, True, True),
+    ("rnn", 2, True, True, False),
+    ("rnn", 1, False, False, True),
+]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("T,B,I,H", [(1, 1, 1, 1), (7, 5, 3, 37), (12, 16, 32, 64)])
-def test_lstm_layer_matches_torch(isa, T, B, I, H, dtype):  # noqa: E741
-    rng = np.random.default_rng(T + H)
-    layer = lstmfast.LSTM(I, H, dtype=dtype, seed=1)
-    module = torch.nn.LSTM(I, H).to(torch.float64 if dtype == np.float64 else torch.float32)
+@pytest.mark.parametrize("cell,layers,bidirectional,ragged,batch_first", CONFIGS)
+def test_layers_match_torch(isa, cell, layers, bidirectional, ragged, batch_first, dtype):
+    T, B, I, H = 7, 5, 3, 19  # noqa: E741
+    rng = np.random.default_rng(layers * 10 + len(cell))
+    ours_cls, torch_cls = CLASSES[cell]
+    options = dict(num_layers=layers, bidirectional=bidirectional, batch_first=batch_first)
+    layer = ours_cls(I, H, dtype=dtype, seed=1, **options)
+    module = torch_cls(I, H, **options).to(torch.float64 if dtype == np.float64 else torch.float32)
     module.load_state_dict({k: torch.tensor(v) for k, v in layer.state_dict().items()})
-    x = rng.standard_normal((T, B, I)).astype(dtype)
-    h0, c0 = (0.5 * rng.standard_normal((B, H))).astype(dtype), (0.5 * rng.standard_normal((B, H))).astype(dtype)
-    dy = rng.standard_normal((T, B, H)).astype(dtype)
-    dh, dc = rng.standard_normal((B, H)).astype(dtype), rng.standard_normal((B, H)).astype(dtype)
+    D = 2 if bidirectional else 1
+    x = rng.standard_normal((B, T, I) if batch_first else (T, B, I)).astype(dtype)
+    parts = 2 if cell == "lstm" else 1
+    state = [(0.5 * rng.standard_normal((layers * D, B, H))).astype(dtype) for _ in range(parts)]
+    dy = rng.standard_normal((B, T, D * H) if batch_first else (T, B, D * H)).astype(dtype)
+    dstate = [rng.standard_normal((layers * D, B, H)).astype(dtype) for _ in range(parts)]
+    lengths = None
+    if ragged:
+        lengths = rng.integers(1, T + 1, B)
+        lengths[1] = T
+        lengths[2] = 1
+        pad = np.arange(T)[:, None] >= lengths[None, :]  # (T, B)
+        dy[(pad.T if batch_first else pad)] = 0  # torch's padded outputs are constants
 
-    y, (h_n, c_n), tape = layer.forward(x, (h0, c0), training=True)
-    grads = layer.backward(tape, dy, (dh, dc))
-    ty, (th, tc), tgrads = torch_run(module, x, (h0[None], c0[None]), dy, (dh[None], dc[None]))
-    tgrads["h0"], tgrads["c0"] = tgrads["h0"][0], tgrads["c0"][0]
-    close(y, ty, dtype)
-    close(h_n, th, dtype)
-    close(c_n, tc, dtype)
+    y, fin, tape = layer.forward(x, tuple(state) if parts == 2 else state[0], lengths=lengths)
+    grads = layer.backward(tape, dy, tuple(dstate) if parts == 2 else dstate[0])
+    ty, tfin, tgrads = run_torch(module, x, state, dy, dstate, lengths, batch_first)
+    close(y, ty, dtype, "y")
+    for ours, theirs in zip(fin if parts == 2 else (fin,), tfin):
+        close(ours, theirs, dtype, "final state")
     assert set(grads) == set(tgrads)
     for name in grads:
-        close(grads[name], tgrads[name], dtype)
+        close(grads[name], tgrads[name], dtype, name)
 
 
-@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_rnn_layer_matches_torch(isa, nonlinearity, dtype):
-    T, B, I, H = 9, 4, 6, 21  # noqa: E741
-    rng = np.random.default_rng(3)
-    layer = lstmfast.RNN(I, H, dtype=dtype, seed=2, nonlinearity=nonlinearity)
-    module = torch.nn.RNN(I, H, nonlinearity=nonlinearity).to(torch.float64 if dtype == np.float64
-                                                               else torch.float32)
-    module.load_state_dict({k: torch.tensor(v) for k, v in layer.state_dict().items()})
-    x = rng.standard_normal((T, B, I)).astype(dtype)
-    h0 = (0.5 * rng.standard_normal((B, H))).astype(dtype)
-    dy = rng.standard_normal((T, B, H)).astype(dtype)
-    dh = rng.standard_normal((B, H)).astype(dtype)
-    y, h_n, tape = layer.forward(x, h0, training=True)
-    grads = layer.backward(tape, dy, dh)
-    ty, (th,), tgrads = torch_run(module, x, (h0[None],), dy, (dh[None],))
-    tgrads["h0"] = tgrads["h0"][0]
-    close(y, ty, dtype)
-    close(h_n, th, dtype)
-    for name in tgrads:
-        close(grads[name], tgrads[name], dtype)
-
-
-def test_torch_state_dict_loads_unchanged():
-    module = torch.nn.LSTM(4, 6)
-    layer = lstmfast.LSTM(4, 6)
-    layer.load_state_dict(module.state_dict())  # tensors accepted as they are
-    x = np.random.default_rng(0).standard_normal((5, 2, 4)).astype(np.float32)
-    y, _ = layer(x)
-    close(y, module(torch.tensor(x))[0].detach().numpy(), np.float32)
+def test_torch_state_dicts_load_unchanged():
+    for cell in CLASSES:
+        ours_cls, torch_cls = CLASSES[cell]
+        module = torch_cls(4, 6, num_layers=2, bidirectional=True)
+        layer = ours_cls(4, 6, num_layers=2, bidirectional=True)
+        layer.load_state_dict(module.state_dict())  # tensors accepted as they are
+        x = np.random.default_rng(0).standard_normal((5, 2, 4)).astype(np.float32)
+        close(layer(x)[0], module(torch.tensor(x))[0].detach().numpy(), np.float32, cell)

@@ -293,11 +293,12 @@ GRU_SHAPE_CASES = [
 
 
 @pytest.mark.parametrize("override,message", GRU_SHAPE_CASES)
-def test_gru_shape_errors(override, message):
+@impls
+def test_gru_shape_errors(override, message, impl):
     with raises(ValueError, message):
         check_gru_args(**gru_args(**override))
     with raises(ValueError, message):
-        ref.gru_forward(**gru_args(**override))
+        impl.gru_forward(**gru_args(**override))
 
 
 def test_gru_args_dtypes_and_defaults():
@@ -310,22 +311,23 @@ def test_gru_args_dtypes_and_defaults():
         ref.gru_forward(**gru_args(x=np.zeros((T, B, I), np.int64)))
 
 
-def test_gru_backward_checks_its_gradients_and_tape():
-    _, _, tape = ref.gru_forward(**gru_args(), training=True)
+@impls
+def test_gru_backward_checks_its_gradients_and_tape(impl):
+    _, _, tape = impl.gru_forward(**gru_args(), training=True)
     with raises(ValueError, "dy: expected shape (T, B, H) = (5, 3, 4), got (5, 3, 2)"):
-        ref.gru_backward(tape, np.zeros((T, B, 2)))
+        impl.gru_backward(tape, np.zeros((T, B, 2)))
     with raises(ValueError, "dh_n: expected shape (B, H) = (3, 4), got (4, 3)"):
-        ref.gru_backward(tape, np.zeros((T, B, H)), np.zeros((H, B)))
+        impl.gru_backward(tape, np.zeros((T, B, H)), np.zeros((H, B)))
     with raises(TypeError, "dy: dtype float32 does not match the forward pass dtype float64"):
-        ref.gru_backward(tape, np.zeros((T, B, H), np.float32))
+        impl.gru_backward(tape, np.zeros((T, B, H), np.float32))
     with raises(ValueError, "gru_backward: tape is None; call gru_forward(..., training=True)"):
-        ref.gru_backward(None, np.zeros((T, B, H)))
-    _, _, _, ltape = ref.lstm_forward(**lstm_args(), training=True)
+        impl.gru_backward(None, np.zeros((T, B, H)))
+    _, _, _, ltape = impl.lstm_forward(**lstm_args(), training=True)
     with raises(TypeError, "gru_backward: expected the GRUTape returned by gru_forward(..., "
                            "training=True), got LSTMTape"):
-        ref.gru_backward(ltape, np.zeros((T, B, H)))
+        impl.gru_backward(ltape, np.zeros((T, B, H)))
     with raises(TypeError, "lstm_backward: expected the LSTMTape returned by lstm_forward"):
-        ref.lstm_backward(tape, np.zeros((T, B, H)))
+        impl.lstm_backward(tape, np.zeros((T, B, H)))
 
 
 # ---------------------------------------------------------------- lengths and reverse
@@ -410,9 +412,10 @@ def test_check_reverse():
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn", "gru"])
-def test_forward_functions_check_lengths_and_reverse(cell):
-    fwd, args = {"lstm": (ref.lstm_forward, lstm_args), "rnn": (ref.rnn_forward, rnn_args),
-                 "gru": (ref.gru_forward, gru_args)}[cell]
+@impls
+def test_forward_functions_check_lengths_and_reverse(cell, impl):
+    fwd, args = {"lstm": (impl.lstm_forward, lstm_args), "rnn": (impl.rnn_forward, rnn_args),
+                 "gru": (impl.gru_forward, gru_args)}[cell]
     with raises(ValueError, "lengths: every length must be in [1, T] = [1, 5], got 6 at index 2"):
         fwd(**args(), lengths=[5, 1, 6])
     with raises(ValueError, "lengths: expected shape (B,) = (3,), got (2,)"):

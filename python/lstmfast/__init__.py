@@ -7,17 +7,19 @@ plain NumPy, written to be read and used as the oracle.
 
 from . import agreement, convert, course, diagnostics, losses, models, optim, reference, timeseries
 from .config import get_num_threads, set_num_threads, show_config
-from .functional import LSTMTape, RNNTape, lstm_backward, lstm_forward, rnn_backward, rnn_forward
+from .functional import (GRUTape, LSTMTape, RNNTape, gru_backward, gru_forward, lstm_backward, lstm_forward,
+                         rnn_backward, rnn_forward)
 from .diagnostics import GradientFlow, gradient_flow
-from .layers import LSTM, RNN
+from .layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .models import SequenceModel
 from .optim import SGD, Adam, clip_grad_norm
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "lstm_forward", "lstm_backward", "rnn_forward", "rnn_backward", "LSTMTape", "RNNTape",
-    "LSTM", "RNN",
+    "lstm_forward", "lstm_backward", "rnn_forward", "rnn_backward", "gru_forward", "gru_backward",
+    "LSTMTape", "RNNTape", "GRUTape",
+    "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell",
     "SequenceModel", "SGD", "Adam", "clip_grad_norm", "gradient_flow", "GradientFlow",
     "reference", "convert", "losses", "models", "optim", "diagnostics", "timeseries", "agreement", "course",
     "show_config", "set_num_threads", "get_num_threads",

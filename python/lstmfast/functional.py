@@ -24,18 +24,30 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
-from ._validation import check_grad, check_lstm_args, check_rnn_args, check_tape
+from ._validation import (check_grad, check_gru_args, check_lengths, check_lstm_args, check_reverse,
+                          check_rnn_args, check_tape)
 
-__all__ = ["lstm_forward", "lstm_backward", "rnn_forward", "rnn_backward", "LSTMTape", "RNNTape"]
+__all__ = ["lstm_forward", "lstm_backward", "rnn_forward", "rnn_backward", "gru_forward", "gru_backward",
+           "LSTMTape", "RNNTape", "GRUTape"]
 
 LSTMTape = _core.LSTMTape
 RNNTape = _core.RNNTape
+GRUTape = _core.GRUTape
+
+_STEPS_DOC = """lengths : array_like of int (B,) or None
+        Right-padded batches: sequence b has ``lengths[b]`` real steps (1 to T,
+        any order). Past its end its outputs are 0 and its state is frozen, so
+        the final state is the state after its last real step.
+    reverse : bool
+        Run each sequence backwards within its own length (the reverse half of
+        a bidirectional layer); ``y`` stays in natural time order."""
 
 Grads = dict[str, Optional[np.ndarray]]
 
 
 def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, c0: Any = None, *,
-                 training: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[LSTMTape]]:
+                 training: bool = False, lengths: Any = None,
+                 reverse: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[LSTMTape]]:
     """LSTM over a whole sequence.
 
     Parameters
@@ -47,18 +59,22 @@ def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = N
     h0, c0 : array_like (B, H) or None (zeros)
     training : bool
         Keep what :func:`lstm_backward` needs (see :class:`LSTMTape`).
+    {steps}
 
     Returns
     -------
     y : (T, B, H), every h<t>;  h_n, c_n : (B, H), the final state;
     tape : LSTMTape if ``training`` else None.
     """
-    try:
-        return _core.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, bool(training))
-    except (TypeError, ValueError):
-        pass  # not plain C-contiguous arrays of one dtype and the right shapes
+    if type(reverse) is bool:  # else the checks below name the problem, in their order
+        try:
+            return _core.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, bool(training), lengths, reverse)
+        except (TypeError, ValueError):
+            pass  # not plain C-contiguous arrays of one dtype and the right shapes
     a = check_lstm_args(x, w_ih, w_hh, b_ih, b_hh, h0, c0)
-    return _core.lstm_forward(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, a.h0, a.c0, bool(training))
+    lengths = check_lengths(lengths, a.T, a.B)
+    reverse = check_reverse(reverse)
+    return _core.lstm_forward(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, a.h0, a.c0, bool(training), lengths, reverse)
 
 
 def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -> Grads:
@@ -91,8 +107,8 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
 
 
 def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, *,
-                nonlinearity: str = "tanh",
-                training: bool = False) -> tuple[np.ndarray, np.ndarray, Optional[RNNTape]]:
+                nonlinearity: str = "tanh", training: bool = False, lengths: Any = None,
+                reverse: bool = False) -> tuple[np.ndarray, np.ndarray, Optional[RNNTape]]:
     """Vanilla RNN over a whole sequence: h<t> = act(x<t> w_ih^T + b_ih + h<t-1> w_hh^T + b_hh).
 
     Parameters
@@ -102,17 +118,22 @@ def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     nonlinearity : "tanh" or "relu"
     training : bool
         Keep what :func:`rnn_backward` needs (see :class:`RNNTape`).
+    {steps}
 
     Returns
     -------
     y : (T, B, H); h_n : (B, H); tape : RNNTape if ``training`` else None.
     """
-    try:
-        return _core.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity, bool(training))
-    except (TypeError, ValueError):
-        pass
+    if type(reverse) is bool:  # else the checks below name the problem, in their order
+        try:
+            return _core.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity, bool(training), lengths, reverse)
+        except (TypeError, ValueError):
+            pass
     a = check_rnn_args(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity)
-    return _core.rnn_forward(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, a.h0, nonlinearity, bool(training))
+    lengths = check_lengths(lengths, a.T, a.B)
+    reverse = check_reverse(reverse)
+    return _core.rnn_forward(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, a.h0, nonlinearity, bool(training), lengths,
+                             reverse)
 
 
 def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> Grads:
@@ -131,3 +152,56 @@ def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> Grads:
     dy = check_grad("dy", dy, (T, B, H), dtype)
     dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
     return _core.rnn_backward(tape, dy, dh_n)
+
+
+def gru_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, *, training: bool = False,
+                lengths: Any = None, reverse: bool = False) -> tuple[np.ndarray, np.ndarray, Optional[GRUTape]]:
+    """GRU over a whole sequence, in PyTorch's formulation (gate rows r, z, n)::
+
+        r = σ(x W_ir^T + b_ir + h W_hr^T + b_hr),  z = σ(x W_iz^T + b_iz + h W_hz^T + b_hz)
+        n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn)),  h' = (1 - z) ⊙ n + z ⊙ h
+
+    Parameters
+    ----------
+    x : array_like, (T, B, I); w_ih : (3H, I); w_hh : (3H, H); b_ih, b_hh : (3H,) or None
+    h0 : array_like (B, H) or None (zeros)
+    training : bool
+        Keep what :func:`gru_backward` needs (see :class:`GRUTape`).
+    {steps}
+
+    Returns
+    -------
+    y : (T, B, H); h_n : (B, H); tape : GRUTape if ``training`` else None.
+    """
+    if type(reverse) is bool:  # else the checks below name the problem, in their order
+        try:
+            return _core.gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, bool(training), lengths, reverse)
+        except (TypeError, ValueError):
+            pass
+    a = check_gru_args(x, w_ih, w_hh, b_ih, b_hh, h0)
+    lengths = check_lengths(lengths, a.T, a.B)
+    reverse = check_reverse(reverse)
+    return _core.gru_forward(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, a.h0, bool(training), lengths, reverse)
+
+
+def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> Grads:
+    """Backpropagation through time for :func:`gru_forward`.
+
+    Returns a dict with keys "x", "h0", "w_ih", "w_hh", "b_ih", "b_hh" (see
+    :func:`lstm_backward`).
+    """
+    try:
+        return _core.gru_backward(tape, dy, dh_n)
+    except (TypeError, ValueError):
+        pass
+    check_tape(tape, GRUTape, "gru_forward", "gru_backward")
+    T, B, _, H = tape.shape
+    dtype = tape.dtype
+    dy = check_grad("dy", dy, (T, B, H), dtype)
+    dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
+    return _core.gru_backward(tape, dy, dh_n)
+
+
+for _f in (lstm_forward, rnn_forward, gru_forward):
+    _f.__doc__ = _f.__doc__.replace("{steps}", _STEPS_DOC)
+del _f
