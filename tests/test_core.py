@@ -171,15 +171,17 @@ def test_training_forward_equals_inference(isa, make_case):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_results_do_not_depend_on_thread_count(isa, threads, dtype, make_case):
     rng = np.random.default_rng(5)
-    for gates in (4, 1):
+    lengths = rng.integers(1, 21, 16)
+    for gates, kw in ((4, {}), (1, {}), (3, {}), (4, {"lengths": lengths, "reverse": True}),
+                      (3, {"lengths": lengths})):
         case = make_case(rng, 20, 16, 32, 128, dtype, gates=gates)
-        fwd, bwd = ((lstmfast.lstm_forward, lstmfast.lstm_backward) if gates == 4
-                    else (lstmfast.rnn_forward, lstmfast.rnn_backward))
+        cell = CELLS[gates]
+        fwd, bwd = getattr(lstmfast, cell + "_forward"), getattr(lstmfast, cell + "_backward")
         dy = rng.standard_normal((20, 16, 128)).astype(dtype)
         results = []
         for n in (1, 2, 3):
             threads(n)
-            out = fwd(**case, training=True)
+            out = fwd(**case, training=True, **kw)
             results.append((out[:-1], bwd(out[-1], dy)))
         for out, grads in results[1:]:
             for a, b in zip(out, results[0][0]):
