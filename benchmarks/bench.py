@@ -40,6 +40,12 @@ SHAPES = {  # T, B, I, H
     "S5": (1000, 8, 64, 128),
 }
 NOTES = {"S1": "univariate time series", "S5": "long sequence"}
+# Whole-layer cases (issue 5), run through lstmfast.LSTM and torch.nn.LSTM:
+LAYER_CASES = {
+    "S6": {"T": 100, "B": 32, "I": 64, "H": 128, "layers": 2, "bidirectional": True, "ragged": False},
+    "S7": {"T": 200, "B": 32, "I": 32, "H": 128, "layers": 1, "bidirectional": False, "ragged": True},
+}
+CASE_NOTES = {"S6": "2 stacked bidirectional layers", "S7": "variable lengths (torch: packed sequences)"}
 # Relative (max-norm) agreement required before timing: float32 engines with
 # different summation orders agree to ~1e-5; a wrong gate order or a missing
 # term is off by O(1).
@@ -212,6 +218,150 @@ def engine_onnxruntime(p, threads):
     return lambda: sess.run(["Y"], feeds)[0][:, 0]
 
 
+# ------------------------------------------------------------------ whole layers (S6, S7)
+
+
+def make_layer_problem(case, seed=0):
+    rng = np.random.default_rng(seed)
+    T, B, I, H = case["T"], case["B"], case["I"], case["H"]  # noqa: E741
+    layer = lstmfast.LSTM(I, H, num_layers=case["layers"], bidirectional=case["bidirectional"], seed=seed)
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    lengths = rng.integers(T // 4, T + 1, B) if case["ragged"] else None  # unsorted
+    D = 2 if case["bidirectional"] else 1
+    dy = rng.standard_normal((T, B, D * H)).astype(np.float32)
+    if lengths is not None:
+        dy[np.arange(T)[:, None] >= lengths[None, :]] = 0  # padded outputs are constants
+    return layer, x, lengths, dy
+
+
+def layer_flops(case, lengths):
+    """Matrix FLOPs of one forward, counting only real steps."""
+    steps = case["T"] * case["B"] if lengths is None else int(np.sum(lengths))
+    D, H = (2 if case["bidirectional"] else 1), case["H"]
+    total = 0
+    for layer in range(case["layers"]):
+        inputs = case["I"] if layer == 0 else D * H
+        total += D * 2 * steps * 4 * H * (inputs + H)
+    return float(total)
+
+
+def engine_layer_lstmfast(layer, x, lengths, dy, training):
+    if not training:
+        return lambda: layer(x, lengths=lengths)[0]
+
+    def step():
+        y, _, tape = layer.forward(x, lengths=lengths)
+        g = layer.backward(tape, dy)
+        return y, {k: v for k, v in g.items() if k not in ("h0", "c0")}
+    return step
+
+
+def engine_layer_reference(layer, x, lengths, dy, training):
+    """The NumPy reference composed layer by layer and direction by direction."""
+    p, L, D, H = layer.parameters(), layer.num_layers, layer.directions, layer.hidden_size
+
+    def weights(k, d):
+        sfx = f"_l{k}" + ("_reverse" if d else "")
+        return [p[n + sfx] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+    def forward(keep):
+        inp, tapes = x, []
+        for k in range(L):
+            outs = []
+            for d in range(D):
+                y, _, _, tape = ref.lstm_forward(inp, *weights(k, d), training=keep, lengths=lengths,
+                                                 reverse=bool(d))
+                outs.append(y)
+                tapes.append(tape)
+            inp = outs[0] if D == 1 else np.concatenate(outs, axis=2)
+        return inp, tapes
+
+    if not training:
+        return lambda: forward(False)[0]
+
+    def step():
+        y, tapes = forward(True)
+        grads, d_out = {}, dy
+        for k in reversed(range(L)):
+            d_in = 0
+            for d in range(D):
+                g = ref.lstm_backward(tapes[k * D + d], np.ascontiguousarray(d_out[:, :, d * H:(d + 1) * H]))
+                sfx = f"_l{k}" + ("_reverse" if d else "")
+                for n, key in (("weight_ih", "w_ih"), ("weight_hh", "w_hh"), ("bias_ih", "b_ih"), ("bias_hh", "b_hh")):
+                    grads[n + sfx] = g[key]
+                d_in = d_in + g["x"]
+            d_out = d_in
+        grads["x"] = d_out
+        return y, grads
+    return step
+
+
+def engine_layer_torch(layer, x, lengths, dy, training):
+    T = x.shape[0]
+    m = torch.nn.LSTM(layer.input_size, layer.hidden_size, num_layers=layer.num_layers,
+                      bidirectional=layer.bidirectional)
+    m.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})
+    xt, dyt = torch.from_numpy(x), torch.from_numpy(dy)
+    lt = None if lengths is None else torch.from_numpy(lengths)
+    pack = torch.nn.utils.rnn.pack_padded_sequence
+
+    def run(inp):
+        if lt is None:
+            return m(inp)[0]
+        out, _ = m(pack(inp, lt, enforce_sorted=False))
+        return torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)[0]
+
+    if not training:
+        def infer():
+            with torch.no_grad():
+                return run(xt).numpy()
+        return infer
+
+    def step():
+        xr = xt.detach().requires_grad_(True)
+        for q in m.parameters():
+            q.grad = None
+        y = run(xr)
+        y.backward(dyt)
+        grads = {name: q.grad.numpy() for name, q in m.named_parameters()}
+        grads["x"] = xr.grad.numpy()
+        return y.detach().numpy(), grads
+    return step
+
+
+def run_layer_cases(cases, threads_list, modes, budget, include_reference=True):
+    rows = []
+    for label in cases:
+        case = LAYER_CASES[label]
+        layer, x, lengths, dy = make_layer_problem(case)
+        flops = layer_flops(case, lengths)
+        for training in modes:
+            for n in threads_list:
+                with Threads(n):
+                    expected = engine_layer_reference(layer, x, lengths, dy, training)()
+                    engines = {"lstmfast": engine_layer_lstmfast(layer, x, lengths, dy, training)}
+                    if include_reference:
+                        engines["numpy"] = engine_layer_reference(layer, x, lengths, dy, training)
+                    if torch is not None:
+                        engines["torch"] = engine_layer_torch(layer, x, lengths, dy, training)
+                    row = {"shape": label, **{k: case[k] for k in ("T", "B", "I", "H")},
+                           "layers": case["layers"], "bidirectional": case["bidirectional"],
+                           "ragged": case["ragged"], "mode": "training" if training else "inference",
+                           "threads": n, "gflop": (3 if training else 1) * flops / 1e9, "ms": {}, "max_rel_err": {}}
+                    for name, fn in engines.items():
+                        row["max_rel_err"][name] = validate(name, fn(), expected, training)
+                    for name, fn in engines.items():
+                        time.sleep(IDLE_PAUSE)
+                        row["ms"][name] = 1e3 * measure(fn, budget=budget, samples=7 if name != "numpy" else 3)
+                rows.append(row)
+                fast = row["ms"]["lstmfast"]
+                others = "  ".join(f"{k} {v:9.3f} ms ({v / fast:5.2f}x)" for k, v in row["ms"].items()
+                                   if k != "lstmfast")
+                print(f"{label} {row['mode']:9s} {n}t  lstmfast {fast:9.3f} ms "
+                      f"{row['gflop'] / (fast / 1e3):7.1f} GFLOP/s  {others}", flush=True)
+    return rows
+
+
 # ------------------------------------------------------------------ validation
 
 
@@ -301,7 +451,8 @@ def machine() -> dict[str, Any]:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated subset of " + ",".join(SHAPES))
+    ap.add_argument("--shapes", default=",".join(list(SHAPES) + list(LAYER_CASES)),
+                    help="comma-separated subset of " + ",".join(list(SHAPES) + list(LAYER_CASES)))
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--modes", default="inference,training")
     ap.add_argument("--budget", type=float, default=1.0, help="seconds per engine and cell (roughly)")
@@ -309,14 +460,16 @@ def main(argv=None):
     ap.add_argument("--json", metavar="FILE", help="write the raw numbers here")
     args = ap.parse_args(argv)
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
-    unknown = [s for s in shapes if s not in SHAPES]
+    unknown = [s for s in shapes if s not in SHAPES and s not in LAYER_CASES]
     if unknown:
-        ap.error(f"unknown shapes {unknown}; choose from {list(SHAPES)}")
+        ap.error(f"unknown shapes {unknown}; choose from {list(SHAPES) + list(LAYER_CASES)}")
     threads = [int(t) for t in args.threads.split(",")]
     modes = [m.strip() == "training" for m in args.modes.split(",")]
     info = machine()
     print(json.dumps(info))
-    rows, peaks = run(shapes, threads, modes, args.budget, not args.no_reference)
+    rows, peaks = run([s for s in shapes if s in SHAPES], threads, modes, args.budget, not args.no_reference)
+    rows += run_layer_cases([s for s in shapes if s in LAYER_CASES], threads, modes, args.budget,
+                            not args.no_reference)
     print("float32 matmul peak GFLOP/s:", json.dumps(peaks))
     if args.json:
         with open(args.json, "w") as f:
