@@ -52,7 +52,7 @@ def test_chained_chunks_equal_full_sequence_bptt(cls):
     np.testing.assert_array_equal(run["dh"][0][-1], dy_last)  # at the last step: the loss gradient itself
 
 
-@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_chained_stack_with_head_equals_model_gradients(cell):
     """Two layers + head + loss at the last step = a SequenceModel with output="last"."""
     model = SequenceModel(2, [4, 3], output_size=2, cell=cell, output="last", dtype=np.float64, seed=2)
@@ -215,7 +215,7 @@ def test_stacked_model_reports_every_layer():
 
 
 @pytest.mark.parametrize("call,exc,message", [
-    (lambda m, l, x: gradient_flow("lstm", x), TypeError, "model_or_layer: expected a SequenceModel, LSTM or RNN"),
+    (lambda m, l, x: gradient_flow("lstm", x), TypeError, "model_or_layer: expected a SequenceModel, LSTM, GRU or RNN"),
     (lambda m, l, x: gradient_flow(m, x), TypeError, "targets: required for a SequenceModel"),
     (lambda m, l, x: gradient_flow(m, x, np.ones((4, 3)), dy_last=np.ones((3, 2))), TypeError,
      "dy_last: only for a bare LSTM/RNN layer"),

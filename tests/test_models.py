@@ -34,7 +34,7 @@ def tiny_problem(model: SequenceModel, T: int = 4, N: int = 3, seed: int = 0, ma
 
 
 CONFIGS = [(cell, output, task, hidden)
-           for cell in ("lstm", "rnn") for output in ("per_step", "last")
+           for cell in ("lstm", "gru", "rnn") for output in ("per_step", "last")
            for task in ("binary", "regression") for hidden in ([3], [3, 2])]
 
 
@@ -67,7 +67,8 @@ def test_gradients_match_finite_differences(cell, output, task, hidden):
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-7, err_msg=name)
 
 
-@pytest.mark.parametrize("cell,output,task", [("lstm", "per_step", "binary"), ("rnn", "last", "regression")])
+@pytest.mark.parametrize("cell,output,task", [("lstm", "per_step", "binary"), ("gru", "per_step", "regression"),
+                                              ("rnn", "last", "regression")])
 def test_loss_and_gradients_match_torch(cell, output, task):
     """A torch module with attributes `lstm`/`rnn` and `head` has the same state-dict keys."""
     torch = pytest.importorskip("torch")
@@ -76,7 +77,7 @@ def test_loss_and_gradients_match_torch(cell, output, task):
     X, y, mask = tiny_problem(model, T, N, seed=4, mask=(task == "binary"))
 
     net = torch.nn.Module()
-    rec = (torch.nn.LSTM if cell == "lstm" else torch.nn.RNN)(I, H, num_layers=2, dtype=torch.float64)
+    rec = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell](I, H, num_layers=2, dtype=torch.float64)
     setattr(net, cell, rec)
     net.head = torch.nn.Linear(H, O, dtype=torch.float64)
     net.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
@@ -353,7 +354,7 @@ def test_format_version_constant():
 
 
 @pytest.mark.parametrize("kwargs,exc,message", [
-    ({"cell": "gru"}, ValueError, r"cell: expected one of \('lstm', 'rnn'\), got 'gru'"),
+    ({"cell": "lsmt"}, ValueError, r"cell: expected one of \('lstm', 'gru', 'rnn'\), got 'lsmt'"),
     ({"output": "all"}, ValueError, "output: expected one of"),
     ({"task": "softmax"}, ValueError, "task: expected one of"),
     ({"hidden_size": []}, ValueError, "hidden_size: expected a positive int or a non-empty list"),

@@ -39,12 +39,12 @@ import numpy as np
 
 from . import functional as F
 from . import losses
-from .layers import LSTM, RNN, _check_dtype
+from .layers import GRU, LSTM, RNN, _check_dtype
 from .models import SequenceModel, _check_finite, _real_array
 
 __all__ = ["GradientFlow", "gradient_flow"]
 
-Layer = Union[LSTM, RNN]
+Layer = Union[LSTM, GRU, RNN]
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class GradientFlow:
         return self.table()
 
 
-def gradient_flow(model_or_layer: Union[SequenceModel, LSTM, RNN], x: Any, targets: Any = None, *,
+def gradient_flow(model_or_layer: Union[SequenceModel, LSTM, GRU, RNN], x: Any, targets: Any = None, *,
                   dy_last: Any = None, dtype: Any = np.float64) -> GradientFlow:
     r"""‖∂L<T>/∂a<t>‖ for every step t, from the C++ BPTT (see the module docstring).
 
@@ -158,9 +158,12 @@ def gradient_flow(model_or_layer: Union[SequenceModel, LSTM, RNN], x: Any, targe
         y = model._check_y(targets, T, N, "targets").astype(dtype, copy=False)
         head = (model.parameters()["head.weight"].astype(dtype), model.parameters()["head.bias"].astype(dtype),
                 y[-1] if model.output == "per_step" else y, model.task)
-    elif isinstance(model_or_layer, (LSTM, RNN)):
+    elif isinstance(model_or_layer, (LSTM, GRU, RNN)):
         layer = model_or_layer
-        layers, cell = [layer], ("lstm" if isinstance(layer, LSTM) else "rnn")
+        if layer.num_layers != 1 or layer.bidirectional or layer.go_backwards:
+            raise ValueError("model_or_layer: gradient_flow follows one forward layer; got "
+                             f"{layer!r} (use a single-layer, unidirectional layer)")
+        layers, cell = [layer], layer.cell
         if targets is not None:
             raise TypeError("targets: only for a SequenceModel; for a bare layer pass dy_last (or nothing)")
         x = _check_layer_x(x, layer.input_size).astype(dtype, copy=False)
@@ -176,7 +179,7 @@ def gradient_flow(model_or_layer: Union[SequenceModel, LSTM, RNN], x: Any, targe
             dy_last = np.ascontiguousarray(dy_last, dtype=dtype)
         head = None
     else:
-        raise TypeError(f"model_or_layer: expected a SequenceModel, LSTM or RNN, "
+        raise TypeError(f"model_or_layer: expected a SequenceModel, LSTM, GRU or RNN, "
                         f"got {type(model_or_layer).__name__}")
 
     run = _chained_bptt(layers, x, head, dy_last, dtype)
@@ -229,6 +232,8 @@ def _chained_bptt(layers: list[Layer], x: np.ndarray, head: Optional[tuple], dy_
         for k, layer in enumerate(layers):
             if is_lstm:
                 inp, h[k], c[k], tape = F.lstm_forward(inp, *weights[k], h[k], c[k], training=True)
+            elif isinstance(layer, GRU):
+                inp, h[k], tape = F.gru_forward(inp, *weights[k], h[k], training=True)
             else:
                 inp, h[k], tape = F.rnn_forward(inp, *weights[k], h[k], nonlinearity=layer.nonlinearity,
                                                 training=True)
@@ -260,7 +265,8 @@ def _chained_bptt(layers: list[Layer], x: np.ndarray, head: Optional[tuple], dy_
                 g = F.lstm_backward(tapes[k][t], dy, dh[k], dc[k])
                 dh[k], dc[k] = g["h0"], g["c0"]
             else:
-                g = F.rnn_backward(tapes[k][t], dy, dh[k])
+                backward = F.gru_backward if isinstance(layers[k], GRU) else F.rnn_backward
+                g = backward(tapes[k][t], dy, dh[k])
                 dh[k] = g["h0"]
             for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
                 if g[name] is not None:

@@ -6,8 +6,9 @@ A layer owns its parameters under PyTorch's names (``weight_ih_l0``,
 layer; ``..._reverse`` for the reverse direction), initialised like PyTorch
 (uniform on [-1/sqrt(H), 1/sqrt(H)]), so ``state_dict()`` / ``load_state_dict()``
 exchange weights with ``torch.nn.LSTM`` / ``GRU`` / ``RNN`` unchanged. Inputs are
-time-major, ``x`` (T, B, I), unless ``batch_first=True`` ((B, T, I), like Keras).
-States follow PyTorch: h (and c) of shape (num_layers * num_directions, B, H).
+time-major, ``x`` (T, B, I), unless ``batch_first=True`` ((B, T, I), like Keras),
+and converted to the layer's dtype (float32 unless asked otherwise). States
+follow PyTorch: h (and c) of shape (num_layers * num_directions, B, H).
 
 Inference::
 
@@ -214,9 +215,10 @@ class _Recurrent:
         LSTM) or of Nones."""
         parts, shape = self._state_parts, (self.num_layers * self.directions, B, self.hidden_size)
         if state is None and self.stateful and self._state is not None:
-            if self._state[0].shape == shape:
-                state = self._state if parts == 2 else self._state[0]
-            # a new batch size starts from zeros
+            if self._state[0].shape != shape:
+                raise ValueError(f"x: this stateful layer carries the state of a batch of {self._state[0].shape[1]} "
+                                 f"sequences, got {B}; call reset_state() to start new ones")
+            state = self._state if parts == 2 else self._state[0]
         if state is None:
             return [None] * parts
         if parts == 2 and not (isinstance(state, (tuple, list)) and len(state) == 2):
@@ -224,7 +226,7 @@ class _Recurrent:
         items = list(state) if parts == 2 else [state]
         out = []
         for name, s in zip(("h0", "c0"), items):
-            s = np.asarray(s)
+            s = np.asarray(s, dtype=self.dtype)
             if s.shape != shape:
                 raise ValueError(f"state: {name} expected shape (num_layers * num_directions, B, H) = {shape}, "
                                  f"got {s.shape}")
@@ -265,7 +267,7 @@ class _Recurrent:
         state : h_n or (h_n, c_n), each (num_layers * D, B, H);
         tape : a :class:`LayerTape` if ``training`` else None.
         """
-        x = np.asarray(x)
+        x = np.asarray(x, dtype=self.dtype)  # float64 data into a float32 layer, say
         if x.ndim != 3:
             layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
             raise ValueError(f"x: expected a 3-D array {layout}, got shape {x.shape}")
@@ -316,7 +318,7 @@ class _Recurrent:
                             f"got {type(tape).__name__}")
         T, B = tape.shape
         D, H = self.directions, self.hidden_size
-        dy = np.asarray(dy)
+        dy = np.asarray(dy, dtype=self.dtype)
         expected = (B, T, D * H) if tape.batch_first else (T, B, D * H)
         if dy.shape != expected:
             layout = "(B, T, D*H)" if tape.batch_first else "(T, B, D*H)"
@@ -360,7 +362,7 @@ class _Recurrent:
         if self.bidirectional:
             raise ValueError("step: a bidirectional layer needs the whole sequence (its reverse half runs from "
                              "the end); call the layer on the sequence instead")
-        x_t = np.asarray(x_t)
+        x_t = np.asarray(x_t, dtype=self.dtype)
         if x_t.ndim != 2 or x_t.shape[1] != self.input_size:
             raise ValueError(f"x_t: expected shape (B, input_size) = (B, {self.input_size}), got {x_t.shape}")
         x = x_t[:, None] if self.batch_first else x_t[None]

@@ -66,12 +66,12 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import losses
-from .layers import LSTM, RNN, _check_dtype, _check_size
+from .layers import GRU, LSTM, RNN, _check_dtype, _check_size
 from .optim import Adam, Optimizer, clip_grad_norm
 
 __all__ = ["SequenceModel", "CELLS", "OUTPUTS", "TASKS", "FORMAT_VERSION"]
 
-CELLS = ("lstm", "rnn")
+CELLS = ("lstm", "gru", "rnn")
 OUTPUTS = ("per_step", "last")
 TASKS = ("binary", "regression")
 
@@ -160,7 +160,7 @@ class SequenceModel:
         next one reads the previous one's hidden states).
     output_size : int, default 1
         O, outputs of the head per step (binary: independent sigmoids).
-    cell : {"lstm", "rnn"}, keyword-only
+    cell : {"lstm", "gru", "rnn"}, keyword-only
         Layer type (``lstmfast.LSTM`` or the vanilla ``lstmfast.RNN``).
     output : {"per_step", "last"}
         A prediction at every time step, or only from the last one.
@@ -191,20 +191,22 @@ class SequenceModel:
         self.output = _choice("output", output, OUTPUTS)
         self.task = _choice("task", task, TASKS)
         if nonlinearity is not None and self.cell != "rnn":
-            raise ValueError(f"nonlinearity: only for cell='rnn' (the LSTM's are fixed), got {nonlinearity!r}")
-        self.nonlinearity = None if self.cell == "lstm" else (nonlinearity or "tanh")
+            raise ValueError(f"nonlinearity: only for cell='rnn' (the LSTM's and GRU's are fixed), "
+                             f"got {nonlinearity!r}")
+        self.nonlinearity = (nonlinearity or "tanh") if self.cell == "rnn" else None
         self.dtype = _check_dtype(dtype)
         rng = np.random.default_rng(_seed(seed))
 
-        self.layers: list[Union[LSTM, RNN]] = []
+        self.layers: list[Union[LSTM, GRU, RNN]] = []
         self._names: list[dict[str, str]] = []  # per layer: the layer's name -> the model's name
         in_size = self.input_size
         for k, h in enumerate(self.hidden_sizes):
             layer_seed = int(rng.integers(2**63))
-            if self.cell == "lstm":
-                layer: Union[LSTM, RNN] = LSTM(in_size, h, dtype=self.dtype, seed=layer_seed)
+            if self.cell == "rnn":
+                layer: Union[LSTM, GRU, RNN] = RNN(in_size, h, dtype=self.dtype, seed=layer_seed,
+                                                   nonlinearity=self.nonlinearity)
             else:
-                layer = RNN(in_size, h, dtype=self.dtype, seed=layer_seed, nonlinearity=self.nonlinearity)
+                layer = (LSTM if self.cell == "lstm" else GRU)(in_size, h, dtype=self.dtype, seed=layer_seed)
             self.layers.append(layer)
             self._names.append({name: f"{self.cell}.{name[:-len('_l0')]}_l{k}" for name in layer.parameters()})
             in_size = h
