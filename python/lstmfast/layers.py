@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
+from . import _core
 from . import functional as F
 from ._validation import SUPPORTED_DTYPES, check_lengths, check_nonlinearity
 
@@ -90,6 +92,33 @@ _FUNCTIONS = {
     "gru": (F.gru_forward, F.gru_backward),
     "rnn": (F.rnn_forward, F.rnn_backward),
 }
+
+
+# The two directions of a bidirectional layer are independent: with two or
+# more kernel threads they run side by side, each on half of them, instead of
+# one after the other with every step split across threads (a barrier per
+# step). Below this many FLOPs per direction the hand-off costs more.
+_CONCURRENT_DIRECTIONS_FLOPS = 2e7
+_executor: Optional[ThreadPoolExecutor] = None
+
+
+def _run_directions(calls: list[Callable[[], Any]], flops: float) -> list:
+    global _executor
+    threads = _core.get_num_threads()
+    if len(calls) < 2 or threads < 2 or flops < _CONCURRENT_DIRECTIONS_FLOPS:
+        return [call() for call in calls]
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmfast-direction")
+
+    def capped(call: Callable[[], Any]) -> Any:
+        _core.set_thread_cap(threads // 2)  # this OS thread's kernel calls only
+        try:
+            return call()
+        finally:
+            _core.set_thread_cap(0)
+
+    reverse = _executor.submit(capped, calls[1])  # the kernels release the GIL
+    return [capped(calls[0]), reverse.result()]
 
 
 @dataclass(frozen=True)
@@ -159,6 +188,9 @@ class _Recurrent:
 
     def _layer_input(self, layer: int) -> int:
         return self.input_size if layer == 0 else self.hidden_size * self.directions
+
+    def _direction_flops(self, T: int, B: int, layer: int) -> float:
+        return 2.0 * T * B * self.gates * self.hidden_size * (self._layer_input(layer) + self.hidden_size)
 
     @staticmethod
     def _suffix(layer: int, direction: int) -> str:
@@ -291,17 +323,19 @@ class _Recurrent:
                 masks.append(mask)
             elif layer > 0:
                 masks.append(None)
-            outs = []
+            calls = []
             for direction in range(self.directions):
                 k = layer * self.directions + direction
                 start = [None if s is None else s[k] for s in initial]
-                out = forward_fn(inp, *self._weights(layer, direction), *start, training=training,
-                                 lengths=lengths, reverse=bool(direction) != self.go_backwards, **kw)
-                outs.append(out[0])
+                calls.append(lambda d=direction, start=start, inp=inp: forward_fn(
+                    inp, *self._weights(layer, d), *start, training=training, lengths=lengths,
+                    reverse=bool(d) != self.go_backwards, **kw))
+            results = _run_directions(calls, self._direction_flops(T, B, layer))
+            for out in results:
                 for part in range(self._state_parts):
                     finals[part].append(out[1 + part])
                 tapes.append(out[-1])
-            inp = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=2)
+            inp = results[0][0] if len(results) == 1 else np.concatenate([out[0] for out in results], axis=2)
         y = np.ascontiguousarray(inp.swapaxes(0, 1)) if self.batch_first else inp
         final = [np.stack(f) for f in finals]
         if self.stateful:
@@ -332,10 +366,14 @@ class _Recurrent:
         d_out = dy
         for layer in reversed(range(self.num_layers)):
             d_in = None
+            calls = []
             for direction in range(D):
                 k = layer * D + direction
                 d_dir = d_out if D == 1 else d_out[:, :, direction * H:(direction + 1) * H]
-                g = backward_fn(tape.tapes[k], d_dir, *[None if d is None else d[k] for d in dfinal])
+                calls.append(lambda k=k, d_dir=d_dir: backward_fn(tape.tapes[k], d_dir,
+                                                                  *[None if d is None else d[k] for d in dfinal]))
+            for direction, g in enumerate(_run_directions(calls, 2 * self._direction_flops(T, B, layer))):
+                k = layer * D + direction
                 sfx = self._suffix(layer, direction)
                 grads["weight_ih" + sfx], grads["weight_hh" + sfx] = g["w_ih"], g["w_hh"]
                 if self.bias:

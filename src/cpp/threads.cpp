@@ -38,6 +38,7 @@ int env_threads() {
 }
 
 std::atomic<int> g_threads{0};
+thread_local int t_cap = 0;
 
 class Pool {
  public:
@@ -145,6 +146,13 @@ int num_threads() {
 
 void set_num_threads(int n) { g_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
 
+void set_thread_cap(int n) { t_cap = n < 0 ? 0 : n; }
+
+int available_threads() {
+  const int n = num_threads();
+  return t_cap > 0 && t_cap < n ? t_cap : n;
+}
+
 void Barrier::reset(int n) {
   n_ = n;
   count_.store(0, std::memory_order_relaxed);
@@ -165,7 +173,7 @@ void Barrier::wait() {
 }
 
 void parallel_run(int wanted, TaskFn fn, void* ctx) {
-  int n = std::min({wanted, num_threads(), 0xffff});
+  int n = std::min({wanted, available_threads(), 0xffff});
   pool().run(n < 1 ? 1 : n, fn, ctx);
 }
 

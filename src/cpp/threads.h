@@ -19,6 +19,12 @@ int num_threads();
 void set_num_threads(int n);
 int default_num_threads();
 
+// A cap for the calling thread only (0 = none): lets independent calls run
+// side by side, each on part of the cores (the two directions of a
+// bidirectional layer). available_threads() is what a call may use.
+void set_thread_cap(int n);
+int available_threads();
+
 // A reusable spinning barrier for the threads of one parallel region.
 class Barrier {
  public:
@@ -34,7 +40,7 @@ class Barrier {
 using TaskFn = void (*)(void* ctx, int tid, int nthreads, Barrier& barrier);
 
 // Runs fn(ctx, tid, n, barrier) for tid = 0..n-1 (tid 0 on the caller) with
-// n = min(wanted, num_threads()), or n = 1 if the pool is busy.
+// n = min(wanted, available_threads()), or n = 1 if the pool is busy.
 void parallel_run(int wanted, TaskFn fn, void* ctx);
 
 }  // namespace lstmfast

@@ -66,6 +66,8 @@ void register_config(py::module_& m) {
   m.def("usable_isas", &usable_isas);
   m.def("get_num_threads", &num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("set_thread_cap", &set_thread_cap, py::arg("n"),
+        "Cap the threads of kernel calls made from the calling thread (0: no cap).");
   m.def("default_num_threads", &default_num_threads);
   m.def("compiler", &compiler);
   m.def("release_memory", &release_cached_memory, "Return the kernels' cached scratch memory to the system.");

@@ -19,7 +19,7 @@ void run_parallel(int wanted, F& f) {
 // get enough work to pay for waking it and for the barriers.
 inline int threads_for(double flops, index_t parts, double min_flops_per_thread) {
   double by_work = flops / min_flops_per_thread;
-  int n = num_threads();
+  int n = available_threads();
   if (by_work < n) n = by_work < 1 ? 1 : static_cast<int>(by_work);
   if (parts < n) n = parts < 1 ? 1 : static_cast<int>(parts);
   return n;
