@@ -1,6 +1,7 @@
 """Combine several `bench.py --json` runs into the table of benchmarks/RESULTS.md.
 
     python benchmarks/summarize.py run1.json run2.json run3.json > table.md
+    python benchmarks/summarize.py --shapes S1,S2 run*.json       # only these rows
 
 Each cell (shape x mode x threads x engine) is the median over the runs of
 each run's median time; ratios are computed from those medians. The matmul
@@ -26,10 +27,12 @@ def load(paths):
     return runs
 
 
-def combine(runs):
+def combine(runs, shapes=None):
     cells = {}
     for run in runs:
         for row in run["rows"]:
+            if shapes and row["shape"] not in shapes:
+                continue
             key = (row["shape"], row["mode"], row["threads"])
             cell = cells.setdefault(key, {"row": row, "ms": {}, "err": {}})
             for engine, ms in row["ms"].items():
@@ -79,7 +82,7 @@ def table(cells, peaks, nruns):
                      f"| {100 * gflops / own_peak:.0f}% | {other('numpy')} | {other('torch')} "
                      f"| {other('onnxruntime')} | {best:.2f} |")
     geo = math.exp(sum(math.log(r) for r in ratios_torch) / len(ratios_torch)) if ratios_torch else float("nan")
-    lines += ["", f"Geometric mean over the {len(ratios_torch)} cells of the ratio to torch: {geo:.2f}",
+    lines += ["", f"Geometric mean over these {len(ratios_torch)} cells of the ratio to torch: {geo:.2f}",
               f"Lowest ratio to the best of torch/ONNX Runtime: {min(ratios_best):.2f}",
               "", "Matmul peaks (GFLOP/s, float32): " + ", ".join(
                   f"{t} thread(s): libraries {lib:.0f}, lstmfast GEMM {own:.0f}" for t, (lib, own) in sorted(peaks.items()))]
@@ -87,11 +90,14 @@ def table(cells, peaks, nruns):
 
 
 def main(argv):
+    shapes = None
+    if argv and argv[0] == "--shapes":
+        shapes, argv = set(argv[1].split(",")), argv[2:]
     if not argv:
         print(__doc__)
         return 2
     runs = load(argv)
-    cells, peaks = combine(runs)
+    cells, peaks = combine(runs, shapes)
     print(table(cells, peaks, len(runs)))
     print()
     print("Machine:", json.dumps(runs[0]["machine"]))
