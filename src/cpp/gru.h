@@ -35,24 +35,14 @@ void gru_forward(const GruForwardArgs<T>& a) {
   pack_forward_panels(a.w_hh, H, 3, true, panels.get());
   Buffer<T> partial(index_t(nt) * B * 3 * W);
 
-  const index_t chunk = seq.chunkable() ? min_i(T_, max_i(1, kProjectionRows / B)) : T_;
-  Buffer<T> xp(chunk * B * G);
-  GemmArgs<T> proj{chunk * B, G, I, a.x, I, 1, a.w_ih, 1, I, xp.get(), G, a.bias, false};
-  const GemmPlan<T> plan(proj, nt);
-  GemmScratch<T> scratch(plan, nt, true);
-  Buffer<T> w_ih_packed(packed_b_elems(proj, plan));
-  pack_b_all(proj, plan, w_ih_packed.get());
+  InputProjection<T> xp(seq, a.x, I, a.w_ih, a.bias, G, nt, nullptr);
 
   auto body = [&](int tid, int n, Barrier& barrier) {
     const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
     T* my_partial = partial.get() + tid * B * 3 * W;
-    for (index_t t0 = 0; t0 < T_; t0 += chunk) {
-      const index_t steps = min_i(chunk, T_ - t0);
-      const index_t first = seq.first_time(t0, steps);
-      GemmArgs<T> g = proj;
-      g.M = steps * B;
-      g.a = a.x + first * B * I;
-      gemm_part(g, plan, tid, n, scratch.a_for(tid), scratch.b_for(tid), w_ih_packed.get());
+    for (index_t t0 = 0; t0 < T_; t0 += xp.chunk()) {
+      const index_t steps = min_i(xp.chunk(), T_ - t0);
+      xp.compute(t0, steps, tid, n);
       barrier.wait();
       for (index_t t = t0; t < t0 + steps; ++t) {
         const T* h_prev = h_state.get() + (t % 2) * BH;
@@ -71,7 +61,7 @@ void gru_forward(const GruForwardArgs<T>& a) {
                   continue;
                 }
                 const index_t tn = seq.time(t, r), row = seq.row(tn, r);
-                const T* xr = xp.get() + (row - first * B) * G + j;
+                const T* xr = xp.row(row) + j;
                 const V<T> rg = sigmoid<T>(zh[m][0] + lanes.load(xr));
                 const V<T> zg = sigmoid<T>(zh[m][1] + lanes.load(xr + H));
                 const V<T> hn = zh[m][2] + b_hn;
@@ -108,20 +98,10 @@ void gru_backward(const GruBackwardArgs<T>& a) {
   if (a.db_ih) fill_zero(a.db_ih, G);
   if (a.db_hh) fill_zero(a.db_hh, G);
   if (T_ == 0 || B == 0) {
-    if (a.dh_n) copy(a.dh0, a.dh_n, BH);
-    else fill_zero(a.dh0, BH);
-    if (!a.accumulate_dx) fill_zero(a.dx, T_ * B * I);
-    fill_zero(a.dw_ih, G * I);
-    fill_zero(a.dw_hh, G * H);
+    empty_backward(T_ * B * I, G, I, H, BH, a.dh_n, a.dh0, a.dx, a.accumulate_dx, a.dw_ih, a.dw_hh);
     return;
   }
-  const int nt_max = threads_for(2.0 * double(B) * double(G) * double(H), ceil_div(H, W), kStepFlopsPerThread);
-  const int nv = units_nv<T>(H, nt_max);
-  const index_t width = index_t(nv) * W, blocks = ceil_div(H, width);
-  const int nt = static_cast<int>(min_i(nt_max, blocks));
-  Buffer<T> panels(blocks * G * width);
-  pack_backward_panels(a.w_hh, G, H, nv, panels.get());
-  Buffer<T> partial(index_t(nt) * B * width);
+  const BackwardPanels<T> wp(a.w_hh, G, H, B);
   // dG of the input side and of the recurrent side, by natural time (zero at
   // padding); the last two steps' recurrent dG in batch order; dh carried
   // through z to the previous step.
@@ -134,11 +114,11 @@ void gru_backward(const GruBackwardArgs<T>& a) {
   Buffer<T> carry(BH);
   fill_zero(carry.get(), BH);
 
-  with_nv(nv, [&](auto nv_c) {
+  with_nv(wp.nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
     auto body = [&](int tid, int n, Barrier& barrier) {
-      const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
-      T* my_partial = partial.get() + tid * B * width;
+      const index_t jb0 = share_begin(wp.blocks, tid, n), jb1 = share_begin(wp.blocks, tid + 1, n);
+      T* my_partial = wp.partial_for(tid, B);
       for (index_t t = T_ - 1; t >= 0; --t) {
         const bool last_step = t == T_ - 1;
         const T* dg_next = dg_steps.get() + ((t + 1) % 2) * B * G;
@@ -170,7 +150,7 @@ void gru_backward(const GruBackwardArgs<T>& a) {
             }
             lanes.store(carry.get() + r * H + u, dh * zg);
           };
-          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : G, dg_next, G, panels.get() + jb * G * width,
+          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : G, dg_next, G, wp.panel(jb),
                                           my_partial, units_epilogue<T, NV>(jb, H, unit));
         }
         barrier.wait();
@@ -180,11 +160,11 @@ void gru_backward(const GruBackwardArgs<T>& a) {
         auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) {
           lanes.store(a.dh0 + r * H + u, d + lanes.load(carry.get() + r * H + u));
         };
-        recurrent_block<T, kGemmMR, NV>(B, G, dg_steps.get(), G, panels.get() + jb * G * width, my_partial,
+        recurrent_block<T, kGemmMR, NV>(B, G, dg_steps.get(), G, wp.panel(jb), my_partial,
                                         units_epilogue<T, NV>(jb, H, store));
       }
     };
-    run_parallel(nt, body);
+    run_parallel(wp.nt, body);
   });
   weight_gradients(T_ * B, G, I, H, dg_x.get(), dg_h.get(), a.x, a.h_all + seq.previous_states_offset() * H,
                    a.w_ih, a.dx, a.accumulate_dx, a.dw_ih, a.dw_hh);

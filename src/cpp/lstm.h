@@ -15,17 +15,10 @@
 
 #include "kernels/activations.h"
 #include "kernels/gemm.h"
-#include "kernels/recurrent.h"
-#include "kernels/sequence.h"
+#include "kernels/plans.h"
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {
-
-// A thread must get this much recurrent work per step to be worth a barrier.
-constexpr double kStepFlopsPerThread = 2e5;
-// Inference projects the input this many rows (steps x batch) at a time, so
-// its scratch stays O(B H) however long the sequence.
-constexpr index_t kProjectionRows = 256;
 
 // The number of rows of a finished tile handed to an epilogue.
 template <int R, int NV, class T>
@@ -79,32 +72,16 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
   Buffer<T> panels(blocks * H * 4 * W);
   pack_forward_panels(a.w_hh, H, 4, true, panels.get());
   Buffer<T> partial(index_t(nt) * B * 4 * W);
-
-  // The input projection for a chunk of steps at a time (inference), or all
-  // at once into the gates array (training; or reverse with lengths, where a
-  // chunk of steps is no longer a range of natural times).
-  const index_t chunk = training || !seq.chunkable() ? T_ : min_i(T_, max_i(1, kProjectionRows / B));
-  Buffer<T> xp_scratch(training ? 1 : chunk * B * G);
-  GemmArgs<T> proj{chunk * B, G, I, a.x, I, 1, a.w_ih, 1, I, nullptr, G, a.bias, false};
-  const GemmPlan<T> plan(proj, nt);
-  GemmScratch<T> scratch(plan, nt, true);
-  Buffer<T> w_ih_packed(packed_b_elems(proj, plan));  // packed once, reused by every chunk
-  pack_b_all(proj, plan, w_ih_packed.get());
+  // Training projects the whole sequence straight into the gates array.
+  InputProjection<T> xp(seq, a.x, I, a.w_ih, a.bias, G, nt, a.gates);
 
   auto body = [&](int tid, int n, Barrier& barrier) {
     const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
     T* my_partial = partial.get() + tid * B * 4 * W;
-    for (index_t t0 = 0; t0 < T_; t0 += chunk) {
-      const index_t steps = min_i(chunk, T_ - t0);
-      const index_t first = seq.first_time(t0, steps);
-      T* xp = training ? a.gates : xp_scratch.get();
-      GemmArgs<T> g = proj;
-      g.M = steps * B;
-      g.a = a.x + first * B * I;
-      g.c = xp + (training ? first * B * G : 0);
-      gemm_part(g, plan, tid, n, scratch.a_for(tid), scratch.b_for(tid), w_ih_packed.get());
+    for (index_t t0 = 0; t0 < T_; t0 += xp.chunk()) {
+      const index_t steps = min_i(xp.chunk(), T_ - t0);
+      xp.compute(t0, steps, tid, n);
       barrier.wait();
-      const index_t xp_base = training ? 0 : first * B;  // row `row` of the projection at xp + (row - xp_base) * G
       for (index_t t = t0; t < t0 + steps; ++t) {
         const T* h_prev = h_state.get() + (t % 2) * BH;
         T* h_next = h_state.get() + ((t + 1) % 2) * BH;
@@ -125,7 +102,7 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
                   continue;
                 }
                 const index_t tn = seq.time(t, r), row = seq.row(tn, r);
-                const T* z = xp + (row - xp_base) * G + j;
+                const T* z = xp.row(row) + j;
                 const V<T> i = sigmoid<T>(zh[m][0] + lanes.load(z));
                 const V<T> f = sigmoid<T>(zh[m][1] + lanes.load(z + H));
                 const V<T> g = tanh<T>(zh[m][2] + lanes.load(z + 2 * H));
@@ -203,31 +180,21 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
   T* db = a.db;
   if (db) fill_zero(db, G);
   if (T_ == 0 || B == 0) {
-    if (a.dh_n) copy(a.dh0, a.dh_n, BH);
-    else fill_zero(a.dh0, BH);
-    if (!a.accumulate_dx) fill_zero(a.dx, T_ * B * I);
-    fill_zero(a.dw_ih, G * I);
-    fill_zero(a.dw_hh, G * H);
+    empty_backward(T_ * B * I, G, I, H, BH, a.dh_n, a.dh0, a.dx, a.accumulate_dx, a.dw_ih, a.dw_hh);
     return;
   }
-  const int nt_max = threads_for(2.0 * double(B) * double(G) * double(H), ceil_div(H, W), kStepFlopsPerThread);
-  const int nv = units_nv<T>(H, nt_max);
-  const index_t width = index_t(nv) * W, blocks = ceil_div(H, width);
-  const int nt = static_cast<int>(min_i(nt_max, blocks));
-  Buffer<T> panels(blocks * G * width);
-  pack_backward_panels(a.w_hh, G, H, nv, panels.get());
-  Buffer<T> partial(index_t(nt) * B * width);
+  const BackwardPanels<T> wp(a.w_hh, G, H, B);
   // dG by natural time for the weight products (zero at padded positions),
   // and the last two steps' dG in batch order for the recurrent product.
   Buffer<T> dg(T_ * B * G);
   if (seq.lengths) fill_zero(dg.get(), T_ * B * G);
   Buffer<T> dg_steps(2 * B * G);
 
-  with_nv(nv, [&](auto nv_c) {
+  with_nv(wp.nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
     auto body = [&](int tid, int n, Barrier& barrier) {
-      const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
-      T* my_partial = partial.get() + tid * B * width;
+      const index_t jb0 = share_begin(wp.blocks, tid, n), jb1 = share_begin(wp.blocks, tid + 1, n);
+      T* my_partial = wp.partial_for(tid, B);
       for (index_t t = T_ - 1; t >= 0; --t) {
         const bool last_step = t == T_ - 1;
         const T* dg_next = dg_steps.get() + ((t + 1) % 2) * B * G;
@@ -261,7 +228,7 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
             }
             lanes.store(a.dc0 + r * H + u, dc * f);
           };
-          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : G, dg_next, G, panels.get() + jb * G * width,
+          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : G, dg_next, G, wp.panel(jb),
                                           my_partial, units_epilogue<T, NV>(jb, H, unit));
         }
         barrier.wait();
@@ -269,11 +236,11 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
       // dh0 = dG<first step> W_hh: the gradient reaching the initial state.
       for (index_t jb = jb0; jb < jb1; ++jb) {
         auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) { lanes.store(a.dh0 + r * H + u, d); };
-        recurrent_block<T, kGemmMR, NV>(B, G, dg_steps.get(), G, panels.get() + jb * G * width, my_partial,
+        recurrent_block<T, kGemmMR, NV>(B, G, dg_steps.get(), G, wp.panel(jb), my_partial,
                                         units_epilogue<T, NV>(jb, H, store));
       }
     };
-    run_parallel(nt, body);
+    run_parallel(wp.nt, body);
   });
   weight_gradients(T_ * B, G, I, H, dg.get(), dg.get(), a.x, a.h_all + seq.previous_states_offset() * H, a.w_ih,
                    a.dx, a.accumulate_dx, a.dw_ih, a.dw_hh);

@@ -41,26 +41,16 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
   pack_forward_panels(a.w_hh, H, nv, false, panels.get());
   Buffer<T> partial(index_t(nt) * B * width);
 
-  const index_t chunk = seq.chunkable() ? min_i(T_, max_i(1, kProjectionRows / B)) : T_;
-  Buffer<T> xp(chunk * BH);
-  GemmArgs<T> proj{chunk * B, H, I, a.x, I, 1, a.w_ih, 1, I, xp.get(), H, a.bias, false};
-  const GemmPlan<T> plan(proj, nt);
-  GemmScratch<T> scratch(plan, nt, true);
-  Buffer<T> w_ih_packed(packed_b_elems(proj, plan));  // packed once, reused by every chunk
-  pack_b_all(proj, plan, w_ih_packed.get());
+  InputProjection<T> xp(seq, a.x, I, a.w_ih, a.bias, H, nt, nullptr);
 
   with_nv(nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
     auto body = [&](int tid, int n, Barrier& barrier) {
       const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
       T* my_partial = partial.get() + tid * B * width;
-      for (index_t t0 = 0; t0 < T_; t0 += chunk) {
-        const index_t steps = min_i(chunk, T_ - t0);
-        const index_t first = seq.first_time(t0, steps);
-        GemmArgs<T> g = proj;
-        g.M = steps * B;
-        g.a = a.x + first * B * I;
-        gemm_part(g, plan, tid, n, scratch.a_for(tid), scratch.b_for(tid), w_ih_packed.get());
+      for (index_t t0 = 0; t0 < T_; t0 += xp.chunk()) {
+        const index_t steps = min_i(xp.chunk(), T_ - t0);
+        xp.compute(t0, steps, tid, n);
         barrier.wait();
         for (index_t t = t0; t < t0 + steps; ++t) {
           const T* h_prev = h_state.get() + (t % 2) * BH;
@@ -73,7 +63,7 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
                 return;
               }
               const index_t tn = seq.time(t, r), row = seq.row(tn, r);
-              const V<T> h = activate<T>(a.act, z + lanes.load(xp.get() + (row - first * B) * H + u));
+              const V<T> h = activate<T>(a.act, z + lanes.load(xp.row(row) + u));
               lanes.store(h_next + r * H + u, h);
               lanes.store(a.y + row * a.ldy + u, h);
               if (training) lanes.store(a.h_all + seq.slot_after(tn) * BH + r * H + u, h);
@@ -97,29 +87,19 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
   const Sequence seq{T_, B, a.steps.lengths, a.steps.reverse};
   if (a.db) fill_zero(a.db, H);
   if (T_ == 0 || B == 0) {
-    if (a.dh_n) copy(a.dh0, a.dh_n, BH);
-    else fill_zero(a.dh0, BH);
-    if (!a.accumulate_dx) fill_zero(a.dx, T_ * B * I);
-    fill_zero(a.dw_ih, H * I);
-    fill_zero(a.dw_hh, H * H);
+    empty_backward(T_ * B * I, H, I, H, BH, a.dh_n, a.dh0, a.dx, a.accumulate_dx, a.dw_ih, a.dw_hh);
     return;
   }
-  const int nt_max = threads_for(2.0 * double(B) * double(H) * double(H), ceil_div(H, W), kStepFlopsPerThread);
-  const int nv = units_nv<T>(H, nt_max);
-  const index_t width = index_t(nv) * W, blocks = ceil_div(H, width);
-  const int nt = static_cast<int>(min_i(nt_max, blocks));
-  Buffer<T> panels(blocks * H * width);
-  pack_backward_panels(a.w_hh, H, H, nv, panels.get());
-  Buffer<T> partial(index_t(nt) * B * width);
+  const BackwardPanels<T> wp(a.w_hh, H, H, B);
   Buffer<T> dg(T_ * BH);  // by natural time, zero at padded positions
   if (seq.lengths) fill_zero(dg.get(), T_ * BH);
   Buffer<T> dg_steps(2 * BH);  // the last two steps' dG in batch order
 
-  with_nv(nv, [&](auto nv_c) {
+  with_nv(wp.nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
     auto body = [&](int tid, int n, Barrier& barrier) {
-      const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
-      T* my_partial = partial.get() + tid * B * width;
+      const index_t jb0 = share_begin(wp.blocks, tid, n), jb1 = share_begin(wp.blocks, tid + 1, n);
+      T* my_partial = wp.partial_for(tid, B);
       for (index_t t = T_ - 1; t >= 0; --t) {
         const bool last_step = t == T_ - 1;
         const T* dg_next = dg_steps.get() + ((t + 1) % 2) * BH;
@@ -140,18 +120,18 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
             lanes.store(dg_step + r * H + u, dz);
             if (a.db) lanes.store(a.db + u, lanes.load(a.db + u) + dz);  // fixed order per column
           };
-          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : H, dg_next, H, panels.get() + jb * H * width,
+          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : H, dg_next, H, wp.panel(jb),
                                           my_partial, units_epilogue<T, NV>(jb, H, unit));
         }
         barrier.wait();
       }
       for (index_t jb = jb0; jb < jb1; ++jb) {
         auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) { lanes.store(a.dh0 + r * H + u, d); };
-        recurrent_block<T, kGemmMR, NV>(B, H, dg_steps.get(), H, panels.get() + jb * H * width, my_partial,
+        recurrent_block<T, kGemmMR, NV>(B, H, dg_steps.get(), H, wp.panel(jb), my_partial,
                                         units_epilogue<T, NV>(jb, H, store));
       }
     };
-    run_parallel(nt, body);
+    run_parallel(wp.nt, body);
   });
   weight_gradients(T_ * B, H, I, H, dg.get(), dg.get(), a.x, a.h_all + seq.previous_states_offset() * H, a.w_ih,
                    a.dx, a.accumulate_dx, a.dw_ih, a.dw_hh);
