@@ -51,3 +51,14 @@ def test_environment_sets_threads():
         out = run_python("import lstmfast, os; print(lstmfast.get_num_threads() == len(os.sched_getaffinity(0)))",
                          LSTMFAST_NUM_THREADS="")
         assert out.stdout.strip() == "True"
+
+
+def test_release_memory_empties_the_scratch_cache():
+    import numpy as np
+    x = np.zeros((200, 64, 64), np.float32)
+    w_ih, w_hh = np.zeros((512, 64), np.float32), np.zeros((512, 128), np.float32)
+    lstmfast.lstm_backward(lstmfast.lstm_forward(x, w_ih, w_hh, None, None, training=True)[3],
+                           np.zeros((200, 64, 128), np.float32))  # a 26 MB gate-gradient scratch
+    assert _core.cached_memory_bytes() > 0
+    freed = lstmfast.release_memory()
+    assert freed > 0 and _core.cached_memory_bytes() == 0

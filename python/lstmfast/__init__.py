@@ -6,7 +6,7 @@ plain NumPy, written to be read and used as the oracle.
 """
 
 from . import agreement, convert, course, diagnostics, losses, models, optim, reference, timeseries
-from .config import get_num_threads, set_num_threads, show_config
+from .config import get_num_threads, release_memory, set_num_threads, show_config
 from .functional import (GRUTape, LSTMTape, RNNTape, gru_backward, gru_forward, lstm_backward, lstm_forward,
                          rnn_backward, rnn_forward)
 from .diagnostics import GradientFlow, gradient_flow
@@ -22,5 +22,5 @@ __all__ = [
     "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell",
     "SequenceModel", "SGD", "Adam", "clip_grad_norm", "gradient_flow", "GradientFlow",
     "reference", "convert", "losses", "models", "optim", "diagnostics", "timeseries", "agreement", "course",
-    "show_config", "set_num_threads", "get_num_threads",
+    "show_config", "set_num_threads", "get_num_threads", "release_memory",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import _core
 
-__all__ = ["show_config", "config", "set_num_threads", "get_num_threads"]
+__all__ = ["show_config", "config", "set_num_threads", "get_num_threads", "release_memory"]
 
 
 def set_num_threads(n: int) -> None:
@@ -27,6 +27,19 @@ def get_num_threads() -> int:
     return _core.get_num_threads()
 
 
+def release_memory() -> int:
+    """Return the kernels' cached scratch memory to the system; the bytes freed.
+
+    Scratch blocks of 1 MiB or more are kept after a call for the next one (up
+    to ``LSTMFAST_SCRATCH_CACHE_MB``, default 256; 0 disables the cache),
+    because fresh pages are zeroed by the OS on first touch, a cost a training
+    loop would otherwise pay on every step.
+    """
+    cached = _core.cached_memory_bytes()
+    _core.release_memory()
+    return cached
+
+
 def config() -> dict[str, Any]:
     """The build and run-time configuration, as a dict (see :func:`show_config`)."""
     return {
@@ -38,6 +51,7 @@ def config() -> dict[str, Any]:
         "threads": _core.get_num_threads(),
         "default_threads": _core.default_num_threads(),
         "compiler": _core.compiler(),
+        "cached_scratch_bytes": _core.cached_memory_bytes(),
         "machine": platform.machine(),
     }
 

@@ -61,11 +61,6 @@ void copy_n(T* dst, const T* src, index_t n) {
   if (n > 0) std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(T));
 }
 
-template <class T>
-void zero_n(T* dst, index_t n) {
-  if (n > 0) std::memset(dst, 0, static_cast<std::size_t>(n) * sizeof(T));
-}
-
 inline void freeze(py::array& a) {
   py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
 }

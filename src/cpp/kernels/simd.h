@@ -169,11 +169,6 @@ inline V<T> select(Bits<T> mask, V<T> a, V<T> b) {
   return from_bits<T>((mask & as_bits<T>(a)) | (~mask & as_bits<T>(b)));
 }
 
-template <class T>
-inline V<T> vmax(V<T> a, V<T> b) {
-  return select<T>(a > b, a, b);
-}
-
 // 1 / d. float on AVX-512: the 14-bit hardware estimate plus one Newton step
 // (relative error ~2^-27, under float's rounding), a third of a division's
 // cost; elsewhere a division.
