@@ -102,6 +102,38 @@ class Lengths {
   const index_t* data_ = nullptr;
 };
 
+// b_ih + b_hh as the one bias of the input projection (empty if neither is
+// given); only the first hh_cols columns of b_hh go in (the GRU keeps the
+// rest apart).
+template <class T>
+std::vector<T> summed_bias(const T* b_ih, const T* b_hh, index_t n, index_t hh_cols) {
+  std::vector<T> bias;
+  if (!b_ih && !b_hh) return bias;
+  bias.assign(static_cast<std::size_t>(n), T(0));
+  for (index_t j = 0; j < n; ++j) bias[j] = (b_ih ? b_ih[j] : T(0)) + (b_hh && j < hh_cols ? b_hh[j] : T(0));
+  return bias;
+}
+
+// A tape's private copies of x and the weights (G = gate rows): allocated with
+// the GIL, filled by fill() without it.
+template <class T>
+struct TapeInputs {
+  py::array x, w_ih, w_hh;
+  T *x_data, *w_ih_data, *w_hh_data;
+  TapeInputs(const Dims& d, index_t G)
+      : x(out<T>({d.T, d.B, d.I})),
+        w_ih(out<T>({G, d.I})),
+        w_hh(out<T>({G, d.H})),
+        x_data(static_cast<T*>(x.mutable_data())),
+        w_ih_data(static_cast<T*>(w_ih.mutable_data())),
+        w_hh_data(static_cast<T*>(w_hh.mutable_data())) {}
+  void fill(const T* px, const T* pw_ih, const T* pw_hh) const {
+    copy_n(x_data, px, x.size());
+    copy_n(w_ih_data, pw_ih, w_ih.size());
+    copy_n(w_hh_data, pw_hh, w_hh.size());
+  }
+};
+
 inline bool is_float32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
 inline bool is_float64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }
 

@@ -38,11 +38,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   auto h_n = out<T>({B, H});
   // The input projection takes b_ih and the r, z parts of b_hh; b_hn stays
   // inside the reset gate's product.
-  std::vector<T> bias;
-  if (pb_ih || pb_hh) {
-    bias.assign(static_cast<std::size_t>(G), T(0));
-    for (index_t j = 0; j < G; ++j) bias[j] = (pb_ih ? pb_ih[j] : T(0)) + (pb_hh && j < 2 * H ? pb_hh[j] : T(0));
-  }
+  const std::vector<T> bias = summed_bias(pb_ih, pb_hh, G, 2 * H);
   std::vector<T> zeros;
   if (!ph0) zeros.assign(static_cast<std::size_t>(BH), T(0));
 
@@ -64,19 +60,15 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
     }
     return py::make_tuple(y, h_n, py::none());
   }
-  GruTape tape{a.d,           pb_ih != nullptr,       pb_hh != nullptr,       out<T>({T_, B, I}), out<T>({G, I}),
-               out<T>({G, H}), out<T>({T_ + 1, B, H}), out<T>({T_, B, 4 * H}), len.copy(),         reverse};
-  T* tx = static_cast<T*>(tape.x.mutable_data());
-  T* tw_ih = static_cast<T*>(tape.w_ih.mutable_data());
-  T* tw_hh = static_cast<T*>(tape.w_hh.mutable_data());
-  a.x = tx, a.w_ih = tw_ih, a.w_hh = tw_hh;
+  TapeInputs<T> inputs(a.d, G);
+  GruTape tape{a.d,        pb_ih != nullptr, pb_hh != nullptr,       inputs.x,   inputs.w_ih, inputs.w_hh,
+               out<T>({T_ + 1, B, H}), out<T>({T_, B, 4 * H}), len.copy(), reverse};
+  a.x = inputs.x_data, a.w_ih = inputs.w_ih_data, a.w_hh = inputs.w_hh_data;
   a.h_all = static_cast<T*>(tape.h_all.mutable_data());
   a.gates = static_cast<T*>(tape.gates.mutable_data());
   {
     py::gil_scoped_release nogil;
-    copy_n(tx, px, T_ * B * I);
-    copy_n(tw_ih, pw_ih, G * I);
-    copy_n(tw_hh, pw_hh, G * H);
+    inputs.fill(px, pw_ih, pw_hh);
     k.gru_forward(a);
   }
   for (py::array* arr : {&tape.x, &tape.w_ih, &tape.w_hh, &tape.h_all, &tape.gates}) freeze(*arr);

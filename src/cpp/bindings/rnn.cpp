@@ -42,11 +42,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
 
   auto y = out<T>({T_, B, H});
   auto h_n = out<T>({B, H});
-  std::vector<T> bias;
-  if (pb_ih || pb_hh) {
-    bias.assign(static_cast<std::size_t>(H), T(0));
-    for (index_t j = 0; j < H; ++j) bias[j] = (pb_ih ? pb_ih[j] : T(0)) + (pb_hh ? pb_hh[j] : T(0));
-  }
+  const std::vector<T> bias = summed_bias(pb_ih, pb_hh, H, H);
   std::vector<T> zeros;
   if (!ph0) zeros.assign(static_cast<std::size_t>(BH), T(0));
 
@@ -68,18 +64,14 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
     }
     return py::make_tuple(y, h_n, py::none());
   }
-  RnnTape tape{a.d,          act,           pb_ih != nullptr,       pb_hh != nullptr, out<T>({T_, B, I}),
-               out<T>({H, I}), out<T>({H, H}), out<T>({T_ + 1, B, H}), len.copy(),       reverse};
-  T* tx = static_cast<T*>(tape.x.mutable_data());
-  T* tw_ih = static_cast<T*>(tape.w_ih.mutable_data());
-  T* tw_hh = static_cast<T*>(tape.w_hh.mutable_data());
-  a.x = tx, a.w_ih = tw_ih, a.w_hh = tw_hh;
+  TapeInputs<T> inputs(a.d, H);
+  RnnTape tape{a.d,     act,          pb_ih != nullptr, pb_hh != nullptr, inputs.x, inputs.w_ih, inputs.w_hh,
+               out<T>({T_ + 1, B, H}), len.copy(),  reverse};
+  a.x = inputs.x_data, a.w_ih = inputs.w_ih_data, a.w_hh = inputs.w_hh_data;
   a.h_all = static_cast<T*>(tape.h_all.mutable_data());
   {
     py::gil_scoped_release nogil;
-    copy_n(tx, px, T_ * B * I);
-    copy_n(tw_ih, pw_ih, H * I);
-    copy_n(tw_hh, pw_hh, H * H);
+    inputs.fill(px, pw_ih, pw_hh);
     k.rnn_forward(a);
   }
   for (py::array* arr : {&tape.x, &tape.w_ih, &tape.w_hh, &tape.h_all}) freeze(*arr);
