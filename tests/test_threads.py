@@ -51,3 +51,27 @@ def test_set_num_threads_validates():
             lstmfast.set_num_threads(2.0)
     finally:
         lstmfast.set_num_threads(previous)
+
+
+def _child_job(_):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 64, 32)).astype(np.float32)  # big enough to use the thread pool
+    w_ih = rng.standard_normal((512, 32)).astype(np.float32) * 0.1
+    w_hh = rng.standard_normal((512, 128)).astype(np.float32) * 0.1
+    return lstmfast.lstm_forward(x, w_ih, w_hh, None, None)[0].sum()
+
+
+def test_forked_children_can_use_the_kernels():
+    """A forked child has none of the parent's pool threads: it must start its own
+    instead of waiting for them (multiprocessing's default on Linux)."""
+    import multiprocessing
+    if "fork" not in multiprocessing.get_all_start_methods():
+        import pytest
+        pytest.skip("no fork on this platform")
+    import warnings
+    expected = _child_job(0)  # the parent's pool is running now
+    with warnings.catch_warnings():  # Python 3.12+ warns about forking a threaded process: that is the point
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            result = pool.map_async(_child_job, range(2))
+            assert result.get(timeout=60) == [expected, expected]

@@ -1,11 +1,16 @@
 #include "memory.h"
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <mutex>
 #include <new>
 #include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
 
 namespace lstmfast {
 namespace {
@@ -42,9 +47,22 @@ struct Cache {
   std::size_t bytes = 0;
 };
 
+// Never destroyed: may be used at exit. A forked child starts with an empty
+// cache of its own (another thread may have held the lock at the fork).
+std::atomic<Cache*> g_cache{nullptr};
+
+void reset_cache_in_child() { g_cache.store(new Cache(), std::memory_order_relaxed); }
+
 Cache& cache() {
-  static Cache* c = new Cache();  // never destroyed: may be used at exit
-  return *c;
+  static const bool registered = [] {
+#if defined(__unix__) || defined(__APPLE__)
+    pthread_atfork(nullptr, nullptr, reset_cache_in_child);
+#endif
+    g_cache.store(new Cache(), std::memory_order_release);
+    return true;
+  }();
+  (void)registered;
+  return *g_cache.load(std::memory_order_acquire);
 }
 
 std::size_t size_of(void* raw) { return static_cast<Header*>(raw)->bytes; }

@@ -10,6 +10,9 @@
 #if defined(__linux__)
 #include <sched.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define LSTMFAST_PAUSE() _mm_pause()
@@ -115,10 +118,22 @@ class Pool {
 };
 
 // Never destroyed: worker threads are detached and may outlive static
-// destructors at interpreter exit.
+// destructors at interpreter exit. A forked child has none of the parent's
+// threads (and maybe a locked mutex), so it starts a pool of its own.
+std::atomic<Pool*> g_pool{nullptr};
+
+void reset_pool_in_child() { g_pool.store(new Pool(), std::memory_order_relaxed); }
+
 Pool& pool() {
-  static Pool* p = new Pool();
-  return *p;
+  static const bool registered = [] {
+#if defined(__unix__) || defined(__APPLE__)
+    pthread_atfork(nullptr, nullptr, reset_pool_in_child);
+#endif
+    g_pool.store(new Pool(), std::memory_order_release);
+    return true;
+  }();
+  (void)registered;
+  return *g_pool.load(std::memory_order_acquire);
 }
 
 }  // namespace
