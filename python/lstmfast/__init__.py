@@ -1,4 +1,4 @@
-"""lstmfast: a fast CPU LSTM and vanilla RNN under a NumPy-native API.
+"""lstmfast: a fast CPU LSTM, GRU and vanilla RNN under a NumPy-native API.
 
 The forward pass and backpropagation through time run in C++ SIMD kernels
 (:mod:`lstmfast.functional`); :mod:`lstmfast.reference` is the same math in

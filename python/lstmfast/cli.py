@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fmt = _HelpFormatter
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Fast CPU LSTM and RNN: see the lecture's ideas run, and measure them.",
+        prog=PROG, description="Fast CPU LSTM, GRU and RNN: see the lecture's ideas run, and measure them.",
         epilog="Run 'lstmfast COMMAND --help' for the options of a command.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
