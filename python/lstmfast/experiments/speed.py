@@ -121,6 +121,10 @@ def check_table(rows: list[CheckRow]) -> str:
     return "\n".join(lines)
 
 
+# Seconds to let other libraries' worker threads go idle before timing an engine.
+IDLE_PAUSE = 0.3
+
+
 def measure(fn: Callable[[], Any], *, budget: float = 0.5, samples: int = 7) -> float:
     """Median seconds per call of ``fn``: after a warm-up call, ``samples`` samples of
     n calls each (n so a sample lasts about 10 ms), within roughly ``budget`` seconds
@@ -169,8 +173,10 @@ def time_training_step(shape: tuple[int, int, int, int] = BENCH_SHAPES["medium"]
     fast, slow = _train_step(F, "lstm", args, dy), _train_step(ref, "lstm", args, dy)
     _validate("lstmfast", fast(), slow())
     info = build_config()
-    return StepTiming(shape, 1e3 * measure(fast, budget=budget), 1e3 * measure(slow, budget=budget),
-                      info["threads"], info["isa"])
+    time.sleep(IDLE_PAUSE)  # the reference's BLAS threads must not share the cores with the timed call
+    fast_ms = 1e3 * measure(fast, budget=budget)
+    slow_ms = 1e3 * measure(slow, budget=budget)
+    return StepTiming(shape, fast_ms, slow_ms, info["threads"], info["isa"])
 
 
 def _validate(name: str, result: tuple[tuple, dict], expected: tuple[tuple, dict]) -> float:
@@ -271,6 +277,11 @@ def bench(shapes: Optional[list[str]] = None, *, modes: tuple[str, ...] = ("infe
                     if err > _VALIDATE_RTOL:
                         raise RuntimeError(f"{engine}: differs from the NumPy reference by {err:.2e}; not timing it")
                     row.max_rel_err[engine] = err
+            for engine, fn in engines.items():
+                # OpenBLAS, OpenMP and lstmfast's pool keep their threads spinning
+                # for a while after a call; one of them would take the second core
+                # from the engine being timed.
+                time.sleep(IDLE_PAUSE)
                 row.ms[engine] = 1e3 * measure(fn, budget=budget)
             rows.append(row)
             if progress is not None:
