@@ -58,81 +58,62 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
     set_initial_slots(seq, H, a.c0, a.c_all);
   }
   zero_padding(seq, H, a.y, a.ldy);
-  // c is updated in place in c_n; h alternates between two (B, H) buffers,
-  // the recurrent product's rows, in the order of the batch.
+  // c is updated in place in c_n; h lives in forward_steps' buffers.
   copy(a.c_n, a.c0, BH);
   if (T_ == 0 || B == 0) {
     copy(a.h_n, a.h0, BH);
     return;
   }
-  Buffer<T> h_state(2 * BH);
-  copy(h_state.get(), a.h0, BH);
   const index_t blocks = ceil_div(H, W);
   const int nt = threads_for(2.0 * double(B) * double(G) * double(H), blocks, kStepFlopsPerThread);
   Buffer<T> panels(blocks * H * 4 * W);
   pack_forward_panels(a.w_hh, H, 4, true, panels.get());
-  Buffer<T> partial(index_t(nt) * B * 4 * W);
   // Training projects the whole sequence straight into the gates array.
   InputProjection<T> xp(seq, a.x, I, a.w_ih, a.bias, G, nt, a.gates);
 
-  auto body = [&](int tid, int n, Barrier& barrier) {
-    const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
-    T* my_partial = partial.get() + tid * B * 4 * W;
-    for (index_t t0 = 0; t0 < T_; t0 += xp.chunk()) {
-      const index_t steps = min_i(xp.chunk(), T_ - t0);
-      xp.compute(t0, steps, tid, n);
-      barrier.wait();
-      for (index_t t = t0; t < t0 + steps; ++t) {
-        const T* h_prev = h_state.get() + (t % 2) * BH;
-        T* h_next = h_state.get() + ((t + 1) % 2) * BH;
-        for (index_t jb = jb0; jb < jb1; ++jb) {
-          const index_t j = jb * W;
-          with_lanes<T>(static_cast<int>(min_i(W, H - j)), [&](auto lanes) {
-            // The tile holds h<t-1> W_hh^T for gates i, f, g, o of units j..j+W:
-            //   z = x<t> W_ih^T + b (precomputed in xp) + h<t-1> W_hh^T
-            //   i, f, g, o = σ(z_i), σ(z_f), tanh(z_g), σ(z_o)
-            //   c<t> = f c<t-1> + i g,   h<t> = o tanh(c<t>)
-            auto cell = [&](const auto& zh, index_t b0) {
-              // Rows unrolled: their activations are independent chains the core can overlap.
+  auto step = [&](index_t t, index_t jb, const T* h_prev, T* h_next, T* partial) {
+    const index_t j = jb * W;
+    with_lanes<T>(static_cast<int>(min_i(W, H - j)), [&](auto lanes) {
+      // The tile holds h<t-1> W_hh^T for gates i, f, g, o of units j..j+W:
+      //   z = x<t> W_ih^T + b (precomputed in xp) + h<t-1> W_hh^T
+      //   i, f, g, o = σ(z_i), σ(z_f), tanh(z_g), σ(z_o)
+      //   c<t> = f c<t-1> + i g,   h<t> = o tanh(c<t>)
+      auto cell = [&](const auto& zh, index_t b0) {
+        // Rows unrolled: their activations are independent chains the core can overlap.
 #pragma GCC unroll 8
-              for (int m = 0; m < rows_of(zh); ++m) {
-                const index_t r = b0 + m;
-                if (!seq.active(t, r)) {  // past its end: the state stays
-                  lanes.store(h_next + r * H + j, lanes.load(h_prev + r * H + j));
-                  continue;
-                }
-                const index_t tn = seq.time(t, r), row = seq.row(tn, r);
-                const T* z = xp.row(row) + j;
-                const V<T> i = sigmoid<T>(zh[m][0] + lanes.load(z));
-                const V<T> f = sigmoid<T>(zh[m][1] + lanes.load(z + H));
-                const V<T> g = tanh<T>(zh[m][2] + lanes.load(z + 2 * H));
-                const V<T> o = sigmoid<T>(zh[m][3] + lanes.load(z + 3 * H));
-                const V<T> c = f * lanes.load(a.c_n + r * H + j) + i * g;
-                const V<T> h = o * tanh<T>(c);
-                lanes.store(a.c_n + r * H + j, c);
-                lanes.store(h_next + r * H + j, h);
-                lanes.store(a.y + row * a.ldy + j, h);
-                if (training) {
-                  T* s = a.gates + row * G + j;
-                  lanes.store(s, i);
-                  lanes.store(s + H, f);
-                  lanes.store(s + 2 * H, g);
-                  lanes.store(s + 3 * H, o);
-                  const index_t slot = seq.slot_after(tn) * BH + r * H + j;
-                  lanes.store(a.h_all + slot, h);
-                  lanes.store(a.c_all + slot, c);
-                }
-              }
-            };
-            recurrent_block<T, kLstmMR, 4>(B, H, h_prev, H, panels.get() + jb * H * 4 * W, my_partial, cell);
-          });
+        for (int m = 0; m < rows_of(zh); ++m) {
+          const index_t r = b0 + m;
+          if (!seq.active(t, r)) {  // past its end: the state stays
+            lanes.store(h_next + r * H + j, lanes.load(h_prev + r * H + j));
+            continue;
+          }
+          const index_t tn = seq.time(t, r), row = seq.row(tn, r);
+          const T* z = xp.row(row) + j;
+          const V<T> i = sigmoid<T>(zh[m][0] + lanes.load(z));
+          const V<T> f = sigmoid<T>(zh[m][1] + lanes.load(z + H));
+          const V<T> g = tanh<T>(zh[m][2] + lanes.load(z + 2 * H));
+          const V<T> o = sigmoid<T>(zh[m][3] + lanes.load(z + 3 * H));
+          const V<T> c = f * lanes.load(a.c_n + r * H + j) + i * g;
+          const V<T> h = o * tanh<T>(c);
+          lanes.store(a.c_n + r * H + j, c);
+          lanes.store(h_next + r * H + j, h);
+          lanes.store(a.y + row * a.ldy + j, h);
+          if (training) {
+            T* s = a.gates + row * G + j;
+            lanes.store(s, i);
+            lanes.store(s + H, f);
+            lanes.store(s + 2 * H, g);
+            lanes.store(s + 3 * H, o);
+            const index_t slot = seq.slot_after(tn) * BH + r * H + j;
+            lanes.store(a.h_all + slot, h);
+            lanes.store(a.c_all + slot, c);
+          }
         }
-        barrier.wait();
-      }
-    }
+      };
+      recurrent_block<T, kLstmMR, 4>(B, H, h_prev, H, panels.get() + jb * H * 4 * W, partial, cell);
+    });
   };
-  run_parallel(nt, body);
-  copy(a.h_n, h_state.get() + (T_ % 2) * BH, BH);
+  forward_steps(seq, H, xp, nt, blocks, 4 * W, a.h0, a.h_n, step);
 }
 
 // out (cols x rows) = in (rows x cols)^T, in 32 x 32 blocks so both sides
@@ -184,63 +165,50 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
     return;
   }
   const BackwardPanels<T> wp(a.w_hh, G, H, B);
-  // dG by natural time for the weight products (zero at padded positions),
-  // and the last two steps' dG in batch order for the recurrent product.
+  // dG by natural time for the weight products (zero at padded positions).
   Buffer<T> dg(T_ * B * G);
   if (seq.lengths) fill_zero(dg.get(), T_ * B * G);
-  Buffer<T> dg_steps(2 * B * G);
 
   with_nv(wp.nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
-    auto body = [&](int tid, int n, Barrier& barrier) {
-      const index_t jb0 = share_begin(wp.blocks, tid, n), jb1 = share_begin(wp.blocks, tid + 1, n);
-      T* my_partial = wp.partial_for(tid, B);
-      for (index_t t = T_ - 1; t >= 0; --t) {
-        const bool last_step = t == T_ - 1;
-        const T* dg_next = dg_steps.get() + ((t + 1) % 2) * B * G;
-        T* dg_step = dg_steps.get() + (t % 2) * B * G;
-        for (index_t jb = jb0; jb < jb1; ++jb) {
-          // The tile holds dG<t+1> W_hh for units jb*NV*W..; per unit:
-          //   dh<t> = dy<t> + dG<t+1> W_hh  (+ dh_n at a sequence's last step)
-          //   dc    = dc<t+1 carried> + dh o (1 - tanh²c<t>)
-          //   dz_i = dc g i(1-i),  dz_f = dc c<t-1> f(1-f),  dz_g = dc i (1-g²),
-          //   dz_o = dh tanh(c<t>) o(1-o),  carried dc<t-1> = dc f
-          auto unit = [&](auto lanes, const V<T>& dhw, index_t r, index_t u) {
-            if (!seq.active(t, r)) {  // padding: no gradient, dc stays
-              for (int gate = 0; gate < 4; ++gate) lanes.store(dg_step + r * G + gate * H + u, V<T>{});
-              return;
-            }
-            const index_t tn = seq.time(t, r), row = seq.row(tn, r);
-            V<T> dh = dhw + lanes.load(a.dy + row * a.ldy + u);
-            if (a.dh_n && t == seq.length(r) - 1) dh += lanes.load(a.dh_n + r * H + u);
-            const T* s = a.gates + row * G + u;
-            const V<T> i = lanes.load(s), f = lanes.load(s + H), g = lanes.load(s + 2 * H), o = lanes.load(s + 3 * H);
-            const V<T> tc = tanh<T>(lanes.load(a.c_all + seq.slot_after(tn) * BH + r * H + u));
-            const V<T> c_prev = lanes.load(a.c_all + seq.slot_before(tn) * BH + r * H + u);
-            const V<T> dc = lanes.load(a.dc0 + r * H + u) + dh * o * (T(1) - tc * tc);
-            const V<T> dz[4] = {dc * g * i * (T(1) - i), dc * c_prev * f * (T(1) - f), dc * i * (T(1) - g * g),
-                                dh * tc * o * (T(1) - o)};
-            for (int gate = 0; gate < 4; ++gate) {
-              lanes.store(dg.get() + row * G + gate * H + u, dz[gate]);
-              lanes.store(dg_step + r * G + gate * H + u, dz[gate]);
-              // db summed here, in a fixed order (steps down, rows up) per column.
-              if (db) lanes.store(db + gate * H + u, lanes.load(db + gate * H + u) + dz[gate]);
-            }
-            lanes.store(a.dc0 + r * H + u, dc * f);
-          };
-          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : G, dg_next, G, wp.panel(jb),
-                                          my_partial, units_epilogue<T, NV>(jb, H, unit));
+    auto step = [&](index_t t, index_t jb, const T* dg_next, T* dg_step, T* partial) {
+      // The tile holds dG<t+1> W_hh for units jb*NV*W..; per unit:
+      //   dh<t> = dy<t> + dG<t+1> W_hh  (+ dh_n at a sequence's last step)
+      //   dc    = dc<t+1 carried> + dh o (1 - tanh²c<t>)
+      //   dz_i = dc g i(1-i),  dz_f = dc c<t-1> f(1-f),  dz_g = dc i (1-g²),
+      //   dz_o = dh tanh(c<t>) o(1-o),  carried dc<t-1> = dc f
+      auto unit = [&](auto lanes, const V<T>& dhw, index_t r, index_t u) {
+        if (!seq.active(t, r)) {  // padding: no gradient, dc stays
+          for (int gate = 0; gate < 4; ++gate) lanes.store(dg_step + r * G + gate * H + u, V<T>{});
+          return;
         }
-        barrier.wait();
-      }
-      // dh0 = dG<first step> W_hh: the gradient reaching the initial state.
-      for (index_t jb = jb0; jb < jb1; ++jb) {
-        auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) { lanes.store(a.dh0 + r * H + u, d); };
-        recurrent_block<T, kGemmMR, NV>(B, G, dg_steps.get(), G, wp.panel(jb), my_partial,
-                                        units_epilogue<T, NV>(jb, H, store));
-      }
+        const index_t tn = seq.time(t, r), row = seq.row(tn, r);
+        V<T> dh = dhw + lanes.load(a.dy + row * a.ldy + u);
+        if (a.dh_n && t == seq.length(r) - 1) dh += lanes.load(a.dh_n + r * H + u);
+        const T* s = a.gates + row * G + u;
+        const V<T> i = lanes.load(s), f = lanes.load(s + H), g = lanes.load(s + 2 * H), o = lanes.load(s + 3 * H);
+        const V<T> tc = tanh<T>(lanes.load(a.c_all + seq.slot_after(tn) * BH + r * H + u));
+        const V<T> c_prev = lanes.load(a.c_all + seq.slot_before(tn) * BH + r * H + u);
+        const V<T> dc = lanes.load(a.dc0 + r * H + u) + dh * o * (T(1) - tc * tc);
+        const V<T> dz[4] = {dc * g * i * (T(1) - i), dc * c_prev * f * (T(1) - f), dc * i * (T(1) - g * g),
+                            dh * tc * o * (T(1) - o)};
+        for (int gate = 0; gate < 4; ++gate) {
+          lanes.store(dg.get() + row * G + gate * H + u, dz[gate]);
+          lanes.store(dg_step + r * G + gate * H + u, dz[gate]);
+          // db summed here, in a fixed order (steps down, rows up) per column.
+          if (db) lanes.store(db + gate * H + u, lanes.load(db + gate * H + u) + dz[gate]);
+        }
+        lanes.store(a.dc0 + r * H + u, dc * f);
+      };
+      recurrent_block<T, kGemmMR, NV>(B, dg_next ? G : 0, dg_next, G, wp.panel(jb), partial,
+                                      units_epilogue<T, NV>(jb, H, unit));
     };
-    run_parallel(wp.nt, body);
+    // dh0 = dG<first step> W_hh: the gradient reaching the initial state.
+    auto initial = [&](index_t jb, const T* dg_first, T* partial) {
+      auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) { lanes.store(a.dh0 + r * H + u, d); };
+      recurrent_block<T, kGemmMR, NV>(B, G, dg_first, G, wp.panel(jb), partial, units_epilogue<T, NV>(jb, H, store));
+    };
+    backward_steps(wp, T_, B, step, initial);
   });
   weight_gradients(T_ * B, G, I, H, dg.get(), dg.get(), a.x, a.h_all + seq.previous_states_offset() * H, a.w_ih,
                    a.dx, a.accumulate_dx, a.dw_ih, a.dw_hh);

@@ -31,53 +31,34 @@ void rnn_forward(const RnnForwardArgs<T>& a) {
     copy(a.h_n, a.h0, BH);
     return;
   }
-  Buffer<T> h_state(2 * BH);
-  copy(h_state.get(), a.h0, BH);
   const int nt_max = threads_for(2.0 * double(B) * double(H) * double(H), ceil_div(H, W), kStepFlopsPerThread);
   const int nv = units_nv<T>(H, nt_max);
   const index_t width = index_t(nv) * W, blocks = ceil_div(H, width);
   const int nt = static_cast<int>(min_i(nt_max, blocks));
   Buffer<T> panels(blocks * H * width);
   pack_forward_panels(a.w_hh, H, nv, false, panels.get());
-  Buffer<T> partial(index_t(nt) * B * width);
-
   InputProjection<T> xp(seq, a.x, I, a.w_ih, a.bias, H, nt, nullptr);
 
   with_nv(nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
-    auto body = [&](int tid, int n, Barrier& barrier) {
-      const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
-      T* my_partial = partial.get() + tid * B * width;
-      for (index_t t0 = 0; t0 < T_; t0 += xp.chunk()) {
-        const index_t steps = min_i(xp.chunk(), T_ - t0);
-        xp.compute(t0, steps, tid, n);
-        barrier.wait();
-        for (index_t t = t0; t < t0 + steps; ++t) {
-          const T* h_prev = h_state.get() + (t % 2) * BH;
-          T* h_next = h_state.get() + ((t + 1) % 2) * BH;
-          for (index_t jb = jb0; jb < jb1; ++jb) {
-            // h<t> = act(x<t> W_ih^T + b (in xp) + h<t-1> W_hh^T (the tile))
-            auto unit = [&](auto lanes, const V<T>& z, index_t r, index_t u) {
-              if (!seq.active(t, r)) {  // past its end: the state stays
-                lanes.store(h_next + r * H + u, lanes.load(h_prev + r * H + u));
-                return;
-              }
-              const index_t tn = seq.time(t, r), row = seq.row(tn, r);
-              const V<T> h = activate<T>(a.act, z + lanes.load(xp.row(row) + u));
-              lanes.store(h_next + r * H + u, h);
-              lanes.store(a.y + row * a.ldy + u, h);
-              if (training) lanes.store(a.h_all + seq.slot_after(tn) * BH + r * H + u, h);
-            };
-            recurrent_block<T, kGemmMR, NV>(B, H, h_prev, H, panels.get() + jb * H * width, my_partial,
-                                            units_epilogue<T, NV>(jb, H, unit));
-          }
-          barrier.wait();
+    auto step = [&](index_t t, index_t jb, const T* h_prev, T* h_next, T* partial) {
+      // h<t> = act(x<t> W_ih^T + b (in xp) + h<t-1> W_hh^T (the tile))
+      auto unit = [&](auto lanes, const V<T>& z, index_t r, index_t u) {
+        if (!seq.active(t, r)) {  // past its end: the state stays
+          lanes.store(h_next + r * H + u, lanes.load(h_prev + r * H + u));
+          return;
         }
-      }
+        const index_t tn = seq.time(t, r), row = seq.row(tn, r);
+        const V<T> h = activate<T>(a.act, z + lanes.load(xp.row(row) + u));
+        lanes.store(h_next + r * H + u, h);
+        lanes.store(a.y + row * a.ldy + u, h);
+        if (training) lanes.store(a.h_all + seq.slot_after(tn) * BH + r * H + u, h);
+      };
+      recurrent_block<T, kGemmMR, NV>(B, H, h_prev, H, panels.get() + jb * H * width, partial,
+                                      units_epilogue<T, NV>(jb, H, unit));
     };
-    run_parallel(nt, body);
+    forward_steps(seq, H, xp, nt, blocks, width, a.h0, a.h_n, step);
   });
-  copy(a.h_n, h_state.get() + (T_ % 2) * BH, BH);
 }
 
 template <class T>
@@ -93,45 +74,33 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
   const BackwardPanels<T> wp(a.w_hh, H, H, B);
   Buffer<T> dg(T_ * BH);  // by natural time, zero at padded positions
   if (seq.lengths) fill_zero(dg.get(), T_ * BH);
-  Buffer<T> dg_steps(2 * BH);  // the last two steps' dG in batch order
 
   with_nv(wp.nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
-    auto body = [&](int tid, int n, Barrier& barrier) {
-      const index_t jb0 = share_begin(wp.blocks, tid, n), jb1 = share_begin(wp.blocks, tid + 1, n);
-      T* my_partial = wp.partial_for(tid, B);
-      for (index_t t = T_ - 1; t >= 0; --t) {
-        const bool last_step = t == T_ - 1;
-        const T* dg_next = dg_steps.get() + ((t + 1) % 2) * BH;
-        T* dg_step = dg_steps.get() + (t % 2) * BH;
-        for (index_t jb = jb0; jb < jb1; ++jb) {
-          // dh<t> = dy<t> + dG<t+1> W_hh (the tile; + dh_n at a sequence's last step);  dz<t> = dh<t> act'(z<t>)
-          auto unit = [&](auto lanes, const V<T>& dhw, index_t r, index_t u) {
-            if (!seq.active(t, r)) {
-              lanes.store(dg_step + r * H + u, V<T>{});
-              return;
-            }
-            const index_t tn = seq.time(t, r), row = seq.row(tn, r);
-            V<T> dh = dhw + lanes.load(a.dy + row * a.ldy + u);
-            if (a.dh_n && t == seq.length(r) - 1) dh += lanes.load(a.dh_n + r * H + u);
-            const V<T> h = lanes.load(a.h_all + seq.slot_after(tn) * BH + r * H + u);
-            const V<T> dz = dh * activation_slope<T>(a.act, h);
-            lanes.store(dg.get() + row * H + u, dz);
-            lanes.store(dg_step + r * H + u, dz);
-            if (a.db) lanes.store(a.db + u, lanes.load(a.db + u) + dz);  // fixed order per column
-          };
-          recurrent_block<T, kGemmMR, NV>(B, last_step ? 0 : H, dg_next, H, wp.panel(jb),
-                                          my_partial, units_epilogue<T, NV>(jb, H, unit));
+    auto step = [&](index_t t, index_t jb, const T* dg_next, T* dg_step, T* partial) {
+      // dh<t> = dy<t> + dG<t+1> W_hh (the tile; + dh_n at a sequence's last step);  dz<t> = dh<t> act'(z<t>)
+      auto unit = [&](auto lanes, const V<T>& dhw, index_t r, index_t u) {
+        if (!seq.active(t, r)) {
+          lanes.store(dg_step + r * H + u, V<T>{});
+          return;
         }
-        barrier.wait();
-      }
-      for (index_t jb = jb0; jb < jb1; ++jb) {
-        auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) { lanes.store(a.dh0 + r * H + u, d); };
-        recurrent_block<T, kGemmMR, NV>(B, H, dg_steps.get(), H, wp.panel(jb), my_partial,
-                                        units_epilogue<T, NV>(jb, H, store));
-      }
+        const index_t tn = seq.time(t, r), row = seq.row(tn, r);
+        V<T> dh = dhw + lanes.load(a.dy + row * a.ldy + u);
+        if (a.dh_n && t == seq.length(r) - 1) dh += lanes.load(a.dh_n + r * H + u);
+        const V<T> h = lanes.load(a.h_all + seq.slot_after(tn) * BH + r * H + u);
+        const V<T> dz = dh * activation_slope<T>(a.act, h);
+        lanes.store(dg.get() + row * H + u, dz);
+        lanes.store(dg_step + r * H + u, dz);
+        if (a.db) lanes.store(a.db + u, lanes.load(a.db + u) + dz);  // fixed order per column
+      };
+      recurrent_block<T, kGemmMR, NV>(B, dg_next ? H : 0, dg_next, H, wp.panel(jb), partial,
+                                      units_epilogue<T, NV>(jb, H, unit));
     };
-    run_parallel(wp.nt, body);
+    auto initial = [&](index_t jb, const T* dg_first, T* partial) {
+      auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) { lanes.store(a.dh0 + r * H + u, d); };
+      recurrent_block<T, kGemmMR, NV>(B, H, dg_first, H, wp.panel(jb), partial, units_epilogue<T, NV>(jb, H, store));
+    };
+    backward_steps(wp, T_, B, step, initial);
   });
   weight_gradients(T_ * B, H, I, H, dg.get(), dg.get(), a.x, a.h_all + seq.previous_states_offset() * H, a.w_ih,
                    a.dx, a.accumulate_dx, a.dw_ih, a.dw_hh);

@@ -98,6 +98,62 @@ struct BackwardPanels {
   static int choose_nv(index_t B, index_t K, index_t H) { return units_nv<T>(H, threads(B, K, H)); }
 };
 
+// The time loop of a forward pass, on threads that own blocks of hidden units:
+// each chunk's input projection, a barrier, then per step step(t, jb, h_prev,
+// h_next, partial) for each of the thread's blocks and a barrier. h alternates
+// between two (B, H) buffers in batch order (the recurrent product's rows);
+// the last one goes to h_n. `partial_cols`: a tile's width, for the parked
+// sums of K chunks.
+template <class T, class Step>
+void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int nt, index_t blocks,
+                   index_t partial_cols, const T* h0, T* h_n, const Step& step) {
+  const index_t B = seq.B, BH = B * H;
+  Buffer<T> h_state(2 * BH);
+  copy(h_state.get(), h0, BH);
+  Buffer<T> partial(index_t(nt) * B * partial_cols);
+  auto body = [&](int tid, int n, Barrier& barrier) {
+    const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
+    T* my_partial = partial.get() + tid * B * partial_cols;
+    for (index_t t0 = 0; t0 < seq.T; t0 += xp.chunk()) {
+      const index_t steps = min_i(xp.chunk(), seq.T - t0);
+      xp.compute(t0, steps, tid, n);
+      barrier.wait();
+      for (index_t t = t0; t < t0 + steps; ++t) {
+        const T* h_prev = h_state.get() + (t % 2) * BH;
+        T* h_next = h_state.get() + ((t + 1) % 2) * BH;
+        for (index_t jb = jb0; jb < jb1; ++jb) step(t, jb, h_prev, h_next, my_partial);
+        barrier.wait();
+      }
+    }
+  };
+  run_parallel(nt, body);
+  copy(h_n, h_state.get() + (seq.T % 2) * BH, BH);
+}
+
+// The time loop of a backward pass, last step first, on the threads of wp:
+// per step step(t, jb, dg_next, dg_step, partial) for each of the thread's
+// blocks, then a barrier. dg_next is step t+1's dG in batch order (the
+// recurrent product's rows; nullptr at the last step), dg_step where step t
+// puts its own. Then initial(jb, dg_first, partial): the gradient reaching the
+// initial state comes from the first step's dG.
+template <class T, class Step, class Initial>
+void backward_steps(const BackwardPanels<T>& wp, index_t T_, index_t B, const Step& step, const Initial& initial) {
+  const index_t BG = B * wp.K;
+  Buffer<T> dg_steps(2 * BG);
+  auto body = [&](int tid, int n, Barrier& barrier) {
+    const index_t jb0 = share_begin(wp.blocks, tid, n), jb1 = share_begin(wp.blocks, tid + 1, n);
+    T* my_partial = wp.partial_for(tid, B);
+    for (index_t t = T_ - 1; t >= 0; --t) {
+      const T* dg_next = t == T_ - 1 ? nullptr : dg_steps.get() + ((t + 1) % 2) * BG;
+      T* dg_step = dg_steps.get() + (t % 2) * BG;
+      for (index_t jb = jb0; jb < jb1; ++jb) step(t, jb, dg_next, dg_step, my_partial);
+      barrier.wait();
+    }
+    for (index_t jb = jb0; jb < jb1; ++jb) initial(jb, static_cast<const T*>(dg_steps.get()), my_partial);
+  };
+  run_parallel(wp.nt, body);
+}
+
 // Backward over no steps or no sequences: the initial state's gradient is the
 // final state's, the rest is zero.
 template <class T>
