@@ -39,13 +39,11 @@ SHAPES = {  # T, B, I, H
     "S4": (50, 128, 512, 1024),
     "S5": (1000, 8, 64, 128),
 }
-NOTES = {"S1": "univariate time series", "S5": "long sequence"}
 # Whole-layer cases (issue 5), run through lstmfast.LSTM and torch.nn.LSTM:
 LAYER_CASES = {
     "S6": {"T": 100, "B": 32, "I": 64, "H": 128, "layers": 2, "bidirectional": True, "ragged": False},
     "S7": {"T": 200, "B": 32, "I": 32, "H": 128, "layers": 1, "bidirectional": False, "ragged": True},
 }
-CASE_NOTES = {"S6": "2 stacked bidirectional layers", "S7": "variable lengths (torch: packed sequences)"}
 # Relative (max-norm) agreement required before timing: float32 engines with
 # different summation orders agree to ~1e-5; a wrong gate order or a missing
 # term is off by O(1).

@@ -19,11 +19,8 @@
 namespace lstmfast {
 namespace LSTMFAST_ISA {
 
-template <class T, int NV_ = kGemmNV>
+template <class T>
 struct GemmShape {
-  static constexpr int MR = kGemmMR;
-  static constexpr int NV = NV_;
-  static constexpr int NR = NV * kWidth<T>;
   // Deep K blocks (each pass over K re-reads and re-writes C, which for the
   // LSTM's T*B-row products lives in memory): a kc x NR panel of B and an
   // mc x kc block of A each take ~256 KiB of L2; the tile streams B from L2,
@@ -31,8 +28,8 @@ struct GemmShape {
   // (48 KiB L1, 1 MiB L2): kc 128 -> 1024 took the projection GEMM from
   // ~175 to ~230 GFLOP/s on one core.
   static constexpr index_t KC = 1024;
-  static constexpr index_t MC = (262144 / (KC * sizeof(T))) / MR * MR;
-  static constexpr index_t NC = 4096 / NR * NR;
+  static constexpr index_t MC = (262144 / (KC * sizeof(T))) / kGemmMR * kGemmMR;
+  static constexpr index_t NC = 4096;  // columns per block, rounded down to whole panels
 };
 
 // Tile width in vectors for N columns: the full tile unless C is narrower.
@@ -56,7 +53,7 @@ struct GemmPlan {
     nr = index_t(nv) * kWidth<T>;
     kc = min_i(GemmShape<T>::KC, max_i(g.K, 1));
     mc = min_i(GemmShape<T>::MC, ceil_div(max_i(g.M, 1), MR) * MR);
-    nc = min_i(4096 / nr * nr, ceil_div(max_i(g.N, 1), nr) * nr);
+    nc = min_i(GemmShape<T>::NC / nr * nr, ceil_div(max_i(g.N, 1), nr) * nr);
     // Split where the packing duplicated in every thread is smaller: all of
     // A (if A must be packed) when splitting columns, all of B when rows.
     const double a_pack = (g.a_cs == 1 && !g.a2) ? 0.0 : double(g.M) * double(g.K);
