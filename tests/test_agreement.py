@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from lstmfast import agreement as agr
-from lstmfast import losses
+from lstmfast.datasets import agreement as agr
+from lstmfast.training import losses
 
 DISTANCES = range(1, 41)
 VERBS = {"en": ("was", "were"), "es": ("estaba", "estaban")}
@@ -287,22 +287,22 @@ def test_same_seed_same_dataset():
 
 
 @pytest.mark.parametrize("kwargs, error, pattern", [
-    ({"n": 0}, ValueError, r"n: must be >= 1"),
-    ({"n": 2.0}, TypeError, r"n: expected an int"),
-    ({"distance": 0}, ValueError, r"distance: must be >= 1, got 0"),
-    ({"distance": -3}, ValueError, r"distance: must be >= 1"),
-    ({"distance": agr.MAX_DISTANCE + 1}, ValueError, r"distance: must be <="),
+    ({"n": 0}, ValueError, r"n: expected a positive int, got 0"),
+    ({"n": 2.0}, TypeError, r"n: expected a positive int, got float"),
+    ({"distance": 0}, ValueError, r"distance: expected 1 <= distance <= 1000, got 0"),
+    ({"distance": -3}, ValueError, r"distance: expected 1 <= distance"),
+    ({"distance": agr.MAX_DISTANCE + 1}, ValueError, r"distance: expected 1 <= distance <= 1000, got 1001"),
     ({"distance": 4.5}, TypeError, r"distance: expected an int"),
     ({"distance": True}, TypeError, r"distance: expected an int"),
-    ({"language": "fr"}, ValueError, r"language: unknown language 'fr'.*'en', 'es'"),
+    ({"language": "fr"}, ValueError, r"language: expected one of \('en', 'es'\), got 'fr'"),
     ({"language": None}, TypeError, r"language: expected a str"),
-    ({"attractors": -1}, ValueError, r"attractors: must be >= 0"),
+    ({"attractors": -1}, ValueError, r"attractors: expected an int >= 0, got -1"),
     ({"attractors": 4}, ValueError, r"attractors: at most 3"),
     ({"attractors": 0.5}, TypeError, r"attractors: expected an int"),
-    ({"attractor_prob": 1.5}, ValueError, r"attractor_prob: must be in \[0, 1\]"),
+    ({"attractor_prob": 1.5}, ValueError, r"attractor_prob: expected None or a probability in \[0, 1\]"),
     ({"attractor_prob": "0.5"}, TypeError, r"attractor_prob"),
     ({"attractors": 1, "attractor_prob": 0.5}, ValueError, r"not both"),
-    ({"seed": -1}, ValueError, r"seed: must be >= 0"),
+    ({"seed": -1}, ValueError, r"seed: expected None, an int >= 0, .*got -1"),
     ({"seed": "abc"}, TypeError, r"seed: expected"),
 ])
 def test_make_sentences_bad_arguments(kwargs, error, pattern):
@@ -313,7 +313,7 @@ def test_make_sentences_bad_arguments(kwargs, error, pattern):
 
 @pytest.mark.parametrize("distances, kwargs, error, pattern", [
     ([], {}, ValueError, r"distances: expected at least one"),
-    ([3, 0], {}, ValueError, r"distances: must be >= 1"),
+    ([3, 0], {}, ValueError, r"distances: expected 1 <= distances"),
     ("12", {}, TypeError, r"distances: expected an int or an iterable"),
     ([3, 12], {"attractors": 2}, ValueError, r"attractors: at most 1 .*distance=3"),
     (5, {"per_step": "yes"}, TypeError, r"per_step: expected a bool"),
@@ -325,7 +325,7 @@ def test_dataset_bad_arguments(distances, kwargs, error, pattern):
 
 
 def test_dataset_bad_n():
-    with pytest.raises(ValueError, match="n: must be >= 1"):
+    with pytest.raises(ValueError, match="n: expected a positive int"):
         agr.dataset(0, 5)
 
 
@@ -347,7 +347,7 @@ def test_encoding_bad_arguments():
         agr.one_hot([[-1]], 5)
     with pytest.raises(TypeError, match="ids: expected an integer array"):
         agr.one_hot([[0.0, 1.0]], 5)
-    with pytest.raises(ValueError, match="vocab_size: must be >= 1"):
+    with pytest.raises(ValueError, match="vocab_size: expected a positive int"):
         agr.one_hot([[0]], 0)
     with pytest.raises(TypeError, match="dtype: expected float32 or float64"):
         agr.one_hot([[0]], 3, dtype=np.int32)

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from lstmfast.cli import build_parser, main
-from lstmfast.experiments.forecast import MIN_TRAIN_WINDOWS, MIN_VALID
+from lstmfast.app.cli import build_parser, main
+from lstmfast.app.forecast_experiment import MIN_TRAIN_WINDOWS, MIN_VALID
 
 COMMANDS = ("demo", "forecast", "agreement", "gradients", "bench")
 PLOT_HINT = 'pip install "lstmfast[plot]"'
@@ -161,7 +161,7 @@ def test_forecast_csv_errors_are_one_line_exit_2(capsys, tmp_path, case, fragmen
 
 
 def test_too_short_message_names_the_minimum_and_the_minimum_works(capsys, tmp_path):
-    from lstmfast.experiments.forecast import minimum_length
+    from lstmfast.app.forecast_experiment import minimum_length
 
     need = minimum_length(6)
     path = write(tmp_path, "short.csv", series_csv(need - 1))
@@ -183,7 +183,7 @@ def test_split_that_leaves_no_validation_is_one_line(capsys, tmp_path):
 
 
 def test_diverging_training_is_one_line(capsys, monkeypatch):
-    from lstmfast.models import SequenceModel
+    from lstmfast.training.model import SequenceModel
 
     def diverge(self, *args, **kwargs):
         raise FloatingPointError("fit: the loss became nan at epoch 1, batch 3; lower the learning rate or "

@@ -12,7 +12,8 @@ import copy
 import numpy as np
 import pytest
 
-from lstmfast import convert, course
+from lstmfast import convert
+from lstmfast.teaching import course
 from lstmfast import reference as ref
 
 # Finite differences as in test_reference.py: (L(p + ε) − L(p − ε)) / 2ε with ε = 1e-6 is

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import lstmfast
-from lstmfast import losses
+from lstmfast.training import losses
 from lstmfast import reference as ref
-from lstmfast.diagnostics import GradientFlow, _chained_bptt, gradient_flow
-from lstmfast.models import SequenceModel
+from lstmfast.training.diagnostics import GradientFlow, _chained_bptt, gradient_flow
+from lstmfast.training.model import SequenceModel
 
 NAMES = {"w_ih": "weight_ih_l0", "w_hh": "weight_hh_l0", "b_ih": "bias_ih_l0", "b_hh": "bias_hh_l0"}
 
@@ -218,7 +218,7 @@ def test_stacked_model_reports_every_layer():
     (lambda m, l, x: gradient_flow("lstm", x), TypeError, "model_or_layer: expected a SequenceModel, LSTM, GRU or RNN"),
     (lambda m, l, x: gradient_flow(m, x), TypeError, "targets: required for a SequenceModel"),
     (lambda m, l, x: gradient_flow(m, x, np.ones((4, 3)), dy_last=np.ones((3, 2))), TypeError,
-     "dy_last: only for a bare LSTM/RNN layer"),
+     "dy_last: only for a bare LSTM/GRU/RNN layer"),
     (lambda m, l, x: gradient_flow(m, x, np.ones((4, 2))), ValueError, "targets: expected shape"),
     (lambda m, l, x: gradient_flow(l, x, np.ones((4, 3))), TypeError, "targets: only for a SequenceModel"),
     (lambda m, l, x: gradient_flow(l, x[0]), ValueError, r"x: expected a 3-D array \(T, N, I\) with I = 2"),

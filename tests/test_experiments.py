@@ -9,13 +9,13 @@ import time
 import numpy as np
 import pytest
 
-from lstmfast import timeseries as ts
-from lstmfast.experiments import speed
-from lstmfast.experiments.agreement import AgreementConfig, agreement_experiment
-from lstmfast.experiments.demo import demo_sections
-from lstmfast.experiments.forecast import (ForecastConfig, forecast, minimum_length, resolve_split)
-from lstmfast.experiments.gradients import gradient_experiment
-from lstmfast.experiments.series import Series, SeriesError, builtin_series, read_csv_series
+from lstmfast.datasets import timeseries as ts
+from lstmfast.app import speed
+from lstmfast.app.agreement_experiment import AgreementConfig, agreement_experiment
+from lstmfast.app.demo import demo_sections
+from lstmfast.app.forecast_experiment import (ForecastConfig, forecast, minimum_length, resolve_split)
+from lstmfast.app.gradient_experiment import gradient_experiment
+from lstmfast.datasets.series import Series, SeriesError, builtin_series, read_csv_series
 
 TINY_AGREEMENT = AgreementConfig(hidden=8, train_size=120, train_distances=(1, 2, 3, 4), test_distances=(1, 4),
                                  test_size=20, epochs=2, repeats=2, seed=3)
@@ -191,7 +191,7 @@ def test_demo_quick_sections():
 
 def test_plots_are_written(tmp_path):
     pytest.importorskip("matplotlib")
-    from lstmfast import plotting
+    from lstmfast.app import plotting
 
     ag = agreement_experiment(TINY_AGREEMENT, keep_models=True)
     cfg = TINY_AGREEMENT

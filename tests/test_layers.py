@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import lstmfast
-from lstmfast import losses
+from lstmfast.training import losses
 
 
 @pytest.mark.parametrize("cls", [lstmfast.LSTM, lstmfast.RNN])

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from lstmfast import losses
+from lstmfast.training import losses
 from lstmfast import reference as ref
 
 # Centred differences with ε = 1e-6 in float64; see test_reference.py for the error rule.
@@ -57,10 +57,10 @@ def test_bce_matches_the_direct_formula():
 def test_mse_matches_the_direct_formula():
     rng = np.random.default_rng(1)
     p, y = rng.standard_normal((5, 2, 3)), rng.standard_normal((5, 2, 3))
-    loss, dp = losses.mse(p, y)  # default reduction is mean
+    loss, dp = losses.mse_loss(p, y)  # default reduction is mean
     np.testing.assert_allclose(loss, np.mean((p - y) ** 2), rtol=1e-13)
     np.testing.assert_allclose(dp, 2 * (p - y) / p.size, rtol=1e-13)
-    loss, dp = losses.mse(p, y, reduction="sum")
+    loss, dp = losses.mse_loss(p, y, reduction="sum")
     np.testing.assert_allclose(loss, np.sum((p - y) ** 2), rtol=1e-13)
     np.testing.assert_allclose(dp, 2 * (p - y), rtol=1e-13)
 
@@ -116,8 +116,8 @@ def test_mask_broadcasts_and_weights():
     np.testing.assert_allclose(loss, expected.mean(), rtol=1e-13)
     assert expected.size == 7 * 3
     assert dz.shape == z.shape
-    double, ddouble = losses.mse(z, y, 2.0 * np.ones(3), reduction="sum")  # weights
-    single, dsingle = losses.mse(z, y, reduction="sum")
+    double, ddouble = losses.mse_loss(z, y, 2.0 * np.ones(3), reduction="sum")  # weights
+    single, dsingle = losses.mse_loss(z, y, reduction="sum")
     np.testing.assert_allclose(double, 2 * single, rtol=1e-13)
     np.testing.assert_allclose(ddouble, 2 * dsingle, rtol=1e-13)
 
@@ -128,7 +128,7 @@ def test_masked_out_garbage_does_not_leak():
     mask = np.array([1, 0, 1])
     loss, dz = losses.sigmoid_bce_with_logits(z, y, mask)
     assert np.isfinite(loss) and np.all(np.isfinite(dz)) and dz[1] == 0
-    loss, dp = losses.mse(z, y, mask, reduction="mean")
+    loss, dp = losses.mse_loss(z, y, mask, reduction="mean")
     np.testing.assert_allclose(loss, (0.25 + 0.25) / 2)
     assert dp[1] == 0
 
@@ -137,7 +137,7 @@ def test_all_masked_mean_is_zero():
     z, y = np.ones((2, 3)), np.zeros((2, 3))
     loss, dz = losses.sigmoid_bce_with_logits(z, y, np.zeros((2, 3)), reduction="mean")
     assert loss == 0.0 and not dz.any() and dz.shape == (2, 3)
-    loss, dp = losses.mse(np.zeros((0, 3)), np.zeros((0, 3)))
+    loss, dp = losses.mse_loss(np.zeros((0, 3)), np.zeros((0, 3)))
     assert loss == 0.0 and dp.shape == (0, 3)
 
 
@@ -150,7 +150,7 @@ def test_loss_gradients_match_finite_differences(reduction, masked):
     rng = np.random.default_rng(5)
     z, y = rng.uniform(-3, 3, (3, 2, 2)), rng.random((3, 2, 2))
     mask = (rng.random((3, 2, 1)) < 0.7) if masked else None
-    for fn in (losses.sigmoid_bce_with_logits, losses.mse):
+    for fn in (losses.sigmoid_bce_with_logits, losses.mse_loss):
         _, ana = fn(z, y, mask, reduction=reduction)
         assert_fd_close(numeric_grad(lambda a: fn(a, y, mask, reduction=reduction)[0], z), ana)
 
@@ -174,7 +174,7 @@ def test_nothing_is_modified():
     arrays = [rng.standard_normal((3, 2, 2)), rng.random((3, 2, 2)), np.ones((3, 2, 2))]
     saved = [a.copy() for a in arrays]
     losses.sigmoid_bce_with_logits(*arrays)
-    losses.mse(*arrays, reduction="sum")
+    losses.mse_loss(*arrays, reduction="sum")
     h, w = rng.standard_normal((3, 2, 4)), rng.standard_normal((2, 4))
     hw = h.copy(), w.copy()
     losses.dense_backward(h, w, losses.dense_forward(h, w))
@@ -190,15 +190,15 @@ def test_errors():
     with pytest.raises(ValueError, match=re.escape("reduction: expected one of ('sum', 'mean'), got 'max'")):
         losses.sigmoid_bce_with_logits(z, z, reduction="max")
     with pytest.raises(ValueError, match="reduction: expected one of"):
-        losses.mse(z, z, reduction=None)
+        losses.mse_loss(z, z, reduction=None)
     with pytest.raises(ValueError, match=re.escape("targets: expected the shape of logits (2, 3, 1), got (2, 3)")):
         losses.sigmoid_bce_with_logits(z, np.zeros((2, 3)))
     with pytest.raises(ValueError, match=re.escape("mask: shape (2,) cannot be broadcast to the shape of pred")):
-        losses.mse(z, z, np.ones(2))
+        losses.mse_loss(z, z, np.ones(2))
     with pytest.raises(ValueError, match="mask: weights must be >= 0"):
-        losses.mse(z, z, -np.ones(1))
+        losses.mse_loss(z, z, -np.ones(1))
     with pytest.raises(TypeError, match="targets: expected real numbers or booleans, got dtype complex128"):
-        losses.mse(z, z.astype(complex))
+        losses.mse_loss(z, z.astype(complex))
     with pytest.raises(TypeError, match="logits: unsupported dtype int64"):
         losses.sigmoid_bce_with_logits(np.zeros(3, int), np.zeros(3))
     with pytest.raises(ValueError, match=re.escape("w: expected shape (O, H) = (2, 1), got (2, 4)")):

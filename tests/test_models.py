@@ -9,9 +9,9 @@ import pytest
 
 import lstmfast
 from lstmfast import _core
-from lstmfast import timeseries as ts
-from lstmfast.models import FORMAT_VERSION, SequenceModel
-from lstmfast.optim import SGD, Adam
+from lstmfast.datasets import timeseries as ts
+from lstmfast.training.model import FORMAT_VERSION, SequenceModel
+from lstmfast.training.optim import SGD, Adam
 
 
 def memory_task(T: int, N: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -395,13 +395,13 @@ X_OK, Y_OK = memory_task(5, 6, seed=0)
     (lambda m: m.fit(X_OK, Y_OK, epochs=0), ValueError, "epochs: expected a positive int, got 0"),
     (lambda m: m.fit(X_OK, Y_OK, batch_size=0), ValueError, "batch_size: expected a positive int, got 0"),
     (lambda m: m.fit(X_OK, Y_OK, batch_size=2.5), TypeError, "batch_size: expected a positive int"),
-    (lambda m: m.fit(X_OK, Y_OK, optimizer="adam"), TypeError, "optimizer: expected an lstmfast.optim"),
+    (lambda m: m.fit(X_OK, Y_OK, optimizer="adam"), TypeError, "optimizer: expected an lstmfast.training optimizer"),
     (lambda m: m.fit(X_OK, Y_OK, clip_norm=-1.0), ValueError, "clip_norm: expected None or a finite number > 0"),
     (lambda m: m.fit(X_OK, Y_OK, validation_data=X_OK), TypeError, "validation_data: expected a tuple"),
     (lambda m: m.fit(X_OK, Y_OK, validation_data=(X_OK, Y_OK[:, :2])), ValueError,
      r"validation_data: y: expected shape"),
     (lambda m: m.fit(X_OK, Y_OK, seed=-3), ValueError, "seed: expected None or an int >= 0"),
-    (lambda m: m.fit(X_OK, Y_OK, progress="yes"), TypeError, "progress: expected True or False"),
+    (lambda m: m.fit(X_OK, Y_OK, progress="yes"), TypeError, "progress: expected a bool"),
     (lambda m: m.predict(X_OK, batch_size=0), ValueError, "batch_size: expected a positive int"),
     (lambda m: m.evaluate(X_OK, Y_OK[:4]), ValueError, "y: expected shape"),
 ])

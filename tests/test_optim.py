@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lstmfast.optim import SGD, Adam, clip_grad_norm
+from lstmfast.training.optim import SGD, Adam, clip_grad_norm
 
 
 def params_and_grads(seed: int = 0, steps: int = 5):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lstmfast import timeseries as ts
+from lstmfast.datasets import timeseries as ts
 
 # --------------------------------------------------------------------------- fixed_partition
 

@@ -9,7 +9,7 @@ import pytest
 
 import lstmfast
 from lstmfast import reference as ref
-from lstmfast._validation import (check_grad, check_gru_args, check_lengths, check_lstm_args,
+from lstmfast._checks import (check_grad, check_gru_args, check_lengths, check_lstm_args,
                                   check_nonlinearity, check_reverse, check_rnn_args)
 
 T, B, I, H = 5, 3, 2, 4

@@ -1,26 +1,87 @@
 """lstmfast: a fast CPU LSTM, GRU and vanilla RNN under a NumPy-native API.
 
 The forward pass and backpropagation through time run in C++ SIMD kernels
-(:mod:`lstmfast.functional`); :mod:`lstmfast.reference` is the same math in
-plain NumPy, written to be read and used as the oracle.
+(:mod:`lstmfast.functional`, :mod:`lstmfast.layers`); :mod:`lstmfast.reference`
+is the same math in plain NumPy, written to be read and used as the oracle.
+
+``import lstmfast`` loads only this core. The audiences' subpackages load on
+first use (PEP 562): :mod:`lstmfast.training` (``SequenceModel``, losses,
+optimizers, gradient diagnostics), :mod:`lstmfast.datasets` (time series, the
+agreement sentences), :mod:`lstmfast.teaching` (the course's notebook
+functions) and :mod:`lstmfast.app` (the ``lstmfast`` command).
 """
 
-from . import agreement, convert, course, diagnostics, losses, models, optim, reference, timeseries
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import _moved, cells, convert, reference
 from .config import get_num_threads, release_memory, set_num_threads, show_config
-from .functional import (GRUTape, LSTMTape, RNNTape, gru_backward, gru_forward, lstm_backward, lstm_forward,
-                         rnn_backward, rnn_forward)
-from .diagnostics import GradientFlow, gradient_flow
+from .functional import (
+    GRUTape,
+    LSTMTape,
+    RNNTape,
+    gru_backward,
+    gru_forward,
+    lstm_backward,
+    lstm_forward,
+    rnn_backward,
+    rnn_forward,
+)
 from .layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .models import SequenceModel
-from .optim import SGD, Adam, clip_grad_norm
 
 __version__ = "0.1.0"
 
+# Names served lazily from the subpackages: name -> module that defines it.
+_LAZY = {
+    "SequenceModel": "lstmfast.training",
+    "SGD": "lstmfast.training",
+    "Adam": "lstmfast.training",
+    "clip_grad_norm": "lstmfast.training",
+    "gradient_flow": "lstmfast.training",
+    "GradientFlow": "lstmfast.training",
+}
+_SUBPACKAGES = ("training", "datasets", "teaching", "app")
+
 __all__ = [
-    "lstm_forward", "lstm_backward", "rnn_forward", "rnn_backward", "gru_forward", "gru_backward",
-    "LSTMTape", "RNNTape", "GRUTape",
-    "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell",
-    "SequenceModel", "SGD", "Adam", "clip_grad_norm", "gradient_flow", "GradientFlow",
-    "reference", "convert", "losses", "models", "optim", "diagnostics", "timeseries", "agreement", "course",
-    "show_config", "set_num_threads", "get_num_threads", "release_memory",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "GRUCell",
+    "GRUTape",
+    "LSTMCell",
+    "LSTMTape",
+    "RNNCell",
+    "RNNTape",
+    "cells",
+    "convert",
+    "get_num_threads",
+    "gru_backward",
+    "gru_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "reference",
+    "release_memory",
+    "rnn_backward",
+    "rnn_forward",
+    "set_num_threads",
+    "show_config",
+    *_LAZY,
+    *_SUBPACKAGES,
+    *_moved.OLD_PATHS,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _moved.OLD_PATHS:
+        return importlib.import_module(f"{__name__}.{name}")  # the finder in _moved resolves it
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

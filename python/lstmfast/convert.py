@@ -65,7 +65,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._validation import as_float_arrays, check_shape, check_weights
+from . import cells
+from ._checks import as_float_arrays, check_shape, check_weights
+from .layers import parameter_names
 
 __all__ = [
     "to_torch_state_dict", "from_torch_state_dict", "to_keras", "from_keras",
@@ -90,46 +92,36 @@ _OURS_FROM_ONNX = (0, 2, 3, 1)
 # TF 2.13 reset_after=True, recurrent_activation='sigmoid'; TF 1.15 reset_after=False,
 # 'hard_sigmoid'.)
 _KERAS_GRU_ORDER = (1, 0, 2)
-CELLS = {"lstm": 4, "gru": 3, "rnn": 1}  # gate blocks per cell
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _numpy(value: Any) -> Any:
-    """A torch tensor becomes a NumPy array (torch is never imported here)."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        return value.detach().cpu().numpy()
-    return value
 
 
 def _copy(a: Optional[np.ndarray]) -> Optional[np.ndarray]:
     return None if a is None else np.array(a, copy=True, order="C")
 
 
-def _gates_of(cell: Optional[str], w_hh: np.ndarray) -> int:
-    """Gate blocks of ``cell`` ("lstm", "gru", "rnn"); None reads them from w_hh (G*H, H).
+def _cell_of(cell: Optional[str], w_hh: np.ndarray) -> cells.Cell:
+    """The record of ``cell`` ("lstm", "gru", "rnn"); None reads it from w_hh (G*H, H).
 
     Shapes that fit no cell count as an LSTM's, so that the error message says what an
     LSTM would need.
     """
     if cell is not None:
-        if cell not in CELLS:
-            raise ValueError(f"cell: expected one of {tuple(CELLS)} or None, got {cell!r}")
-        return CELLS[cell]
+        return cells.get(cell, none_allowed=True)
     if w_hh.ndim == 2 and w_hh.shape[1] >= 1 and w_hh.shape[0] % w_hh.shape[1] == 0:
-        ratio = w_hh.shape[0] // w_hh.shape[1]
-        if ratio in CELLS.values():
-            return ratio
-    return 4
+        for kind in cells.CELLS.values():
+            if w_hh.shape[0] == kind.gates * w_hh.shape[1]:
+                return kind
+    return cells.LSTM
 
 
-def _check_params(params: Any, gates: Optional[int] = None,
+def _check_params(params: Any, kind: Optional[cells.Cell] = None,
                   cell: Optional[str] = None) -> tuple[Any, ...]:
     """Validate a ``params`` dict; returns (w_ih, w_hh, b_ih, b_hh, I, H).
 
-    ``gates`` 4 (LSTM), 3 (GRU) or 1 (RNN); None takes it from ``cell`` (see
-    :func:`_gates_of`: read from the shape of w_hh when ``cell`` is None too).
+    ``kind`` the cell record; None takes it from ``cell`` (see :func:`_cell_of`:
+    read from the shape of w_hh when ``cell`` is None too).
     """
     if not isinstance(params, Mapping):
         raise TypeError(f"params: expected a dict with keys {PARAM_KEYS}, got {type(params).__name__}")
@@ -138,10 +130,10 @@ def _check_params(params: Any, gates: Optional[int] = None,
     if unknown or missing:
         raise ValueError(f"params: expected keys {PARAM_KEYS} (biases optional); "
                          f"missing {missing}, unknown {unknown}")
-    w_ih, w_hh, b_ih, b_hh = as_float_arrays(**{k: _numpy(params.get(k)) for k in PARAM_KEYS})
-    if gates is None:
-        gates = _gates_of(cell, w_hh)
-    I, H = check_weights(w_ih, w_hh, b_ih, b_hh, gates=gates)  # noqa: E741
+    w_ih, w_hh, b_ih, b_hh = as_float_arrays(**{k: params.get(k) for k in PARAM_KEYS})
+    if kind is None:
+        kind = _cell_of(cell, w_hh)
+    I, H = check_weights(w_ih, w_hh, b_ih, b_hh, cell=kind)  # noqa: E741
     return w_ih, w_hh, b_ih, b_hh, I, H
 
 
@@ -165,12 +157,6 @@ def _params(w_ih: np.ndarray, w_hh: np.ndarray, b_ih: Optional[np.ndarray],
 
 
 # --------------------------------------------------------------------------- PyTorch
-
-
-def _torch_names(layer: int, reverse: bool) -> dict[str, str]:
-    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
-    return {"w_ih": "weight_ih" + suffix, "w_hh": "weight_hh" + suffix,
-            "b_ih": "bias_ih" + suffix, "b_hh": "bias_hh" + suffix}
 
 
 def to_torch_state_dict(params: Mapping[str, Any], layer: int = 0, *, tensors: bool = False,
@@ -200,7 +186,7 @@ def to_torch_state_dict(params: Mapping[str, Any], layer: int = 0, *, tensors: b
         the layers or directions).
     """
     w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params, cell=cell)
-    names = _torch_names(layer, reverse)
+    names = parameter_names(layer, reverse)
     sd = {names["w_ih"]: w_ih, names["w_hh"]: w_hh}
     if b_ih is not None or b_hh is not None:
         zeros = np.zeros_like(b_ih if b_ih is not None else b_hh)
@@ -234,7 +220,7 @@ def from_torch_state_dict(sd: Mapping[str, Any], layer: int = 0, *, reverse: boo
     dict
         ``params``; the biases are None if the module has none.
     """
-    names = _torch_names(layer, reverse)
+    names = parameter_names(layer, reverse)
     for key in ("w_ih", "w_hh"):
         if names[key] not in sd:
             raise ValueError(f"sd: no entry {names[key]!r}; present: {sorted(sd)}")
@@ -256,14 +242,14 @@ def to_keras(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
         or None without biases. For ``layer.set_weights`` pass
         ``[kernel, recurrent_kernel, bias]`` (omit bias if ``use_bias=False``).
     """
-    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params, gates=4)
+    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params, cells.LSTM)
     return {"kernel": _copy(w_ih.T), "recurrent_kernel": _copy(w_hh.T),
             "bias": _summed_bias(b_ih, b_hh)}
 
 
-def _keras_weights(weights: Any, gates: int) -> tuple[Any, ...]:
+def _keras_weights(weights: Any, kind: cells.Cell) -> tuple[Any, ...]:
     """kernel, recurrent_kernel, bias (unchecked) and H from Keras weights of a cell
-    with ``gates`` blocks, given as a dict or as the list of ``layer.get_weights()``."""
+    of ``kind``, given as a dict or as the list of ``layer.get_weights()``."""
     if isinstance(weights, Mapping):
         kernel, recurrent, bias = (weights.get(k) for k in ("kernel", "recurrent_kernel", "bias"))
         if kernel is None or recurrent is None:
@@ -275,7 +261,7 @@ def _keras_weights(weights: Any, gates: int) -> tuple[Any, ...]:
         raise TypeError("weights: expected a dict or the list [kernel, recurrent_kernel(, bias)] "
                         "of layer.get_weights()")
     kernel, recurrent, bias = as_float_arrays(kernel=kernel, recurrent_kernel=recurrent, bias=bias)
-    g = f"{gates}*H"
+    g, gates = kind.layout, kind.gates
     if recurrent.ndim != 2 or recurrent.shape[0] < 1:
         raise ValueError(f"recurrent_kernel: expected a 2-D array (H, {g}) with H >= 1, "
                          f"got shape {recurrent.shape}")
@@ -302,7 +288,7 @@ def from_keras(weights: Any) -> dict[str, Optional[np.ndarray]]:
     dict
         ``params`` with ``b_ih = bias``, ``b_hh = zeros`` (both None without bias).
     """
-    kernel, recurrent, bias, H = _keras_weights(weights, gates=4)
+    kernel, recurrent, bias, H = _keras_weights(weights, cells.LSTM)
     if bias is not None:
         check_shape("bias", bias, "(4*H,)", (4 * H,))
     b_hh = None if bias is None else np.zeros_like(bias)
@@ -325,7 +311,7 @@ def to_keras_gru(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
         For ``layer.set_weights`` pass ``[kernel, recurrent_kernel, bias]`` (omit bias
         if ``use_bias=False``).
     """
-    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params, gates=3)
+    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params, cells.GRU)
     bias = None
     if b_ih is not None or b_hh is not None:
         zeros = np.zeros(w_hh.shape[0], dtype=w_hh.dtype)
@@ -351,7 +337,7 @@ def from_keras_gru(weights: Any) -> dict[str, Optional[np.ndarray]]:
         GRU ``params``: ``b_ih = bias[0]``, ``b_hh = bias[1]`` (None without bias).
         Exact: ``to_keras_gru(from_keras_gru(w))`` gives ``w`` back.
     """
-    kernel, recurrent, bias, H = _keras_weights(weights, gates=3)
+    kernel, recurrent, bias, H = _keras_weights(weights, cells.GRU)
     b_ih = b_hh = None
     if bias is not None:
         if bias.shape == (3 * H,):
@@ -377,7 +363,7 @@ def to_onnx(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
         ``W`` (1, 4H, I), ``R`` (1, 4H, H), ``B`` (1, 8H) = [Wb, Rb] (a missing bias
         half is zeros; ``B`` is None if there is no bias at all).
     """
-    w_ih, w_hh, b_ih, b_hh, _, H = _check_params(params, gates=4)
+    w_ih, w_hh, b_ih, b_hh, _, H = _check_params(params, cells.LSTM)
     B = None
     if b_ih is not None or b_hh is not None:
         zeros = np.zeros(4 * H, dtype=w_ih.dtype)
@@ -429,7 +415,7 @@ def to_course_lstm(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     on a, last I on x); each b is (H, 1) and holds b_ih + b_hh (zeros without biases).
     ``Wi``, ``bi`` are the update gate Γu (PyTorch's i), ``Wc``, ``bc`` the candidate c~.
     """
-    w_ih, w_hh, b_ih, b_hh, _, H = _check_params(params, gates=4)
+    w_ih, w_hh, b_ih, b_hh, _, H = _check_params(params, cells.LSTM)
     b = _summed_bias(b_ih, b_hh)
     if b is None:
         b = np.zeros(4 * H, dtype=w_ih.dtype)
@@ -471,7 +457,7 @@ def from_course_lstm(course: Mapping[str, Any]) -> dict[str, Optional[np.ndarray
 
 def to_course_rnn(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The course's RNN dict ``{Wax (H, I), Waa (H, H), ba (H, 1)}``; ba = b_ih + b_hh."""
-    w_ih, w_hh, b_ih, b_hh, _, H = _check_params(params, gates=1)
+    w_ih, w_hh, b_ih, b_hh, _, H = _check_params(params, cells.RNN)
     b = _summed_bias(b_ih, b_hh)
     if b is None:
         b = np.zeros(H, dtype=w_ih.dtype)

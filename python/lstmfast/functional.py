@@ -1,7 +1,7 @@
-"""The fast path: LSTM and vanilla-RNN forward and BPTT in C++.
+"""The fast path: LSTM, GRU and vanilla-RNN forward and BPTT in C++.
 
 Same signatures, shapes and errors as :mod:`lstmfast.reference` (both check
-their arguments with :mod:`lstmfast._validation`), so either can stand in for
+their arguments with :mod:`lstmfast._checks`), so either can stand in for
 the other. Arrays are time-major: ``x`` is (T, B, I). LSTM gate blocks in
 ``w_ih`` (4H, I), ``w_hh`` (4H, H) and the biases are in PyTorch's order
 i, f, g, o, so PyTorch weights load unchanged.
@@ -19,20 +19,31 @@ problem (~8 us for T=64, H=32), so well-formed calls skip them.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
-from . import _core
-from ._validation import (check_grad, check_gru_args, check_lengths, check_lstm_args, check_reverse,
-                          check_rnn_args, check_tape)
+from . import _core, cells
+from ._checks import check_cell_args, check_grad, check_lengths, check_nonlinearity, check_reverse, check_tape
 
-__all__ = ["lstm_forward", "lstm_backward", "rnn_forward", "rnn_backward", "gru_forward", "gru_backward",
-           "LSTMTape", "RNNTape", "GRUTape"]
+__all__ = [
+    "GRUTape",
+    "LSTMTape",
+    "RNNTape",
+    "gru_backward",
+    "gru_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_forward",
+]
 
 LSTMTape = _core.LSTMTape
 RNNTape = _core.RNNTape
 GRUTape = _core.GRUTape
+
+Array = np.ndarray[Any, Any]
+Grads = dict[str, Optional[Array]]
 
 _STEPS_DOC = """lengths : array_like of int (B,) or None
         Right-padded batches: sequence b has ``lengths[b]`` real steps (1 to T,
@@ -42,7 +53,47 @@ _STEPS_DOC = """lengths : array_like of int (B,) or None
         Run each sequence backwards within its own length (the reverse half of
         a bidirectional layer); ``y`` stays in natural time order."""
 
-Grads = dict[str, Optional[np.ndarray]]
+
+def _forward(
+    cell: cells.Cell,
+    kernel: Callable[..., Any],
+    x: Any,
+    weights: tuple[Any, ...],
+    state: tuple[Any, ...],
+    options: tuple[Any, ...],
+    training: bool,
+    lengths: Any,
+    reverse: Any,
+) -> Any:
+    """Call ``kernel`` directly; if it refuses the arguments, check and convert
+    them (or raise the descriptive error) and call it again."""
+    if type(reverse) is bool:  # else the checks below name the problem, in their order
+        try:
+            return kernel(x, *weights, *state, *options, bool(training), lengths, reverse)
+        except (TypeError, ValueError):
+            pass  # not plain C-contiguous arrays of one dtype and the right shapes
+    if cell.nonlinearities:
+        check_nonlinearity(options[0])
+    a = check_cell_args(cell, x, *weights, *state)
+    lengths = check_lengths(lengths, a.T, a.B)
+    reverse = check_reverse(reverse)
+    checked_state = (a.h0, a.c0)[: len(cell.states)]
+    return kernel(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, *checked_state, *options, bool(training), lengths, reverse)
+
+
+def _backward(
+    cell: cells.Cell, kernel: Callable[..., Grads], tape_type: type, tape: Any, dy: Any, dfinal: tuple[Any, ...]
+) -> Grads:
+    """Call ``kernel`` directly; if it refuses the arguments, check them and call it again."""
+    try:
+        return kernel(tape, dy, *dfinal)
+    except (TypeError, ValueError):
+        pass
+    check_tape(tape, tape_type, f"{cell.name}_forward", f"{cell.name}_backward")
+    T, B, _, H = tape.shape
+    dy = check_grad("dy", dy, (T, B, H), tape.dtype)
+    dfinal = tuple(check_grad(f"d{part}_n", d, (B, H), tape.dtype) for part, d in zip(cell.states, dfinal))
+    return kernel(tape, dy, *dfinal)
 
 
 def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, c0: Any = None, *,
@@ -66,16 +117,8 @@ def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = N
     y : (T, B, H), every h<t>;  h_n, c_n : (B, H), the final state;
     tape : LSTMTape if ``training`` else None.
     """
-    if type(reverse) is bool:  # else the checks below name the problem, in their order
-        try:
-            return _core.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, bool(training), lengths, reverse)
-        except (TypeError, ValueError):
-            pass  # not plain C-contiguous arrays of one dtype and the right shapes
-    a = check_lstm_args(x, w_ih, w_hh, b_ih, b_hh, h0, c0)
-    lengths = check_lengths(lengths, a.T, a.B)
-    reverse = check_reverse(reverse)
-    return _core.lstm_forward(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, a.h0, a.c0, bool(training), lengths, reverse)
-
+    return _forward(cells.LSTM, _core.lstm_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0, c0), (), training, lengths,
+                    reverse)
 
 def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -> Grads:
     """Backpropagation through time for :func:`lstm_forward`.
@@ -93,18 +136,7 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
     dict with keys "x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh" (the bias
     entries are None where forward had no bias), in the forward dtype.
     """
-    try:
-        return _core.lstm_backward(tape, dy, dh_n, dc_n)
-    except (TypeError, ValueError):
-        pass
-    check_tape(tape, LSTMTape, "lstm_forward", "lstm_backward")
-    T, B, _, H = tape.shape
-    dtype = tape.dtype
-    dy = check_grad("dy", dy, (T, B, H), dtype)
-    dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
-    dc_n = check_grad("dc_n", dc_n, (B, H), dtype)
-    return _core.lstm_backward(tape, dy, dh_n, dc_n)
-
+    return _backward(cells.LSTM, _core.lstm_backward, LSTMTape, tape, dy, (dh_n, dc_n))
 
 def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, *,
                 nonlinearity: str = "tanh", training: bool = False, lengths: Any = None,
@@ -124,17 +156,8 @@ def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     -------
     y : (T, B, H); h_n : (B, H); tape : RNNTape if ``training`` else None.
     """
-    if type(reverse) is bool:  # else the checks below name the problem, in their order
-        try:
-            return _core.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity, bool(training), lengths, reverse)
-        except (TypeError, ValueError):
-            pass
-    a = check_rnn_args(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity)
-    lengths = check_lengths(lengths, a.T, a.B)
-    reverse = check_reverse(reverse)
-    return _core.rnn_forward(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, a.h0, nonlinearity, bool(training), lengths,
-                             reverse)
-
+    return _forward(cells.RNN, _core.rnn_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0,), (nonlinearity,), training,
+                    lengths, reverse)
 
 def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> Grads:
     """Backpropagation through time for :func:`rnn_forward`.
@@ -142,17 +165,7 @@ def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> Grads:
     Returns a dict with keys "x", "h0", "w_ih", "w_hh", "b_ih", "b_hh" (see
     :func:`lstm_backward`).
     """
-    try:
-        return _core.rnn_backward(tape, dy, dh_n)
-    except (TypeError, ValueError):
-        pass
-    check_tape(tape, RNNTape, "rnn_forward", "rnn_backward")
-    T, B, _, H = tape.shape
-    dtype = tape.dtype
-    dy = check_grad("dy", dy, (T, B, H), dtype)
-    dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
-    return _core.rnn_backward(tape, dy, dh_n)
-
+    return _backward(cells.RNN, _core.rnn_backward, RNNTape, tape, dy, (dh_n,))
 
 def gru_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, *, training: bool = False,
                 lengths: Any = None, reverse: bool = False) -> tuple[np.ndarray, np.ndarray, Optional[GRUTape]]:
@@ -173,16 +186,8 @@ def gru_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     -------
     y : (T, B, H); h_n : (B, H); tape : GRUTape if ``training`` else None.
     """
-    if type(reverse) is bool:  # else the checks below name the problem, in their order
-        try:
-            return _core.gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0, bool(training), lengths, reverse)
-        except (TypeError, ValueError):
-            pass
-    a = check_gru_args(x, w_ih, w_hh, b_ih, b_hh, h0)
-    lengths = check_lengths(lengths, a.T, a.B)
-    reverse = check_reverse(reverse)
-    return _core.gru_forward(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, a.h0, bool(training), lengths, reverse)
-
+    return _forward(cells.GRU, _core.gru_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0,), (), training, lengths,
+                    reverse)
 
 def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> Grads:
     """Backpropagation through time for :func:`gru_forward`.
@@ -190,18 +195,8 @@ def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> Grads:
     Returns a dict with keys "x", "h0", "w_ih", "w_hh", "b_ih", "b_hh" (see
     :func:`lstm_backward`).
     """
-    try:
-        return _core.gru_backward(tape, dy, dh_n)
-    except (TypeError, ValueError):
-        pass
-    check_tape(tape, GRUTape, "gru_forward", "gru_backward")
-    T, B, _, H = tape.shape
-    dtype = tape.dtype
-    dy = check_grad("dy", dy, (T, B, H), dtype)
-    dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
-    return _core.gru_backward(tape, dy, dh_n)
-
+    return _backward(cells.GRU, _core.gru_backward, GRUTape, tape, dy, (dh_n,))
 
 for _f in (lstm_forward, rnn_forward, gru_forward):
-    _f.__doc__ = _f.__doc__.replace("{steps}", _STEPS_DOC)
+    _f.__doc__ = (_f.__doc__ or "").replace("{steps}", _STEPS_DOC)
 del _f

@@ -14,7 +14,7 @@ Inference::
 
     y, (h_n, c_n) = lstm(x)                      # GRU / RNN: y, h_n = gru(x)
 
-Training step (see :mod:`lstmfast.losses` for the head and loss)::
+Training step (see :mod:`lstmfast.training.losses` for the head and loss)::
 
     y, state, tape = lstm.forward(x, training=True)
     grads = lstm.backward(tape, dy)              # dy = dL/dy
@@ -25,73 +25,89 @@ Training step (see :mod:`lstmfast.losses` for the head and loss)::
 the inputs under ``"x"``, ``"h0"`` (and ``"c0"`` for the LSTM).
 
 Each layer and direction is one call of the C++ forward (or BPTT) over the
-whole sequence; a stack is a Python loop over layers, never over time steps.
-Between layers, dropout (``dropout=p``) multiplies the outputs by a seeded
-Bernoulli mask scaled by 1/(1-p) during training only.
+whole sequence; a stack is a Python loop over layers, never over time steps
+(:func:`stack_forward` and :func:`stack_backward`, the package's one such loop,
+which :class:`~lstmfast.training.SequenceModel` and the gradient diagnostics
+use too). Between layers, dropout (``dropout=p``) multiplies the outputs by a
+seeded Bernoulli mask scaled by 1/(1-p) during training only.
 """
 
 from __future__ import annotations
 
-import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, ClassVar, Optional, Union
 
 import numpy as np
 
-from . import _core
-from . import functional as F
-from ._validation import SUPPORTED_DTYPES, check_lengths, check_nonlinearity
+from . import _checks, _core, cells
+from .cells import State, Weights
 
-__all__ = ["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "parameter_names"]
 
 # Refuse layers whose parameters alone would need more than this many elements
 # (2**31 float32 = 8 GiB): almost certainly a typo, and better a clear error
 # than an attempt to allocate it.
 MAX_PARAMETERS = 2**31
 
-Array = np.ndarray
+Array = np.ndarray[Any, Any]
 Grads = dict[str, Optional[Array]]
+_WEIGHT_KEYS = ("w_ih", "w_hh", "b_ih", "b_hh")
 
 
-def _check_size(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected a positive int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value}")
-    return int(value)
+def parameter_names(layer: int, reverse: bool = False) -> dict[str, str]:
+    """PyTorch's names of one layer's (and direction's) parameters, keyed like the
+    functional gradients: ``{"w_ih": "weight_ih_l0", ..., "b_hh": "bias_hh_l0"}``."""
+    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+    return {"w_ih": "weight_ih" + suffix, "w_hh": "weight_hh" + suffix, "b_ih": "bias_ih" + suffix,
+            "b_hh": "bias_hh" + suffix}
 
 
-def _check_dtype(dtype: Any) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}") from None
-    if dt not in SUPPORTED_DTYPES:
-        raise TypeError(f"dtype: expected float32 or float64, got {dt}")
-    return dt
+# --------------------------------------------------------------------------- the stack
 
 
-def _check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
-    return bool(value)
+@dataclass(frozen=True)
+class Level:
+    """One layer of a stack: a cell kind and the weights of each of its directions."""
+
+    cell: cells.Cell
+    weights: tuple[Weights, ...]  # per direction, forward first
+    reverse: tuple[bool, ...]  # per direction: runs backwards through each sequence
+    options: Mapping[str, Any]  # extra arguments of the cell's forward (the RNN's nonlinearity)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.weights[0][1].shape[1])
+
+    @property
+    def directions(self) -> int:
+        return len(self.weights)
+
+    def flops(self, T: int, B: int) -> float:
+        """Matrix FLOPs of one direction's forward pass over T steps of B sequences."""
+        w_ih, w_hh = self.weights[0][:2]
+        return 2.0 * T * B * w_hh.shape[0] * (w_ih.shape[1] + w_hh.shape[1])
 
 
-def _tensor_to_numpy(value: Any) -> Any:
-    """torch.Tensor -> ndarray without importing torch."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        return value.detach().cpu().numpy()
-    return value
+@dataclass(frozen=True)
+class StackTape:
+    """What :func:`stack_forward` keeps for :func:`stack_backward`: a functional
+    tape per level and direction and the dropout mask on each level's input."""
+
+    tapes: tuple[tuple[Any, ...], ...]  # [level][direction]
+    masks: tuple[Optional[Array], ...]  # [level]; None: no dropout (always None for level 0)
+    shape: tuple[int, int]  # (T, B)
 
 
-# The functional calls of each cell, so the layer code is written once.
-_FUNCTIONS = {
-    "lstm": (F.lstm_forward, F.lstm_backward),
-    "gru": (F.gru_forward, F.gru_backward),
-    "rnn": (F.rnn_forward, F.rnn_backward),
-}
+@dataclass(frozen=True)
+class StackGrads:
+    """What :func:`stack_backward` returns."""
+
+    weights: list[list[Grads]]  # [level][direction]: "w_ih", "w_hh", "b_ih", "b_hh"
+    x: Array  # dL/dx, (T, B, I)
+    initial: list[list[State]]  # [level][direction]: the initial state's gradient
+    outputs: list[Array]  # [level]: dL/d(the level's output), (T, B, D*H)
 
 
 # The two directions of a bidirectional layer are independent: with two or
@@ -102,7 +118,7 @@ _CONCURRENT_DIRECTIONS_FLOPS = 2e7
 _executor: Optional[ThreadPoolExecutor] = None
 
 
-def _run_directions(calls: list[Callable[[], Any]], flops: float) -> list:
+def _run_directions(calls: list[Callable[[], Any]], flops: float) -> list[Any]:
     global _executor
     threads = _core.get_num_threads()
     if len(calls) < 2 or threads < 2 or flops < _CONCURRENT_DIRECTIONS_FLOPS:
@@ -121,44 +137,140 @@ def _run_directions(calls: list[Callable[[], Any]], flops: float) -> list:
     return [capped(calls[0]), reverse.result()]
 
 
+def stack_forward(
+    levels: Sequence[Level],
+    x: Array,
+    initial: Optional[Sequence[Sequence[Optional[State]]]] = None,
+    *,
+    training: bool = False,
+    lengths: Optional[Array] = None,
+    dropout: float = 0.0,
+    rng: Optional[np.random.Generator] = None,
+) -> tuple[Array, list[list[State]], Optional[StackTape]]:
+    """Run stacked recurrent layers over whole sequences: the package's one loop over layers.
+
+    Parameters
+    ----------
+    levels : the layers, input side first
+    x : (T, B, I), time-major, in the weights' dtype
+    initial : [level][direction] -> state tuple (or None: zeros); None: all zeros
+    training : keep a tape for :func:`stack_backward` and apply dropout
+    lengths : checked int64 (B,) or None
+    dropout, rng : dropout on the input of every level but the first (training only)
+
+    Returns
+    -------
+    y : (T, B, D*H), the last level's outputs, directions concatenated;
+    finals : [level][direction] -> the final state tuple;
+    tape : a :class:`StackTape` if ``training`` else None.
+    """
+    T, B = x.shape[:2]
+    finals: list[list[State]] = []
+    tapes: list[tuple[Any, ...]] = []
+    masks: list[Optional[Array]] = []
+    inp = x
+    for k, level in enumerate(levels):
+        mask = None
+        if k > 0 and training and dropout > 0:
+            assert rng is not None
+            mask = (rng.random(inp.shape) >= dropout).astype(inp.dtype)
+            mask /= 1 - dropout
+            inp = inp * mask
+        masks.append(mask)
+        starts = initial[k] if initial is not None else [None] * level.directions
+
+        def call(d: int, inp: Array = inp, level: Level = level, starts: Any = starts) -> Any:
+            return level.cell.forward(inp, level.weights[d], starts[d], training=training, lengths=lengths,
+                                      reverse=level.reverse[d], options=dict(level.options))
+
+        results = _run_directions([lambda d=d: call(d) for d in range(level.directions)], level.flops(T, B))
+        finals.append([state for _, state, _ in results])
+        tapes.append(tuple(tape for _, _, tape in results))
+        inp = results[0][0] if len(results) == 1 else np.concatenate([y for y, _, _ in results], axis=2)
+    tape = StackTape(tuple(tapes), tuple(masks), (T, B)) if training else None
+    return inp, finals, tape
+
+
+def stack_backward(
+    levels: Sequence[Level],
+    tape: StackTape,
+    dy: Array,
+    dfinal: Optional[Sequence[Sequence[Optional[State]]]] = None,
+) -> StackGrads:
+    """Backpropagation through time through :func:`stack_forward`, top level first.
+
+    ``dy`` (T, B, D*H) is dL/dy of the last level; ``dfinal`` [level][direction]
+    the gradients reaching each final state (None: zeros). Every level and
+    direction is one C++ BPTT call; the gradient of a level's input is the
+    ``dy`` of the level below.
+    """
+    T, B = tape.shape
+    weights: list[list[Grads]] = [[] for _ in levels]
+    initial: list[list[State]] = [[] for _ in levels]
+    outputs: list[Array] = [dy] * len(levels)
+    d_out = dy
+    for k in reversed(range(len(levels))):
+        level = levels[k]
+        H, D = level.hidden_size, level.directions
+        outputs[k] = d_out
+        dstates = dfinal[k] if dfinal is not None else [None] * D
+
+        def call(d: int, k: int = k, d_out: Array = d_out, dstates: Any = dstates, H: int = H, D: int = D) -> Any:
+            d_dir = d_out if D == 1 else d_out[:, :, d * H:(d + 1) * H]
+            return level.cell.backward(tape.tapes[k][d], d_dir, dstates[d])
+
+        results = _run_directions([lambda d=d: call(d) for d in range(D)], 2 * level.flops(T, B))
+        d_in = None
+        for grads, dinitial in results:
+            weights[k].append({key: grads[key] for key in _WEIGHT_KEYS})
+            initial[k].append(dinitial)
+            d_in = grads["x"] if d_in is None else d_in + grads["x"]
+        assert d_in is not None
+        mask = tape.masks[k]
+        d_out = d_in if mask is None else d_in * mask
+    return StackGrads(weights, d_out, initial, outputs)
+
+
+# --------------------------------------------------------------------------- layers
+
+
 @dataclass(frozen=True)
 class LayerTape:
     """What :meth:`forward` with ``training=True`` keeps for :meth:`backward`:
-    one functional tape per layer and direction, the dropout masks between
-    layers, and how the input was laid out."""
+    the stack's tape and how the input was laid out."""
 
-    tapes: tuple  # [layer * directions + direction]
-    masks: tuple  # dropout masks on the input of layers 1.. (None: no dropout)
+    stack: StackTape
     batch_first: bool
-    shape: tuple  # (T, B) of the time-major input
+
+    @property
+    def masks(self) -> tuple[Optional[Array], ...]:
+        """The dropout masks on the inputs of layers 1, 2, ... (None: no dropout)."""
+        return self.stack.masks[1:]
 
 
 class _Recurrent:
     """Parameters, initialisation, state dicts, stacking and directions shared
-    by LSTM, GRU and RNN."""
+    by LSTM, GRU and RNN; a subclass only names its cell kind."""
 
-    cell = "rnn"
-    gates = 1  # gate blocks stacked in the weight rows
+    cell: ClassVar[cells.Cell]
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = np.float32,
                  seed: Optional[int] = None, *, num_layers: int = 1, bidirectional: bool = False,
                  batch_first: bool = False, dropout: float = 0.0, go_backwards: bool = False,
                  stateful: bool = False) -> None:
-        self.input_size = _check_size("input_size", input_size)
-        self.hidden_size = _check_size("hidden_size", hidden_size)
-        self.num_layers = _check_size("num_layers", num_layers)
-        self.bias = _check_flag("bias", bias)
-        self.bidirectional = _check_flag("bidirectional", bidirectional)
-        self.batch_first = _check_flag("batch_first", batch_first)
-        self.go_backwards = _check_flag("go_backwards", go_backwards)
-        self.stateful = _check_flag("stateful", stateful)
+        self.input_size = _checks.positive_int("input_size", input_size)
+        self.hidden_size = _checks.positive_int("hidden_size", hidden_size)
+        self.num_layers = _checks.positive_int("num_layers", num_layers)
+        self.bias = _checks.flag("bias", bias)
+        self.bidirectional = _checks.flag("bidirectional", bidirectional)
+        self.batch_first = _checks.flag("batch_first", batch_first)
+        self.go_backwards = _checks.flag("go_backwards", go_backwards)
+        self.stateful = _checks.flag("stateful", stateful)
         if self.go_backwards and self.bidirectional:
             raise ValueError("go_backwards: a bidirectional layer already runs both ways; use one or the other")
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
-        self.dropout = float(dropout)
-        self.dtype = _check_dtype(dtype)
-        G, H = self.gates * self.hidden_size, self.hidden_size
+        self.dropout = _checks.real("dropout", dropout, low=0.0, high=1.0, high_open=True, what="a probability")
+        self.dtype = _checks.float_dtype(dtype)
+        G, H = self.cell.gates * self.hidden_size, self.hidden_size
         count = sum(G * (self._layer_input(layer) + H) + (2 * G if self.bias else 0)
                     for layer in range(self.num_layers)) * self.directions
         if count > MAX_PARAMETERS:
@@ -170,15 +282,15 @@ class _Recurrent:
         self._params: dict[str, Array] = {}
         for layer in range(self.num_layers):
             for direction in range(self.directions):
-                sfx = self._suffix(layer, direction)
-                shapes = {"weight_ih": (G, self._layer_input(layer)), "weight_hh": (G, H)}
+                names = parameter_names(layer, bool(direction))
+                shapes = {"w_ih": (G, self._layer_input(layer)), "w_hh": (G, H)}
                 if self.bias:
-                    shapes.update(bias_ih=(G,), bias_hh=(G,))
-                for name, shape in shapes.items():
-                    self._params[name + sfx] = rng.uniform(-k, k, size=shape).astype(self.dtype)
+                    shapes.update(b_ih=(G,), b_hh=(G,))
+                for key, shape in shapes.items():
+                    self._params[names[key]] = rng.uniform(-k, k, size=shape).astype(self.dtype)
         # Dropout masks come from their own generator: same seed, same masks.
         self._dropout_rng = np.random.default_rng(None if seed is None else [seed, 1])
-        self._state: Any = None  # carried between calls when stateful
+        self._state: Optional[tuple[Array, ...]] = None  # carried between calls when stateful
 
     # -- structure ------------------------------------------------------------------
 
@@ -189,16 +301,23 @@ class _Recurrent:
     def _layer_input(self, layer: int) -> int:
         return self.input_size if layer == 0 else self.hidden_size * self.directions
 
-    def _direction_flops(self, T: int, B: int, layer: int) -> float:
-        return 2.0 * T * B * self.gates * self.hidden_size * (self._layer_input(layer) + self.hidden_size)
+    def _options(self) -> dict[str, Any]:
+        """Extra arguments of the cell's forward (see :class:`RNN`)."""
+        return {}
 
-    @staticmethod
-    def _suffix(layer: int, direction: int) -> str:
-        return f"_l{layer}" + ("_reverse" if direction else "")
-
-    def _weights(self, layer: int, direction: int) -> tuple[Array, Array, Optional[Array], Optional[Array]]:
-        p, sfx = self._params, self._suffix(layer, direction)
-        return p["weight_ih" + sfx], p["weight_hh" + sfx], p.get("bias_ih" + sfx), p.get("bias_hh" + sfx)
+    def levels(self) -> list[Level]:
+        """The layers of this stack for :func:`stack_forward`, input side first
+        (they hold the live parameter arrays)."""
+        p = self._params
+        out = []
+        for layer in range(self.num_layers):
+            weights = []
+            for direction in range(self.directions):
+                names = parameter_names(layer, bool(direction))
+                weights.append((p[names["w_ih"]], p[names["w_hh"]], p.get(names["b_ih"]), p.get(names["b_hh"])))
+            reverse = tuple(bool(d) != self.go_backwards for d in range(self.directions))
+            out.append(Level(self.cell, tuple(weights), reverse, self._options()))
+        return out
 
     # -- parameters -----------------------------------------------------------------
 
@@ -214,7 +333,9 @@ class _Recurrent:
         """Load parameters by PyTorch's names (NumPy arrays or torch tensors).
 
         Every parameter of the layer must be present with its exact shape; extra
-        keys are an error. Values are converted to the layer's dtype and copied.
+        keys are an error. Values are converted to the layer's dtype and copied
+        into the parameter arrays (which stay the same objects). Nothing is
+        changed if any check fails.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
@@ -222,51 +343,64 @@ class _Recurrent:
         unexpected = sorted(set(state_dict) - set(self._params))
         if missing or unexpected:
             raise KeyError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        loaded = {}
-        for name, p in self._params.items():
-            value = np.asarray(_tensor_to_numpy(state_dict[name]))
+        values = {}
+        for name, p in self._params.items():  # check everything before changing anything
+            value = _checks.array(name, state_dict[name], kinds="fiu")
             if value.shape != p.shape:
                 raise ValueError(f"{name}: expected shape {p.shape}, got {value.shape}")
-            if value.dtype.kind not in "fiu":
-                raise TypeError(f"{name}: expected a real-valued array, got dtype {value.dtype}")
-            loaded[name] = np.array(value, dtype=self.dtype, order="C", copy=True)
-        self._params = loaded
+            values[name] = value
+        for name, p in self._params.items():
+            np.copyto(p, values[name], casting="unsafe")
 
     # -- state --------------------------------------------------------------------
-
-    @property
-    def _state_parts(self) -> int:
-        return 2 if self.cell == "lstm" else 1
 
     def reset_state(self) -> None:
         """Forget the state a stateful layer carries between calls."""
         self._state = None
 
-    def _initial_state(self, state: Any, B: int) -> list:
-        """The initial state as a list of (L*D, B, H) arrays (h, and c for the
-        LSTM) or of Nones."""
-        parts, shape = self._state_parts, (self.num_layers * self.directions, B, self.hidden_size)
-        if state is None and self.stateful and self._state is not None:
-            if self._state[0].shape != shape:
-                raise ValueError(f"x: this stateful layer carries the state of a batch of {self._state[0].shape[1]} "
-                                 f"sequences, got {B}; call reset_state() to start new ones")
-            state = self._state if parts == 2 else self._state[0]
+    def _state_shape(self, B: int) -> tuple[int, int, int]:
+        return (self.num_layers * self.directions, B, self.hidden_size)
+
+    def _check_state(self, state: Any, B: int, name: str = "state") -> Optional[list[Array]]:
+        """The state as a list of (L*D, B, H) arrays, one per part (h, and c for the
+        LSTM), or None."""
+        parts, shape = self.cell.states, self._state_shape(B)
         if state is None:
-            return [None] * parts
-        if parts == 2 and not (isinstance(state, (tuple, list)) and len(state) == 2):
-            raise TypeError(f"state: expected None or a pair (h0, c0) of {shape} arrays, got {type(state).__name__}")
-        items = list(state) if parts == 2 else [state]
+            return None
+        if len(parts) > 1 and not (isinstance(state, (tuple, list)) and len(state) == len(parts)):
+            raise TypeError(f"{name}: expected None or a pair (h0, c0) of {shape} arrays, got {type(state).__name__}")
+        items = list(state) if len(parts) > 1 else [state]
         out = []
-        for name, s in zip(("h0", "c0"), items):
-            s = np.asarray(s, dtype=self.dtype)
+        for part, s in zip(parts, items):
+            s = np.asarray(_checks.to_numpy(s), dtype=self.dtype)
             if s.shape != shape:
-                raise ValueError(f"state: {name} expected shape (num_layers * num_directions, B, H) = {shape}, "
+                raise ValueError(f"{name}: {part}0 expected shape (num_layers * num_directions, B, H) = {shape}, "
                                  f"got {s.shape}")
             out.append(s)
         return out
 
-    def _pack_state(self, parts: list) -> Any:
-        return tuple(parts) if self._state_parts == 2 else parts[0]
+    def _initial_state(self, state: Any, B: int) -> Optional[list[Array]]:
+        if state is None and self.stateful and self._state is not None:
+            if self._state[0].shape != self._state_shape(B):
+                raise ValueError(f"x: this stateful layer carries the state of a batch of {self._state[0].shape[1]} "
+                                 f"sequences, got {B}; call reset_state() to start new ones")
+            return list(self._state)
+        return self._check_state(state, B)
+
+    def _per_level(self, parts: Optional[list[Array]]) -> Optional[list[list[State]]]:
+        """(L*D, B, H) arrays per state part -> [level][direction] state tuples."""
+        if parts is None:
+            return None
+        D = self.directions
+        return [[tuple(s[k * D + d] for s in parts) for d in range(D)] for k in range(self.num_layers)]
+
+    def _stacked(self, per_level: Sequence[Sequence[State]]) -> list[Array]:
+        """[level][direction] state tuples -> (L*D, B, H) arrays per state part."""
+        flat = [state for level in per_level for state in level]
+        return [np.stack([state[p] for state in flat]) for p in range(len(self.cell.states))]
+
+    def _pack_state(self, parts: list[Array]) -> Any:
+        return tuple(parts) if len(self.cell.states) > 1 else parts[0]
 
     # -- the whole sequence -----------------------------------------------------------
 
@@ -299,7 +433,7 @@ class _Recurrent:
         state : h_n or (h_n, c_n), each (num_layers * D, B, H);
         tape : a :class:`LayerTape` if ``training`` else None.
         """
-        x = np.asarray(x, dtype=self.dtype)  # float64 data into a float32 layer, say
+        x = np.asarray(_checks.to_numpy(x), dtype=self.dtype)  # float64 data into a float32 layer, say
         if x.ndim != 3:
             layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
             raise ValueError(f"x: expected a 3-D array {layout}, got shape {x.shape}")
@@ -308,39 +442,17 @@ class _Recurrent:
         T, B = x.shape[:2]
         if x.shape[2] != self.input_size:
             raise ValueError(f"x: expected {self.input_size} input features (input_size), got {x.shape[2]}")
-        lengths = check_lengths(lengths, T, B)
-        initial = self._initial_state(state, B)
-        forward_fn, _ = _FUNCTIONS[self.cell]
-        kw = {"nonlinearity": self.nonlinearity} if self.cell == "rnn" else {}
-        finals: list[list] = [[] for _ in range(self._state_parts)]
-        tapes, masks = [], []
-        inp = x
-        for layer in range(self.num_layers):
-            if layer > 0 and training and self.dropout > 0:
-                mask = (self._dropout_rng.random(inp.shape) >= self.dropout).astype(inp.dtype)
-                mask /= 1 - self.dropout
-                inp = inp * mask
-                masks.append(mask)
-            elif layer > 0:
-                masks.append(None)
-            calls = []
-            for direction in range(self.directions):
-                k = layer * self.directions + direction
-                start = [None if s is None else s[k] for s in initial]
-                calls.append(lambda d=direction, start=start, inp=inp: forward_fn(
-                    inp, *self._weights(layer, d), *start, training=training, lengths=lengths,
-                    reverse=bool(d) != self.go_backwards, **kw))
-            results = _run_directions(calls, self._direction_flops(T, B, layer))
-            for out in results:
-                for part in range(self._state_parts):
-                    finals[part].append(out[1 + part])
-                tapes.append(out[-1])
-            inp = results[0][0] if len(results) == 1 else np.concatenate([out[0] for out in results], axis=2)
-        y = np.ascontiguousarray(inp.swapaxes(0, 1)) if self.batch_first else inp
-        final = [np.stack(f) for f in finals]
+        checked_lengths = _checks.check_lengths(lengths, T, B)
+        initial = self._per_level(self._initial_state(state, B))
+        y, finals, stack_tape = stack_forward(self.levels(), x, initial, training=training,
+                                              lengths=checked_lengths, dropout=self.dropout,
+                                              rng=self._dropout_rng)
+        if self.batch_first:
+            y = np.ascontiguousarray(y.swapaxes(0, 1))
+        final = self._stacked(finals)
         if self.stateful:
             self._state = tuple(f.copy() for f in final)
-        tape = LayerTape(tuple(tapes), tuple(masks), self.batch_first, (T, B)) if training else None
+        tape = LayerTape(stack_tape, self.batch_first) if stack_tape is not None else None
         return y, self._pack_state(final), tape
 
     def backward(self, tape: LayerTape, dy: Any, dstate: Any = None) -> Grads:
@@ -350,45 +462,27 @@ class _Recurrent:
         if not isinstance(tape, LayerTape):
             raise TypeError(f"tape: expected the LayerTape from {type(self).__name__}.forward(..., training=True), "
                             f"got {type(tape).__name__}")
-        T, B = tape.shape
+        T, B = tape.stack.shape
         D, H = self.directions, self.hidden_size
-        dy = np.asarray(dy, dtype=self.dtype)
+        dy = np.asarray(_checks.to_numpy(dy), dtype=self.dtype)
         expected = (B, T, D * H) if tape.batch_first else (T, B, D * H)
         if dy.shape != expected:
             layout = "(B, T, D*H)" if tape.batch_first else "(T, B, D*H)"
             raise ValueError(f"dy: expected shape {layout} = {expected}, got {dy.shape}")
         if tape.batch_first:
             dy = dy.swapaxes(0, 1)
-        dfinal = self._initial_state(dstate, B) if dstate is not None else [None] * self._state_parts
-        _, backward_fn = _FUNCTIONS[self.cell]
+        dfinal = self._per_level(self._check_state(dstate, B, "dstate"))
+        g = stack_backward(self.levels(), tape.stack, dy, dfinal)
         grads: Grads = {}
-        first = [[None] * (self.num_layers * D) for _ in range(self._state_parts)]
-        d_out = dy
-        for layer in reversed(range(self.num_layers)):
-            d_in = None
-            calls = []
+        for layer in range(self.num_layers):
             for direction in range(D):
-                k = layer * D + direction
-                d_dir = d_out if D == 1 else d_out[:, :, direction * H:(direction + 1) * H]
-                calls.append(lambda k=k, d_dir=d_dir: backward_fn(tape.tapes[k], d_dir,
-                                                                  *[None if d is None else d[k] for d in dfinal]))
-            for direction, g in enumerate(_run_directions(calls, 2 * self._direction_flops(T, B, layer))):
-                k = layer * D + direction
-                sfx = self._suffix(layer, direction)
-                grads["weight_ih" + sfx], grads["weight_hh" + sfx] = g["w_ih"], g["w_hh"]
-                if self.bias:
-                    grads["bias_ih" + sfx], grads["bias_hh" + sfx] = g["b_ih"], g["b_hh"]
-                for part, key in enumerate(("h0", "c0")[:self._state_parts]):
-                    first[part][k] = g[key]
-                d_in = g["x"] if d_in is None else d_in + g["x"]
-            if layer > 0:
-                mask = tape.masks[layer - 1]
-                d_out = d_in if mask is None else d_in * mask
-            else:
-                d_out = d_in
-        grads["x"] = np.ascontiguousarray(d_out.swapaxes(0, 1)) if tape.batch_first else d_out
-        for part, key in enumerate(("h0", "c0")[:self._state_parts]):
-            grads[key] = np.stack(first[part])
+                names = parameter_names(layer, bool(direction))
+                for key, value in g.weights[layer][direction].items():
+                    if key in ("w_ih", "w_hh") or self.bias:
+                        grads[names[key]] = value
+        grads["x"] = np.ascontiguousarray(g.x.swapaxes(0, 1)) if tape.batch_first else g.x
+        for part, value in zip(self.cell.states, self._stacked(g.initial)):
+            grads[part + "0"] = value
         return grads
 
     # -- one step at a time -----------------------------------------------------------
@@ -400,7 +494,7 @@ class _Recurrent:
         if self.bidirectional:
             raise ValueError("step: a bidirectional layer needs the whole sequence (its reverse half runs from "
                              "the end); call the layer on the sequence instead")
-        x_t = np.asarray(x_t, dtype=self.dtype)
+        x_t = np.asarray(_checks.to_numpy(x_t), dtype=self.dtype)
         if x_t.ndim != 2 or x_t.shape[1] != self.input_size:
             raise ValueError(f"x_t: expected shape (B, input_size) = (B, {self.input_size}), got {x_t.shape}")
         x = x_t[:, None] if self.batch_first else x_t[None]
@@ -415,7 +509,7 @@ class _Recurrent:
                               ("bidirectional", False), ("go_backwards", False), ("stateful", False)):
             if getattr(self, name) != default:
                 parts.append(f"{name}={getattr(self, name)}")
-        return ", ".join(parts + [f"dtype={self.dtype.name}"])
+        return ", ".join([*parts, f"dtype={self.dtype.name}"])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._extra_repr()})"
@@ -455,34 +549,37 @@ class LSTM(_Recurrent):
         (Keras' unit_forget_bias).
     """
 
-    cell = "lstm"
-    gates = 4
+    cell = cells.LSTM
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = np.float32,
-                 seed: Optional[int] = None, *, unit_forget_bias: bool = False, **options: Any) -> None:
-        super().__init__(input_size, hidden_size, bias, dtype, seed, **options)
-        self.unit_forget_bias = _check_flag("unit_forget_bias", unit_forget_bias)
+                 seed: Optional[int] = None, *, num_layers: int = 1, bidirectional: bool = False,
+                 batch_first: bool = False, dropout: float = 0.0, go_backwards: bool = False,
+                 stateful: bool = False, unit_forget_bias: bool = False) -> None:
+        super().__init__(input_size, hidden_size, bias, dtype, seed, num_layers=num_layers,
+                         bidirectional=bidirectional, batch_first=batch_first, dropout=dropout,
+                         go_backwards=go_backwards, stateful=stateful)
+        self.unit_forget_bias = _checks.flag("unit_forget_bias", unit_forget_bias)
         if self.unit_forget_bias:
             if not self.bias:
                 raise ValueError("unit_forget_bias: the layer has no bias (bias=False)")
-            H = self.hidden_size
+            H, f = self.hidden_size, self.cell.gate_names.index("f")
             for name, p in self._params.items():
                 if name.startswith("bias_"):
                     p[:] = 0
                     if name.startswith("bias_ih"):
-                        p[H:2 * H] = 1  # the forget gate f is the second block (i, f, g, o)
+                        p[f * H:(f + 1) * H] = 1
 
     def __call__(self, x: Any, state: Any = None, *, lengths: Any = None) -> tuple[Array, tuple[Array, Array]]:
         """Inference: ``y, (h_n, c_n) = lstm(x, state)``; see :meth:`forward`."""
-        return super().__call__(x, state, lengths=lengths)
+        y, final = super().__call__(x, state, lengths=lengths)
+        return y, final  # type: ignore[no-any-return]
 
 
 class GRU(_Recurrent):
     """GRU layers in PyTorch's formulation (gates r, z, n; reset applied after
     the recurrent product). Options as for :class:`LSTM` (no unit_forget_bias)."""
 
-    cell = "gru"
-    gates = 3
+    cell = cells.GRU
 
 
 class RNN(_Recurrent):
@@ -491,16 +588,27 @@ class RNN(_Recurrent):
     Options as for :class:`LSTM`, plus ``nonlinearity`` ("tanh" or "relu").
     """
 
-    cell = "rnn"
-    gates = 1
+    cell = cells.RNN
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = np.float32,
-                 seed: Optional[int] = None, nonlinearity: str = "tanh", **options: Any) -> None:
-        self.nonlinearity = check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, bias, dtype, seed, **options)
+                 seed: Optional[int] = None, nonlinearity: str = "tanh", *, num_layers: int = 1,
+                 bidirectional: bool = False, batch_first: bool = False, dropout: float = 0.0,
+                 go_backwards: bool = False, stateful: bool = False) -> None:
+        self.nonlinearity = _checks.check_nonlinearity(nonlinearity)
+        super().__init__(input_size, hidden_size, bias, dtype, seed, num_layers=num_layers,
+                         bidirectional=bidirectional, batch_first=batch_first, dropout=dropout,
+                         go_backwards=go_backwards, stateful=stateful)
+
+    def _options(self) -> dict[str, Any]:
+        return {"nonlinearity": self.nonlinearity}
 
     def _extra_repr(self) -> str:
         return super()._extra_repr() + f", nonlinearity={self.nonlinearity!r}"
+
+
+Layer = Union[LSTM, GRU, RNN]
+#: The layer class of each cell kind, by the cell's name.
+LAYERS: dict[str, type[Layer]] = {cls.cell.name: cls for cls in (LSTM, GRU, RNN)}
 
 
 # ---------------------------------------------------------------------------- cells
@@ -511,12 +619,16 @@ class _Cell:
     GRUCell, RNNCell: parameters ``weight_ih``, ``weight_hh``, ``bias_ih``,
     ``bias_hh``). Each call is the whole-sequence kernel with T = 1."""
 
-    layer_class: type = _Recurrent
+    layer_class: ClassVar[type[_Recurrent]]
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = np.float32,
                  seed: Optional[int] = None, **options: Any) -> None:
         self._layer = self.layer_class(input_size, hidden_size, bias, dtype, seed, **options)
         self.input_size, self.hidden_size = self._layer.input_size, self._layer.hidden_size
+
+    @property
+    def _parts(self) -> tuple[str, ...]:
+        return self._layer.cell.states
 
     def _rename(self, params: Mapping[str, Any]) -> dict[str, Any]:
         return {name[:-len("_l0")]: p for name, p in params.items()}
@@ -533,19 +645,19 @@ class _Cell:
         self._layer.load_state_dict({name + "_l0": p for name, p in state_dict.items()})
 
     def _sequence(self, x: Any) -> Array:
-        x = np.asarray(x)
+        x = np.asarray(_checks.to_numpy(x))
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ValueError(f"x: expected shape (B, input_size) = (B, {self.input_size}), got {x.shape}")
         return x[None]
 
-    def _state_in(self, state: Any) -> Any:
+    def _state_in(self, state: Any, name: str = "state") -> Any:
         if state is None:
             return None
-        if self._layer._state_parts == 2:
-            if not (isinstance(state, (tuple, list)) and len(state) == 2):
-                raise TypeError("state: expected None or a pair (h, c) of (B, H) arrays")
-            return tuple(np.asarray(s)[None] for s in state)
-        return np.asarray(state)[None]
+        if len(self._parts) > 1:
+            if not (isinstance(state, (tuple, list)) and len(state) == len(self._parts)):
+                raise TypeError(f"{name}: expected None or a pair (h, c) of (B, H) arrays")
+            return tuple(np.asarray(_checks.to_numpy(s))[None] for s in state)
+        return np.asarray(_checks.to_numpy(state))[None]
 
     def _state_out(self, state: Any) -> Any:
         return tuple(s[0] for s in state) if isinstance(state, tuple) else state[0]
@@ -563,18 +675,15 @@ class _Cell:
     def backward(self, tape: LayerTape, dstate: Any) -> Grads:
         """Gradients of the parameters and of ``"x"``, ``"h"`` (and ``"c"``) from
         the gradient of the next state: dh (GRU, RNN) or (dh, dc) (LSTM)."""
-        if self._layer._state_parts == 2:
-            if not (isinstance(dstate, (tuple, list)) and len(dstate) == 2):
-                raise TypeError("dstate: expected a pair (dh, dc) of (B, H) arrays")
-            dh = np.asarray(dstate[0])
-        else:
-            dh = np.asarray(dstate)
-        g = self._layer.backward(tape, np.zeros((1,) + dh.shape, self._layer.dtype), self._state_in(dstate))
+        packed = self._state_in(dstate, "dstate")
+        if packed is None:
+            raise TypeError("dstate: expected the gradient of the next state, got None")
+        dh = packed[0] if len(self._parts) > 1 else packed
+        g = self._layer.backward(tape, np.zeros(dh.shape, self._layer.dtype), packed)
         out = self._rename({k: v for k, v in g.items() if k.endswith("_l0")})
-        out["x"] = g["x"][0]
-        out["h"] = g["h0"][0]
-        if "c0" in g:
-            out["c"] = g["c0"][0]
+        out["x"] = g["x"][0]  # type: ignore[index]
+        for part in self._parts:
+            out[part] = g[part + "0"][0]  # type: ignore[index]
         return out
 
     def __repr__(self) -> str:
@@ -597,6 +706,3 @@ class RNNCell(_Cell):
     """One vanilla-RNN step: ``h = cell(x, h)``; ``nonlinearity`` "tanh" or "relu"."""
 
     layer_class = RNN
-
-
-Layer = Union[LSTM, GRU, RNN]

@@ -95,7 +95,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._validation import (check_grad, check_gru_args, check_lengths, check_lstm_args,
+from ._checks import (check_grad, check_gru_args, check_lengths, check_lstm_args,
                           check_reverse, check_rnn_args, check_tape)
 
 __all__ = [
@@ -484,7 +484,7 @@ def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     h_n : (B, H)
     tape : RNNTape or None
     """
-    x, w_ih, w_hh, b_ih, b_hh, h0, T, B, I, H, dtype = check_rnn_args(
+    x, w_ih, w_hh, b_ih, b_hh, h0, _, T, B, I, H, dtype = check_rnn_args(
         x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity)
     lengths = check_lengths(lengths, T, B)
     reverse = check_reverse(reverse)
@@ -691,7 +691,7 @@ def gru_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     h_n : (B, H)
     tape : GRUTape or None
     """
-    x, w_ih, w_hh, b_ih, b_hh, h0, T, B, I, H, dtype = check_gru_args(
+    x, w_ih, w_hh, b_ih, b_hh, h0, _, T, B, I, H, dtype = check_gru_args(
         x, w_ih, w_hh, b_ih, b_hh, h0)
     lengths = check_lengths(lengths, T, B)
     reverse = check_reverse(reverse)

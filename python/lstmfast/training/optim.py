@@ -24,34 +24,19 @@ parameter's dtype.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Optional
 
 import numpy as np
 
+from .. import _checks
+
 __all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm"]
-
-
-def _positive_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    ok = value >= 0 if allow_zero else value > 0
-    if not (ok and math.isfinite(value)):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name}: expected a finite number {bound}, got {value}")
-    return value
 
 
 def _fraction(name: str, value: Any) -> float:
     """A number in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a number in [0, 1), got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name}: expected a number in [0, 1), got {value}")
-    return value
+    return _checks.real(name, value, low=0.0, high=1.0, high_open=True)
 
 
 def _pairs(params: Any, grads: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -90,7 +75,7 @@ class Optimizer:
     """
 
     def __init__(self, lr: float) -> None:
-        self.lr = _positive_float("lr", lr)
+        self.lr = _checks.positive_real("lr", lr)
         self.state: dict[str, dict[str, Any]] = {}
 
     def step(self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, Any]) -> None:
@@ -105,7 +90,7 @@ class Optimizer:
             this step". Unknown names are an error (``KeyError``), as is a shape that
             differs from the parameter's (``ValueError``).
         """
-        self.lr = _positive_float("lr", self.lr)
+        self.lr = _checks.positive_real("lr", self.lr)
         for name, p, g in _pairs(params, grads):
             state = self.state.setdefault(name, {})
             for key, value in state.items():
@@ -144,11 +129,9 @@ class SGD(Optimizer):
     def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(lr)
         self.momentum = _fraction("momentum", momentum)
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"nesterov: expected a bool, got {type(nesterov).__name__}")
-        if nesterov and self.momentum == 0:
+        self.nesterov = _checks.flag("nesterov", nesterov)
+        if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
-        self.nesterov = bool(nesterov)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         if self.momentum == 0:
@@ -193,7 +176,7 @@ class Adam(Optimizer):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
         self.betas = (_fraction("betas[0]", betas[0]), _fraction("betas[1]", betas[1]))
-        self.eps = _positive_float("eps", eps)
+        self.eps = _checks.positive_real("eps", eps)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         b1, b2 = self.betas
@@ -237,7 +220,7 @@ def clip_grad_norm(grads: MutableMapping[str, Optional[np.ndarray]], max_norm: f
         The global norm *before* clipping (inf or nan if a gradient is not finite;
         then nothing is scaled).
     """
-    max_norm = _positive_float("max_norm", max_norm)
+    max_norm = _checks.positive_real("max_norm", max_norm)
     if not isinstance(grads, Mapping):
         raise TypeError(f"grads: expected a dict of names to arrays, got {type(grads).__name__}")
     arrays = []

@@ -106,7 +106,7 @@ from typing import Any
 
 import numpy as np
 
-from .reference import sigmoid as _sigmoid
+from ..reference import sigmoid as _sigmoid
 
 __all__ = [
     "sigmoid", "softmax",

@@ -31,10 +31,10 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from .. import timeseries as ts
-from ..models import SequenceModel
-from ..optim import Adam
-from .series import Series, SeriesError, builtin_series
+from ..datasets import timeseries as ts
+from ..training.model import SequenceModel
+from ..training.optim import Adam
+from ..datasets.series import Series, SeriesError, builtin_series
 
 __all__ = ["ForecastConfig", "ForecastResult", "forecast", "resolve_split", "minimum_length",
            "MIN_TRAIN_WINDOWS", "MIN_VALID"]

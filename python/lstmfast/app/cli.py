@@ -135,11 +135,11 @@ def _add_plot(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .experiments.agreement import AgreementConfig
-    from .experiments.forecast import ForecastConfig
-    from .experiments.series import BUILTIN_SERIES
-    from .experiments.speed import BENCH_SHAPES
+    from .. import __version__
+    from .agreement_experiment import AgreementConfig
+    from .forecast_experiment import ForecastConfig
+    from ..datasets.series import BUILTIN_SERIES
+    from .speed import BENCH_SHAPES
 
     fmt = _HelpFormatter
     parser = argparse.ArgumentParser(
@@ -272,7 +272,7 @@ def _status(message: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, out: Any) -> int:
-    from .experiments.demo import demo_sections, header
+    from .demo import demo_sections, header
 
     start = time.perf_counter()
     print(header(args.quick), file=out, flush=True)
@@ -283,8 +283,8 @@ def cmd_demo(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_forecast(args: argparse.Namespace, out: Any) -> int:
-    from .experiments.forecast import forecast
-    from .experiments.series import SeriesError, builtin_series, read_csv_series
+    from .forecast_experiment import forecast
+    from ..datasets.series import SeriesError, builtin_series, read_csv_series
     from .plotting import plot_forecast
 
     if args.csv is None and (args.column is not None or args.delimiter is not None):
@@ -304,8 +304,8 @@ def cmd_forecast(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_agreement(args: argparse.Namespace, out: Any) -> int:
-    from . import agreement as ag
-    from .experiments.agreement import AgreementConfig, agreement_experiment
+    from ..datasets import agreement as ag
+    from .agreement_experiment import AgreementConfig, agreement_experiment
     from .plotting import plot_agreement
 
     too_far = [d for d in args.distances if d > ag.MAX_DISTANCE]
@@ -326,9 +326,9 @@ def cmd_agreement(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_gradients(args: argparse.Namespace, out: Any) -> int:
-    from . import agreement as ag
-    from .experiments.agreement import AgreementConfig
-    from .experiments.gradients import gradient_experiment
+    from ..datasets import agreement as ag
+    from .agreement_experiment import AgreementConfig
+    from .gradient_experiment import gradient_experiment
     from .plotting import plot_gradients
 
     if not 5 <= args.length <= ag.MAX_DISTANCE + 3:
@@ -343,8 +343,8 @@ def cmd_gradients(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, out: Any) -> int:
-    from .config import get_num_threads, set_num_threads
-    from .experiments import speed
+    from ..config import get_num_threads, set_num_threads
+    from . import speed
 
     previous = get_num_threads()
     torch = None if args.no_torch else speed.import_torch()

@@ -24,9 +24,9 @@ from typing import Any
 
 from ..config import config as build_config
 from . import speed
-from .agreement import AgreementConfig, agreement_experiment
-from .forecast import forecast
-from .gradients import gradient_experiment
+from .agreement_experiment import AgreementConfig, agreement_experiment
+from .forecast_experiment import forecast
+from .gradient_experiment import gradient_experiment
 
 __all__ = ["Section", "demo_sections", "demo_settings"]
 

@@ -77,6 +77,8 @@ from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 
+from .. import _checks
+
 __all__ = [
     "SINGULAR", "PLURAL", "LANGUAGES", "MAX_DISTANCE",
     "Sentence", "Vocabulary", "Encoded", "AgreementData",
@@ -412,54 +414,15 @@ _GRAMMARS: dict[str, _Grammar] = {"en": _English(), "es": _Spanish()}
 # --------------------------------------------------------------------------- argument checks
 
 
-def _check_int(name: str, value: Any, minimum: int, maximum: Optional[int] = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, _numbers.Integral):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name}: must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name}: must be <= {maximum}, got {value}")
-    return value
-
-
 def _check_language(language: Any) -> _Grammar:
-    if not isinstance(language, str):
-        raise TypeError(f"language: expected a str, got {type(language).__name__}")
-    if language not in _GRAMMARS:
-        raise ValueError(f"language: unknown language {language!r}; expected one of "
-                         + ", ".join(repr(k) for k in LANGUAGES))
-    return _GRAMMARS[language]
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
-    return bool(value)
-
-
-def _rng(seed: SeedLike) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(
-            seed, (_numbers.Integral, np.random.SeedSequence))):
-        raise TypeError(f"seed: expected None, an int, a numpy Generator or SeedSequence, "
-                        f"got {type(seed).__name__}")
-    if isinstance(seed, _numbers.Integral) and seed < 0:
-        raise ValueError(f"seed: must be >= 0, got {seed}")
-    return np.random.default_rng(seed)
+    return _GRAMMARS[_checks.choice("language", language, LANGUAGES)]
 
 
 def _check_attractors(attractors: Any, attractor_prob: Any, distance: int,
                       grammar: _Grammar) -> tuple[int, Optional[float]]:
-    count = _check_int("attractors", attractors, 0)
+    count = _checks.integer("attractors", attractors, 0)
     if attractor_prob is not None:
-        if isinstance(attractor_prob, bool) or not isinstance(attractor_prob, _numbers.Real):
-            raise TypeError(f"attractor_prob: expected a float in [0, 1] or None, "
-                            f"got {type(attractor_prob).__name__}")
-        prob = float(attractor_prob)
-        if not 0.0 <= prob <= 1.0:
-            raise ValueError(f"attractor_prob: must be in [0, 1], got {prob}")
+        prob = _checks.real("attractor_prob", attractor_prob, low=0.0, high=1.0, what="None or a probability")
         if count:
             raise ValueError("attractors, attractor_prob: give an exact count or a probability, "
                              f"not both (got attractors={count}, attractor_prob={prob})")
@@ -506,7 +469,7 @@ def max_attractors(distance: int, *, language: str = "en") -> int:
     int
     """
     grammar = _check_language(language)
-    distance = _check_int("distance", distance, 1, MAX_DISTANCE)
+    distance = _checks.integer("distance", distance, 1, MAX_DISTANCE)
     return max(frame.slots + m for group in _options(grammar.language, distance, 0)
                for frame, m in group)
 
@@ -597,10 +560,10 @@ def make_sentences(n: int, distance: int, *, attractors: int = 0,
         ``attractors``, ``attractor_prob`` outside [0, 1] or an unknown ``language``.
     """
     grammar = _check_language(language)
-    n = _check_int("n", n, 1)
-    distance = _check_int("distance", distance, 1, MAX_DISTANCE)
+    n = _checks.integer("n", n, 1)
+    distance = _checks.integer("distance", distance, 1, MAX_DISTANCE)
     count, prob = _check_attractors(attractors, attractor_prob, distance, grammar)
-    rng = _rng(seed)
+    rng = _checks.generator(seed)
     return [_generate(rng, grammar, number, distance, count, prob)
             for number in _balanced(rng, n)]
 
@@ -669,7 +632,7 @@ class Vocabulary:
 
     def token(self, index: int) -> str:
         """Token of id ``index``."""
-        index = _check_int("index", index, 0, len(self) - 1)
+        index = _checks.integer("index", index, 0, len(self) - 1)
         return self._tokens[index]
 
     def encode(self, tokens: Iterable[str]) -> np.ndarray:
@@ -741,7 +704,7 @@ def encode(sentences: Sequence[Sentence], vocab: Vocabulary, *,
     sentences = _check_sentences(sentences)
     if not isinstance(vocab, Vocabulary):
         raise TypeError(f"vocab: expected a Vocabulary, got {type(vocab).__name__}")
-    per_step = _check_bool("per_step", per_step)
+    per_step = _checks.flag("per_step", per_step)
     B = len(sentences)
     verb_positions = np.array([s.verb_position for s in sentences], dtype=np.int64)
     lengths = verb_positions + 1
@@ -779,7 +742,7 @@ def one_hot(ids: Any, vocab_size: int, dtype: Any = np.float32) -> np.ndarray:
         ``x[t, b, ids[t, b]] = 1`` except where ``ids[t, b] == 0``. Needs
         T·B·V·itemsize bytes.
     """
-    V = _check_int("vocab_size", vocab_size, 1)
+    V = _checks.integer("vocab_size", vocab_size, 1)
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
@@ -842,18 +805,18 @@ def dataset(n: int, distances: Union[int, Iterable[int]], *, attractors: int = 0
         sets of one language share ids.
     """
     grammar = _check_language(language)
-    n = _check_int("n", n, 1)
-    if isinstance(distances, (_numbers.Integral, np.integer)) and not isinstance(distances, bool):
+    n = _checks.integer("n", n, 1)
+    if isinstance(distances, _numbers.Integral) and not isinstance(distances, (bool, np.bool_)):
         distances = [distances]
     if isinstance(distances, (str, bytes)) or not isinstance(distances, Iterable):
         raise TypeError(f"distances: expected an int or an iterable of ints, "
                         f"got {type(distances).__name__}")
-    dist_list = [_check_int("distances", d, 1, MAX_DISTANCE) for d in distances]
+    dist_list = [_checks.integer("distances", d, 1, MAX_DISTANCE) for d in distances]
     if not dist_list:
         raise ValueError("distances: expected at least one distance, got none")
     checked = [_check_attractors(attractors, attractor_prob, d, grammar) for d in dist_list]
-    per_step = _check_bool("per_step", per_step)
-    rng = _rng(seed)
+    per_step = _checks.flag("per_step", per_step)
+    rng = _checks.generator(seed)
 
     k = len(dist_list)
     sentences: list[Sentence] = []

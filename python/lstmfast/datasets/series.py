@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from .. import timeseries as ts
+from . import timeseries as ts
 
 __all__ = ["Series", "SeriesError", "BUILTIN_SERIES", "builtin_series", "read_csv_series"]
 

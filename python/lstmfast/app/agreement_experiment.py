@@ -38,9 +38,9 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .. import agreement as ag
-from ..models import SequenceModel
-from ..optim import Adam
+from ..datasets import agreement as ag
+from ..training.model import SequenceModel
+from ..training.optim import Adam
 
 __all__ = ["AgreementConfig", "AgreementResult", "agreement_experiment", "CELLS"]
 

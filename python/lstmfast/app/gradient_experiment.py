@@ -22,10 +22,10 @@ from typing import Optional
 
 import numpy as np
 
-from .. import agreement as ag
-from ..diagnostics import GradientFlow, gradient_flow
-from ..models import SequenceModel
-from .agreement import CELLS, AgreementConfig, _verb_mask, agreement_experiment
+from ..datasets import agreement as ag
+from ..training.diagnostics import GradientFlow, gradient_flow
+from ..training.model import SequenceModel
+from .agreement_experiment import CELLS, AgreementConfig, _verb_mask, agreement_experiment
 
 __all__ = ["GradientResult", "gradient_experiment", "STAGES"]
 

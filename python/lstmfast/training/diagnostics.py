@@ -37,14 +37,15 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from . import functional as F
-from . import losses
-from .layers import GRU, LSTM, RNN, _check_dtype
-from .models import SequenceModel, _check_finite, _real_array
+from .. import _checks
+from ..layers import Layer, Level, _Recurrent, stack_backward, stack_forward
+from . import data, losses
+from .model import SequenceModel
+from .tasks import TASKS
 
 __all__ = ["GradientFlow", "gradient_flow"]
 
-Layer = Union[LSTM, GRU, RNN]
+Array = np.ndarray[Any, Any]
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class GradientFlow:
         return self.table()
 
 
-def gradient_flow(model_or_layer: Union[SequenceModel, LSTM, GRU, RNN], x: Any, targets: Any = None, *,
+def gradient_flow(model_or_layer: Union[SequenceModel, Layer], x: Any, targets: Any = None, *,
                   dy_last: Any = None, dtype: Any = np.float64) -> GradientFlow:
     r"""‖∂L<T>/∂a<t>‖ for every step t, from the C++ BPTT (see the module docstring).
 
@@ -144,38 +145,38 @@ def gradient_flow(model_or_layer: Union[SequenceModel, LSTM, GRU, RNN], x: Any, 
     GradientFlow
         ``norms`` (T,), ``per_example`` (T, N), ``layer_norms`` (L, T).
     """
-    dtype = _check_dtype(dtype)
+    dtype = _checks.float_dtype(dtype)
     if isinstance(model_or_layer, SequenceModel):
         model = model_or_layer
-        layers, cell = model.layers, model.cell
+        layers, cell = list(model.layers), model.cell
         if dy_last is not None:
-            raise TypeError("dy_last: only for a bare LSTM/RNN layer; a SequenceModel's gradient "
+            raise TypeError("dy_last: only for a bare LSTM/GRU/RNN layer; a SequenceModel's gradient "
                             "comes from its head and loss (pass targets)")
         if targets is None:
             raise TypeError("targets: required for a SequenceModel (L<T> is its loss at the last step)")
-        x = model._check_x(x, "x").astype(dtype, copy=False)
+        x = model.check_inputs(x, "x").astype(dtype, copy=False)
         T, N = x.shape[:2]
-        y = model._check_y(targets, T, N, "targets").astype(dtype, copy=False)
-        head = (model.parameters()["head.weight"].astype(dtype), model.parameters()["head.bias"].astype(dtype),
+        y = model.check_targets(targets, T, N, "targets").astype(dtype, copy=False)
+        p = model.parameters()
+        head = (p["head.weight"].astype(dtype), p["head.bias"].astype(dtype),
                 y[-1] if model.output == "per_step" else y, model.task)
-    elif isinstance(model_or_layer, (LSTM, GRU, RNN)):
+    elif isinstance(model_or_layer, _Recurrent):
         layer = model_or_layer
         if layer.num_layers != 1 or layer.bidirectional or layer.go_backwards:
             raise ValueError("model_or_layer: gradient_flow follows one forward layer; got "
                              f"{layer!r} (use a single-layer, unidirectional layer)")
-        layers, cell = [layer], layer.cell
+        layers, cell = [layer], layer.cell.name
         if targets is not None:
             raise TypeError("targets: only for a SequenceModel; for a bare layer pass dy_last (or nothing)")
-        x = _check_layer_x(x, layer.input_size).astype(dtype, copy=False)
+        x = data.inputs("x", x, layer.input_size, dtype)
         T, N = x.shape[:2]
         H = layer.hidden_size
         if dy_last is None:
             dy_last = np.full((N, H), 1.0 / np.sqrt(H), dtype=dtype)
         else:
-            dy_last = _real_array("dy_last", dy_last)
+            dy_last = _checks.finite("dy_last", _checks.array("dy_last", dy_last))
             if dy_last.shape != (N, H):
                 raise ValueError(f"dy_last: expected shape (N, H) = {(N, H)}, got {dy_last.shape}")
-            _check_finite("dy_last", dy_last)
             dy_last = np.ascontiguousarray(dy_last, dtype=dtype)
         head = None
     else:
@@ -188,89 +189,64 @@ def gradient_flow(model_or_layer: Union[SequenceModel, LSTM, GRU, RNN], x: Any, 
                         layer_norms=np.stack([n.mean(axis=1) for n in per_layer]), cell=cell)
 
 
-def _check_layer_x(x: Any, input_size: int) -> np.ndarray:
-    arr = _real_array("x", x)
-    if arr.ndim != 3 or arr.shape[2] != input_size:
-        raise ValueError(f"x: expected a 3-D array (T, N, I) with I = {input_size}, got shape {arr.shape}")
-    if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"x: expected at least one time step and one sequence, got shape {arr.shape}")
-    _check_finite("x", arr)
-    return arr
+def _in_dtype(level: Level, dtype: np.dtype[Any]) -> Level:
+    """``level`` with its weights converted to ``dtype``."""
+    weights = tuple(tuple(None if w is None else w.astype(dtype) for w in ws) for ws in level.weights)
+    return Level(level.cell, weights, level.reverse, level.options)  # type: ignore[arg-type]
 
 
-def _weights(layer: Layer, dtype: np.dtype) -> tuple[Optional[np.ndarray], ...]:
-    p = layer.parameters()
-    return tuple(None if p.get(n) is None else p[n].astype(dtype)
-                 for n in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"))
-
-
-def _chained_bptt(layers: list[Layer], x: np.ndarray, head: Optional[tuple], dy_last: Optional[np.ndarray],
-                  dtype: np.dtype) -> dict[str, Any]:
-    """Forward in length-1 chunks carrying (h, c), then backward chunk by chunk from the end.
+def _chained_bptt(layers: list[Layer], x: Array, head: Optional[tuple[Any, ...]], dy_last: Optional[Array],
+                  dtype: np.dtype[Any]) -> dict[str, Any]:
+    """Forward in length-1 chunks carrying the state, then backward chunk by chunk from the end.
 
     The loss is L<T> only: ``head = (w_y, b_y, targets_last, task)`` applied to the top
     layer's a<T-1> with the loss summed over examples and outputs, or, if ``head`` is
     None, ``dy_last`` is ∂L/∂a<T-1> itself.
 
     Returns a dict: ``"dh"``, a list per layer of (T, N, H) arrays, the gradient
-    reaching every a<t>; ``"x"`` (T, N, I); ``"h0"`` and ``"c0"`` (None for the RNN),
-    lists per layer of the initial-state gradients; ``"params"``, a list per layer of
-    the parameter gradients summed over chunks, keyed like ``lstm_backward``'s; and
-    ``"loss"`` (None without a head).
+    reaching every a<t>; ``"x"`` (T, N, I); ``"h0"`` and ``"c0"`` (None without a cell
+    state), lists per layer of the initial-state gradients; ``"params"``, a list per
+    layer of the parameter gradients summed over chunks, keyed like ``lstm_backward``'s;
+    and ``"loss"`` (None without a head).
     """
     T, N, _ = x.shape
-    is_lstm = isinstance(layers[0], LSTM)
-    weights = [_weights(layer, dtype) for layer in layers]
-    sizes = [layer.hidden_size for layer in layers]
-    h = [np.zeros((N, H), dtype=dtype) for H in sizes]
-    c = [np.zeros((N, H), dtype=dtype) for H in sizes]
-    tapes: list[list[Any]] = [[] for _ in layers]
+    levels = [_in_dtype(level, dtype) for layer in layers for level in layer.levels()]
 
-    # forward: step t of every layer is one chunk; (h, c) carried to the next chunk
+    # forward: step t of every layer is one chunk; the state carried to the next chunk
+    state = None
+    tapes = []
     for t in range(T):
-        inp = x[t:t + 1]
-        for k, layer in enumerate(layers):
-            if is_lstm:
-                inp, h[k], c[k], tape = F.lstm_forward(inp, *weights[k], h[k], c[k], training=True)
-            elif isinstance(layer, GRU):
-                inp, h[k], tape = F.gru_forward(inp, *weights[k], h[k], training=True)
-            else:
-                inp, h[k], tape = F.rnn_forward(inp, *weights[k], h[k], nonlinearity=layer.nonlinearity,
-                                                training=True)
-            tapes[k].append(tape)
+        _, state, tape = stack_forward(levels, x[t:t + 1], state, training=True)
+        tapes.append(tape)
+    assert state is not None
+    top = state[-1][0][0]  # the top layer's a<T-1>
 
     # ∂L<T>/∂a<T-1> of the top layer
     loss = None
     if head is not None:
         w_y, b_y, y_last, task = head
-        logits = losses.dense_forward(h[-1], w_y, b_y)  # h[-1] is the top layer's a<T-1>
-        if task == "binary":
-            loss, dlogits = losses.sigmoid_bce_with_logits(logits, y_last, reduction="sum")
-        else:
-            loss, dlogits = losses.mse(logits, y_last, reduction="sum")
-        dy_last, _, _ = losses.dense_backward(h[-1], w_y, dlogits)
+        logits = losses.dense_forward(top, w_y, b_y)
+        loss, dlogits, _ = TASKS[task].loss(logits, y_last, None)
+        dy_last, _, _ = losses.dense_backward(top, w_y, dlogits)
+    assert dy_last is not None
 
-    # backward, chunk by chunk from the end, carrying (dh, dc) of each layer
-    dh = [np.zeros((N, H), dtype=dtype) for H in sizes]
-    dc = [np.zeros((N, H), dtype=dtype) for H in sizes]
-    reach = [np.empty((T, N, H), dtype=dtype) for H in sizes]
+    # backward, chunk by chunk from the end, carrying the state's gradient
+    reach = [np.empty((T, N, level.hidden_size), dtype=dtype) for level in levels]
     dx = np.empty(x.shape, dtype=dtype)
-    params: list[dict[str, Any]] = [{} for _ in layers]
+    params: list[dict[str, Any]] = [{} for _ in levels]
+    dstate = None
     for t in reversed(range(T)):
-        top = dy_last if t == T - 1 else np.zeros((N, sizes[-1]), dtype=dtype)
-        dy = top[None]  # (1, N, H): the loss gradient on this chunk's output
-        for k in reversed(range(len(layers))):
-            reach[k][t] = dy[0] + dh[k]  # ∂L<T>/∂a<t>: this step's output share + later steps'
-            if is_lstm:
-                g = F.lstm_backward(tapes[k][t], dy, dh[k], dc[k])
-                dh[k], dc[k] = g["h0"], g["c0"]
-            else:
-                backward = F.gru_backward if isinstance(layers[k], GRU) else F.rnn_backward
-                g = backward(tapes[k][t], dy, dh[k])
-                dh[k] = g["h0"]
-            for name in ("w_ih", "w_hh", "b_ih", "b_hh"):
-                if g[name] is not None:
-                    params[k][name] = params[k].get(name, 0) + g[name]
-            dy = g["x"]  # the gradient on the output of the layer below, at step t
-        dx[t] = dy[0]
-    return {"dh": reach, "x": dx, "h0": dh, "c0": dc if is_lstm else None, "params": params, "loss": loss}
+        top_dy = dy_last if t == T - 1 else np.zeros_like(dy_last)
+        g = stack_backward(levels, tapes[t], top_dy[None], dstate)  # type: ignore[arg-type]
+        for k in range(len(levels)):
+            # ∂L<T>/∂a<t>: through this step's output, plus through the state into later steps
+            reach[k][t] = g.outputs[k][0] + (0 if dstate is None else dstate[k][0][0])
+            for name, value in g.weights[k][0].items():
+                if value is not None:
+                    params[k][name] = params[k].get(name, 0) + value
+        dx[t] = g.x[0]
+        dstate = g.initial
+    assert dstate is not None
+    has_c = len(levels[0].cell.states) > 1
+    return {"dh": reach, "x": dx, "h0": [d[0][0] for d in dstate],
+            "c0": [d[0][1] for d in dstate] if has_c else None, "params": params, "loss": loss}

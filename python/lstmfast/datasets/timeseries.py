@@ -557,7 +557,7 @@ def synthetic_series(*, n: int = 4 * 365 + 1, baseline: float = 10.0, slope: flo
 
 def _read_csv(name: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a shipped CSV in ``lstmfast/data`` ('#' lines are comments)."""
-    text = resources.files("lstmfast").joinpath("data").joinpath(name).read_text(encoding="utf-8")
+    text = resources.files("lstmfast.datasets").joinpath("data").joinpath(name).read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
     header = lines[0].split(",")
     return header, [line.split(",") for line in lines[1:]]

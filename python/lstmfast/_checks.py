@@ -1,0 +1,473 @@
+"""Every argument check of the package, once.
+
+Each check returns the normalised value or raises ``TypeError`` (wrong kind of
+value) or ``ValueError`` (right kind, wrong value) with a message that starts
+with the argument's name and says what was expected and what was received,
+e.g. ``w_hh: expected shape (4*H, H) = (64, 16), got (64, 15)``.
+
+The array checks of the recurrent functions are shared by the NumPy reference
+and the C++ fast path, so both accept the same inputs and raise the same
+errors. Their rules:
+
+* any array-like is accepted (``np.asarray``); the arrays returned are C-contiguous
+  and aligned, copied only when needed. Inputs are never modified.
+* dtypes: float32 or float64, one dtype per call (``TypeError`` otherwise).
+* shapes: ``x`` is time-major (T, B, I); H is read from ``w_hh.shape[1]``; a wrong
+  ndim or size raises ``ValueError`` naming the argument, the expected shape and
+  the received one.
+* T = 0 and B = 0 are valid (empty results); H = 0 and I = 0 are not.
+* NaN and Inf are not checked: they propagate (except at padded positions, see
+  :func:`check_lengths`, which are never read).
+* ``lengths`` (:func:`check_lengths`) and ``reverse`` (:func:`check_reverse`) are
+  checked after the arrays, in that order, by both paths.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+
+from . import cells
+
+Array = np.ndarray[Any, Any]
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_MAX_LISTED = 5  # offending lengths named in one message
+
+
+# --------------------------------------------------------------------------- scalars
+
+
+def integer(
+    name: str, value: Any, low: Optional[int] = None, high: Optional[int] = None, *, rule: str = "", kind: str = ""
+) -> int:
+    """``value`` as an int in [low, high] (either bound may be None).
+
+    ``TypeError`` unless it is an integer (bools are refused), ``ValueError``
+    outside the bounds. ``rule`` replaces the default wording of the bounds,
+    e.g. ``"1 <= season <= split_time = 6"``, and ``kind`` that of the type
+    (default "an int", or "a positive int").
+    """
+    positive = low == 1 and high is None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        kind = kind or ("a positive int" if positive else "an int")
+        raise TypeError(f"{name}: expected {kind}, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        if not rule:
+            if positive:
+                rule = "a positive int"
+            elif low is not None and high is not None:
+                rule = f"{low} <= {name} <= {high}"
+            else:
+                rule = f"an int >= {low}" if low is not None else f"an int <= {high}"
+        raise ValueError(f"{name}: expected {rule}, got {value}")
+    return value
+
+
+def positive_int(name: str, value: Any) -> int:
+    """``value`` as an int >= 1."""
+    return integer(name, value, 1)
+
+
+def real(
+    name: str,
+    value: Any,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    what: str = "a number",
+) -> float:
+    """``value`` as a finite float in the interval from ``low`` to ``high``
+    (closed unless ``low_open`` / ``high_open``); ``what`` names the kind of
+    number in the message, e.g. "a probability"."""
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected {what} in {interval}, got {type(value).__name__} {value!r}")
+    value = float(value)
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (math.isfinite(value) and above and below):
+        raise ValueError(f"{name}: expected {what} in {interval}, got {value}")
+    return value
+
+
+def positive_real(name: str, value: Any, *, allow_zero: bool = False, what: str = "") -> float:
+    """``value`` as a finite float > 0 (or >= 0); ``what`` replaces "a finite
+    number > 0" in the messages."""
+    what = what or f"a finite number {'>= 0' if allow_zero else '> 0'}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected {what.replace('a finite number', 'a number')}, "
+                        f"got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and (value >= 0 if allow_zero else value > 0)):
+        raise ValueError(f"{name}: expected {what}, got {value}")
+    return value
+
+
+def flag(name: str, value: Any) -> bool:
+    """``value`` as a bool; ``TypeError`` unless it is a bool (or NumPy bool)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
+    return bool(value)
+
+
+def seed(value: Any, name: str = "seed") -> Optional[int]:
+    """None or an int >= 0."""
+    if value is None:
+        return None
+    return integer(name, value, 0, rule="None or an int >= 0", kind="None or an int >= 0")
+
+
+def generator(value: Any, name: str = "seed") -> np.random.Generator:
+    """A NumPy random generator from None, an int >= 0, a SeedSequence or a Generator
+    (returned as is, so a caller can share its own stream)."""
+    if isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, np.random.SeedSequence):
+        return np.random.default_rng(value)
+    kind = "None, an int >= 0, a numpy Generator or SeedSequence"
+    return np.random.default_rng(None if value is None else integer(name, value, 0, rule=kind, kind=kind))
+
+
+def choice(name: str, value: Any, options: Sequence[str]) -> str:
+    """``value`` if it is one of the strings ``options``: ``TypeError`` if it is
+    not a str, ``ValueError`` if it is another one."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a str, one of {tuple(options)}, got {type(value).__name__}")
+    if value not in options:
+        raise ValueError(f"{name}: expected one of {tuple(options)}, got {value!r}")
+    return value
+
+
+def float_dtype(value: Any, name: str = "dtype") -> np.dtype[Any]:
+    """float32 or float64 (anything ``np.dtype`` reads as one of them)."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected float32 or float64, got {value!r}") from None
+    if dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"{name}: expected float32 or float64, got {dtype}")
+    return dtype
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def to_numpy(value: Any) -> Any:
+    """A torch tensor becomes a NumPy array (without importing torch); anything else is returned as is."""
+    if hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def array(name: str, value: Any, kinds: str = "biuf") -> Array:
+    """``np.asarray(value)`` (torch tensors too) if its dtype kind is one of ``kinds``
+    (default: booleans and real numbers); a clear error otherwise. Never a copy
+    unless conversion needs one."""
+    if value is None:
+        raise TypeError(f"{name}: expected an array, got None")
+    try:
+        arr = np.asarray(to_numpy(value))
+    except (ValueError, TypeError) as err:  # e.g. ragged nested lists
+        raise ValueError(f"{name}: cannot be converted to an array ({err})") from None
+    if arr.dtype.kind not in kinds:
+        what = "real numbers or booleans" if "b" in kinds else "real numbers"
+        raise TypeError(f"{name}: expected {what}, got dtype {arr.dtype}")
+    return arr
+
+
+def finite(name: str, arr: Array) -> Array:
+    """``arr`` if it holds no NaN or infinity."""
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains {int(arr.size - np.isfinite(arr).sum())} NaN or infinite value(s)")
+    return arr
+
+
+def as_float_arrays(**named: Any) -> list[Optional[Array]]:
+    """Convert each named value with ``np.asarray`` and check the dtypes.
+
+    ``None`` passes through. Every array must be float32 or float64, and all must
+    share the dtype of the first one given (its name appears in the error message).
+    """
+    arrays: dict[str, Optional[Array]] = {}
+    for name, value in named.items():
+        if value is None:
+            arrays[name] = None
+            continue
+        try:
+            arr = np.asarray(to_numpy(value))
+        except (ValueError, TypeError) as err:  # e.g. ragged nested lists
+            raise ValueError(f"{name}: cannot be converted to an array ({err})") from None
+        if arr.dtype.kind == "f" and not arr.dtype.isnative:  # e.g. big-endian data
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        if arr.dtype not in SUPPORTED_DTYPES:
+            raise TypeError(f"{name}: unsupported dtype {arr.dtype}; expected float32 or float64")
+        arrays[name] = arr
+
+    given = [(name, arr) for name, arr in arrays.items() if arr is not None]
+    if given:
+        first, ref = given[0]
+        bad = [
+            f"{name}: dtype {arr.dtype} does not match {first}'s dtype {ref.dtype}"
+            for name, arr in given[1:]
+            if arr.dtype != ref.dtype
+        ]
+        if bad:
+            raise TypeError("; ".join(bad) + "; all arrays of one call must share a dtype")
+    return list(arrays.values())
+
+
+def check_shape(name: str, arr: Array, layout: str, expected: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` unless ``arr.shape == expected``.
+
+    ``layout`` is the symbolic shape, e.g. ``"(4*H, H)"``, used in the message.
+    """
+    if arr.ndim != len(expected):
+        raise ValueError(f"{name}: expected a {len(expected)}-D array {layout}, got shape {arr.shape}")
+    if arr.shape != expected:
+        raise ValueError(f"{name}: expected shape {layout} = {expected}, got {arr.shape}")
+
+
+def _contiguous(arr: Optional[Array]) -> Optional[Array]:
+    """C-contiguous, aligned version of ``arr`` (the same object if it already is)."""
+    return None if arr is None else np.require(arr, requirements=("C", "A"))
+
+
+def check_weights(
+    w_ih: Array,
+    w_hh: Array,
+    b_ih: Optional[Array],
+    b_hh: Optional[Array],
+    *,
+    cell: cells.Cell,
+    input_size: Optional[int] = None,
+) -> tuple[int, int]:
+    """Check the weight shapes of ``cell`` (G = gates * H rows: LSTM 4H, GRU 3H, RNN H).
+
+    H is ``w_hh.shape[1]``; I is ``input_size`` or, if None, ``w_ih.shape[1]``.
+    Arrays must already be NumPy arrays. Returns ``(I, H)``.
+    """
+    g, gates = cell.layout, cell.gates
+    if w_hh.ndim != 2:
+        raise ValueError(f"w_hh: expected a 2-D array ({g}, H), got shape {w_hh.shape}")
+    H = w_hh.shape[1]
+    if H < 1:
+        raise ValueError(f"w_hh: hidden size H = w_hh.shape[1] must be >= 1, got shape {w_hh.shape}")
+    check_shape("w_hh", w_hh, f"({g}, H)", (gates * H, H))
+    if w_ih.ndim != 2:
+        raise ValueError(f"w_ih: expected a 2-D array ({g}, I), got shape {w_ih.shape}")
+    I = w_ih.shape[1] if input_size is None else input_size  # noqa: E741
+    if I < 1:
+        raise ValueError(f"w_ih: input size I = w_ih.shape[1] must be >= 1, got shape {w_ih.shape}")
+    check_shape("w_ih", w_ih, f"({g}, I)", (gates * H, I))
+    for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
+        if b is not None:
+            check_shape(name, b, f"({g},)", (gates * H,))
+    return I, H
+
+
+class CellArgs(NamedTuple):
+    """Checked arguments of a forward pass; the initial state is zeros where not given
+    (``c0`` is None for cells without a cell state)."""
+
+    x: Array  # (T, B, I)
+    w_ih: Array  # (G, I), G = gates * H
+    w_hh: Array  # (G, H)
+    b_ih: Optional[Array]  # (G,) or None
+    b_hh: Optional[Array]  # (G,) or None
+    h0: Array  # (B, H)
+    c0: Optional[Array]  # (B, H), LSTM only
+    T: int
+    B: int
+    I: int  # noqa: E741  (the course's name for the input size)
+    H: int
+    dtype: np.dtype[Any]
+
+
+def check_cell_args(cell: cells.Cell, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, *state: Any) -> CellArgs:
+    """Check and normalise the arguments of ``cell``'s forward pass.
+
+    Parameters
+    ----------
+    cell : cells.Cell
+        Gives the number of gate blocks G/H and the state parts.
+    x : array_like, (T, B, I)
+    w_ih : array_like, (G, I); w_hh : array_like, (G, H)
+    b_ih, b_hh : array_like (G,) or None
+    *state : array_like (B, H) or None (zeros), one per state part (h0, and c0 for the LSTM)
+
+    Returns
+    -------
+    CellArgs
+        C-contiguous arrays of one dtype, plus T, B, I, H and the dtype.
+
+    Raises
+    ------
+    TypeError
+        Unsupported or mixed dtypes.
+    ValueError
+        Wrong ndim or mismatched sizes; H = 0 or I = 0.
+    """
+    names = [part + "0" for part in cell.states]
+    converted = as_float_arrays(x=x, w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, **dict(zip(names, state)))
+    xa, w_ih_a, w_hh_a, b_ih_a, b_hh_a = converted[:5]
+    assert xa is not None and w_ih_a is not None and w_hh_a is not None  # required arguments
+    if xa.ndim != 3:
+        raise ValueError(f"x: expected a 3-D array (T, B, I), got shape {xa.shape}")
+    T, B, I = xa.shape  # noqa: E741
+    if I < 1:
+        raise ValueError(f"x: input size I = x.shape[2] must be >= 1, got shape {xa.shape}")
+    _, H = check_weights(w_ih_a, w_hh_a, b_ih_a, b_hh_a, cell=cell, input_size=I)
+    initial = []
+    for name, s in zip(names, converted[5:]):
+        if s is None:
+            initial.append(np.zeros((B, H), dtype=xa.dtype))
+        else:
+            check_shape(name, s, "(B, H)", (B, H))
+            initial.append(np.require(s, requirements=("C", "A")))
+    c0 = initial[1] if len(initial) > 1 else None
+    xa, w_ih_a, w_hh_a = (np.require(a, requirements=("C", "A")) for a in (xa, w_ih_a, w_hh_a))
+    return CellArgs(
+        xa, w_ih_a, w_hh_a, _contiguous(b_ih_a), _contiguous(b_hh_a), initial[0], c0, T, B, I, H, xa.dtype
+    )
+
+
+def check_lstm_args(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, c0: Any = None) -> CellArgs:
+    """:func:`check_cell_args` for the LSTM (w_ih (4H, I), w_hh (4H, H), h0 and c0)."""
+    return check_cell_args(cells.LSTM, x, w_ih, w_hh, b_ih, b_hh, h0, c0)
+
+
+def check_gru_args(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None) -> CellArgs:
+    """:func:`check_cell_args` for the GRU (w_ih (3H, I), w_hh (3H, H), h0)."""
+    return check_cell_args(cells.GRU, x, w_ih, w_hh, b_ih, b_hh, h0)
+
+
+def check_rnn_args(
+    x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, nonlinearity: Any = "tanh"
+) -> CellArgs:
+    """:func:`check_cell_args` for the vanilla RNN (w_ih (H, I), w_hh (H, H), h0),
+    after its ``nonlinearity``."""
+    check_nonlinearity(nonlinearity)
+    return check_cell_args(cells.RNN, x, w_ih, w_hh, b_ih, b_hh, h0)
+
+
+def check_nonlinearity(value: Any) -> str:
+    """Return ``value`` if it is ``"tanh"`` or ``"relu"`` (the vanilla RNN's choices)."""
+    return choice("nonlinearity", value, cells.RNN.nonlinearities)
+
+
+def check_lengths(lengths: Any, T: int, B: int) -> Optional[Array]:
+    """Check the per-sequence lengths of a right-padded batch.
+
+    Parameters
+    ----------
+    lengths : array_like of int, (B,), or None
+        ``lengths[b]`` is the number of real steps of sequence b; steps
+        ``lengths[b] .. T-1`` are padding. Any order (no sorting needed).
+        None means every sequence has length T.
+    T, B : int
+        ``x.shape[0]`` and ``x.shape[1]``.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        A new int64 array (the input is never returned or modified), or None.
+
+    Raises
+    ------
+    TypeError
+        A dtype other than a (signed or unsigned) integer one: floats, even with
+        whole values, and bools are refused. An empty ``lengths`` (B = 0) is
+        accepted whatever its dtype, since ``np.asarray([])`` is float64.
+    ValueError
+        Not convertible, shape other than (B,), or a length outside [1, T]
+        (every length is invalid when T = 0 and B > 0).
+    """
+    if lengths is None:
+        return None
+    try:
+        arr = np.asarray(to_numpy(lengths))
+    except (ValueError, TypeError) as err:  # e.g. ragged nested lists
+        raise ValueError(f"lengths: cannot be converted to an array ({err})") from None
+    if arr.size and arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths: expected an integer array, got dtype {arr.dtype}")
+    check_shape("lengths", arr, "(B,)", (B,))
+    if B == 0:
+        return np.zeros(0, dtype=np.int64)
+    if T == 0:
+        raise ValueError(
+            "lengths: every length must be in [1, T], but T = x.shape[0] = 0: an "
+            "empty batch of sequences has no valid lengths (pass lengths=None)"
+        )
+    bad = np.flatnonzero((arr < 1) | (arr > T))
+    if bad.size:
+        listed = ", ".join(f"{arr[k]} at index {k}" for k in bad[:_MAX_LISTED])
+        more = f" ({bad.size} invalid in all)" if bad.size > _MAX_LISTED else ""
+        raise ValueError(f"lengths: every length must be in [1, T] = [1, {T}], got {listed}{more}")
+    return arr.astype(np.int64)  # always a copy: values in [1, T] fit
+
+
+def check_reverse(reverse: Any) -> bool:
+    """Return ``reverse`` as a bool; ``TypeError`` unless it is a bool (or NumPy bool)."""
+    if not isinstance(reverse, (bool, np.bool_)):
+        raise TypeError(f"reverse: expected a bool, got {type(reverse).__name__}")
+    return bool(reverse)
+
+
+_GRAD_LAYOUTS = {"dy": "(T, B, H)", "dh_n": "(B, H)", "dc_n": "(B, H)"}
+
+
+def check_grad(name: str, arr: Any, expected_shape: tuple[int, ...], dtype: Any) -> Optional[Array]:
+    """Check a gradient flowing into backward (``dy``, ``dh_n``, ``dc_n``).
+
+    Parameters
+    ----------
+    name : str
+        Argument name, used in messages.
+    arr : array_like or None
+        None passes through (the caller treats it as zeros).
+    expected_shape : tuple of int
+    dtype : numpy dtype
+        The dtype of the forward pass; ``arr`` must have exactly this dtype.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        C-contiguous array, or None.
+    """
+    if arr is None:
+        return None
+    (checked,) = as_float_arrays(**{name: arr})
+    assert checked is not None
+    if checked.dtype != np.dtype(dtype):
+        raise TypeError(
+            f"{name}: dtype {checked.dtype} does not match the forward pass dtype "
+            f"{np.dtype(dtype)}; all arrays of one call must share a dtype"
+        )
+    layout = _GRAD_LAYOUTS.get(name, str(tuple(expected_shape)))
+    check_shape(name, checked, layout, tuple(expected_shape))
+    return _contiguous(checked)
+
+
+def check_tape(tape: Any, kind: type, forward: str, backward: str) -> None:
+    """Raise unless ``tape`` is a ``kind`` returned by ``forward(..., training=True)``.
+
+    ``ValueError`` for None (forward ran with ``training=False``), ``TypeError``
+    for anything else of the wrong type (e.g. an RNN tape given to the LSTM).
+    """
+    if tape is None:
+        raise ValueError(
+            f"{backward}: tape is None; call {forward}(..., training=True) to record what backpropagation needs"
+        )
+    if not isinstance(tape, kind):
+        raise TypeError(
+            f"{backward}: expected the {kind.__name__} returned by "
+            f"{forward}(..., training=True), got {type(tape).__name__}"
+        )

@@ -1,0 +1,148 @@
+"""What a cell kind is, in one place: one record each for the LSTM, GRU and vanilla RNN.
+
+Layers, models, diagnostics, the converters and the benchmarks ask these
+records (how many gate blocks, which state parts, which functions) instead of
+comparing cell names::
+
+    cell = cells.get("gru")
+    cell.gates, cell.states                   # 3, ("h",)
+    y, state, tape = cell.forward(x, weights, state, training=True)
+    grads, dstate = cell.backward(tape, dy, dstate)
+    cell.reference.forward                    # lstmfast.reference.gru_forward
+
+``forward`` and ``backward`` give every cell the same call shape: the weights
+as a tuple ``(w_ih, w_hh, b_ih, b_hh)`` and the state as a tuple of its parts
+(h for the GRU and RNN, (h, c) for the LSTM), each part an array or None.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import ModuleType
+from typing import Any, Callable, NamedTuple, Optional
+
+import numpy as np
+
+__all__ = ["CELLS", "GRU", "LSTM", "RNN", "Cell", "Functions", "get"]
+
+Array = np.ndarray[Any, Any]
+Weights = tuple[Array, Array, Optional[Array], Optional[Array]]  # w_ih, w_hh, b_ih, b_hh
+State = tuple[Optional[Array], ...]  # one entry per state part
+Grads = dict[str, Optional[Array]]
+
+
+class Functions(NamedTuple):
+    """A cell's forward and backward functions and its tape type, in one implementation."""
+
+    forward: Callable[..., Any]
+    backward: Callable[..., Grads]
+    tape: type
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One recurrent cell kind.
+
+    Attributes
+    ----------
+    name : str
+        "lstm", "gru" or "rnn": the prefix of its functions (``lstm_forward``, ...).
+    title : str
+        How to print it.
+    gate_names : tuple of str
+        PyTorch's names of the gate blocks, in the order of the weight rows.
+    states : tuple of str
+        The parts of the state carried from step to step ("h", and "c" for the LSTM).
+    nonlinearities : tuple of str
+        The choices of the ``nonlinearity`` option; empty if the cell has none.
+    """
+
+    name: str
+    title: str
+    gate_names: tuple[str, ...]
+    states: tuple[str, ...]
+    nonlinearities: tuple[str, ...] = field(default=())
+
+    @property
+    def gates(self) -> int:
+        """Gate blocks stacked in the weight rows: G = gates * H rows."""
+        return len(self.gate_names)
+
+    @property
+    def layout(self) -> str:
+        """The symbolic row count of the weights, e.g. ``"4*H"``."""
+        return "H" if self.gates == 1 else f"{self.gates}*H"
+
+    @cached_property
+    def fast(self) -> Functions:
+        """The C++ path (:mod:`lstmfast.functional`)."""
+        return self._functions("lstmfast.functional")
+
+    @cached_property
+    def reference(self) -> Functions:
+        """The NumPy reference (:mod:`lstmfast.reference`)."""
+        return self._functions("lstmfast.reference")
+
+    def _functions(self, module_name: str) -> Functions:
+        # Imported on use: functional and reference import this module for the records.
+        module: ModuleType = importlib.import_module(module_name)
+        return Functions(
+            getattr(module, f"{self.name}_forward"),
+            getattr(module, f"{self.name}_backward"),
+            getattr(module, f"{self.name.upper()}Tape"),
+        )
+
+    def forward(
+        self,
+        x: Any,
+        weights: Weights,
+        state: Optional[State] = None,
+        *,
+        training: bool = False,
+        lengths: Any = None,
+        reverse: bool = False,
+        options: Optional[dict[str, Any]] = None,
+        implementation: Optional[Functions] = None,
+    ) -> tuple[Array, State, Any]:
+        """``y, final_state, tape`` of ``{name}_forward`` (the fast path unless
+        ``implementation`` says otherwise); ``options`` e.g. the RNN's nonlinearity."""
+        functions = implementation or self.fast
+        initial = state if state is not None else (None,) * len(self.states)
+        out = functions.forward(
+            x, *weights, *initial, training=training, lengths=lengths, reverse=reverse, **(options or {})
+        )
+        return out[0], tuple(out[1:-1]), out[-1]
+
+    def backward(
+        self, tape: Any, dy: Any, dstate: Optional[State] = None, *, implementation: Optional[Functions] = None
+    ) -> tuple[Grads, State]:
+        """``grads, dinitial`` of ``{name}_backward``: the gradients of x and the
+        weights (keys "x", "w_ih", "w_hh", "b_ih", "b_hh") and of the initial state."""
+        functions = implementation or self.fast
+        final = dstate if dstate is not None else (None,) * len(self.states)
+        grads = functions.backward(tape, dy, *final)
+        return grads, tuple(grads[part + "0"] for part in self.states)
+
+    def __repr__(self) -> str:
+        return f"<cell {self.name}: gates {', '.join(self.gate_names)}; state {', '.join(self.states)}>"
+
+
+LSTM = Cell("lstm", "LSTM", gate_names=("i", "f", "g", "o"), states=("h", "c"))
+GRU = Cell("gru", "GRU", gate_names=("r", "z", "n"), states=("h",))
+RNN = Cell("rnn", "RNN", gate_names=("h",), states=("h",), nonlinearities=("tanh", "relu"))
+
+#: Every cell kind by name.
+CELLS: dict[str, Cell] = {cell.name: cell for cell in (LSTM, GRU, RNN)}
+
+
+def get(name: Any, *, argument: str = "cell", none_allowed: bool = False) -> Cell:
+    """The record of the cell called ``name``; ``ValueError`` naming ``argument`` otherwise
+    (whose message lists None too if the caller accepts it)."""
+    if isinstance(name, Cell):
+        return name
+    if not isinstance(name, str) or name not in CELLS:
+        choices = f"{tuple(CELLS)}" + (" or None" if none_allowed else "")
+        raise ValueError(f"{argument}: expected one of {choices}, got {name!r}")
+    return CELLS[name]
