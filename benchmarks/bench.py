@@ -29,8 +29,9 @@ from typing import Any, Callable
 import numpy as np
 
 import lstmfast
-from lstmfast import convert
-from lstmfast import reference as ref
+from lstmfast import cells, convert
+from lstmfast.app.speed import IDLE_PAUSE, engine, measure, problem, torch_engine, validate
+from lstmfast.layers import stack_backward, stack_forward
 
 SHAPES = {  # T, B, I, H
     "S1": (64, 1, 1, 32),
@@ -44,13 +45,8 @@ LAYER_CASES = {
     "S6": {"T": 100, "B": 32, "I": 64, "H": 128, "layers": 2, "bidirectional": True, "ragged": False},
     "S7": {"T": 200, "B": 32, "I": 32, "H": 128, "layers": 1, "bidirectional": False, "ragged": True},
 }
-# Relative (max-norm) agreement required before timing: float32 engines with
-# different summation orders agree to ~1e-5; a wrong gate order or a missing
-# term is off by O(1).
-VALIDATE_RTOL = 1e-3
-# Seconds to wait before timing an engine (see run()): longer than the idle
-# spin of OpenBLAS (~2^28 cycles), GNU OpenMP and lstmfast's pool.
-IDLE_PAUSE = 0.3
+# A timing sample lasts at least this long (seconds).
+SAMPLE_SECONDS = 0.02
 
 
 def optional(name: str):
@@ -69,22 +65,8 @@ threadpoolctl = optional("threadpoolctl")
 # ------------------------------------------------------------------ timing
 
 
-def measure(fn: Callable[[], Any], budget: float = 1.0, samples: int = 7) -> float:
-    """Median seconds per call: `samples` samples of n calls each, n chosen so a
-    sample lasts >= 20 ms (or 1 call for slow engines), within ~budget seconds."""
-    fn()  # warm up (allocations, packing, thread wake-up)
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    n = max(1, int(0.02 / once))
-    samples = max(3, min(samples, int(budget / (once * n)) or 1))
-    times = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t0) / n)
-    return statistics.median(times)
+def timed(fn: Callable[[], Any], budget: float, samples: int = 7) -> float:
+    return measure(fn, budget=budget, samples=samples, sample_seconds=SAMPLE_SECONDS)
 
 
 class Threads:
@@ -116,78 +98,16 @@ def matmul_peak(threads: int) -> dict[str, float]:
         for n in (1024, 2048):
             a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
             flops = 2.0 * n**3
-            out["numpy"] = max(out.get("numpy", 0), flops / measure(lambda: a @ a, budget=1.5) / 1e9)
+            out["numpy"] = max(out.get("numpy", 0), flops / timed(lambda: a @ a, 1.5) / 1e9)
             if torch is not None:
                 t = torch.from_numpy(a)
-                out["torch"] = max(out.get("torch", 0), flops / measure(lambda: t @ t, budget=1.5) / 1e9)
+                out["torch"] = max(out.get("torch", 0), flops / timed(lambda: t @ t, 1.5) / 1e9)
             out["lstmfast"] = max(out.get("lstmfast", 0),
-                                  flops / measure(lambda: lstmfast._core.matmul(a, a), budget=1.5) / 1e9)
+                                  flops / timed(lambda: lstmfast._core.matmul(a, a), 1.5) / 1e9)
     return out
 
 
 # ------------------------------------------------------------------ engines
-
-
-def make_problem(shape, seed=0):
-    T, B, I, H = shape  # noqa: E741
-    rng = np.random.default_rng(seed)
-    k = 1 / np.sqrt(H)
-    f32 = np.float32
-    p = {"x": rng.standard_normal((T, B, I)).astype(f32),
-         "w_ih": rng.uniform(-k, k, (4 * H, I)).astype(f32), "w_hh": rng.uniform(-k, k, (4 * H, H)).astype(f32),
-         "b_ih": rng.uniform(-k, k, 4 * H).astype(f32), "b_hh": rng.uniform(-k, k, 4 * H).astype(f32),
-         "h0": (0.1 * rng.standard_normal((B, H))).astype(f32), "c0": (0.1 * rng.standard_normal((B, H))).astype(f32)}
-    dy = rng.standard_normal((T, B, H)).astype(f32)
-    return p, dy
-
-
-def engine_lstmfast(p, dy, training):
-    if not training:
-        return lambda: lstmfast.lstm_forward(**p)[0]
-
-    def step():
-        y, _, _, tape = lstmfast.lstm_forward(**p, training=True)
-        return y, lstmfast.lstm_backward(tape, dy)
-    return step
-
-
-def engine_reference(p, dy, training):
-    if not training:
-        return lambda: ref.lstm_forward(**p)[0]
-
-    def step():
-        y, _, _, tape = ref.lstm_forward(**p, training=True)
-        return y, ref.lstm_backward(tape, dy)
-    return step
-
-
-def engine_torch(p, dy, training):
-    T, B, I = p["x"].shape  # noqa: E741
-    H = p["w_hh"].shape[1]
-    m = torch.nn.LSTM(I, H)
-    m.load_state_dict(convert.to_torch_state_dict({k: p[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")},
-                                                  tensors=True))
-    x = torch.from_numpy(p["x"])
-    state = (torch.from_numpy(p["h0"])[None], torch.from_numpy(p["c0"])[None])
-    if not training:
-        def infer():
-            with torch.no_grad():
-                return m(x, state)[0].numpy()
-        return infer
-    dyt = torch.from_numpy(dy)
-
-    def step():
-        xr = x.detach().requires_grad_(True)
-        h0, c0 = (s.detach().requires_grad_(True) for s in state)
-        for q in m.parameters():
-            q.grad = None
-        y, _ = m(xr, (h0, c0))
-        y.backward(dyt)
-        g = {"x": xr.grad.numpy(), "h0": h0.grad[0].numpy(), "c0": c0.grad[0].numpy(),
-             "w_ih": m.weight_ih_l0.grad.numpy(), "w_hh": m.weight_hh_l0.grad.numpy(),
-             "b_ih": m.bias_ih_l0.grad.numpy(), "b_hh": m.bias_hh_l0.grad.numpy()}
-        return y.detach().numpy(), g
-    return step
 
 
 def engine_onnxruntime(p, threads):
@@ -213,7 +133,7 @@ def engine_onnxruntime(p, threads):
     opts.inter_op_num_threads = 1
     sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     feeds = {"X": p["x"], "h0": p["h0"][None], "c0": p["c0"][None]}
-    return lambda: sess.run(["Y"], feeds)[0][:, 0]
+    return lambda: ((sess.run(["Y"], feeds)[0][:, 0],), None)
 
 
 # ------------------------------------------------------------------ whole layers (S6, S7)
@@ -245,53 +165,32 @@ def layer_flops(case, lengths):
 
 def engine_layer_lstmfast(layer, x, lengths, dy, training):
     if not training:
-        return lambda: layer(x, lengths=lengths)[0]
+        return lambda: ((layer(x, lengths=lengths)[0],), None)
 
     def step():
         y, _, tape = layer.forward(x, lengths=lengths)
         g = layer.backward(tape, dy)
-        return y, {k: v for k, v in g.items() if k not in ("h0", "c0")}
+        return (y,), {k: v for k, v in g.items() if k not in ("h0", "c0")}
     return step
 
 
 def engine_layer_reference(layer, x, lengths, dy, training):
-    """The NumPy reference composed layer by layer and direction by direction."""
-    p, L, D, H = layer.parameters(), layer.num_layers, layer.directions, layer.hidden_size
+    """The NumPy reference run through the same stack of layers and directions."""
+    levels = layer.levels()
+    reference = True
 
-    def weights(k, d):
-        sfx = f"_l{k}" + ("_reverse" if d else "")
-        return [p[n + sfx] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-
-    def forward(keep):
-        inp, tapes = x, []
-        for k in range(L):
-            outs = []
-            for d in range(D):
-                y, _, _, tape = ref.lstm_forward(inp, *weights(k, d), training=keep, lengths=lengths,
-                                                 reverse=bool(d))
-                outs.append(y)
-                tapes.append(tape)
-            inp = outs[0] if D == 1 else np.concatenate(outs, axis=2)
-        return inp, tapes
-
-    if not training:
-        return lambda: forward(False)[0]
-
-    def step():
-        y, tapes = forward(True)
-        grads, d_out = {}, dy
-        for k in reversed(range(L)):
-            d_in = 0
-            for d in range(D):
-                g = ref.lstm_backward(tapes[k * D + d], np.ascontiguousarray(d_out[:, :, d * H:(d + 1) * H]))
-                sfx = f"_l{k}" + ("_reverse" if d else "")
-                for n, key in (("weight_ih", "w_ih"), ("weight_hh", "w_hh"), ("bias_ih", "b_ih"), ("bias_hh", "b_hh")):
-                    grads[n + sfx] = g[key]
-                d_in = d_in + g["x"]
-            d_out = d_in
-        grads["x"] = d_out
-        return y, grads
-    return step
+    def run():
+        y, _, tape = stack_forward(levels, x, training=training, lengths=lengths, reference=reference)
+        if not training:
+            return (y,), None
+        g = stack_backward(levels, tape, dy, reference=reference)
+        grads = {"x": g.x}
+        for k, level in enumerate(g.weights):
+            for d, weights in enumerate(level):
+                names = lstmfast.layers.parameter_names(k, bool(d))
+                grads.update({names[key]: value for key, value in weights.items()})
+        return (y,), grads
+    return run
 
 
 def engine_layer_torch(layer, x, lengths, dy, training):
@@ -312,7 +211,7 @@ def engine_layer_torch(layer, x, lengths, dy, training):
     if not training:
         def infer():
             with torch.no_grad():
-                return run(xt).numpy()
+                return (run(xt).numpy(),), None
         return infer
 
     def step():
@@ -323,7 +222,7 @@ def engine_layer_torch(layer, x, lengths, dy, training):
         y.backward(dyt)
         grads = {name: q.grad.numpy() for name, q in m.named_parameters()}
         grads["x"] = xr.grad.numpy()
-        return y.detach().numpy(), grads
+        return (y.detach().numpy(),), grads
     return step
 
 
@@ -347,10 +246,10 @@ def run_layer_cases(cases, threads_list, modes, budget, include_reference=True):
                            "ragged": case["ragged"], "mode": "training" if training else "inference",
                            "threads": n, "gflop": (3 if training else 1) * flops / 1e9, "ms": {}, "max_rel_err": {}}
                     for name, fn in engines.items():
-                        row["max_rel_err"][name] = validate(name, fn(), expected, training)
+                        row["max_rel_err"][name] = validate(name, fn(), expected)
                     for name, fn in engines.items():
                         time.sleep(IDLE_PAUSE)
-                        row["ms"][name] = 1e3 * measure(fn, budget=budget, samples=7 if name != "numpy" else 3)
+                        row["ms"][name] = 1e3 * timed(fn, budget, samples=7 if name != "numpy" else 3)
                 rows.append(row)
                 fast = row["ms"]["lstmfast"]
                 others = "  ".join(f"{k} {v:9.3f} ms ({v / fast:5.2f}x)" for k, v in row["ms"].items()
@@ -358,26 +257,6 @@ def run_layer_cases(cases, threads_list, modes, budget, include_reference=True):
                 print(f"{label} {row['mode']:9s} {n}t  lstmfast {fast:9.3f} ms "
                       f"{row['gflop'] / (fast / 1e3):7.1f} GFLOP/s  {others}", flush=True)
     return rows
-
-
-# ------------------------------------------------------------------ validation
-
-
-def rel_err(a, b) -> float:
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
-
-
-def validate(name, result, expected, training):
-    if training:
-        (y, g), (ey, eg) = result, expected
-        errs = {"y": rel_err(y, ey), **{k: rel_err(g[k], eg[k]) for k in eg}}
-    else:
-        errs = {"y": rel_err(result, expected)}
-    worst = max(errs, key=errs.get)
-    if errs[worst] > VALIDATE_RTOL:
-        raise SystemExit(f"{name}: {worst} differs from the reference by {errs[worst]:.2e} (relative); not timing it")
-    return errs[worst]
 
 
 # ------------------------------------------------------------------ main
@@ -389,24 +268,24 @@ def run(shapes, threads_list, modes, budget, include_reference=True):
     for label in shapes:
         shape = SHAPES[label]
         T, B, I, H = shape  # noqa: E741
-        p, dy = make_problem(shape)
+        p, dy = problem(cells.LSTM, shape, state_scale=0.1)
         flops_fwd = 2.0 * T * B * 4 * H * (I + H)
         for training in modes:
             for n in threads_list:
                 with Threads(n):
-                    expected = (engine_reference(p, dy, training)())
-                    engines = {"lstmfast": engine_lstmfast(p, dy, training)}
+                    expected = engine(cells.LSTM.reference, p, dy, training)()
+                    engines = {"lstmfast": engine(cells.LSTM.fast, p, dy, training)}
                     if include_reference:
-                        engines["numpy"] = engine_reference(p, dy, training)
+                        engines["numpy"] = engine(cells.LSTM.reference, p, dy, training)
                     if torch is not None:
-                        engines["torch"] = engine_torch(p, dy, training)
+                        engines["torch"] = torch_engine(torch, p, dy, training)
                     if ort is not None and onnx is not None and not training:
                         engines["onnxruntime"] = engine_onnxruntime(p, n)
                     row = {"shape": label, "T": T, "B": B, "I": I, "H": H,
                            "mode": "training" if training else "inference", "threads": n,
                            "gflop": (3 if training else 1) * flops_fwd / 1e9, "ms": {}, "max_rel_err": {}}
                     for name, fn in engines.items():
-                        row["max_rel_err"][name] = validate(name, fn(), expected, training)
+                        row["max_rel_err"][name] = validate(name, fn(), expected)
                     for name, fn in engines.items():
                         # Let every library's worker threads go back to sleep first:
                         # OpenBLAS, OpenMP and our own pool spin for a while after a
@@ -414,8 +293,8 @@ def run(shapes, threads_list, modes, budget, include_reference=True):
                         # from the engine being timed.
                         time.sleep(IDLE_PAUSE)
                         slow = name == "numpy" and row["gflop"] > 20
-                        row["ms"][name] = 1e3 * measure(fn, budget=budget if not slow else 2 * budget,
-                                                        samples=7 if not slow else 3)
+                        row["ms"][name] = 1e3 * timed(fn, budget if not slow else 2 * budget,
+                                                      samples=7 if not slow else 3)
                 rows.append(row)
                 print(format_row(row, peaks[n]), flush=True)
     return rows, peaks
@@ -444,7 +323,7 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "python": platform.python_version(), "numpy": np.__version__,
             "torch": getattr(torch, "__version__", None), "onnxruntime": getattr(ort, "__version__", None),
-            **{f"lstmfast_{k}": v for k, v in lstmfast.config.config().items()}}
+            **{f"lstmfast_{k}": v for k, v in lstmfast.config.kernel_config().items()}}
 
 
 def main(argv=None):

@@ -22,7 +22,7 @@ def test_show_config_reports_isa_cpu_threads_and_compiler(capsys):
     out = capsys.readouterr().out
     for key in ("isa", "cpu_supports", "compiled", "threads", "compiler"):
         assert key in out
-    cfg = lstmfast.config.config()
+    cfg = lstmfast.config.kernel_config()
     assert cfg["isa"] in cfg["cpu_supports"] and set(cfg["cpu_supports"]) <= set(cfg["compiled"])
     assert "portable" in cfg["cpu_supports"]  # the fallback runs everywhere
 

@@ -585,7 +585,7 @@ def test_bad_input_raises_clear_errors():
            course.rnn_cell_backward, np.zeros((10, 5)), rcaches[0][0])
     raises(ValueError, r"dc_next: expected shape \(n_a, m\)", course.lstm_cell_backward,
            np.zeros((5, 10)), np.zeros((5, 1)), lcaches[0][0])
-    raises(TypeError, r"through_time: expected True or False", course.rnn_backward,
+    raises(TypeError, r"through_time: expected a bool", course.rnn_backward,
            np.zeros((5, 10, 4)), rcaches, through_time="no")
     raises(ValueError, r"x: expected an array \(n_y, m\) with n_y >= 1", course.softmax,
            np.zeros((0, 3)))

@@ -151,7 +151,7 @@ def test_gradient_experiment_tiny_reuses_trained_models():
 
 def test_fast_path_agrees_with_reference():
     rows = speed.check_against_reference(shape=(6, 3, 4, 5))
-    assert {(r.cell, r.dtype) for r in rows} == {(c, d) for c in ("lstm", "rnn") for d in ("float32", "float64")}
+    assert {(r.cell, r.dtype) for r in rows} == {(c, d) for c in ("lstm", "gru", "rnn") for d in ("float32", "float64")}
     assert all(r.ok for r in rows), speed.check_table(rows)
     assert "FAILED" not in speed.check_table(rows)
 

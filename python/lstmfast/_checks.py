@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import stat
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional
 
@@ -155,6 +157,37 @@ def float_dtype(value: Any, name: str = "dtype") -> np.dtype[Any]:
     if dtype not in SUPPORTED_DTYPES:
         raise TypeError(f"{name}: expected float32 or float64, got {dtype}")
     return dtype
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_file(path: Any, what: str) -> tuple[str, bytes]:
+    """``(path as str, contents)`` of the regular file at ``path``; ``what`` names the
+    kind of file expected, e.g. "a CSV file".
+
+    ``FileNotFoundError`` if there is none; ``ValueError`` for a directory, a FIFO,
+    a device or anything else that is not a regular file (reading those could
+    block forever or never end), or a file that cannot be read.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
+    where = os.fspath(path)
+    try:
+        mode = os.stat(where).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{where}: no such file") from None
+    except OSError as err:
+        raise ValueError(f"{where}: cannot read the file ({err.strerror or err})") from None
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"{where}: is a directory, not {what}")
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{where}: not a regular file (a FIFO, socket or device), not {what}")
+    try:
+        with open(where, "rb") as fid:
+            return where, fid.read()
+    except OSError as err:
+        raise ValueError(f"{where}: cannot read the file ({err.strerror or err})") from None
 
 
 # --------------------------------------------------------------------------- arrays

@@ -21,7 +21,7 @@ import importlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import ModuleType
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -33,12 +33,27 @@ State = tuple[Optional[Array], ...]  # one entry per state part
 Grads = dict[str, Optional[Array]]
 
 
-class Functions(NamedTuple):
-    """A cell's forward and backward functions and its tape type, in one implementation."""
+class Functions:
+    """A cell's forward and backward functions and its tape type in one implementation
+    (module), looked up on each use, so that patching the module patches them."""
 
-    forward: Callable[..., Any]
-    backward: Callable[..., Grads]
-    tape: type
+    def __init__(self, module: ModuleType, cell: str) -> None:
+        self.module, self.cell = module, cell
+
+    @property
+    def forward(self) -> Callable[..., Any]:
+        return getattr(self.module, f"{self.cell}_forward")  # type: ignore[no-any-return]
+
+    @property
+    def backward(self) -> Callable[..., Grads]:
+        return getattr(self.module, f"{self.cell}_backward")  # type: ignore[no-any-return]
+
+    @property
+    def tape(self) -> type:
+        return getattr(self.module, f"{self.cell.upper()}Tape")  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"<{self.module.__name__}.{self.cell}_forward/_backward>"
 
 
 @dataclass(frozen=True)
@@ -87,12 +102,7 @@ class Cell:
 
     def _functions(self, module_name: str) -> Functions:
         # Imported on use: functional and reference import this module for the records.
-        module: ModuleType = importlib.import_module(module_name)
-        return Functions(
-            getattr(module, f"{self.name}_forward"),
-            getattr(module, f"{self.name}_backward"),
-            getattr(module, f"{self.name.upper()}Tape"),
-        )
+        return Functions(importlib.import_module(module_name), self.name)
 
     def forward(
         self,

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import _core
 
-__all__ = ["show_config", "config", "set_num_threads", "get_num_threads", "release_memory"]
+__all__ = ["get_num_threads", "kernel_config", "release_memory", "set_num_threads", "show_config"]
 
 
 def set_num_threads(n: int) -> None:
@@ -40,7 +40,7 @@ def release_memory() -> int:
     return cached
 
 
-def config() -> dict[str, Any]:
+def kernel_config() -> dict[str, Any]:
     """The build and run-time configuration, as a dict (see :func:`show_config`)."""
     return {
         "isa": _core.isa(),
@@ -58,7 +58,7 @@ def config() -> dict[str, Any]:
 
 def show_config() -> None:
     """Print the instruction set in use, what the CPU supports, threads and compiler."""
-    for key, value in config().items():
+    for key, value in kernel_config().items():
         if isinstance(value, list):
             value = ", ".join(value)
         print(f"{key:>24}: {value}")

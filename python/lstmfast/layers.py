@@ -146,6 +146,7 @@ def stack_forward(
     lengths: Optional[Array] = None,
     dropout: float = 0.0,
     rng: Optional[np.random.Generator] = None,
+    reference: bool = False,
 ) -> tuple[Array, list[list[State]], Optional[StackTape]]:
     """Run stacked recurrent layers over whole sequences: the package's one loop over layers.
 
@@ -157,6 +158,8 @@ def stack_forward(
     training : keep a tape for :func:`stack_backward` and apply dropout
     lengths : checked int64 (B,) or None
     dropout, rng : dropout on the input of every level but the first (training only)
+    reference : run the NumPy reference instead of the C++ kernels (the directions
+        one after the other)
 
     Returns
     -------
@@ -181,9 +184,11 @@ def stack_forward(
 
         def call(d: int, inp: Array = inp, level: Level = level, starts: Any = starts) -> Any:
             return level.cell.forward(inp, level.weights[d], starts[d], training=training, lengths=lengths,
-                                      reverse=level.reverse[d], options=dict(level.options))
+                                      reverse=level.reverse[d], options=dict(level.options),
+                                      implementation=level.cell.reference if reference else None)
 
-        results = _run_directions([lambda d=d: call(d) for d in range(level.directions)], level.flops(T, B))
+        flops = 0.0 if reference else level.flops(T, B)
+        results = _run_directions([lambda d=d: call(d) for d in range(level.directions)], flops)
         finals.append([state for _, state, _ in results])
         tapes.append(tuple(tape for _, _, tape in results))
         inp = results[0][0] if len(results) == 1 else np.concatenate([y for y, _, _ in results], axis=2)
@@ -196,13 +201,15 @@ def stack_backward(
     tape: StackTape,
     dy: Array,
     dfinal: Optional[Sequence[Sequence[Optional[State]]]] = None,
+    *,
+    reference: bool = False,
 ) -> StackGrads:
     """Backpropagation through time through :func:`stack_forward`, top level first.
 
     ``dy`` (T, B, D*H) is dL/dy of the last level; ``dfinal`` [level][direction]
     the gradients reaching each final state (None: zeros). Every level and
-    direction is one C++ BPTT call; the gradient of a level's input is the
-    ``dy`` of the level below.
+    direction is one C++ BPTT call (or, with ``reference``, one call of the NumPy
+    reference); the gradient of a level's input is the ``dy`` of the level below.
     """
     T, B = tape.shape
     weights: list[list[Grads]] = [[] for _ in levels]
@@ -217,9 +224,11 @@ def stack_backward(
 
         def call(d: int, k: int = k, d_out: Array = d_out, dstates: Any = dstates, H: int = H, D: int = D) -> Any:
             d_dir = d_out if D == 1 else d_out[:, :, d * H:(d + 1) * H]
-            return level.cell.backward(tape.tapes[k][d], d_dir, dstates[d])
+            return level.cell.backward(tape.tapes[k][d], d_dir, dstates[d],
+                                       implementation=level.cell.reference if reference else None)
 
-        results = _run_directions([lambda d=d: call(d) for d in range(D)], 2 * level.flops(T, B))
+        flops = 0.0 if reference else 2 * level.flops(T, B)
+        results = _run_directions([lambda d=d: call(d) for d in range(D)], flops)
         d_in = None
         for grads, dinitial in results:
             weights[k].append({key: grads[key] for key in _WEIGHT_KEYS})

@@ -18,6 +18,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
+from .. import _checks
+
 __all__ = ["main", "build_parser"]
 
 PROG = "lstmfast"
@@ -36,41 +38,28 @@ class CommandError(Exception):
 # --------------------------------------------------------------------------- argument types
 
 
-def _int_at_least(low: int, expected: str) -> Callable[[str], int]:
-    def convert(text: str) -> int:
+def _checked(parse: Callable[[str], Any], check: Callable[[str, Any], Any], expected: str) -> Callable[[str], Any]:
+    """An argparse type: ``parse`` the text, then apply the package's own check of
+    such an argument (its message, less the argument's name, is argparse's)."""
+
+    def convert(text: str) -> Any:
         try:
-            value = int(text)
+            value = parse(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
-        return value
+        try:
+            return check("value", value)
+        except (TypeError, ValueError) as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix("value: ")) from None
 
     return convert
 
 
-_positive_int = _int_at_least(1, "a positive integer")
-_seed = _int_at_least(0, "an integer >= 0")
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
-    return value
+_positive_int = _checked(int, _checks.positive_int, "a positive int")
+_seed = _checked(int, lambda name, value: _checks.integer(name, value, 0), "an int >= 0")
+_positive_float = _checked(float, _checks.positive_real, "a positive number")
+_probability = _checked(float, lambda name, value: _checks.real(name, value, low=0.0, high=1.0),
+                        "a number in [0, 1]")
 
 
 def _split(text: str) -> Any:
@@ -134,6 +123,13 @@ def _add_plot(p: argparse.ArgumentParser, what: str) -> None:
                                                       f'pip install "lstmfast[plot]")')
 
 
+def _add_training(p: argparse.ArgumentParser, a: Any) -> None:
+    """The options of the agreement task's training, shared by the RNN and the LSTM."""
+    p.add_argument("--hidden", type=_positive_int, default=a.hidden, help="hidden size of both cells")
+    p.add_argument("--train-size", type=_positive_int, default=a.train_size, help="training sentences")
+    p.add_argument("--epochs", type=_positive_int, default=a.epochs, help="training budget of each cell")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     from .agreement_experiment import AgreementConfig
@@ -190,8 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a vanilla RNN and an LSTM (same hidden size, data and budget) to predict the verb's "
                     "number from the subject, with up to --max-distance words in between, then measure accuracy "
                     "by distance on new sentences, next to the last-noun shortcut and chance.")
-    p.add_argument("--hidden", type=_positive_int, default=a.hidden, help="hidden size of both cells")
-    p.add_argument("--train-size", type=_positive_int, default=a.train_size, help="training sentences")
+    _add_training(p, a)
     p.add_argument("--max-distance", type=_positive_int, default=max(a.train_distances),
                    help="training distances are 1..this, uniformly mixed")
     p.add_argument("--distances", type=_int_list, default=a.test_distances, metavar="D1,D2,...",
@@ -201,7 +196,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chance that each noun in between has the other number")
     p.add_argument("--per-step", action="store_true",
                    help="train on every step after the subject, not only the verb (makes it easy for both)")
-    p.add_argument("--epochs", type=_positive_int, default=a.epochs, help="training budget of each cell")
     p.add_argument("--lr", type=_positive_float, default=a.lr, help="Adam learning rate")
     p.add_argument("--batch-size", type=_positive_int, default=a.batch_size, help="sentences per step")
     p.add_argument("--repeats", type=_positive_int, default=a.repeats, help="seeds (seed, seed+1, ...)")
@@ -215,9 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(the gradient of the verb's loss reaching each earlier hidden state, from the real BPTT) on "
                     "sentences of --length steps, at initialisation and after training.")
     p.add_argument("--length", type=_positive_int, default=100, help="steps of the probe sentences (>= 5)")
-    p.add_argument("--hidden", type=_positive_int, default=a.hidden, help="hidden size of both cells")
-    p.add_argument("--train-size", type=_positive_int, default=a.train_size, help="training sentences")
-    p.add_argument("--epochs", type=_positive_int, default=a.epochs, help="training epochs")
+    _add_training(p, a)
     _add_seed(p)
     _add_plot(p, "gradient norm against steps back (log scale)")
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import config as build_config
+from ..config import kernel_config
 from . import speed
 from .agreement_experiment import AgreementConfig, agreement_experiment
 from .forecast_experiment import forecast
@@ -63,7 +63,7 @@ def demo_settings(quick: bool) -> dict[str, Any]:
 
 
 def header(quick: bool) -> str:
-    info = build_config()
+    info = kernel_config()
     size = "quick version: small settings, numbers only indicative" if quick else "full version"
     return (f"lstmfast demo ({size}); kernels: {info['isa']}, {info['threads']} thread(s)\n"
             f"Each section: what is measured, the numbers, and what they say.")

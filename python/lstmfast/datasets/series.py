@@ -16,6 +16,8 @@ from typing import Optional
 
 import numpy as np
 
+from .. import _checks
+
 from . import timeseries as ts
 
 __all__ = ["Series", "SeriesError", "BUILTIN_SERIES", "builtin_series", "read_csv_series"]
@@ -145,16 +147,10 @@ def read_csv_series(path: str, column: Optional[str] = None, *, delimiter: Optio
         message lists the available ones), a row with too few fields, a missing,
         NaN, infinite or non-numeric value (with its line number).
     """
-    where = os.fspath(path)
-    if not os.path.exists(where):
-        raise SeriesError(f"{where}: no such file")
-    if os.path.isdir(where):
-        raise SeriesError(f"{where}: is a directory, not a CSV file")
     try:
-        with open(where, "rb") as fid:
-            raw = fid.read()
-    except OSError as err:
-        raise SeriesError(f"{where}: cannot read the file ({err.strerror or err})") from None
+        where, raw = _checks.read_file(path, "a CSV file")
+    except (OSError, ValueError) as err:
+        raise SeriesError(str(err)) from None
     if b"\x00" in raw:
         raise SeriesError(f"{where}: not a text CSV file (it contains NUL bytes; is it binary?)")
     try:

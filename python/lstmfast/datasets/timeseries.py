@@ -65,6 +65,8 @@ from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
+from .. import _checks
+
 __all__ = [
     "COURSE_SPLIT_TIME", "Period", "fixed_partition",
     "make_windows", "windowed_dataset", "WindowedDataset",
@@ -83,14 +85,7 @@ COURSE_SPLIT_TIME = 1000
 
 def _series(name: str, series: Any, *, finite: bool = True, min_len: int = 1) -> np.ndarray:
     """A float64 1-D copy of ``series``, with a clear error for anything else."""
-    if series is None:
-        raise TypeError(f"{name}: expected a 1-D array of numbers, got None")
-    try:
-        arr = np.asarray(series)
-    except (ValueError, TypeError) as err:  # ragged nested lists
-        raise ValueError(f"{name}: cannot be converted to an array ({err})") from None
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name}: expected real numbers (int or float), got dtype {arr.dtype}")
+    arr = _checks.array(name, series, kinds="iuf")
     if arr.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D array (one value per time step), "
                          f"got shape {arr.shape}")
@@ -105,16 +100,9 @@ def _series(name: str, series: Any, *, finite: bool = True, min_len: int = 1) ->
     return arr
 
 
-def _int(name: str, value: Any, low: int, high: Optional[int] = None,
-         bounds: str = "") -> int:
-    """``value`` as an int in [low, high], else TypeError / ValueError naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if value < low or (high is not None and value > high):
-        rule = bounds or (f"{low} <= {name}" + ("" if high is None else f" <= {high}"))
-        raise ValueError(f"{name}: expected {rule}, got {value}")
-    return value
+def _inside(name: str, value: Any, n: int) -> int:
+    """An index that cuts a series of length ``n`` into two non-empty parts."""
+    return _checks.integer(name, value, 1, n - 1, rule=f"1 <= {name} <= len(series) - 1 = {n - 1}")
 
 
 # --------------------------------------------------------------------------- splitting
@@ -172,12 +160,11 @@ def fixed_partition(series: Any, split_time: int, test_time: Optional[int] = Non
         if time.ndim != 1 or len(time) != n:
             raise ValueError(f"time: expected a 1-D array of the same length as series ({n}), "
                              f"got shape {time.shape}")
-    split_time = _int("split_time", split_time, 1, n - 1,
-                      f"1 <= split_time <= len(series) - 1 = {n - 1}")
+    split_time = _inside("split_time", split_time, n)
     cuts = [0, split_time]
     if test_time is not None:
-        test_time = _int("test_time", test_time, split_time + 1, n - 1,
-                         f"split_time < test_time < len(series), i.e. {split_time + 1} <= "
+        test_time = _checks.integer("test_time", test_time, split_time + 1, n - 1,
+                                    rule=f"split_time < test_time < len(series), i.e. {split_time + 1} <= "
                          f"test_time <= {n - 1}")
         cuts.append(test_time)
     cuts.append(n)
@@ -209,8 +196,7 @@ def make_windows(series: Any, window_size: int) -> tuple[np.ndarray, np.ndarray]
     """
     series = _series("series", series, min_len=2)
     n = len(series)
-    window_size = _int("window_size", window_size, 1, n - 1,
-                       f"1 <= window_size <= len(series) - 1 = {n - 1}")
+    window_size = _inside("window_size", window_size, n)
     windows = np.lib.stride_tricks.sliding_window_view(series, window_size)[:-1]  # (N - w, w)
     X = np.array(windows.T, order="C", copy=True)[:, :, None]  # a writable copy
     y = series[window_size:, None].copy()
@@ -306,13 +292,9 @@ def windowed_dataset(series: Any, window_size: int, batch_size: int = 32, shuffl
         as ``.X`` and ``.y``.
     """
     X, y = make_windows(series, window_size)
-    batch_size = _int("batch_size", batch_size, 1)
-    for name, flag in (("shuffle", shuffle), ("drop_remainder", drop_remainder)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name}: expected True or False, got {flag!r}")
-    if seed is not None:
-        seed = _int("seed", seed, 0)
-    return WindowedDataset(X, y, batch_size, bool(shuffle), seed, bool(drop_remainder))
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    return WindowedDataset(X, y, batch_size, _checks.flag("shuffle", shuffle), _checks.seed(seed),
+                           _checks.flag("drop_remainder", drop_remainder))
 
 
 # --------------------------------------------------------------------------- baselines
@@ -335,8 +317,7 @@ def naive_forecast(series: Any, split_time: int) -> np.ndarray:
     """
     series = _series("series", series, min_len=2)
     n = len(series)
-    split_time = _int("split_time", split_time, 1, n - 1,
-                      f"1 <= split_time <= len(series) - 1 = {n - 1}")
+    split_time = _inside("split_time", split_time, n)
     return series[split_time - 1:-1].copy()
 
 
@@ -359,8 +340,7 @@ def moving_average_forecast(series: Any, window_size: int) -> np.ndarray:
     """
     series = _series("series", series, min_len=2)
     n = len(series)
-    window_size = _int("window_size", window_size, 1, n - 1,
-                       f"1 <= window_size <= len(series) - 1 = {n - 1}")
+    window_size = _inside("window_size", window_size, n)
     return np.lib.stride_tricks.sliding_window_view(series, window_size)[:-1].mean(axis=1)
 
 
@@ -386,9 +366,8 @@ def seasonal_naive_forecast(series: Any, split_time: int, season: int) -> np.nda
     """
     series = _series("series", series, min_len=2)
     n = len(series)
-    split_time = _int("split_time", split_time, 1, n - 1,
-                      f"1 <= split_time <= len(series) - 1 = {n - 1}")
-    season = _int("season", season, 1, split_time, f"1 <= season <= split_time = {split_time}")
+    split_time = _inside("split_time", split_time, n)
+    season = _checks.integer("season", season, 1, split_time, rule=f"1 <= season <= split_time = {split_time}")
     return series[split_time - season:n - season].copy()
 
 
@@ -396,24 +375,14 @@ def seasonal_naive_forecast(series: Any, split_time: int, season: int) -> np.nda
 
 
 def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-    arrays = []
-    for name, value in (("y_true", y_true), ("y_pred", y_pred)):
-        if value is None:
-            raise TypeError(f"{name}: expected an array of numbers, got None")
-        arr = np.asarray(value)
-        if arr.dtype.kind not in "iuf":
-            raise TypeError(f"{name}: expected real numbers (int or float), got dtype {arr.dtype}")
-        arrays.append(arr.astype(np.float64))
-    t, p = arrays
+    t, p = (_checks.array(name, value, kinds="iuf").astype(np.float64)
+            for name, value in (("y_true", y_true), ("y_pred", y_pred)))
     if t.shape != p.shape:
         raise ValueError(f"y_true and y_pred: expected the same shape, got {t.shape} and {p.shape} "
                          f"(no broadcasting: reshape one of them, e.g. with .ravel())")
     if t.size == 0:
         raise ValueError("y_true: empty; a metric needs at least one value")
-    for name, arr in (("y_true", t), ("y_pred", p)):
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name}: contains NaN or infinite values")
-    return t, p
+    return _checks.finite("y_true", t), _checks.finite("y_pred", p)
 
 
 def mae(y_true: Any, y_pred: Any) -> float:
@@ -534,18 +503,12 @@ def synthetic_series(*, n: int = 4 * 365 + 1, baseline: float = 10.0, slope: flo
     series : numpy.ndarray, (n,)
         float64.
     """
-    n = _int("n", n, 1)
-    period = _int("period", period, 1)
-    if seed is not None:
-        seed = _int("seed", seed, 0)
-    for name, value in (("baseline", baseline), ("slope", slope), ("amplitude", amplitude),
-                        ("phase", phase), ("noise_level", noise_level)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-            raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
-        if not np.isfinite(value):
-            raise ValueError(f"{name}: expected a finite number, got {value}")
-    if noise_level < 0:
-        raise ValueError(f"noise_level: expected >= 0, got {noise_level}")
+    n = _checks.positive_int("n", n)
+    period = _checks.positive_int("period", period)
+    seed = _checks.seed(seed)
+    baseline, slope, amplitude, phase = (_checks.real(name, value) for name, value in (
+        ("baseline", baseline), ("slope", slope), ("amplitude", amplitude), ("phase", phase)))
+    noise_level = _checks.positive_real("noise_level", noise_level, allow_zero=True)
 
     time = np.arange(n, dtype=np.float64)
     s = ((time + phase) % period) / period
@@ -603,8 +566,7 @@ def load_co2(*, interpolate: bool = False) -> tuple[np.ndarray, np.ndarray]:
     values : numpy.ndarray, (2284,)
         float64, ppmv.
     """
-    if not isinstance(interpolate, (bool, np.bool_)):
-        raise TypeError(f"interpolate: expected True or False, got {interpolate!r}")
+    interpolate = _checks.flag("interpolate", interpolate)
     _, rows = _read_csv("co2.csv")
     dates = np.array([r[0] for r in rows], dtype="datetime64[D]")
     values = np.array([float(r[1]) if r[1] else np.nan for r in rows], dtype=np.float64)

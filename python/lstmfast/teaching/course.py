@@ -102,9 +102,11 @@ checked: they propagate.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+
+from .. import _checks
 
 from ..reference import sigmoid as _sigmoid
 
@@ -169,14 +171,7 @@ def _float64(name: str, value: Any, copy: bool = True) -> np.ndarray:
 
     Backward passes read their caches with ``copy=False``: they never write into them.
     """
-    if value is None:
-        raise TypeError(f"{name}: expected an array, got None")
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as err:  # e.g. ragged nested lists
-        raise ValueError(f"{name}: cannot be converted to an array ({err})") from None
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name}: expected real numbers (int or float), got dtype {arr.dtype}")
+    arr = _checks.array(name, value, kinds="iuf")
     if copy:
         return np.array(arr, dtype=np.float64, copy=True)
     return arr.astype(np.float64, copy=False)
@@ -270,10 +265,16 @@ def _check_da(da: Any, n_a: int, m: int, T_x: int) -> np.ndarray:
     return da
 
 
-def _check_through_time(through_time: Any) -> bool:
-    if not isinstance(through_time, (bool, np.bool_)):
-        raise TypeError(f"through_time: expected True or False, got {through_time!r}")
-    return bool(through_time)
+def _backward_steps(da: Any, caches: Any, through_time: Any, forward: str, cell_forward: str,
+                    unpack: Callable[[Any, str], Any]) -> tuple[bool, np.ndarray, np.ndarray, list[Any]]:
+    """The checked inputs of a sequence backward: ``through_time``, x (n_x, m, T_x),
+    da (n_a, m, T) and the unpacked caches of the first T steps."""
+    through_time = _checks.flag("through_time", through_time)
+    list_of_caches, x = _unpack_caches(caches, forward)
+    first = unpack(list_of_caches[0], cell_forward)
+    da = _check_da(da, first[0].shape[0], x.shape[1], x.shape[2])
+    steps = [first] + [unpack(c, cell_forward) for c in list_of_caches[1:da.shape[2]]]
+    return through_time, x, da, steps
 
 
 # =========================================================================== RNN
@@ -440,14 +441,9 @@ def rnn_backward(da: Any, caches: tuple[list[RNNCache], Any], *,
         ``dx`` (n_x, m, T), ``da0`` (n_a, m), ``dWax`` (n_a, n_x),
         ``dWaa`` (n_a, n_a), ``dba`` (n_a, 1).
     """
-    through_time = _check_through_time(through_time)
-    list_of_caches, x = _unpack_caches(caches, "rnn_forward")
-    n_x, m, T_x = x.shape
-    first = _rnn_cache(list_of_caches[0], "rnn_cell_forward")
-    n_a = first[0].shape[0]
-    da = _check_da(da, n_a, m, T_x)
-    T = da.shape[2]
-    steps = [first] + [_rnn_cache(c, "rnn_cell_forward") for c in list_of_caches[1:T]]
+    through_time, x, da, steps = _backward_steps(da, caches, through_time, "rnn_forward", "rnn_cell_forward",
+                                                 _rnn_cache)
+    (n_a, m, T), n_x = da.shape, x.shape[0]
 
     dx = np.zeros((n_x, m, T))
     dWax, dWaa, dba = np.zeros((n_a, n_x)), np.zeros((n_a, n_a)), np.zeros((n_a, 1))
@@ -675,14 +671,9 @@ def lstm_backward(da: Any, caches: tuple[list[LSTMCache], Any], *,
         (n_a, n_a + n_x), ``dbf``, ``dbi``, ``dbc``, ``dbo`` (n_a, 1). No ``dc0``:
         c<0> is fixed at zeros.
     """
-    through_time = _check_through_time(through_time)
-    list_of_caches, x = _unpack_caches(caches, "lstm_forward")
-    n_x, m, T_x = x.shape
-    first = _lstm_cache(list_of_caches[0], "lstm_cell_forward")
-    n_a = first[0].shape[0]
-    da = _check_da(da, n_a, m, T_x)
-    T = da.shape[2]
-    steps = [first] + [_lstm_cache(c, "lstm_cell_forward") for c in list_of_caches[1:T]]
+    through_time, x, da, steps = _backward_steps(da, caches, through_time, "lstm_forward", "lstm_cell_forward",
+                                                 _lstm_cache)
+    (n_a, m, T), n_x = da.shape, x.shape[0]
 
     dx = np.zeros((n_x, m, T))
     sums = {f"d{k}{g}": np.zeros((n_a, n_a + n_x) if k == "W" else (n_a, 1))

@@ -7,12 +7,15 @@ The archive holds ``__format__`` ("lstmfast.SequenceModel"), ``__version__``
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pathlib
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+
+from .. import _checks
 
 if TYPE_CHECKING:
     from .model import SequenceModel
@@ -58,10 +61,8 @@ def load(path: PathLike) -> SequenceModel:
     """
     from .model import SequenceModel
 
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
-    where = os.fspath(path)
-    contents = _read_npz(where)
+    where, raw = _checks.read_file(path, "an lstmfast model file")
+    contents = _read_npz(where, raw)
     if _FORMAT_KEY not in contents or _scalar(contents[_FORMAT_KEY]) != _FORMAT_NAME:
         raise ValueError(f"{where}: not an lstmfast model file (no '{_FORMAT_KEY}' entry '{_FORMAT_NAME}')")
     if _VERSION_KEY not in contents:
@@ -112,19 +113,14 @@ def _scalar(arr: Any) -> Any:
     return arr.item() if isinstance(arr, np.ndarray) and arr.ndim == 0 else None
 
 
-def _read_npz(where: str) -> dict[str, np.ndarray[Any, Any]]:
-    """Every array of an .npz file, read eagerly (so a corrupt member fails here)."""
-    if not os.path.exists(where):
-        raise FileNotFoundError(f"{where}: no such file")
-    if os.path.isdir(where):
-        raise ValueError(f"{where}: is a directory, not an lstmfast model file")
+def _read_npz(where: str, raw: bytes) -> dict[str, np.ndarray[Any, Any]]:
+    """Every array of the .npz file ``where`` whose bytes are ``raw``, read eagerly
+    (so a corrupt member fails here)."""
     try:
-        # Our own file object: np.load would leak the one it opens if the zip is corrupt.
-        with open(where, "rb") as fid:
-            data = np.load(fid, allow_pickle=False)
-            if isinstance(data, np.lib.npyio.NpzFile):
-                with data:
-                    return {name: data[name] for name in data.files}
+        data = np.load(io.BytesIO(raw), allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                return {name: data[name] for name in data.files}
     except Exception as err:  # zipfile.BadZipFile, zlib.error, EOFError, pickled data, ...
         raise ValueError(f"{where}: not a readable .npz file ({_one_line(err)})") from None
     raise ValueError(f"{where}: not an lstmfast model file (a single .npy array, not an .npz archive)")
