@@ -21,9 +21,9 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -98,12 +98,12 @@ def matmul_peak(threads: int) -> dict[str, float]:
         for n in (1024, 2048):
             a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
             flops = 2.0 * n**3
-            out["numpy"] = max(out.get("numpy", 0), flops / timed(lambda: a @ a, 1.5) / 1e9)
+            products = {"numpy": partial(np.matmul, a, a), "lstmfast": partial(lstmfast._core.matmul, a, a)}
             if torch is not None:
                 t = torch.from_numpy(a)
-                out["torch"] = max(out.get("torch", 0), flops / timed(lambda: t @ t, 1.5) / 1e9)
-            out["lstmfast"] = max(out.get("lstmfast", 0),
-                                  flops / timed(lambda: lstmfast._core.matmul(a, a), 1.5) / 1e9)
+                products["torch"] = partial(torch.matmul, t, t)
+            for name, product in products.items():
+                out[name] = max(out.get(name, 0), flops / timed(product, 1.5) / 1e9)
     return out
 
 
@@ -112,20 +112,30 @@ def matmul_peak(threads: int) -> dict[str, float]:
 
 def engine_onnxruntime(p, threads):
     from onnx import TensorProto, helper
-    T, B, I = p["x"].shape  # noqa: E741
+
+    T, B, I = p["x"].shape
     H = p["w_hh"].shape[1]
     w = convert.to_onnx({k: p[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")})
-    inits = [helper.make_tensor(name, TensorProto.FLOAT, arr.shape, arr.astype(np.float32).ravel())
-             for name, arr in (("W", w["W"]), ("R", w["R"]), ("B", w["B"]))]
+    inits = [
+        helper.make_tensor(name, TensorProto.FLOAT, arr.shape, arr.astype(np.float32).ravel())
+        for name, arr in (("W", w["W"]), ("R", w["R"]), ("B", w["B"]))
+    ]
     node = helper.make_node("LSTM", ["X", "W", "R", "B", "", "h0", "c0"], ["Y", "Y_h", "Y_c"], hidden_size=H)
     graph = helper.make_graph(
-        [node], "lstm",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [T, B, I]),
-         helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, B, H]),
-         helper.make_tensor_value_info("c0", TensorProto.FLOAT, [1, B, H])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [T, 1, B, H]),
-         helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, B, H]),
-         helper.make_tensor_value_info("Y_c", TensorProto.FLOAT, [1, B, H])], inits)
+        [node],
+        "lstm",
+        [
+            helper.make_tensor_value_info("X", TensorProto.FLOAT, [T, B, I]),
+            helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, B, H]),
+            helper.make_tensor_value_info("c0", TensorProto.FLOAT, [1, B, H]),
+        ],
+        [
+            helper.make_tensor_value_info("Y", TensorProto.FLOAT, [T, 1, B, H]),
+            helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, B, H]),
+            helper.make_tensor_value_info("Y_c", TensorProto.FLOAT, [1, B, H]),
+        ],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     model.ir_version = 8
     opts = ort.SessionOptions()
@@ -141,7 +151,7 @@ def engine_onnxruntime(p, threads):
 
 def make_layer_problem(case, seed=0):
     rng = np.random.default_rng(seed)
-    T, B, I, H = case["T"], case["B"], case["I"], case["H"]  # noqa: E741
+    T, B, I, H = case["T"], case["B"], case["I"], case["H"]
     layer = lstmfast.LSTM(I, H, num_layers=case["layers"], bidirectional=case["bidirectional"], seed=seed)
     x = rng.standard_normal((T, B, I)).astype(np.float32)
     lengths = rng.integers(T // 4, T + 1, B) if case["ragged"] else None  # unsorted
@@ -171,6 +181,7 @@ def engine_layer_lstmfast(layer, x, lengths, dy, training):
         y, _, tape = layer.forward(x, lengths=lengths)
         g = layer.backward(tape, dy)
         return (y,), {k: v for k, v in g.items() if k not in ("h0", "c0")}
+
     return step
 
 
@@ -190,13 +201,15 @@ def engine_layer_reference(layer, x, lengths, dy, training):
                 names = lstmfast.layers.parameter_names(k, bool(d))
                 grads.update({names[key]: value for key, value in weights.items()})
         return (y,), grads
+
     return run
 
 
 def engine_layer_torch(layer, x, lengths, dy, training):
     T = x.shape[0]
-    m = torch.nn.LSTM(layer.input_size, layer.hidden_size, num_layers=layer.num_layers,
-                      bidirectional=layer.bidirectional)
+    m = torch.nn.LSTM(
+        layer.input_size, layer.hidden_size, num_layers=layer.num_layers, bidirectional=layer.bidirectional
+    )
     m.load_state_dict({k: torch.from_numpy(v) for k, v in layer.state_dict().items()})
     xt, dyt = torch.from_numpy(x), torch.from_numpy(dy)
     lt = None if lengths is None else torch.from_numpy(lengths)
@@ -209,9 +222,11 @@ def engine_layer_torch(layer, x, lengths, dy, training):
         return torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)[0]
 
     if not training:
+
         def infer():
             with torch.no_grad():
                 return (run(xt).numpy(),), None
+
         return infer
 
     def step():
@@ -223,6 +238,7 @@ def engine_layer_torch(layer, x, lengths, dy, training):
         grads = {name: q.grad.numpy() for name, q in m.named_parameters()}
         grads["x"] = xr.grad.numpy()
         return (y.detach().numpy(),), grads
+
     return step
 
 
@@ -241,10 +257,18 @@ def run_layer_cases(cases, threads_list, modes, budget, include_reference=True):
                         engines["numpy"] = engine_layer_reference(layer, x, lengths, dy, training)
                     if torch is not None:
                         engines["torch"] = engine_layer_torch(layer, x, lengths, dy, training)
-                    row = {"shape": label, **{k: case[k] for k in ("T", "B", "I", "H")},
-                           "layers": case["layers"], "bidirectional": case["bidirectional"],
-                           "ragged": case["ragged"], "mode": "training" if training else "inference",
-                           "threads": n, "gflop": (3 if training else 1) * flops / 1e9, "ms": {}, "max_rel_err": {}}
+                    row = {
+                        "shape": label,
+                        **{k: case[k] for k in ("T", "B", "I", "H")},
+                        "layers": case["layers"],
+                        "bidirectional": case["bidirectional"],
+                        "ragged": case["ragged"],
+                        "mode": "training" if training else "inference",
+                        "threads": n,
+                        "gflop": (3 if training else 1) * flops / 1e9,
+                        "ms": {},
+                        "max_rel_err": {},
+                    }
                     for name, fn in engines.items():
                         row["max_rel_err"][name] = validate(name, fn(), expected)
                     for name, fn in engines.items():
@@ -252,10 +276,14 @@ def run_layer_cases(cases, threads_list, modes, budget, include_reference=True):
                         row["ms"][name] = 1e3 * timed(fn, budget, samples=7 if name != "numpy" else 3)
                 rows.append(row)
                 fast = row["ms"]["lstmfast"]
-                others = "  ".join(f"{k} {v:9.3f} ms ({v / fast:5.2f}x)" for k, v in row["ms"].items()
-                                   if k != "lstmfast")
-                print(f"{label} {row['mode']:9s} {n}t  lstmfast {fast:9.3f} ms "
-                      f"{row['gflop'] / (fast / 1e3):7.1f} GFLOP/s  {others}", flush=True)
+                others = "  ".join(
+                    f"{k} {v:9.3f} ms ({v / fast:5.2f}x)" for k, v in row["ms"].items() if k != "lstmfast"
+                )
+                print(
+                    f"{label} {row['mode']:9s} {n}t  lstmfast {fast:9.3f} ms "
+                    f"{row['gflop'] / (fast / 1e3):7.1f} GFLOP/s  {others}",
+                    flush=True,
+                )
     return rows
 
 
@@ -267,7 +295,7 @@ def run(shapes, threads_list, modes, budget, include_reference=True):
     peaks = {n: matmul_peak(n) for n in threads_list}
     for label in shapes:
         shape = SHAPES[label]
-        T, B, I, H = shape  # noqa: E741
+        T, B, I, H = shape
         p, dy = problem(cells.LSTM, shape, state_scale=0.1)
         flops_fwd = 2.0 * T * B * 4 * H * (I + H)
         for training in modes:
@@ -281,9 +309,18 @@ def run(shapes, threads_list, modes, budget, include_reference=True):
                         engines["torch"] = torch_engine(torch, p, dy, training)
                     if ort is not None and onnx is not None and not training:
                         engines["onnxruntime"] = engine_onnxruntime(p, n)
-                    row = {"shape": label, "T": T, "B": B, "I": I, "H": H,
-                           "mode": "training" if training else "inference", "threads": n,
-                           "gflop": (3 if training else 1) * flops_fwd / 1e9, "ms": {}, "max_rel_err": {}}
+                    row = {
+                        "shape": label,
+                        "T": T,
+                        "B": B,
+                        "I": I,
+                        "H": H,
+                        "mode": "training" if training else "inference",
+                        "threads": n,
+                        "gflop": (3 if training else 1) * flops_fwd / 1e9,
+                        "ms": {},
+                        "max_rel_err": {},
+                    }
                     for name, fn in engines.items():
                         row["max_rel_err"][name] = validate(name, fn(), expected)
                     for name, fn in engines.items():
@@ -293,8 +330,9 @@ def run(shapes, threads_list, modes, budget, include_reference=True):
                         # from the engine being timed.
                         time.sleep(IDLE_PAUSE)
                         slow = name == "numpy" and row["gflop"] > 20
-                        row["ms"][name] = 1e3 * timed(fn, budget if not slow else 2 * budget,
-                                                      samples=7 if not slow else 3)
+                        row["ms"][name] = 1e3 * timed(
+                            fn, budget if not slow else 2 * budget, samples=7 if not slow else 3
+                        )
                 rows.append(row)
                 print(format_row(row, peaks[n]), flush=True)
     return rows, peaks
@@ -306,8 +344,10 @@ def format_row(row, peak):
     gflops = row["gflop"] / (fast / 1e3)
     best_peak = max(peak.get("numpy", 0), peak.get("torch", 0))
     others = "  ".join(f"{k} {v:9.3f} ms ({v / fast:5.2f}x)" for k, v in ms.items() if k != "lstmfast")
-    return (f"{row['shape']} {row['mode']:9s} {row['threads']}t  lstmfast {fast:9.3f} ms {gflops:7.1f} GFLOP/s "
-            f"({100 * gflops / best_peak:5.1f}% of peak)  {others}")
+    return (
+        f"{row['shape']} {row['mode']:9s} {row['threads']}t  lstmfast {fast:9.3f} ms {gflops:7.1f} GFLOP/s "
+        f"({100 * gflops / best_peak:5.1f}% of peak)  {others}"
+    )
 
 
 def machine() -> dict[str, Any]:
@@ -320,16 +360,24 @@ def machine() -> dict[str, Any]:
                     break
     except OSError:
         pass
-    return {"cpu": cpu, "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-            "python": platform.python_version(), "numpy": np.__version__,
-            "torch": getattr(torch, "__version__", None), "onnxruntime": getattr(ort, "__version__", None),
-            **{f"lstmfast_{k}": v for k, v in lstmfast.config.kernel_config().items()}}
+    return {
+        "cpu": cpu,
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": getattr(torch, "__version__", None),
+        "onnxruntime": getattr(ort, "__version__", None),
+        **{f"lstmfast_{k}": v for k, v in lstmfast.config.kernel_config().items()},
+    }
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shapes", default=",".join(list(SHAPES) + list(LAYER_CASES)),
-                    help="comma-separated subset of " + ",".join(list(SHAPES) + list(LAYER_CASES)))
+    ap.add_argument(
+        "--shapes",
+        default=",".join(list(SHAPES) + list(LAYER_CASES)),
+        help="comma-separated subset of " + ",".join(list(SHAPES) + list(LAYER_CASES)),
+    )
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--modes", default="inference,training")
     ap.add_argument("--budget", type=float, default=1.0, help="seconds per engine and cell (roughly)")
@@ -345,8 +393,7 @@ def main(argv=None):
     info = machine()
     print(json.dumps(info))
     rows, peaks = run([s for s in shapes if s in SHAPES], threads, modes, args.budget, not args.no_reference)
-    rows += run_layer_cases([s for s in shapes if s in LAYER_CASES], threads, modes, args.budget,
-                            not args.no_reference)
+    rows += run_layer_cases([s for s in shapes if s in LAYER_CASES], threads, modes, args.budget, not args.no_reference)
     print("float32 matmul peak GFLOP/s:", json.dumps(peaks))
     if args.json:
         with open(args.json, "w") as f:

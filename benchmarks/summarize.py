@@ -41,8 +41,7 @@ def combine(runs, shapes=None):
                 cell["err"][engine] = max(cell["err"].get(engine, 0.0), err)
     peaks = {}
     for threads in {k[2] for k in cells}:
-        lib = [max(run["matmul_peak_gflops"][str(threads)].get(name, 0) for name in ("numpy", "torch"))
-               for run in runs]
+        lib = [max(run["matmul_peak_gflops"][str(threads)].get(name, 0) for name in ("numpy", "torch")) for run in runs]
         own = [run["matmul_peak_gflops"][str(threads)].get("lstmfast", 0) for run in runs]
         peaks[threads] = (statistics.median(lib), statistics.median(own))
     return cells, peaks
@@ -67,7 +66,7 @@ def table(cells, peaks, nruns):
         gflops = cell["row"]["gflop"] / (fast / 1e3)
         lib_peak, own_peak = peaks[threads]
 
-        def other(engine):
+        def other(engine, ms=ms, fast=fast):
             if engine not in ms:
                 return "–"
             return f"{ms[engine]:.3f} ({ms[engine] / fast:.2f}x)"
@@ -78,14 +77,22 @@ def table(cells, peaks, nruns):
             ratios_best.append(best)
         if "torch" in ms:
             ratios_torch.append(ms["torch"] / fast)
-        lines.append(f"| {shape} | {mode} | {threads} | {fast:.3f} | {gflops:.0f} | {100 * gflops / lib_peak:.0f}% "
-                     f"| {100 * gflops / own_peak:.0f}% | {other('numpy')} | {other('torch')} "
-                     f"| {other('onnxruntime')} | {best:.2f} |")
+        lines.append(
+            f"| {shape} | {mode} | {threads} | {fast:.3f} | {gflops:.0f} | {100 * gflops / lib_peak:.0f}% "
+            f"| {100 * gflops / own_peak:.0f}% | {other('numpy')} | {other('torch')} "
+            f"| {other('onnxruntime')} | {best:.2f} |"
+        )
     geo = math.exp(sum(math.log(r) for r in ratios_torch) / len(ratios_torch)) if ratios_torch else float("nan")
-    lines += ["", f"Geometric mean over these {len(ratios_torch)} cells of the ratio to torch: {geo:.2f}",
-              f"Lowest ratio to the best of torch/ONNX Runtime: {min(ratios_best):.2f}",
-              "", "Matmul peaks (GFLOP/s, float32): " + ", ".join(
-                  f"{t} thread(s): libraries {lib:.0f}, lstmfast GEMM {own:.0f}" for t, (lib, own) in sorted(peaks.items()))]
+    lines += [
+        "",
+        f"Geometric mean over these {len(ratios_torch)} cells of the ratio to torch: {geo:.2f}",
+        f"Lowest ratio to the best of torch/ONNX Runtime: {min(ratios_best):.2f}",
+        "",
+        "Matmul peaks (GFLOP/s, float32): "
+        + ", ".join(
+            f"{t} thread(s): libraries {lib:.0f}, lstmfast GEMM {own:.0f}" for t, (lib, own) in sorted(peaks.items())
+        ),
+    ]
     return "\n".join(lines)
 
 

@@ -29,11 +29,11 @@ def batch():
 start = time.perf_counter()
 for step in range(STEPS + 1):
     x, y = batch()
-    a, _, tape = lstm.forward(x)                              # forward, keeping the tape
-    logits = losses.dense_forward(a, w_y, b_y)                # ŷ<t> = σ(W_y a<t> + b_y)
+    a, _, tape = lstm.forward(x)  # forward, keeping the tape
+    logits = losses.dense_forward(a, w_y, b_y)  # ŷ<t> = σ(W_y a<t> + b_y)
     loss, dlogits = losses.sigmoid_bce_with_logits(logits, y)  # L = Σ_t BCE(ŷ<t>, y<t>)
     da, dw_y, db_y = losses.dense_backward(a, w_y, dlogits)
-    grads = lstm.backward(tape, da)                           # BPTT in C++
+    grads = lstm.backward(tape, da)  # BPTT in C++
     for name, p in lstm.parameters().items():
         p -= LR / B * grads[name]
     w_y -= LR / B * dw_y

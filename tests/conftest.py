@@ -34,14 +34,19 @@ def threads():
     _core.set_num_threads(previous)
 
 
-def random_case(rng: np.random.Generator, T: int, B: int, I: int, H: int, dtype=np.float64, *,  # noqa: E741
-                gates: int = 4, bias: bool = True) -> dict[str, np.ndarray]:
+def random_case(
+    rng: np.random.Generator, T: int, B: int, I: int, H: int, dtype=np.float64, *, gates: int = 4, bias: bool = True
+) -> dict[str, np.ndarray]:
     """Arguments of lstm_forward (gates=4) or rnn_forward (gates=1), PyTorch-like scales."""
     G, k = gates * H, 1.0 / np.sqrt(H)
-    case = {"x": rng.standard_normal((T, B, I)), "w_ih": rng.uniform(-k, k, (G, I)),
-            "w_hh": rng.uniform(-k, k, (G, H)),
-            "b_ih": rng.uniform(-k, k, G) if bias else None, "b_hh": rng.uniform(-k, k, G) if bias else None,
-            "h0": 0.5 * rng.standard_normal((B, H))}
+    case = {
+        "x": rng.standard_normal((T, B, I)),
+        "w_ih": rng.uniform(-k, k, (G, I)),
+        "w_hh": rng.uniform(-k, k, (G, H)),
+        "b_ih": rng.uniform(-k, k, G) if bias else None,
+        "b_hh": rng.uniform(-k, k, G) if bias else None,
+        "h0": 0.5 * rng.standard_normal((B, H)),
+    }
     if gates == 4:
         case["c0"] = 0.5 * rng.standard_normal((B, H))
     return {name: None if v is None else v.astype(dtype) for name, v in case.items()}

@@ -37,11 +37,13 @@ def sigmoid64(x: np.ndarray) -> np.ndarray:
 
 
 def float32_grid() -> np.ndarray:
-    magnitudes = np.concatenate([
-        np.geomspace(1e-45, 3.4e38, 200_001),  # the whole range, subnormals included
-        np.linspace(0, 20, 200_001),  # where both functions bend
-        np.linspace(0.6, 0.65, 50_001),  # tanh switches formula at 0.625
-    ]).astype(np.float32)
+    magnitudes = np.concatenate(
+        [
+            np.geomspace(1e-45, 3.4e38, 200_001),  # the whole range, subnormals included
+            np.linspace(0, 20, 200_001),  # where both functions bend
+            np.linspace(0.6, 0.65, 50_001),  # tanh switches formula at 0.625
+        ]
+    ).astype(np.float32)
     return np.concatenate([magnitudes, -magnitudes])
 
 

@@ -66,8 +66,7 @@ def test_template_examples():
 
 def test_max_attractors_is_distance_div_3():
     for language in agr.LANGUAGES:
-        assert [agr.max_attractors(d, language=language) for d in DISTANCES] == [
-            d // 3 for d in DISTANCES]
+        assert [agr.max_attractors(d, language=language) for d in DISTANCES] == [d // 3 for d in DISTANCES]
 
 
 # --------------------------------------------------------------------------- attractors
@@ -178,10 +177,10 @@ def test_encode_round_trip_padding_lengths_and_mask(per_step):
     for b, s in enumerate(sentences):
         n, v = int(enc.lengths[b]), s.verb_position
         assert enc.verb_positions[b] == v and n == v + 1
-        assert vocab.decode(enc.ids[:n, b]) == list(s.tokens[:v]) + ["<verb>"]
+        assert vocab.decode(enc.ids[:n, b]) == [*list(s.tokens[:v]), "<verb>"]
         assert np.all(enc.ids[:n, b] != 0) and np.all(enc.ids[n:, b] == 0)
         expected = np.zeros(T, dtype=np.float32)
-        expected[s.subject_position + 1 if per_step else v: v + 1] = 1
+        expected[s.subject_position + 1 if per_step else v : v + 1] = 1
         np.testing.assert_array_equal(enc.mask[:, b], expected)
         np.testing.assert_array_equal(enc.targets[:, b], expected * s.number)
 
@@ -204,9 +203,12 @@ def test_verb_number_is_not_in_the_inputs():
     assert not np.isin(enc.ids, vocab.encode(sorted(after_verb))).any()
     assert np.all(enc.ids[enc.verb_positions, np.arange(100)] == vocab.verb_id)
     # the verb's form does not reach the inputs: swap it for the wrong one, same ids
-    swapped = [dataclasses.replace(s, tokens=s.tokens[:s.verb_position]
-                                   + (VERBS["en"][1 - s.number],) + s.tokens[s.verb_position + 1:])
-               for s in sentences]
+    swapped = [
+        dataclasses.replace(
+            s, tokens=(*s.tokens[: s.verb_position], VERBS["en"][1 - s.number], *s.tokens[s.verb_position + 1 :])
+        )
+        for s in sentences
+    ]
     np.testing.assert_array_equal(agr.encode(swapped, vocab).ids, enc.ids)
 
 
@@ -221,7 +223,7 @@ def test_spanish_inputs_stop_before_the_agreeing_verb_and_adjective():
 def test_dataset_arrays_are_consistent():
     data = agr.dataset(40, [2, 11], attractors=0, seed=9, per_step=True)
     T, B, V = data.x.shape
-    assert B == 40 and V == len(data.vocab) and data.x.dtype == np.float32
+    assert B == 40 and len(data.vocab) == V and data.x.dtype == np.float32
     np.testing.assert_array_equal(data.x, agr.one_hot(data.ids, V))
     cols = np.arange(B)
     np.testing.assert_array_equal(data.targets[data.verb_positions, cols], data.numbers)
@@ -277,8 +279,7 @@ def test_same_seed_same_sentences(language):
 def test_same_seed_same_dataset():
     a = agr.dataset(60, [1, 9, 20], attractors=0, seed=11)
     b = agr.dataset(60, [1, 9, 20], attractors=0, seed=11)
-    for name in ("x", "ids", "lengths", "verb_positions", "targets", "mask", "numbers",
-                 "distances", "attractors"):
+    for name in ("x", "ids", "lengths", "verb_positions", "targets", "mask", "numbers", "distances", "attractors"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert a.sentences == b.sentences
 
@@ -286,39 +287,45 @@ def test_same_seed_same_dataset():
 # --------------------------------------------------------------------------- bad arguments
 
 
-@pytest.mark.parametrize("kwargs, error, pattern", [
-    ({"n": 0}, ValueError, r"n: expected a positive int, got 0"),
-    ({"n": 2.0}, TypeError, r"n: expected a positive int, got float"),
-    ({"distance": 0}, ValueError, r"distance: expected 1 <= distance <= 1000, got 0"),
-    ({"distance": -3}, ValueError, r"distance: expected 1 <= distance"),
-    ({"distance": agr.MAX_DISTANCE + 1}, ValueError, r"distance: expected 1 <= distance <= 1000, got 1001"),
-    ({"distance": 4.5}, TypeError, r"distance: expected an int"),
-    ({"distance": True}, TypeError, r"distance: expected an int"),
-    ({"language": "fr"}, ValueError, r"language: expected one of \('en', 'es'\), got 'fr'"),
-    ({"language": None}, TypeError, r"language: expected a str"),
-    ({"attractors": -1}, ValueError, r"attractors: expected an int >= 0, got -1"),
-    ({"attractors": 4}, ValueError, r"attractors: at most 3"),
-    ({"attractors": 0.5}, TypeError, r"attractors: expected an int"),
-    ({"attractor_prob": 1.5}, ValueError, r"attractor_prob: expected None or a probability in \[0, 1\]"),
-    ({"attractor_prob": "0.5"}, TypeError, r"attractor_prob"),
-    ({"attractors": 1, "attractor_prob": 0.5}, ValueError, r"not both"),
-    ({"seed": -1}, ValueError, r"seed: expected None, an int >= 0, .*got -1"),
-    ({"seed": "abc"}, TypeError, r"seed: expected"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        ({"n": 0}, ValueError, r"n: expected a positive int, got 0"),
+        ({"n": 2.0}, TypeError, r"n: expected a positive int, got float"),
+        ({"distance": 0}, ValueError, r"distance: expected 1 <= distance <= 1000, got 0"),
+        ({"distance": -3}, ValueError, r"distance: expected 1 <= distance"),
+        ({"distance": agr.MAX_DISTANCE + 1}, ValueError, r"distance: expected 1 <= distance <= 1000, got 1001"),
+        ({"distance": 4.5}, TypeError, r"distance: expected an int"),
+        ({"distance": True}, TypeError, r"distance: expected an int"),
+        ({"language": "fr"}, ValueError, r"language: expected one of \('en', 'es'\), got 'fr'"),
+        ({"language": None}, TypeError, r"language: expected a str"),
+        ({"attractors": -1}, ValueError, r"attractors: expected an int >= 0, got -1"),
+        ({"attractors": 4}, ValueError, r"attractors: at most 3"),
+        ({"attractors": 0.5}, TypeError, r"attractors: expected an int"),
+        ({"attractor_prob": 1.5}, ValueError, r"attractor_prob: expected None or a probability in \[0, 1\]"),
+        ({"attractor_prob": "0.5"}, TypeError, r"attractor_prob"),
+        ({"attractors": 1, "attractor_prob": 0.5}, ValueError, r"not both"),
+        ({"seed": -1}, ValueError, r"seed: expected None, an int >= 0, .*got -1"),
+        ({"seed": "abc"}, TypeError, r"seed: expected"),
+    ],
+)
 def test_make_sentences_bad_arguments(kwargs, error, pattern):
     args = {"n": 4, "distance": 10, **kwargs}
     with pytest.raises(error, match=pattern):
         agr.make_sentences(args.pop("n"), args.pop("distance"), **args)
 
 
-@pytest.mark.parametrize("distances, kwargs, error, pattern", [
-    ([], {}, ValueError, r"distances: expected at least one"),
-    ([3, 0], {}, ValueError, r"distances: expected 1 <= distances"),
-    ("12", {}, TypeError, r"distances: expected an int or an iterable"),
-    ([3, 12], {"attractors": 2}, ValueError, r"attractors: at most 1 .*distance=3"),
-    (5, {"per_step": "yes"}, TypeError, r"per_step: expected a bool"),
-    (5, {"language": "de"}, ValueError, r"language"),
-])
+@pytest.mark.parametrize(
+    "distances, kwargs, error, pattern",
+    [
+        ([], {}, ValueError, r"distances: expected at least one"),
+        ([3, 0], {}, ValueError, r"distances: expected 1 <= distances"),
+        ("12", {}, TypeError, r"distances: expected an int or an iterable"),
+        ([3, 12], {"attractors": 2}, ValueError, r"attractors: at most 1 .*distance=3"),
+        (5, {"per_step": "yes"}, TypeError, r"per_step: expected a bool"),
+        (5, {"language": "de"}, ValueError, r"language"),
+    ],
+)
 def test_dataset_bad_arguments(distances, kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
         agr.dataset(10, distances, **kwargs)

@@ -76,13 +76,23 @@ def test_defaults_and_typed_options():
     assert parser.parse_args(["demo", "--quick"]).quick
 
 
-@pytest.mark.parametrize("argv", [
-    ["forecast", "--window", "0"], ["forecast", "--epochs", "x"], ["forecast", "--lr", "-1"],
-    ["forecast", "--split", "1.5"], ["forecast", "--seed", "-1"], ["forecast", "--data", "nope"],
-    ["forecast", "--data", "co2", "--csv", "f.csv"],
-    ["agreement", "--distances", "1,0"], ["agreement", "--attractor-prob", "2"],
-    ["bench", "--shapes", "huge"], ["bench", "--modes", "sideways"], ["demo", "--nope"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["forecast", "--window", "0"],
+        ["forecast", "--epochs", "x"],
+        ["forecast", "--lr", "-1"],
+        ["forecast", "--split", "1.5"],
+        ["forecast", "--seed", "-1"],
+        ["forecast", "--data", "nope"],
+        ["forecast", "--data", "co2", "--csv", "f.csv"],
+        ["agreement", "--distances", "1,0"],
+        ["agreement", "--attractor-prob", "2"],
+        ["bench", "--shapes", "huge"],
+        ["bench", "--modes", "sideways"],
+        ["demo", "--nope"],
+    ],
+)
 def test_bad_options_exit_2_with_usage(capsys, argv):
     code, _, err = run(capsys, *argv)
     assert code == 2
@@ -112,25 +122,28 @@ def series_csv(n, header="year,value", start=1900):
     return header + "\n" + "".join(f"{start + k},{v:.3f}\n" for k, v in enumerate(values))
 
 
-@pytest.mark.parametrize("case, fragments", [
-    ("missing", ["no such file"]),
-    ("directory", ["is a directory"]),
-    ("binary", ["not a text CSV file"]),
-    ("latin1", ["not a UTF-8 text file"]),
-    ("empty", ["the file is empty"]),
-    ("comments_only", ["the file is empty"]),
-    ("numeric_header", ["expected a header row", "got numbers"]),
-    ("missing_column", ["no column 'sunspots'", "available: 'year', 'value'"]),
-    ("several_columns", ["2 columns; choose one with --column", "'year', 'value'"]),
-    ("non_numeric", ["line 4", "non-numeric value 'abc'"]),
-    ("empty_cell", ["line 3", "missing value (empty)"]),
-    ("nan", ["line 5", "missing value ('NaN')"]),
-    ("infinite", ["line 2", "non-finite value 'inf'"]),
-    ("short_row", ["line 3", "1 field(s)"]),
-    ("header_only", ["has no values"]),
-    ("too_short", ["too short: 20 values", "at least"]),
-    ("bad_quote", ["not a valid CSV file"]),
-])
+@pytest.mark.parametrize(
+    "case, fragments",
+    [
+        ("missing", ["no such file"]),
+        ("directory", ["is a directory"]),
+        ("binary", ["not a text CSV file"]),
+        ("latin1", ["not a UTF-8 text file"]),
+        ("empty", ["the file is empty"]),
+        ("comments_only", ["the file is empty"]),
+        ("numeric_header", ["expected a header row", "got numbers"]),
+        ("missing_column", ["no column 'sunspots'", "available: 'year', 'value'"]),
+        ("several_columns", ["2 columns; choose one with --column", "'year', 'value'"]),
+        ("non_numeric", ["line 4", "non-numeric value 'abc'"]),
+        ("empty_cell", ["line 3", "missing value (empty)"]),
+        ("nan", ["line 5", "missing value ('NaN')"]),
+        ("infinite", ["line 2", "non-finite value 'inf'"]),
+        ("short_row", ["line 3", "1 field(s)"]),
+        ("header_only", ["has no values"]),
+        ("too_short", ["too short: 20 values", "at least"]),
+        ("bad_quote", ["not a valid CSV file"]),
+    ],
+)
 def test_forecast_csv_errors_are_one_line_exit_2(capsys, tmp_path, case, fragments):
     files = {
         "missing": lambda: str(tmp_path / "nope.csv"),
@@ -151,9 +164,13 @@ def test_forecast_csv_errors_are_one_line_exit_2(capsys, tmp_path, case, fragmen
         "too_short": lambda: write(tmp_path, "x.csv", series_csv(20)),
         "bad_quote": lambda: write(tmp_path, "x.csv", 'value\n1\n"2"x\n'),
     }
-    column = {"missing_column": ["--column", "sunspots"], "empty_cell": ["--column", "value"],
-              "short_row": ["--column", "value"], "too_short": ["--column", "value"]}
-    argv = ["forecast", "--csv", files[case]()] + column.get(case, [])
+    column = {
+        "missing_column": ["--column", "sunspots"],
+        "empty_cell": ["--column", "value"],
+        "short_row": ["--column", "value"],
+        "too_short": ["--column", "value"],
+    }
+    argv = ["forecast", "--csv", files[case](), *column.get(case, [])]
     code, out, err = run(capsys, *argv)
     assert code == 2, err
     assert out == ""
@@ -167,8 +184,13 @@ def test_too_short_message_names_the_minimum_and_the_minimum_works(capsys, tmp_p
     path = write(tmp_path, "short.csv", series_csv(need - 1))
     code, _, err = run(capsys, "forecast", "--csv", path, "--column", "value", "--window", "6")
     assert code == 2
-    assert_one_line_error(err, f"{need - 1} values", f"at least {need} are needed",
-                          f"{MIN_TRAIN_WINDOWS} windows", f"{MIN_VALID} to validate")
+    assert_one_line_error(
+        err,
+        f"{need - 1} values",
+        f"at least {need} are needed",
+        f"{MIN_TRAIN_WINDOWS} windows",
+        f"{MIN_VALID} to validate",
+    )
     path = write(tmp_path, "ok.csv", series_csv(need))
     code, out, err = run(capsys, "forecast", "--csv", path, "--column", "value", "--window", "6", "--epochs", "1")
     assert code == 0, err
@@ -186,8 +208,9 @@ def test_diverging_training_is_one_line(capsys, monkeypatch):
     from lstmfast.training.model import SequenceModel
 
     def diverge(self, *args, **kwargs):
-        raise FloatingPointError("fit: the loss became nan at epoch 1, batch 3; lower the learning rate or "
-                                 "pass clip_norm")
+        raise FloatingPointError(
+            "fit: the loss became nan at epoch 1, batch 3; lower the learning rate or pass clip_norm"
+        )
 
     monkeypatch.setattr(SequenceModel, "fit", diverge)
     code, _, err = run(capsys, "forecast", "--lr", "1e6")
@@ -213,8 +236,12 @@ def test_forecast_single_column_csv_needs_no_column(capsys, tmp_path):
 
 
 def test_python_m_lstmfast_error_has_no_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "lstmfast", "forecast", "--csv", str(tmp_path / "none.csv")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstmfast", "forecast", "--csv", str(tmp_path / "none.csv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.strip() == f"lstmfast forecast: error: {tmp_path / 'none.csv'}: no such file"
@@ -233,10 +260,15 @@ def no_matplotlib(monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)
 
 
-@pytest.mark.parametrize("argv", [
-    ["forecast"], ["agreement"], ["gradients"],
-    ["forecast", "--csv", "whatever.csv", "--column", "v"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["forecast"],
+        ["agreement"],
+        ["gradients"],
+        ["forecast", "--csv", "whatever.csv", "--column", "v"],
+    ],
+)
 def test_plot_without_matplotlib_says_how_to_install(capsys, no_matplotlib, tmp_path, argv):
     code, out, err = run(capsys, *argv, "--plot", str(tmp_path / "p.png"))
     assert code == 1
@@ -278,15 +310,30 @@ def test_demo_quick_prints_every_section(capsys):
 
 
 def test_agreement_tiny_run(capsys, tmp_path):
-    code, out, err = run(capsys, "agreement", "--train-size", "200", "--epochs", "1", "--repeats", "1",
-                         "--max-distance", "4", "--distances", "1,4", "--test-size", "20", "--hidden", "8")
+    code, out, err = run(
+        capsys,
+        "agreement",
+        "--train-size",
+        "200",
+        "--epochs",
+        "1",
+        "--repeats",
+        "1",
+        "--max-distance",
+        "4",
+        "--distances",
+        "1,4",
+        "--test-size",
+        "20",
+        "--hidden",
+        "8",
+    )
     assert code == 0, err
     assert "vanilla RNN" in out and "LSTM" in out and "last-noun shortcut" in out and "chance" in out
 
 
 def test_gradients_tiny_run(capsys):
-    code, out, err = run(capsys, "gradients", "--length", "20", "--train-size", "200", "--epochs", "1",
-                         "--hidden", "8")
+    code, out, err = run(capsys, "gradients", "--length", "20", "--train-size", "200", "--epochs", "1", "--hidden", "8")
     assert code == 0, err
     assert "<- the subject" in out and "RNN init" in out and "LSTM trained" in out
 
@@ -297,8 +344,9 @@ def test_gradients_length_out_of_range(capsys):
 
 
 def test_bench_tiny_run(capsys):
-    code, out, err = run(capsys, "bench", "--shapes", "tiny", "--modes", "inference", "--no-torch",
-                         "--budget", "0.02", "--threads", "1")
+    code, out, err = run(
+        capsys, "bench", "--shapes", "tiny", "--modes", "inference", "--no-torch", "--budget", "0.02", "--threads", "1"
+    )
     assert code == 0, err
     assert "lstmfast" in out and "numpy" in out and "checked against the NumPy reference" in out
     assert "PyTorch: skipped" in out

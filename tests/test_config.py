@@ -13,8 +13,9 @@ from lstmfast import _core
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, timeout=120
+    )
 
 
 def test_show_config_reports_isa_cpu_threads_and_compiler(capsys):
@@ -48,17 +49,21 @@ def test_environment_sets_threads():
     out = run_python("import lstmfast; print(lstmfast.get_num_threads())", LSTMFAST_NUM_THREADS="3")
     assert out.stdout.strip() == "3"
     if hasattr(os, "sched_getaffinity"):  # default: the cores this process may use
-        out = run_python("import lstmfast, os; print(lstmfast.get_num_threads() == len(os.sched_getaffinity(0)))",
-                         LSTMFAST_NUM_THREADS="")
+        out = run_python(
+            "import lstmfast, os; print(lstmfast.get_num_threads() == len(os.sched_getaffinity(0)))",
+            LSTMFAST_NUM_THREADS="",
+        )
         assert out.stdout.strip() == "True"
 
 
 def test_release_memory_empties_the_scratch_cache():
     import numpy as np
+
     x = np.zeros((200, 64, 64), np.float32)
     w_ih, w_hh = np.zeros((512, 64), np.float32), np.zeros((512, 128), np.float32)
-    lstmfast.lstm_backward(lstmfast.lstm_forward(x, w_ih, w_hh, None, None, training=True)[3],
-                           np.zeros((200, 64, 128), np.float32))  # a 26 MB gate-gradient scratch
+    lstmfast.lstm_backward(
+        lstmfast.lstm_forward(x, w_ih, w_hh, None, None, training=True)[3], np.zeros((200, 64, 128), np.float32)
+    )  # a 26 MB gate-gradient scratch
     assert _core.cached_memory_bytes() > 0
     freed = lstmfast.release_memory()
     assert freed > 0 and _core.cached_memory_bytes() == 0

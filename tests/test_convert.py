@@ -14,22 +14,31 @@ T, B, I, H = 4, 3, 2, 5
 
 
 def lstm_params(rng, bias=True, zero_b_hh=False, dtype=np.float64):
-    p = {"w_ih": rng.standard_normal((4 * H, I)), "w_hh": 0.5 * rng.standard_normal((4 * H, H)),
-         "b_ih": rng.standard_normal(4 * H) if bias else None,
-         "b_hh": (np.zeros(4 * H) if zero_b_hh else rng.standard_normal(4 * H)) if bias else None}
+    p = {
+        "w_ih": rng.standard_normal((4 * H, I)),
+        "w_hh": 0.5 * rng.standard_normal((4 * H, H)),
+        "b_ih": rng.standard_normal(4 * H) if bias else None,
+        "b_hh": (np.zeros(4 * H) if zero_b_hh else rng.standard_normal(4 * H)) if bias else None,
+    }
     return {k: None if v is None else v.astype(dtype) for k, v in p.items()}
 
 
 def gru_params(rng, bias=True):
-    return {"w_ih": rng.standard_normal((3 * H, I)), "w_hh": 0.5 * rng.standard_normal((3 * H, H)),
-            "b_ih": rng.standard_normal(3 * H) if bias else None,
-            "b_hh": rng.standard_normal(3 * H) if bias else None}
+    return {
+        "w_ih": rng.standard_normal((3 * H, I)),
+        "w_hh": 0.5 * rng.standard_normal((3 * H, H)),
+        "b_ih": rng.standard_normal(3 * H) if bias else None,
+        "b_hh": rng.standard_normal(3 * H) if bias else None,
+    }
 
 
 def rnn_params(rng, bias=True):
-    return {"w_ih": rng.standard_normal((H, I)), "w_hh": 0.5 * rng.standard_normal((H, H)),
-            "b_ih": rng.standard_normal(H) if bias else None,
-            "b_hh": rng.standard_normal(H) if bias else None}
+    return {
+        "w_ih": rng.standard_normal((H, I)),
+        "w_hh": 0.5 * rng.standard_normal((H, H)),
+        "b_ih": rng.standard_normal(H) if bias else None,
+        "b_hh": rng.standard_normal(H) if bias else None,
+    }
 
 
 def assert_same(a: dict, b: dict) -> None:
@@ -55,8 +64,7 @@ def sig(z):
 
 
 def ours(params, x, h0, c0):
-    y, h_n, c_n, _ = ref.lstm_forward(x, params["w_ih"], params["w_hh"], params["b_ih"],
-                                      params["b_hh"], h0, c0)
+    y, h_n, c_n, _ = ref.lstm_forward(x, params["w_ih"], params["w_hh"], params["b_ih"], params["b_hh"], h0, c0)
     return y, h_n, c_n
 
 
@@ -68,8 +76,9 @@ def ours(params, x, h0, c0):
 def test_torch_state_dict_round_trip(make, bias):
     p = make(np.random.default_rng(0), bias)
     sd = convert.to_torch_state_dict(p, layer=1)
-    assert set(sd) == ({"weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"} if bias
-                       else {"weight_ih_l1", "weight_hh_l1"})
+    assert set(sd) == (
+        {"weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"} if bias else {"weight_ih_l1", "weight_hh_l1"}
+    )
     back = convert.from_torch_state_dict(sd, layer=1)
     assert_same(back, p)
     assert_no_sharing(sd, p)
@@ -107,8 +116,7 @@ def test_torch_state_dict_with_real_tensors():
 def test_torch_state_dict_reverse_direction_and_explicit_cell(make, cell):
     p = make(np.random.default_rng(9))
     sd = convert.to_torch_state_dict(p, layer=2, reverse=True, cell=cell)
-    assert set(sd) == {"weight_ih_l2_reverse", "weight_hh_l2_reverse", "bias_ih_l2_reverse",
-                       "bias_hh_l2_reverse"}
+    assert set(sd) == {"weight_ih_l2_reverse", "weight_hh_l2_reverse", "bias_ih_l2_reverse", "bias_hh_l2_reverse"}
     assert_same(convert.from_torch_state_dict(sd, layer=2, reverse=True, cell=cell), p)
     assert_same(convert.from_torch_state_dict(sd, layer=2, reverse=True), p)  # cell read from shapes
     with pytest.raises(ValueError, match=re.escape("sd: no entry 'weight_ih_l2'")):
@@ -151,7 +159,7 @@ def keras_lstm(kernel, recurrent_kernel, bias, x_bti, h0, c0):
     n = recurrent_kernel.shape[0]
     for t in range(x_bti.shape[1]):
         z = x_bti[:, t] @ kernel + h @ recurrent_kernel + (0 if bias is None else bias)
-        i, f, cc, o = z[:, :n], z[:, n:2 * n], z[:, 2 * n:3 * n], z[:, 3 * n:]
+        i, f, cc, o = z[:, :n], z[:, n : 2 * n], z[:, 2 * n : 3 * n], z[:, 3 * n :]
         c = sig(f) * c + sig(i) * np.tanh(cc)
         h = sig(o) * np.tanh(c)
         ys.append(h)
@@ -161,8 +169,11 @@ def keras_lstm(kernel, recurrent_kernel, bias, x_bti, h0, c0):
 @pytest.mark.parametrize("bias", [True, False])
 def test_keras_matches_its_own_equations(bias):
     rng = np.random.default_rng(2)
-    k = {"kernel": rng.standard_normal((I, 4 * H)), "recurrent_kernel": 0.5 * rng.standard_normal((H, 4 * H)),
-         "bias": rng.standard_normal(4 * H) if bias else None}
+    k = {
+        "kernel": rng.standard_normal((I, 4 * H)),
+        "recurrent_kernel": 0.5 * rng.standard_normal((H, 4 * H)),
+        "bias": rng.standard_normal(4 * H) if bias else None,
+    }
     x, h0, c0 = rng.standard_normal((T, B, I)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
     p = convert.from_keras(k)
     ky, kh, kc = keras_lstm(k["kernel"], k["recurrent_kernel"], k["bias"], x.transpose(1, 0, 2), h0, c0)
@@ -199,8 +210,8 @@ def keras_gru(kernel, recurrent_kernel, bias, x_bti, h0):
         mx = x_bti[:, t] @ kernel + b_in
         mh = h @ recurrent_kernel + b_rec
         z = sig(mx[:, :n] + mh[:, :n])
-        r = sig(mx[:, n:2 * n] + mh[:, n:2 * n])
-        hh = np.tanh(mx[:, 2 * n:] + r * mh[:, 2 * n:])
+        r = sig(mx[:, n : 2 * n] + mh[:, n : 2 * n])
+        hh = np.tanh(mx[:, 2 * n :] + r * mh[:, 2 * n :])
         h = z * h + (1 - z) * hh
         ys.append(h)
     return np.stack(ys, axis=1), h
@@ -209,8 +220,11 @@ def keras_gru(kernel, recurrent_kernel, bias, x_bti, h0):
 @pytest.mark.parametrize("bias", [True, False])
 def test_keras_gru_matches_its_own_equations_and_round_trips(bias):
     rng = np.random.default_rng(11)
-    k = {"kernel": rng.standard_normal((I, 3 * H)), "recurrent_kernel": 0.5 * rng.standard_normal((H, 3 * H)),
-         "bias": rng.standard_normal((2, 3 * H)) if bias else None}
+    k = {
+        "kernel": rng.standard_normal((I, 3 * H)),
+        "recurrent_kernel": 0.5 * rng.standard_normal((H, 3 * H)),
+        "bias": rng.standard_normal((2, 3 * H)) if bias else None,
+    }
     x, h0 = rng.standard_normal((T, B, I)), rng.standard_normal((B, H))
     p = convert.from_keras_gru(k)
     ky, kh = keras_gru(k["kernel"], k["recurrent_kernel"], k["bias"], x.transpose(1, 0, 2), h0)
@@ -233,9 +247,9 @@ def test_keras_gru_gate_order_and_one_missing_bias():
     p = gru_params(rng)
     k = convert.to_keras_gru(p)
     # Keras block z (columns 0:H) is our block z (rows H:2H), r is swapped with it, h = n stays.
-    np.testing.assert_array_equal(k["kernel"][:, :H], p["w_ih"][H:2 * H].T)
-    np.testing.assert_array_equal(k["recurrent_kernel"][:, H:2 * H], p["w_hh"][:H].T)
-    np.testing.assert_array_equal(k["bias"][1, 2 * H:], p["b_hh"][2 * H:])
+    np.testing.assert_array_equal(k["kernel"][:, :H], p["w_ih"][H : 2 * H].T)
+    np.testing.assert_array_equal(k["recurrent_kernel"][:, H : 2 * H], p["w_hh"][:H].T)
+    np.testing.assert_array_equal(k["bias"][1, 2 * H :], p["b_hh"][2 * H :])
     k = convert.to_keras_gru({**p, "b_ih": None})
     assert k["bias"].shape == (2, 3 * H) and not k["bias"][0].any()
 
@@ -266,8 +280,11 @@ def onnx_lstm(W, R, B, X, h0, c0):
 @pytest.mark.parametrize("bias", [True, False])
 def test_onnx_matches_its_own_equations_and_round_trips(bias):
     rng = np.random.default_rng(4)
-    o = {"W": rng.standard_normal((1, 4 * H, I)), "R": 0.5 * rng.standard_normal((1, 4 * H, H)),
-         "B": rng.standard_normal((1, 8 * H)) if bias else None}
+    o = {
+        "W": rng.standard_normal((1, 4 * H, I)),
+        "R": 0.5 * rng.standard_normal((1, 4 * H, H)),
+        "B": rng.standard_normal((1, 8 * H)) if bias else None,
+    }
     X, h0, c0 = rng.standard_normal((T, B, I)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
     p = convert.from_onnx(**o)
     oy, oh, oc = onnx_lstm(o["W"], o["R"], o["B"], X, h0, c0)
@@ -283,7 +300,7 @@ def test_onnx_with_one_bias_missing():
     p = lstm_params(np.random.default_rng(5))
     p["b_hh"] = None
     o = convert.to_onnx(p)
-    np.testing.assert_array_equal(o["B"][0, 4 * H:], 0)
+    np.testing.assert_array_equal(o["B"][0, 4 * H :], 0)
     back = convert.from_onnx(**o)
     np.testing.assert_array_equal(back["b_ih"], p["b_ih"])
 
@@ -331,8 +348,11 @@ def test_course_lstm_matches_its_own_equations_and_round_trips():
 
 def test_course_rnn_matches_its_own_equations_and_round_trips():
     rng = np.random.default_rng(7)
-    course = {"Wax": rng.standard_normal((H, I)), "Waa": 0.5 * rng.standard_normal((H, H)),
-              "ba": rng.standard_normal((H, 1))}
+    course = {
+        "Wax": rng.standard_normal((H, I)),
+        "Waa": 0.5 * rng.standard_normal((H, H)),
+        "ba": rng.standard_normal((H, 1)),
+    }
     x, h0 = rng.standard_normal((T, B, I)), rng.standard_normal((B, H))
     p = convert.from_course_rnn(course)
     a, ys = h0.T, []
@@ -357,8 +377,10 @@ def test_errors():
     def raises(exc, msg):
         return pytest.raises(exc, match=re.escape(msg))
 
-    with raises(ValueError, "params: expected keys ('w_ih', 'w_hh', 'b_ih', 'b_hh') (biases optional); "
-                            "missing ['w_hh'], unknown ['bias']"):
+    with raises(
+        ValueError,
+        "params: expected keys ('w_ih', 'w_hh', 'b_ih', 'b_hh') (biases optional); missing ['w_hh'], unknown ['bias']",
+    ):
         convert.to_keras({"w_ih": p["w_ih"], "bias": p["b_ih"]})
     with raises(TypeError, "params: expected a dict"):
         convert.to_onnx([p["w_ih"], p["w_hh"]])

@@ -78,7 +78,7 @@ def check_close(out, rout, grads, rgrads, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T%dB%dI%dH%d" % s)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T{}B{}I{}H{}".format(*s))
 def test_lstm_matches_reference(isa, shape, dtype, make_case):
     rng = np.random.default_rng(sum(shape))
     check_close(*run_both(make_case(rng, *shape), dtype, 4, rng), dtype)
@@ -86,14 +86,14 @@ def test_lstm_matches_reference(isa, shape, dtype, make_case):
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T%dB%dI%dH%d" % s)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T{}B{}I{}H{}".format(*s))
 def test_rnn_matches_reference(isa, shape, dtype, nonlinearity, make_case):
     rng = np.random.default_rng(sum(shape) + 1)
     check_close(*run_both(make_case(rng, *shape, gates=1), dtype, 1, rng, nonlinearity=nonlinearity), dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T%dB%dI%dH%d" % s)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T{}B{}I{}H{}".format(*s))
 def test_gru_matches_reference(isa, shape, dtype, make_case):
     rng = np.random.default_rng(sum(shape) + 2)
     check_close(*run_both(make_case(rng, *shape, gates=3), dtype, 3, rng), dtype)
@@ -106,7 +106,7 @@ STEP_SHAPES = [(1, 1, 2, 3), (6, 5, 3, 20), (9, 13, 4, 37)]  # (T, B, I, H): B a
 @pytest.mark.parametrize("ragged", [False, True], ids=["full", "lengths"])
 @pytest.mark.parametrize("cell", ["lstm", "rnn-tanh", "rnn-relu", "gru"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", STEP_SHAPES, ids=lambda s: "T%dB%dI%dH%d" % s)
+@pytest.mark.parametrize("shape", STEP_SHAPES, ids=lambda s: "T{}B{}I{}H{}".format(*s))
 def test_lengths_and_reverse_match_reference(isa, shape, dtype, cell, ragged, reverse, make_case):
     """Right-padded batches in any order and reversed sequences: outputs (zero
     past each end), final states and every gradient."""
@@ -147,7 +147,7 @@ def test_empty_sequence_or_batch(isa, shape, gates, make_case):
     rng = np.random.default_rng(3)
     case = make_case(rng, *shape, gates=gates)
     out, rout, grads, rgrads = run_both(case, np.float64, gates, rng)
-    T, B, I, H = shape  # noqa: E741
+    T, B, I, H = shape
     assert out[0].shape == (T, B, H)
     check_close(out, rout, grads, rgrads, np.float64)
     assert grads["x"].shape == (T, B, I)
@@ -172,8 +172,7 @@ def test_training_forward_equals_inference(isa, make_case):
 def test_results_do_not_depend_on_thread_count(isa, threads, dtype, make_case):
     rng = np.random.default_rng(5)
     lengths = rng.integers(1, 21, 16)
-    for gates, kw in ((4, {}), (1, {}), (3, {}), (4, {"lengths": lengths, "reverse": True}),
-                      (3, {"lengths": lengths})):
+    for gates, kw in ((4, {}), (1, {}), (3, {}), (4, {"lengths": lengths, "reverse": True}), (3, {"lengths": lengths})):
         case = make_case(rng, 20, 16, 32, 128, dtype, gates=gates)
         cell = CELLS[gates]
         fwd, bwd = getattr(lstmfast, cell + "_forward"), getattr(lstmfast, cell + "_backward")
@@ -194,7 +193,7 @@ def test_chunks_equal_the_whole_sequence(isa, make_case):
     """Length-1 chunks carrying (h, c) forward and (dh, dc) backward give the
     full-sequence result: what truncated BPTT relies on."""
     rng = np.random.default_rng(2)
-    T, B, I, H = 6, 3, 4, 10  # noqa: E741
+    T, B, I, H = 6, 3, 4, 10
     case = make_case(rng, T, B, I, H)
     dy = rng.standard_normal((T, B, H))
     y, h_n, c_n, tape = lstmfast.lstm_forward(**case, training=True)
@@ -203,7 +202,7 @@ def test_chunks_equal_the_whole_sequence(isa, make_case):
     state = (case["h0"], case["c0"])
     tapes, ys = [], []
     for t in range(T):
-        step = dict(case, x=case["x"][t:t + 1], h0=state[0], c0=state[1])
+        step = dict(case, x=case["x"][t : t + 1], h0=state[0], c0=state[1])
         yt, ht, ct, tp = lstmfast.lstm_forward(**step, training=True)
         ys.append(yt)
         tapes.append(tp)
@@ -212,7 +211,7 @@ def test_chunks_equal_the_whole_sequence(isa, make_case):
     dh, dc = None, None
     dw = np.zeros_like(case["w_hh"])
     for t in reversed(range(T)):
-        g = lstmfast.lstm_backward(tapes[t], dy[t:t + 1], dh, dc)
+        g = lstmfast.lstm_backward(tapes[t], dy[t : t + 1], dh, dc)
         np.testing.assert_allclose(g["x"][0], full["x"][t], rtol=0, atol=1e-13)
         dh, dc = g["h0"], g["c0"]
         dw += g["w_hh"]
@@ -265,7 +264,7 @@ def test_inputs_are_never_modified_and_layouts_accepted(isa, gates, make_case):
     # Fortran order, non-contiguous slices, read-only arrays.
     odd = {}
     for name, v in case.items():
-        big = np.zeros((2,) + v.shape, order="F")
+        big = np.zeros((2, *v.shape), order="F")
         big[0] = v
         view = np.asfortranarray(big[0]) if name == "w_ih" else big[0]
         view.flags.writeable = name != "x"

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from lstmfast import convert
-from lstmfast.teaching import course
 from lstmfast import reference as ref
+from lstmfast.teaching import course
 
 # Finite differences as in test_reference.py: (L(p + ε) − L(p − ε)) / 2ε with ε = 1e-6 is
 # good to ~1e-8 absolute here; we accept |num − ana| ≤ FD_TOL·max(1, |num| + |ana|).
@@ -29,11 +29,13 @@ SIZES = [(1, 1, 1, 1, 1), (2, 3, 3, 3, 2), (3, 2, 4, 2, 3)]
 
 
 def rnn_params(rng, n_x, n_a, n_y):
-    return {"Wax": 0.7 * rng.standard_normal((n_a, n_x)),
-            "Waa": 0.7 * rng.standard_normal((n_a, n_a)),
-            "Wya": rng.standard_normal((n_y, n_a)),
-            "ba": 0.3 * rng.standard_normal((n_a, 1)),
-            "by": 0.3 * rng.standard_normal((n_y, 1))}
+    return {
+        "Wax": 0.7 * rng.standard_normal((n_a, n_x)),
+        "Waa": 0.7 * rng.standard_normal((n_a, n_a)),
+        "Wya": rng.standard_normal((n_y, n_a)),
+        "ba": 0.3 * rng.standard_normal((n_a, 1)),
+        "by": 0.3 * rng.standard_normal((n_y, 1)),
+    }
 
 
 def lstm_params(rng, n_x, n_a, n_y):
@@ -101,8 +103,9 @@ def test_rnn_matches_reference(n_x, m, T_x, n_a, n_y):
     y, h_n, tape = ref.rnn_forward(to_tbi(x), **params, h0=a0.T, training=True)
     np.testing.assert_allclose(a, to_tbi(y), rtol=1e-13, atol=1e-14)
     for t in range(T_x):
-        np.testing.assert_allclose(y_pred[:, :, t], naive_softmax(p["Wya"] @ a[:, :, t] + p["by"]),
-                                   rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(
+            y_pred[:, :, t], naive_softmax(p["Wya"] @ a[:, :, t] + p["by"]), rtol=1e-13, atol=1e-15
+        )
     r = ref.rnn_backward(tape, to_tbi(da))
     np.testing.assert_allclose(g["dx"], to_tbi(r["x"]), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(g["da0"], r["h0"].T, rtol=1e-12, atol=1e-13)
@@ -115,8 +118,11 @@ def test_rnn_matches_reference(n_x, m, T_x, n_a, n_y):
 @pytest.mark.parametrize("n_x,m,T_x,n_a,n_y", SIZES)
 def test_rnn_backward_matches_finite_differences(n_x, m, T_x, n_a, n_y):
     rng = np.random.default_rng([7, n_x, m, T_x, n_a, n_y])
-    inputs = {**rnn_params(rng, n_x, n_a, n_y), "x": rng.standard_normal((n_x, m, T_x)),
-              "a0": rng.standard_normal((n_a, m))}
+    inputs = {
+        **rnn_params(rng, n_x, n_a, n_y),
+        "x": rng.standard_normal((n_x, m, T_x)),
+        "a0": rng.standard_normal((n_a, m)),
+    }
     G = rng.standard_normal((n_a, m, T_x))
 
     def loss(inp):  # L = Σ G·a, so da = G
@@ -128,16 +134,20 @@ def test_rnn_backward_matches_finite_differences(n_x, m, T_x, n_a, n_y):
     _, _, caches = course.rnn_forward(rest["x"], rest["a0"], p)
     g = course.rnn_backward(G, caches)
     wrt = {k: inputs[k] for k in ("Wax", "Waa", "ba", "x", "a0")}
-    assert_fd_close(numeric_grads(lambda q: loss({**inputs, **q}), wrt),
-                    {"Wax": g["dWax"], "Waa": g["dWaa"], "ba": g["dba"], "x": g["dx"],
-                     "a0": g["da0"]})
+    assert_fd_close(
+        numeric_grads(lambda q: loss({**inputs, **q}), wrt),
+        {"Wax": g["dWax"], "Waa": g["dWaa"], "ba": g["dba"], "x": g["dx"], "a0": g["da0"]},
+    )
 
 
 def test_rnn_cell_backward_matches_finite_differences():
     rng = np.random.default_rng(11)
     n_x, m, n_a, n_y = 3, 2, 4, 2
-    inputs = {**rnn_params(rng, n_x, n_a, n_y), "xt": rng.standard_normal((n_x, m)),
-              "a_prev": rng.standard_normal((n_a, m))}
+    inputs = {
+        **rnn_params(rng, n_x, n_a, n_y),
+        "xt": rng.standard_normal((n_x, m)),
+        "a_prev": rng.standard_normal((n_a, m)),
+    }
     G = rng.standard_normal((n_a, m))
 
     def loss(inp):
@@ -150,9 +160,10 @@ def test_rnn_cell_backward_matches_finite_differences():
     g = course.rnn_cell_backward(G, cache)
     assert set(g) == {"dxt", "da_prev", "dWax", "dWaa", "dba"}
     wrt = {k: inputs[k] for k in ("Wax", "Waa", "ba", "xt", "a_prev")}
-    assert_fd_close(numeric_grads(lambda q: loss({**inputs, **q}), wrt),
-                    {"Wax": g["dWax"], "Waa": g["dWaa"], "ba": g["dba"], "xt": g["dxt"],
-                     "a_prev": g["da_prev"]})
+    assert_fd_close(
+        numeric_grads(lambda q: loss({**inputs, **q}), wrt),
+        {"Wax": g["dWax"], "Waa": g["dWaa"], "ba": g["dba"], "xt": g["dxt"], "a_prev": g["da_prev"]},
+    )
 
 
 def test_rnn_cells_chain_to_the_sequence():
@@ -204,13 +215,11 @@ def test_lstm_matches_reference(n_x, m, T_x, n_a, n_y):
     g = course.lstm_backward(da, caches)
 
     params = convert.from_course_lstm(p)
-    h, _, _, tape = ref.lstm_forward(to_tbi(x), **params, h0=a0.T, c0=np.zeros((m, n_a)),
-                                     training=True)
+    h, _, _, tape = ref.lstm_forward(to_tbi(x), **params, h0=a0.T, c0=np.zeros((m, n_a)), training=True)
     np.testing.assert_allclose(a, to_tbi(h), rtol=1e-13, atol=1e-14)
     np.testing.assert_allclose(c, to_tbi(tape.cs[:T_x]), rtol=1e-13, atol=1e-14)
     for t in range(T_x):
-        np.testing.assert_allclose(y[:, :, t], naive_softmax(p["Wy"] @ a[:, :, t] + p["by"]),
-                                   rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(y[:, :, t], naive_softmax(p["Wy"] @ a[:, :, t] + p["by"]), rtol=1e-13, atol=1e-15)
 
     r = ref.lstm_backward(tape, to_tbi(da))
     # The reference's weight gradients, in the course's per-gate layout.
@@ -225,8 +234,11 @@ def test_lstm_matches_reference(n_x, m, T_x, n_a, n_y):
 @pytest.mark.parametrize("n_x,m,T_x,n_a,n_y", SIZES)
 def test_lstm_backward_matches_finite_differences(n_x, m, T_x, n_a, n_y):
     rng = np.random.default_rng([8, n_x, m, T_x, n_a, n_y])
-    inputs = {**lstm_params(rng, n_x, n_a, n_y), "x": rng.standard_normal((n_x, m, T_x)),
-              "a0": rng.standard_normal((n_a, m))}
+    inputs = {
+        **lstm_params(rng, n_x, n_a, n_y),
+        "x": rng.standard_normal((n_x, m, T_x)),
+        "a0": rng.standard_normal((n_a, m)),
+    }
     G = rng.standard_normal((n_a, m, T_x))
 
     def loss(inp):
@@ -239,21 +251,26 @@ def test_lstm_backward_matches_finite_differences(n_x, m, T_x, n_a, n_y):
     g = course.lstm_backward(G, caches)
     names = ("Wf", "Wi", "Wc", "Wo", "bf", "bi", "bc", "bo")
     wrt = {k: inputs[k] for k in (*names, "x", "a0")}
-    assert_fd_close(numeric_grads(lambda q: loss({**inputs, **q}), wrt),
-                    {**{k: g["d" + k] for k in names}, "x": g["dx"], "a0": g["da0"]})
+    assert_fd_close(
+        numeric_grads(lambda q: loss({**inputs, **q}), wrt),
+        {**{k: g["d" + k] for k in names}, "x": g["dx"], "a0": g["da0"]},
+    )
 
 
 def test_lstm_cell_backward_matches_finite_differences():
     rng = np.random.default_rng(12)
     n_x, m, n_a, n_y = 2, 3, 3, 2
-    inputs = {**lstm_params(rng, n_x, n_a, n_y), "xt": rng.standard_normal((n_x, m)),
-              "a_prev": rng.standard_normal((n_a, m)), "c_prev": rng.standard_normal((n_a, m))}
+    inputs = {
+        **lstm_params(rng, n_x, n_a, n_y),
+        "xt": rng.standard_normal((n_x, m)),
+        "a_prev": rng.standard_normal((n_a, m)),
+        "c_prev": rng.standard_normal((n_a, m)),
+    }
     Ga, Gc = rng.standard_normal((n_a, m)), rng.standard_normal((n_a, m))
 
     def loss(inp):  # L = Σ Ga·a<t> + Σ Gc·c<t>: da_next = Ga, dc_next = Gc
         p, rest = split(inp, course.LSTM_KEYS)
-        a_next, c_next, _, _ = course.lstm_cell_forward(rest["xt"], rest["a_prev"],
-                                                        rest["c_prev"], p)
+        a_next, c_next, _, _ = course.lstm_cell_forward(rest["xt"], rest["a_prev"], rest["c_prev"], p)
         return np.sum(Ga * a_next) + np.sum(Gc * c_next)
 
     p, rest = split(inputs, course.LSTM_KEYS)
@@ -262,9 +279,10 @@ def test_lstm_cell_backward_matches_finite_differences():
     names = ("Wf", "Wi", "Wc", "Wo", "bf", "bi", "bc", "bo")
     assert set(g) == {"dxt", "da_prev", "dc_prev", *("d" + k for k in names)}
     wrt = {k: inputs[k] for k in (*names, "xt", "a_prev", "c_prev")}
-    assert_fd_close(numeric_grads(lambda q: loss({**inputs, **q}), wrt),
-                    {**{k: g["d" + k] for k in names}, "xt": g["dxt"],
-                     "a_prev": g["da_prev"], "c_prev": g["dc_prev"]})
+    assert_fd_close(
+        numeric_grads(lambda q: loss({**inputs, **q}), wrt),
+        {**{k: g["d" + k] for k in names}, "xt": g["dxt"], "a_prev": g["da_prev"], "c_prev": g["dc_prev"]},
+    )
 
 
 def test_lstm_cells_chain_to_the_sequence():
@@ -355,9 +373,17 @@ def notebook_draws(spec):
 
 
 RNN_SPEC = [("Waa", (5, 5)), ("Wax", (5, 3)), ("Wya", (2, 5)), ("ba", (5, 1)), ("by", (2, 1))]
-LSTM_GATES_SPEC = [("Wf", (5, 8)), ("bf", (5, 1)), ("Wi", (5, 8)), ("bi", (5, 1)),
-                   ("Wo", (5, 8)), ("bo", (5, 1)), ("Wc", (5, 8)), ("bc", (5, 1))]
-LSTM_SPEC = LSTM_GATES_SPEC + [("Wy", (2, 5)), ("by", (2, 1))]
+LSTM_GATES_SPEC = [
+    ("Wf", (5, 8)),
+    ("bf", (5, 1)),
+    ("Wi", (5, 8)),
+    ("bi", (5, 1)),
+    ("Wo", (5, 8)),
+    ("bo", (5, 1)),
+    ("Wc", (5, 8)),
+    ("bc", (5, 1)),
+]
+LSTM_SPEC = [*LSTM_GATES_SPEC, ("Wy", (2, 5)), ("by", (2, 1))]
 
 
 def close(got, want):
@@ -375,10 +401,36 @@ def test_reproduces_the_notebooks_printed_values():
     # rnn_cell_forward: xt (3, 10), a_prev (5, 10), then Waa, Wax, Wya, ba, by
     d = notebook_draws([("xt", (3, 10)), ("a_prev", (5, 10)), *RNN_SPEC])
     a_next, yt_pred, _ = course.rnn_cell_forward(d["xt"], d["a_prev"], d)
-    close(a_next[4], [0.59584544, 0.18141802, 0.61311866, 0.99808218, 0.85016201,
-                      0.99980978, -0.18887155, 0.99815551, 0.6531151, 0.82872037])
-    close(yt_pred[1], [0.9888161, 0.01682021, 0.21140899, 0.36817467, 0.98988387,
-                       0.88945212, 0.36920224, 0.9966312, 0.9982559, 0.17746526])
+    close(
+        a_next[4],
+        [
+            0.59584544,
+            0.18141802,
+            0.61311866,
+            0.99808218,
+            0.85016201,
+            0.99980978,
+            -0.18887155,
+            0.99815551,
+            0.6531151,
+            0.82872037,
+        ],
+    )
+    close(
+        yt_pred[1],
+        [
+            0.9888161,
+            0.01682021,
+            0.21140899,
+            0.36817467,
+            0.98988387,
+            0.88945212,
+            0.36920224,
+            0.9966312,
+            0.9982559,
+            0.17746526,
+        ],
+    )
 
     # rnn_forward: x (3, 10, 4), a0 (5, 10), then the same parameters
     d = notebook_draws([("x", (3, 10, 4)), ("a0", (5, 10)), *RNN_SPEC])
@@ -387,8 +439,18 @@ def test_reproduces_the_notebooks_printed_values():
     close(y_pred[1][3], [0.79560373, 0.86224861, 0.11118257, 0.81515947])
 
     # rnn_cell_backward: xt, a_prev, then Wax, Waa (this order), Wya, ba, by, then da_next
-    d = notebook_draws([("xt", (3, 10)), ("a_prev", (5, 10)), ("Wax", (5, 3)), ("Waa", (5, 5)),
-                        ("Wya", (2, 5)), ("ba", (5, 1)), ("by", (2, 1)), ("da_next", (5, 10))])
+    d = notebook_draws(
+        [
+            ("xt", (3, 10)),
+            ("a_prev", (5, 10)),
+            ("Wax", (5, 3)),
+            ("Waa", (5, 5)),
+            ("Wya", (2, 5)),
+            ("ba", (5, 1)),
+            ("by", (2, 1)),
+            ("da_next", (5, 10)),
+        ]
+    )
     _, _, cache = course.rnn_cell_forward(d["xt"], d["a_prev"], d)
     g = course.rnn_cell_backward(d["da_next"], cache)
     close(g["dxt"][1][2], -1.3872130506)
@@ -398,8 +460,17 @@ def test_reproduces_the_notebooks_printed_values():
     close(g["dba"][4], [0.20023491])
 
     # rnn_backward: x (3, 10, 4), a0, then Wax, Waa, Wya, ba, by, then da (5, 10, 4)
-    d = notebook_draws([("x", (3, 10, 4)), ("a0", (5, 10)), ("Wax", (5, 3)), ("Waa", (5, 5)),
-                        ("Wya", (2, 5)), ("ba", (5, 1)), ("by", (2, 1))])
+    d = notebook_draws(
+        [
+            ("x", (3, 10, 4)),
+            ("a0", (5, 10)),
+            ("Wax", (5, 3)),
+            ("Waa", (5, 5)),
+            ("Wya", (2, 5)),
+            ("ba", (5, 1)),
+            ("by", (2, 1)),
+        ]
+    )
     _, _, caches = course.rnn_forward(d["x"], d["a0"], d)
     g = course.rnn_backward(np.random.randn(5, 10, 4), caches)
     close(g["dx"][1][2], [-2.07101689, -0.59255627, 0.02466855, 0.01483317])
@@ -424,8 +495,7 @@ def test_reproduces_the_notebooks_printed_values():
     close(g["dWi"][1][2], 1.05749805523)
     close(g["dWc"][3][1], 2.30456216369)
     close(g["dWo"][1][2], 0.331311595289)
-    close([g[k][4][0] for k in ("dbf", "dbi", "dbc", "dbo")],
-          [0.18864637, -0.40142491, 0.25587763, 0.13893342])
+    close([g[k][4][0] for k in ("dbf", "dbi", "dbc", "dbo")], [0.18864637, -0.40142491, 0.25587763, 0.13893342])
 
     # lstm_forward: x (3, 10, 7), a0, then the LSTM parameters
     d = notebook_draws([("x", (3, 10, 7)), ("a0", (5, 10)), *LSTM_SPEC])
@@ -451,8 +521,7 @@ def test_notebook_lstm_backward_is_not_bptt():
     close(g["dWi"][1][2], 0.102371820249)
     close(g["dWc"][3][1], -0.0624983794927)
     close(g["dWo"][1][2], 0.0484389131444)
-    close([g[k][4][0] for k in ("dbf", "dbi", "dbc", "dbo")],
-          [-0.0565788, -0.15399065, -0.29691142, -0.29798344])
+    close([g[k][4][0] for k in ("dbf", "dbi", "dbc", "dbo")], [-0.0565788, -0.15399065, -0.29691142, -0.29798344])
 
     # The exact gradient differs, except at the last step, where nothing flows in yet.
     exact = course.lstm_backward(da, caches)
@@ -479,8 +548,7 @@ def test_softmax_columns_sum_to_one_and_are_stable():
     _, y_pred, _ = course.rnn_forward(rng.standard_normal((2, 5, 3)), np.zeros((3, 5)), p)
     np.testing.assert_allclose(y_pred.sum(axis=0), 1, rtol=0, atol=1e-15)
     assert np.all(y_pred > 0)
-    _, y, _, _ = course.lstm_forward(rng.standard_normal((2, 5, 3)), np.zeros((3, 5)),
-                                     lstm_params(rng, 2, 3, 4))
+    _, y, _, _ = course.lstm_forward(rng.standard_normal((2, 5, 3)), np.zeros((3, 5)), lstm_params(rng, 2, 3, 4))
     np.testing.assert_allclose(y.sum(axis=0), 1, rtol=0, atol=1e-15)
     assert course.sigmoid(np.array([-1e4, 0.0, 1e4])).tolist() == [0.0, 0.5, 1.0]
 
@@ -488,10 +556,15 @@ def test_softmax_columns_sum_to_one_and_are_stable():
 def test_inputs_and_caches_are_not_modified():
     rng = np.random.default_rng(9)
     n_x, m, T_x, n_a, n_y = 2, 3, 3, 2, 2
-    args = {"x": rng.standard_normal((n_x, m, T_x)), "a0": rng.standard_normal((n_a, m)),
-            "c_prev": rng.standard_normal((n_a, m)), "da": rng.standard_normal((n_a, m, T_x)),
-            "dc": rng.standard_normal((n_a, m)),
-            "rnn": rnn_params(rng, n_x, n_a, n_y), "lstm": lstm_params(rng, n_x, n_a, n_y)}
+    args = {
+        "x": rng.standard_normal((n_x, m, T_x)),
+        "a0": rng.standard_normal((n_a, m)),
+        "c_prev": rng.standard_normal((n_a, m)),
+        "da": rng.standard_normal((n_a, m, T_x)),
+        "dc": rng.standard_normal((n_a, m)),
+        "rnn": rnn_params(rng, n_x, n_a, n_y),
+        "lstm": lstm_params(rng, n_x, n_a, n_y),
+    }
     saved = copy.deepcopy(args)
     x, a0, da = args["x"], args["a0"], args["da"]
 
@@ -538,8 +611,9 @@ def test_outputs_are_float64_for_other_input_dtypes():
     g = course.rnn_backward(np.ones((3, 4, 3), dtype=np.float32), caches)
     assert all(v.dtype == np.float64 for v in g.values())
     # and the result equals the float64 computation
-    a64, _, _ = course.rnn_forward(x.astype(np.float64), np.zeros((3, 4)),
-                                   {k: v.astype(np.float64) for k, v in p.items()})
+    a64, _, _ = course.rnn_forward(
+        x.astype(np.float64), np.zeros((3, 4)), {k: v.astype(np.float64) for k, v in p.items()}
+    )
     np.testing.assert_array_equal(a, a64)
 
 
@@ -552,40 +626,90 @@ def test_bad_input_raises_clear_errors():
         with pytest.raises(exc, match=match):
             fn(*a, **kw)
 
-    raises(ValueError, r"x: expected a 3-D array \(n_x, m, T_x\)", course.rnn_forward,
-           x[:, :, 0], a0, rp)
-    raises(ValueError, r"a0: expected shape \(n_a, m\) = \(5, 10\), got \(5, 9\)",
-           course.rnn_forward, x, a0[:, :9], rp)
-    raises(ValueError, r'parameters\["Wax"\]: expected shape \(n_a, n_x\) = \(5, 2\), got \(5, 3\)',
-           course.rnn_forward, x[:2], a0, rp)
-    raises(ValueError, r'parameters\["ba"\]: expected shape \(n_a, 1\) = \(5, 1\), got \(5,\)',
-           course.rnn_forward, x, a0, {**rp, "ba": rp["ba"][:, 0]})
-    raises(ValueError, r"parameters: missing keys \['Wya'\]", course.rnn_cell_forward,
-           x[:, :, 0], a0, {k: v for k, v in rp.items() if k != "Wya"})
+    raises(ValueError, r"x: expected a 3-D array \(n_x, m, T_x\)", course.rnn_forward, x[:, :, 0], a0, rp)
+    raises(ValueError, r"a0: expected shape \(n_a, m\) = \(5, 10\), got \(5, 9\)", course.rnn_forward, x, a0[:, :9], rp)
+    raises(
+        ValueError,
+        r'parameters\["Wax"\]: expected shape \(n_a, n_x\) = \(5, 2\), got \(5, 3\)',
+        course.rnn_forward,
+        x[:2],
+        a0,
+        rp,
+    )
+    raises(
+        ValueError,
+        r'parameters\["ba"\]: expected shape \(n_a, 1\) = \(5, 1\), got \(5,\)',
+        course.rnn_forward,
+        x,
+        a0,
+        {**rp, "ba": rp["ba"][:, 0]},
+    )
+    raises(
+        ValueError,
+        r"parameters: missing keys \['Wya'\]",
+        course.rnn_cell_forward,
+        x[:, :, 0],
+        a0,
+        {k: v for k, v in rp.items() if k != "Wya"},
+    )
     raises(TypeError, r"parameters: expected a dict", course.rnn_forward, x, a0, [1, 2])
-    raises(TypeError, r"xt: expected real numbers", course.rnn_cell_forward,
-           x[:, :, 0].astype(complex), a0, rp)
-    raises(ValueError, r"c_prev: expected shape \(n_a, m\)", course.lstm_cell_forward,
-           x[:, :, 0], a0, a0[:4], lp)
-    raises(ValueError, r'parameters\["Wc"\]: expected shape \(n_a, n_a \+ n_x\) = \(5, 8\)',
-           course.lstm_forward, x, a0, {**lp, "Wc": lp["Wc"][:, :7]})
-    raises(ValueError, r"x: expected a 3-D array .* no empty axis", course.lstm_forward,
-           x[:, :, :0], a0, lp)
+    raises(TypeError, r"xt: expected real numbers", course.rnn_cell_forward, x[:, :, 0].astype(complex), a0, rp)
+    raises(ValueError, r"c_prev: expected shape \(n_a, m\)", course.lstm_cell_forward, x[:, :, 0], a0, a0[:4], lp)
+    raises(
+        ValueError,
+        r'parameters\["Wc"\]: expected shape \(n_a, n_a \+ n_x\) = \(5, 8\)',
+        course.lstm_forward,
+        x,
+        a0,
+        {**lp, "Wc": lp["Wc"][:, :7]},
+    )
+    raises(ValueError, r"x: expected a 3-D array .* no empty axis", course.lstm_forward, x[:, :, :0], a0, lp)
 
     _, _, rcaches = course.rnn_forward(x, a0, rp)
     _, _, _, lcaches = course.lstm_forward(x, a0, lp)
-    raises(ValueError, r"da: expected shape \(n_a, m, T\) = \(5, 10, T\) with 1 <= T <= T_x = 4",
-           course.rnn_backward, np.zeros((5, 10, 5)), rcaches)
+    raises(
+        ValueError,
+        r"da: expected shape \(n_a, m, T\) = \(5, 10, T\) with 1 <= T <= T_x = 4",
+        course.rnn_backward,
+        np.zeros((5, 10, 5)),
+        rcaches,
+    )
     raises(ValueError, r"da: expected shape", course.lstm_backward, np.zeros((4, 10, 4)), lcaches)
-    raises(ValueError, r"caches: expected the pair \(list_of_caches, x\) returned by lstm_forward",
-           course.lstm_backward, np.zeros((5, 10, 4)), lcaches[0])
-    raises(ValueError, r"cache: expected the tuple \(a_next, a_prev, xt, parameters\)",
-           course.rnn_cell_backward, np.zeros((5, 10)), rcaches[0][0][:3])
-    raises(ValueError, r"da_next: expected shape \(n_a, m\) = \(5, 10\)",
-           course.rnn_cell_backward, np.zeros((10, 5)), rcaches[0][0])
-    raises(ValueError, r"dc_next: expected shape \(n_a, m\)", course.lstm_cell_backward,
-           np.zeros((5, 10)), np.zeros((5, 1)), lcaches[0][0])
-    raises(TypeError, r"through_time: expected a bool", course.rnn_backward,
-           np.zeros((5, 10, 4)), rcaches, through_time="no")
-    raises(ValueError, r"x: expected an array \(n_y, m\) with n_y >= 1", course.softmax,
-           np.zeros((0, 3)))
+    raises(
+        ValueError,
+        r"caches: expected the pair \(list_of_caches, x\) returned by lstm_forward",
+        course.lstm_backward,
+        np.zeros((5, 10, 4)),
+        lcaches[0],
+    )
+    raises(
+        ValueError,
+        r"cache: expected the tuple \(a_next, a_prev, xt, parameters\)",
+        course.rnn_cell_backward,
+        np.zeros((5, 10)),
+        rcaches[0][0][:3],
+    )
+    raises(
+        ValueError,
+        r"da_next: expected shape \(n_a, m\) = \(5, 10\)",
+        course.rnn_cell_backward,
+        np.zeros((10, 5)),
+        rcaches[0][0],
+    )
+    raises(
+        ValueError,
+        r"dc_next: expected shape \(n_a, m\)",
+        course.lstm_cell_backward,
+        np.zeros((5, 10)),
+        np.zeros((5, 1)),
+        lcaches[0][0],
+    )
+    raises(
+        TypeError,
+        r"through_time: expected a bool",
+        course.rnn_backward,
+        np.zeros((5, 10, 4)),
+        rcaches,
+        through_time="no",
+    )
+    raises(ValueError, r"x: expected an array \(n_y, m\) with n_y >= 1", course.softmax, np.zeros((0, 3)))

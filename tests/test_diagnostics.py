@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import lstmfast
-from lstmfast.training import losses
 from lstmfast import reference as ref
+from lstmfast.training import losses
 from lstmfast.training.diagnostics import GradientFlow, _chained_bptt, gradient_flow
 from lstmfast.training.model import SequenceModel
 
@@ -32,7 +32,7 @@ def ref_run(layer, x, h0=None, c0=None, training=False):
 
 @pytest.mark.parametrize("cls", [lstmfast.LSTM, lstmfast.RNN])
 def test_chained_chunks_equal_full_sequence_bptt(cls):
-    T, N, I, H = 7, 3, 2, 4  # noqa: E741
+    T, N, I, H = 7, 3, 2, 4
     rng = np.random.default_rng(0)
     layer = cls(I, H, dtype=np.float64, seed=1)
     x = rng.standard_normal((T, N, I))
@@ -60,8 +60,7 @@ def test_chained_stack_with_head_equals_model_gradients(cell):
     T, N = 6, 5
     x, y = rng.standard_normal((T, N, 2)), rng.random((N, 2))
     p = model.parameters()
-    run = _chained_bptt(model.layers, x, (p["head.weight"], p["head.bias"], y, "binary"), None,
-                        np.dtype(np.float64))
+    run = _chained_bptt(model.layers, x, (p["head.weight"], p["head.bias"], y, "binary"), None, np.dtype(np.float64))
     loss, grads = model.loss_and_gradients(x, y)  # the mean over examples; the chain sums them
     assert run["loss"] / N == pytest.approx(loss, rel=1e-12)
     for k in range(2):
@@ -74,7 +73,7 @@ def test_chained_stack_with_head_equals_model_gradients(cell):
 def test_layer_norms_match_the_reference_restarted_at_each_step(cls):
     """∂L<T>/∂a<t> independently: the reference re-run from (a<t>, c<t>) over steps t+1..T-1,
     whose backward returns the gradient of its initial state."""
-    T, N, I, H = 8, 3, 2, 5  # noqa: E741
+    T, N, I, H = 8, 3, 2, 5
     rng = np.random.default_rng(4)
     layer = cls(I, H, dtype=np.float64, seed=5)
     x = rng.standard_normal((T, N, I))
@@ -87,10 +86,10 @@ def test_layer_norms_match_the_reference_restarted_at_each_step(cls):
         dy = np.zeros((T - 1 - t, N, H))
         dy[-1] = dy_last
         if cls is lstmfast.LSTM:
-            sub = ref_run(layer, x[t + 1:], tape.hs[t], tape.cs[t], training=True)[-1]
+            sub = ref_run(layer, x[t + 1 :], tape.hs[t], tape.cs[t], training=True)[-1]
             g = ref.lstm_backward(sub, dy)
         else:
-            sub = ref_run(layer, x[t + 1:], tape.hs[t], training=True)[-1]
+            sub = ref_run(layer, x[t + 1 :], tape.hs[t], training=True)[-1]
             g = ref.rnn_backward(sub, dy)
         expected[t] = np.linalg.norm(g["h0"], axis=1)
     np.testing.assert_allclose(flow.per_example, expected, rtol=1e-10)
@@ -115,7 +114,7 @@ def test_model_norms_match_finite_differences_on_the_hidden_state(cell, task):
 
     def last_loss(t, h):
         if t < T - 1:
-            rest = ref_run(layer, x[t + 1:], h, tape.cs[t] if cell == "lstm" else None)
+            rest = ref_run(layer, x[t + 1 :], h, tape.cs[t] if cell == "lstm" else None)
             h = rest[1]  # a<T-1>
         z, target = losses.dense_forward(h, w_y, b_y), y[-1]
         if task == "binary":  # per example, summed over the outputs
@@ -153,7 +152,7 @@ def test_vanishing_in_a_vanilla_rnn_but_not_in_an_lstm_with_forget_bias():
     The same LSTM with its default small biases (Γf ≈ 0.5) decays like the RNN
     (measured 8.9e-6 at d = 20, 2.3e-11 at d = 50): the forget gate is what matters.
     """
-    T, N, I, H = 60, 8, 4, 16  # noqa: E741
+    T, N, I, H = 60, 8, 4, 16
     x = np.random.default_rng(0).standard_normal((T, N, I))
 
     rnn = lstmfast.RNN(I, H, dtype=np.float64, seed=0)
@@ -165,8 +164,8 @@ def test_vanishing_in_a_vanilla_rnn_but_not_in_an_lstm_with_forget_bias():
     lstm = lstmfast.LSTM(I, H, dtype=np.float64, seed=0)
     default_flow = gradient_flow(lstm, x)
     sd = lstm.state_dict()
-    sd["bias_ih_l0"][H:2 * H] = 3.0  # forget-gate block f
-    sd["bias_hh_l0"][H:2 * H] = 0.0
+    sd["bias_ih_l0"][H : 2 * H] = 3.0  # forget-gate block f
+    sd["bias_hh_l0"][H : 2 * H] = 0.0
     lstm.load_state_dict(sd)
     lstm_flow = gradient_flow(lstm, x)
 
@@ -214,19 +213,32 @@ def test_stacked_model_reports_every_layer():
     assert np.all(flow.layer_norms > 0)
 
 
-@pytest.mark.parametrize("call,exc,message", [
-    (lambda m, l, x: gradient_flow("lstm", x), TypeError, "model_or_layer: expected a SequenceModel, LSTM, GRU or RNN"),
-    (lambda m, l, x: gradient_flow(m, x), TypeError, "targets: required for a SequenceModel"),
-    (lambda m, l, x: gradient_flow(m, x, np.ones((4, 3)), dy_last=np.ones((3, 2))), TypeError,
-     "dy_last: only for a bare LSTM/GRU/RNN layer"),
-    (lambda m, l, x: gradient_flow(m, x, np.ones((4, 2))), ValueError, "targets: expected shape"),
-    (lambda m, l, x: gradient_flow(l, x, np.ones((4, 3))), TypeError, "targets: only for a SequenceModel"),
-    (lambda m, l, x: gradient_flow(l, x[0]), ValueError, r"x: expected a 3-D array \(T, N, I\) with I = 2"),
-    (lambda m, l, x: gradient_flow(l, x[:0]), ValueError, "x: expected at least one time step"),
-    (lambda m, l, x: gradient_flow(l, x, dy_last=np.ones((3, 3))), ValueError,
-     r"dy_last: expected shape \(N, H\) = \(3, 2\), got \(3, 3\)"),
-    (lambda m, l, x: gradient_flow(l, x, dtype=np.int64), TypeError, "dtype: expected float32 or float64"),
-])
+@pytest.mark.parametrize(
+    "call,exc,message",
+    [
+        (
+            lambda m, l, x: gradient_flow("lstm", x),
+            TypeError,
+            "model_or_layer: expected a SequenceModel, LSTM, GRU or RNN",
+        ),
+        (lambda m, l, x: gradient_flow(m, x), TypeError, "targets: required for a SequenceModel"),
+        (
+            lambda m, l, x: gradient_flow(m, x, np.ones((4, 3)), dy_last=np.ones((3, 2))),
+            TypeError,
+            "dy_last: only for a bare LSTM/GRU/RNN layer",
+        ),
+        (lambda m, l, x: gradient_flow(m, x, np.ones((4, 2))), ValueError, "targets: expected shape"),
+        (lambda m, l, x: gradient_flow(l, x, np.ones((4, 3))), TypeError, "targets: only for a SequenceModel"),
+        (lambda m, l, x: gradient_flow(l, x[0]), ValueError, r"x: expected a 3-D array \(T, N, I\) with I = 2"),
+        (lambda m, l, x: gradient_flow(l, x[:0]), ValueError, "x: expected at least one time step"),
+        (
+            lambda m, l, x: gradient_flow(l, x, dy_last=np.ones((3, 3))),
+            ValueError,
+            r"dy_last: expected shape \(N, H\) = \(3, 2\), got \(3, 3\)",
+        ),
+        (lambda m, l, x: gradient_flow(l, x, dtype=np.int64), TypeError, "dtype: expected float32 or float64"),
+    ],
+)
 def test_bad_arguments(call, exc, message):
     model = SequenceModel(2, 2, seed=0)
     layer = lstmfast.LSTM(2, 2, seed=0)

@@ -9,16 +9,24 @@ import time
 import numpy as np
 import pytest
 
-from lstmfast.datasets import timeseries as ts
 from lstmfast.app import speed
 from lstmfast.app.agreement_experiment import AgreementConfig, agreement_experiment
 from lstmfast.app.demo import demo_sections
-from lstmfast.app.forecast_experiment import (ForecastConfig, forecast, minimum_length, resolve_split)
+from lstmfast.app.forecast_experiment import ForecastConfig, forecast, minimum_length, resolve_split
 from lstmfast.app.gradient_experiment import gradient_experiment
+from lstmfast.datasets import timeseries as ts
 from lstmfast.datasets.series import Series, SeriesError, builtin_series, read_csv_series
 
-TINY_AGREEMENT = AgreementConfig(hidden=8, train_size=120, train_distances=(1, 2, 3, 4), test_distances=(1, 4),
-                                 test_size=20, epochs=2, repeats=2, seed=3)
+TINY_AGREEMENT = AgreementConfig(
+    hidden=8,
+    train_size=120,
+    train_distances=(1, 2, 3, 4),
+    test_distances=(1, 4),
+    test_size=20,
+    epochs=2,
+    repeats=2,
+    seed=3,
+)
 
 # --------------------------------------------------------------------------- series
 
@@ -69,15 +77,16 @@ def test_forecast_shapes_baselines_and_determinism():
     r = forecast(s, config=cfg)
     split = ts.COURSE_SPLIT_TIME
     n_valid = len(s) - split
-    assert list(r.forecasts)[0] == "LSTM"
+    assert next(iter(r.forecasts)) == "LSTM"
     for values in r.forecasts.values():
         assert values.shape == (n_valid,)
     np.testing.assert_array_equal(r.actual, s.values[split:])
-    np.testing.assert_array_equal(r.forecasts["naive (last value)"], s.values[split - 1:-1])
+    np.testing.assert_array_equal(r.forecasts["naive (last value)"], s.values[split - 1 : -1])
     w = r.ma_window
-    np.testing.assert_allclose(r.forecasts[f"moving average ({w})"][:3],
-                               [s.values[split - w + k:split + k].mean() for k in range(3)])
-    np.testing.assert_array_equal(r.forecasts["seasonal naive (365)"], s.values[split - 365:-365])
+    np.testing.assert_allclose(
+        r.forecasts[f"moving average ({w})"][:3], [s.values[split - w + k : split + k].mean() for k in range(3)]
+    )
+    np.testing.assert_array_equal(r.forecasts["seasonal naive (365)"], s.values[split - 365 : -365])
     assert r.metrics["LSTM"]["MAE"] == pytest.approx(np.mean(np.abs(r.forecasts["LSTM"] - r.actual)))
     assert len(r.history) == 1
     again = forecast(s, config=cfg)
@@ -116,7 +125,7 @@ def test_agreement_experiment_tiny():
     for cell in ("rnn", "lstm"):
         assert r.accuracy[cell].shape == (2, 2)
         assert r.curves[cell].shape == (2, 2)
-        assert ((0 <= r.accuracy[cell]) & (r.accuracy[cell] <= 1)).all()
+        assert ((r.accuracy[cell] >= 0) & (r.accuracy[cell] <= 1)).all()
         assert r.models[cell].cell == cell and r.models[cell].hidden_sizes == [8]
     assert r.chance == 0.5
     assert r.last_noun[0] == 1.0  # distance 1: no noun in between, the shortcut is always right
@@ -197,8 +206,11 @@ def test_plots_are_written(tmp_path):
     cfg = TINY_AGREEMENT
     gf = gradient_experiment(10, config=cfg, models=ag.models, probe_size=4)
     fc = forecast("sunspots", epochs=1)
-    for draw, result, name in ((plotting.plot_agreement, ag, "a.png"), (plotting.plot_gradients, gf, "g.svg"),
-                               (plotting.plot_forecast, fc, "f.png")):
+    for draw, result, name in (
+        (plotting.plot_agreement, ag, "a.png"),
+        (plotting.plot_gradients, gf, "g.svg"),
+        (plotting.plot_forecast, fc, "f.png"),
+    ):
         path = str(tmp_path / name)
         assert draw(result, path) == path
         assert (tmp_path / name).stat().st_size > 1000

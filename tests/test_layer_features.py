@@ -73,8 +73,9 @@ def test_step_by_step_equals_the_whole_sequence(cls):
     for t in range(9):
         y_t, state = layer.step(x[t], state)
         np.testing.assert_allclose(y_t, y[t], rtol=1e-12, atol=1e-14)
-    for ours, theirs in zip(state if isinstance(state, tuple) else (state,),
-                            final if isinstance(final, tuple) else (final,)):
+    for ours, theirs in zip(
+        state if isinstance(state, tuple) else (state,), final if isinstance(final, tuple) else (final,)
+    ):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
 
 
@@ -115,8 +116,7 @@ def test_truncated_bptt_chunks_equal_one_long_sequence(cls):
         dw = dw + g["weight_hh_l1"]
     np.testing.assert_allclose(np.concatenate(dx), full["x"], rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(dw, full["weight_hh_l1"], rtol=1e-10, atol=1e-13)
-    np.testing.assert_allclose(dstate[0] if isinstance(dstate, tuple) else dstate, full["h0"], rtol=1e-10,
-                               atol=1e-13)
+    np.testing.assert_allclose(dstate[0] if isinstance(dstate, tuple) else dstate, full["h0"], rtol=1e-10, atol=1e-13)
 
 
 def test_go_backwards_is_the_reverse_direction():
@@ -125,8 +125,9 @@ def test_go_backwards_is_the_reverse_direction():
     back = lstmfast.LSTM(3, 4, dtype=np.float64, seed=0, go_backwards=True)
     y, (h, c) = back(x)
     p = back.parameters()
-    yr, hr, cr, _ = ref.lstm_forward(x, p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"],
-                                     reverse=True)
+    yr, hr, cr, _ = ref.lstm_forward(
+        x, p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"], reverse=True
+    )
     np.testing.assert_allclose(y, yr, rtol=1e-12)
     np.testing.assert_allclose(h[0], hr, rtol=1e-12)
 
@@ -142,8 +143,10 @@ def test_unit_forget_bias():
         lstmfast.LSTM(3, 4, bias=False, unit_forget_bias=True)
 
 
-@pytest.mark.parametrize("cell_cls,layer_cls", [(lstmfast.LSTMCell, lstmfast.LSTM), (lstmfast.GRUCell, lstmfast.GRU),
-                                                (lstmfast.RNNCell, lstmfast.RNN)])
+@pytest.mark.parametrize(
+    "cell_cls,layer_cls",
+    [(lstmfast.LSTMCell, lstmfast.LSTM), (lstmfast.GRUCell, lstmfast.GRU), (lstmfast.RNNCell, lstmfast.RNN)],
+)
 def test_cells_step_like_the_layer_and_backpropagate(cell_cls, layer_cls):
     rng = np.random.default_rng(5)
     cell = cell_cls(3, 4, dtype=np.float64, seed=2)
@@ -154,8 +157,9 @@ def test_cells_step_like_the_layer_and_backpropagate(cell_cls, layer_cls):
     for t in range(5):
         state = cell(x[t], state)
     final = layer(x)[1]
-    for ours, theirs in zip(state if isinstance(state, tuple) else (state,),
-                            final if isinstance(final, tuple) else (final,)):
+    for ours, theirs in zip(
+        state if isinstance(state, tuple) else (state,), final if isinstance(final, tuple) else (final,)
+    ):
         np.testing.assert_allclose(ours, theirs[0], rtol=1e-12, atol=1e-14)
     # One step's gradients equal the layer's on a length-1 sequence.
     s0 = (rand(rng, 2, 4), rand(rng, 2, 4)) if cell_cls is lstmfast.LSTMCell else rand(rng, 2, 4)
@@ -173,8 +177,11 @@ def test_cells_step_like_the_layer_and_backpropagate(cell_cls, layer_cls):
 def test_cells_match_torch_cells():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(6)
-    for ours_cls, theirs_cls in ((lstmfast.LSTMCell, torch.nn.LSTMCell), (lstmfast.GRUCell, torch.nn.GRUCell),
-                                 (lstmfast.RNNCell, torch.nn.RNNCell)):
+    for ours_cls, theirs_cls in (
+        (lstmfast.LSTMCell, torch.nn.LSTMCell),
+        (lstmfast.GRUCell, torch.nn.GRUCell),
+        (lstmfast.RNNCell, torch.nn.RNNCell),
+    ):
         cell = ours_cls(3, 5, dtype=np.float64, seed=0)
         module = theirs_cls(3, 5).double()
         module.load_state_dict({k: torch.tensor(v) for k, v in cell.state_dict().items()})
@@ -191,15 +198,18 @@ def test_cells_match_torch_cells():
 # ------------------------------------------------------------------------------ errors
 
 
-@pytest.mark.parametrize("kwargs,exc,message", [
-    ({"num_layers": 0}, ValueError, "num_layers: expected a positive int, got 0"),
-    ({"num_layers": 1.5}, TypeError, "num_layers: expected a positive int, got float"),
-    ({"dropout": 1.0}, ValueError, r"dropout: expected a probability in \[0, 1\), got 1.0"),
-    ({"dropout": -0.1}, ValueError, "dropout: expected a probability"),
-    ({"bidirectional": "yes"}, TypeError, "bidirectional: expected a bool, got str"),
-    ({"batch_first": 1}, TypeError, "batch_first: expected a bool, got int"),
-    ({"go_backwards": True, "bidirectional": True}, ValueError, "go_backwards: a bidirectional layer"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,message",
+    [
+        ({"num_layers": 0}, ValueError, "num_layers: expected a positive int, got 0"),
+        ({"num_layers": 1.5}, TypeError, "num_layers: expected a positive int, got float"),
+        ({"dropout": 1.0}, ValueError, r"dropout: expected a probability in \[0, 1\), got 1.0"),
+        ({"dropout": -0.1}, ValueError, "dropout: expected a probability"),
+        ({"bidirectional": "yes"}, TypeError, "bidirectional: expected a bool, got str"),
+        ({"batch_first": 1}, TypeError, "batch_first: expected a bool, got int"),
+        ({"go_backwards": True, "bidirectional": True}, ValueError, "go_backwards: a bidirectional layer"),
+    ],
+)
 def test_bad_options(kwargs, exc, message):
     with pytest.raises(exc, match=message):
         lstmfast.LSTM(3, 4, **kwargs)
@@ -209,8 +219,11 @@ def test_bad_states_lengths_and_steps():
     layer = lstmfast.LSTM(3, 4, num_layers=2, bidirectional=True)
     x = np.zeros((5, 2, 3), np.float32)
     good = np.zeros((4, 2, 4), np.float32)
-    with pytest.raises(ValueError, match=r"state: h0 expected shape \(num_layers \* num_directions, B, H\) = "
-                                         r"\(4, 2, 4\), got \(2, 2, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"state: h0 expected shape \(num_layers \* num_directions, B, H\) = "
+        r"\(4, 2, 4\), got \(2, 2, 4\)",
+    ):
         layer(x, (np.zeros((2, 2, 4), np.float32), good))
     with pytest.raises(TypeError, match="state: expected None or a pair"):
         layer(x, good)

@@ -27,17 +27,20 @@ def test_initialisation_like_pytorch(cls):
 
 
 @pytest.mark.parametrize("cls", [lstmfast.LSTM, lstmfast.RNN])
-@pytest.mark.parametrize("kwargs,exc,message", [
-    ({"input_size": 0}, ValueError, "input_size: expected a positive int, got 0"),
-    ({"hidden_size": -3}, ValueError, "hidden_size: expected a positive int, got -3"),
-    ({"hidden_size": 2.5}, TypeError, "hidden_size: expected a positive int, got float 2.5"),
-    ({"input_size": True}, TypeError, "input_size: expected a positive int, got bool"),
-    ({"hidden_size": "8"}, TypeError, "hidden_size: expected a positive int, got str"),
-    ({"hidden_size": 10**6}, ValueError, "sizes this large are not supported"),
-    ({"dtype": np.int32}, TypeError, "dtype: expected float32 or float64, got int32"),
-    ({"dtype": "float16"}, TypeError, "dtype: expected float32 or float64, got float16"),
-    ({"bias": "yes"}, TypeError, "bias: expected a bool, got str"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,message",
+    [
+        ({"input_size": 0}, ValueError, "input_size: expected a positive int, got 0"),
+        ({"hidden_size": -3}, ValueError, "hidden_size: expected a positive int, got -3"),
+        ({"hidden_size": 2.5}, TypeError, "hidden_size: expected a positive int, got float 2.5"),
+        ({"input_size": True}, TypeError, "input_size: expected a positive int, got bool"),
+        ({"hidden_size": "8"}, TypeError, "hidden_size: expected a positive int, got str"),
+        ({"hidden_size": 10**6}, ValueError, "sizes this large are not supported"),
+        ({"dtype": np.int32}, TypeError, "dtype: expected float32 or float64, got int32"),
+        ({"dtype": "float16"}, TypeError, "dtype: expected float32 or float64, got float16"),
+        ({"bias": "yes"}, TypeError, "bias: expected a bool, got str"),
+    ],
+)
 def test_bad_layer_arguments(cls, kwargs, exc, message):
     args = {"input_size": 3, "hidden_size": 4, **kwargs}
     with pytest.raises(exc, match=message):
@@ -80,8 +83,14 @@ def test_inference_and_training_calls_agree():
     rnn = lstmfast.RNN(3, 5, seed=0)
     y, h = rnn(x)
     assert y.shape == (6, 2, 5) and h.shape == (1, 2, 5)  # (num_layers * directions, B, H), like PyTorch
-    assert set(rnn.backward(rnn.forward(x)[2], y)) == {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
-                                                       "bias_hh_l0", "x", "h0"}
+    assert set(rnn.backward(rnn.forward(x)[2], y)) == {
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "bias_ih_l0",
+        "bias_hh_l0",
+        "x",
+        "h0",
+    }
 
 
 def test_sgd_on_the_loss_summed_over_time_goes_down():
@@ -95,6 +104,7 @@ def test_sgd_on_the_loss_summed_over_time_goes_down():
     (measured 0.46; a broken gradient leaves it near 1 or diverges).
     """
     from lstmfast import reference as ref
+
     T, B, H = 12, 32, 8
     rng = np.random.default_rng(0)
     x = (rng.random((T, B, 1)) < 0.3).astype(np.float64)
@@ -117,13 +127,18 @@ def test_sgd_on_the_loss_summed_over_time_goes_down():
 
     def step_ref():
         p = ref_params
-        a, _, _, tape = ref.lstm_forward(x, p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"],
-                                         p["bias_hh_l0"], training=True)
+        a, _, _, tape = ref.lstm_forward(
+            x, p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"], training=True
+        )
         loss, dlogits = losses.sigmoid_bce_with_logits(losses.dense_forward(a, p["w"], p["b"]), y)
         da, dw, db = losses.dense_backward(a, p["w"], dlogits)
         g = ref.lstm_backward(tape, da)
-        for name, key in (("weight_ih_l0", "w_ih"), ("weight_hh_l0", "w_hh"), ("bias_ih_l0", "b_ih"),
-                          ("bias_hh_l0", "b_hh")):
+        for name, key in (
+            ("weight_ih_l0", "w_ih"),
+            ("weight_hh_l0", "w_hh"),
+            ("bias_ih_l0", "b_ih"),
+            ("bias_hh_l0", "b_hh"),
+        ):
             p[name] -= lr * g[key]
         p["w"] -= lr * dw
         p["b"] -= lr * db

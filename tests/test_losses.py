@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from lstmfast.training import losses
 from lstmfast import reference as ref
+from lstmfast.training import losses
 
 # Centred differences with ε = 1e-6 in float64; see test_reference.py for the error rule.
 FD_EPS = 1e-6
@@ -152,7 +152,7 @@ def test_loss_gradients_match_finite_differences(reduction, masked):
     mask = (rng.random((3, 2, 1)) < 0.7) if masked else None
     for fn in (losses.sigmoid_bce_with_logits, losses.mse_loss):
         _, ana = fn(z, y, mask, reduction=reduction)
-        assert_fd_close(numeric_grad(lambda a: fn(a, y, mask, reduction=reduction)[0], z), ana)
+        assert_fd_close(numeric_grad(lambda a, fn=fn: fn(a, y, mask, reduction=reduction)[0], z), ana)
 
 
 def test_dense_gradients_match_finite_differences():
@@ -178,7 +178,7 @@ def test_nothing_is_modified():
     h, w = rng.standard_normal((3, 2, 4)), rng.standard_normal((2, 4))
     hw = h.copy(), w.copy()
     losses.dense_backward(h, w, losses.dense_forward(h, w))
-    for a, s in zip(arrays + [h, w], saved + list(hw)):
+    for a, s in zip([*arrays, h, w], saved + list(hw)):
         np.testing.assert_array_equal(a, s)
 
 
@@ -230,9 +230,14 @@ def test_lstm_learns_a_memory_task():
     x = (rng.random((T, B, 1)) < 0.3).astype(np.float64)
     y = (np.cumsum(x, axis=0) > 0).astype(np.float64)
     k = 1 / np.sqrt(H)  # PyTorch's default initialisation range
-    p = {"w_ih": rng.uniform(-k, k, (4 * H, 1)), "w_hh": rng.uniform(-k, k, (4 * H, H)),
-         "b_ih": rng.uniform(-k, k, 4 * H), "b_hh": rng.uniform(-k, k, 4 * H),
-         "w_y": rng.uniform(-k, k, (1, H)), "b_y": np.zeros(1)}
+    p = {
+        "w_ih": rng.uniform(-k, k, (4 * H, 1)),
+        "w_hh": rng.uniform(-k, k, (4 * H, H)),
+        "b_ih": rng.uniform(-k, k, 4 * H),
+        "b_hh": rng.uniform(-k, k, 4 * H),
+        "w_y": rng.uniform(-k, k, (1, H)),
+        "b_y": np.zeros(1),
+    }
 
     history = []
     for _ in range(30):

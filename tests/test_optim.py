@@ -35,10 +35,7 @@ def test_sgd_momentum_two_steps(nesterov):
     opt.step(p, {"w": np.array([g2])})
     v1 = g1  # the buffer starts at the first gradient
     v2 = mu * v1 + g2
-    if nesterov:
-        expected = 1.0 - lr * (g1 + mu * v1) - lr * (g2 + mu * v2)
-    else:
-        expected = 1.0 - lr * v1 - lr * v2
+    expected = 1.0 - lr * (g1 + mu * v1) - lr * (g2 + mu * v2) if nesterov else 1.0 - lr * v1 - lr * v2
     assert p["w"][0] == pytest.approx(expected, rel=1e-15)
 
 
@@ -79,15 +76,23 @@ def test_float32_parameters_stay_float32():
 # --------------------------------------------------------------------------- against torch.optim
 
 
-@pytest.mark.parametrize("make", [
-    lambda torch, ps: (SGD(0.1), torch.optim.SGD(ps, lr=0.1)),
-    lambda torch, ps: (SGD(0.05, momentum=0.9), torch.optim.SGD(ps, lr=0.05, momentum=0.9)),
-    lambda torch, ps: (SGD(0.05, momentum=0.5, nesterov=True),
-                       torch.optim.SGD(ps, lr=0.05, momentum=0.5, nesterov=True)),
-    lambda torch, ps: (Adam(0.01), torch.optim.Adam(ps, lr=0.01)),
-    lambda torch, ps: (Adam(0.02, betas=(0.8, 0.99), eps=1e-6),
-                       torch.optim.Adam(ps, lr=0.02, betas=(0.8, 0.99), eps=1e-6)),
-], ids=["sgd", "momentum", "nesterov", "adam", "adam-betas"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda torch, ps: (SGD(0.1), torch.optim.SGD(ps, lr=0.1)),
+        lambda torch, ps: (SGD(0.05, momentum=0.9), torch.optim.SGD(ps, lr=0.05, momentum=0.9)),
+        lambda torch, ps: (
+            SGD(0.05, momentum=0.5, nesterov=True),
+            torch.optim.SGD(ps, lr=0.05, momentum=0.5, nesterov=True),
+        ),
+        lambda torch, ps: (Adam(0.01), torch.optim.Adam(ps, lr=0.01)),
+        lambda torch, ps: (
+            Adam(0.02, betas=(0.8, 0.99), eps=1e-6),
+            torch.optim.Adam(ps, lr=0.02, betas=(0.8, 0.99), eps=1e-6),
+        ),
+    ],
+    ids=["sgd", "momentum", "nesterov", "adam", "adam-betas"],
+)
 def test_matches_torch_optim(make):
     torch = pytest.importorskip("torch")
     params, grads = params_and_grads(steps=6)
@@ -141,21 +146,24 @@ def test_clip_grad_norm_leaves_non_finite_gradients_alone():
 # --------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("make,exc,message", [
-    (lambda: SGD(0.0), ValueError, r"lr: expected a finite number > 0, got 0.0"),
-    (lambda: SGD(-1), ValueError, "lr: expected a finite number > 0"),
-    (lambda: SGD("0.1"), TypeError, "lr: expected a number"),
-    (lambda: SGD(0.1, momentum=1.0), ValueError, r"momentum: expected a number in \[0, 1\)"),
-    (lambda: SGD(0.1, nesterov=True), ValueError, "nesterov: Nesterov momentum needs momentum > 0"),
-    (lambda: SGD(0.1, momentum=0.9, nesterov=1), TypeError, "nesterov: expected a bool"),
-    (lambda: Adam(math.inf), ValueError, "lr: expected a finite number > 0"),
-    (lambda: Adam(betas=(0.9,)), TypeError, "betas: expected a pair"),
-    (lambda: Adam(betas=(0.9, 1.0)), ValueError, r"betas\[1\]: expected a number in \[0, 1\)"),
-    (lambda: Adam(eps=0), ValueError, "eps: expected a finite number > 0"),
-    (lambda: clip_grad_norm({"a": np.ones(2)}, 0), ValueError, "max_norm: expected a finite number > 0"),
-    (lambda: clip_grad_norm([np.ones(2)], 1.0), TypeError, "grads: expected a dict"),
-    (lambda: clip_grad_norm({"a": [1.0]}, 1.0), TypeError, r"grads\['a'\]: expected a float NumPy array"),
-])
+@pytest.mark.parametrize(
+    "make,exc,message",
+    [
+        (lambda: SGD(0.0), ValueError, r"lr: expected a finite number > 0, got 0.0"),
+        (lambda: SGD(-1), ValueError, "lr: expected a finite number > 0"),
+        (lambda: SGD("0.1"), TypeError, "lr: expected a number"),
+        (lambda: SGD(0.1, momentum=1.0), ValueError, r"momentum: expected a number in \[0, 1\)"),
+        (lambda: SGD(0.1, nesterov=True), ValueError, "nesterov: Nesterov momentum needs momentum > 0"),
+        (lambda: SGD(0.1, momentum=0.9, nesterov=1), TypeError, "nesterov: expected a bool"),
+        (lambda: Adam(math.inf), ValueError, "lr: expected a finite number > 0"),
+        (lambda: Adam(betas=(0.9,)), TypeError, "betas: expected a pair"),
+        (lambda: Adam(betas=(0.9, 1.0)), ValueError, r"betas\[1\]: expected a number in \[0, 1\)"),
+        (lambda: Adam(eps=0), ValueError, "eps: expected a finite number > 0"),
+        (lambda: clip_grad_norm({"a": np.ones(2)}, 0), ValueError, "max_norm: expected a finite number > 0"),
+        (lambda: clip_grad_norm([np.ones(2)], 1.0), TypeError, "grads: expected a dict"),
+        (lambda: clip_grad_norm({"a": [1.0]}, 1.0), TypeError, r"grads\['a'\]: expected a float NumPy array"),
+    ],
+)
 def test_bad_arguments(make, exc, message):
     with pytest.raises(exc, match=message):
         make()

@@ -22,8 +22,7 @@ FD_EPS = 1e-6
 FD_TOL = 1e-7
 
 
-def lstm_inputs(rng: np.random.Generator, T: int, B: int, I: int, H: int,
-                bias: bool = True) -> dict:
+def lstm_inputs(rng: np.random.Generator, T: int, B: int, I: int, H: int, bias: bool = True) -> dict:
     return {
         "x": rng.standard_normal((T, B, I)),
         "w_ih": 0.6 * rng.standard_normal((4 * H, I)),
@@ -35,8 +34,7 @@ def lstm_inputs(rng: np.random.Generator, T: int, B: int, I: int, H: int,
     }
 
 
-def rnn_inputs(rng: np.random.Generator, T: int, B: int, I: int, H: int,
-               bias: bool = True) -> dict:
+def rnn_inputs(rng: np.random.Generator, T: int, B: int, I: int, H: int, bias: bool = True) -> dict:
     p = lstm_inputs(rng, T, B, I, H, bias)
     del p["c0"]
     for k in ("w_ih", "w_hh", "b_ih", "b_hh"):
@@ -138,8 +136,9 @@ def test_sigmoid_is_stable_and_keeps_dtype():
         s = ref.sigmoid(z)
         assert s.dtype == dtype
         assert np.all(np.isfinite(s)) and s[0] == 0 and s[-1] == 1 and s[3] == 0.5
-        np.testing.assert_allclose(s[1:-1], 1 / (1 + np.exp(-z[1:-1].astype(np.float64))),
-                                   rtol=1e-6 if dtype == np.float32 else 1e-15)
+        np.testing.assert_allclose(
+            s[1:-1], 1 / (1 + np.exp(-z[1:-1].astype(np.float64))), rtol=1e-6 if dtype == np.float32 else 1e-15
+        )
 
 
 # ----------------------------------------------------------------- independent oracle
@@ -159,9 +158,9 @@ def naive_lstm(x, w_ih, w_hh, b_ih, b_hh, h0, c0):
             concat = np.vstack([a, x[t, n].reshape(-1, 1)])
             z = W @ concat + b.reshape(-1, 1)
             gate_u = 1 / (1 + np.exp(-z[0:H]))
-            gate_f = 1 / (1 + np.exp(-z[H:2 * H]))
-            c_tilde = np.tanh(z[2 * H:3 * H])
-            gate_o = 1 / (1 + np.exp(-z[3 * H:4 * H]))
+            gate_f = 1 / (1 + np.exp(-z[H : 2 * H]))
+            c_tilde = np.tanh(z[2 * H : 3 * H])
+            gate_o = 1 / (1 + np.exp(-z[3 * H : 4 * H]))
             c = gate_u * c_tilde + gate_f * c
             a = gate_o * np.tanh(c)
             y[t, n] = a[:, 0]
@@ -219,8 +218,12 @@ def _torch_compare(module, inputs, states, run, grads, names):
             module.bias_hh_l0.copy_(torch.from_numpy(inputs["b_hh"]))
     leaves = {k: torch.tensor(inputs[k], requires_grad=True) for k in ["x", *states]}
     outputs = run(leaves)
-    params = {"w_ih": module.weight_ih_l0, "w_hh": module.weight_hh_l0,
-              "b_ih": getattr(module, "bias_ih_l0", None), "b_hh": getattr(module, "bias_hh_l0", None)}
+    params = {
+        "w_ih": module.weight_ih_l0,
+        "w_hh": module.weight_hh_l0,
+        "b_ih": getattr(module, "bias_ih_l0", None),
+        "b_hh": getattr(module, "bias_hh_l0", None),
+    }
     worst = 0.0
     for name in names:
         t = leaves[name] if name in leaves else params[name]
@@ -243,14 +246,18 @@ def test_lstm_matches_torch(T, B, I, H, bias):
 
     def run(v):
         out, (hn, cn) = module(v["x"], (v["h0"][None], v["c0"][None]))
-        loss = (out * torch.from_numpy(R)).sum() + (hn[0] * torch.from_numpy(S)).sum() \
+        loss = (
+            (out * torch.from_numpy(R)).sum()
+            + (hn[0] * torch.from_numpy(S)).sum()
             + (cn[0] * torch.from_numpy(U)).sum()
+        )
         loss.backward()
         return out.detach().numpy(), hn[0].detach().numpy(), cn[0].detach().numpy()
 
     module = torch.nn.LSTM(I, H, bias=bias, dtype=torch.float64)
-    (ty, th, tc), worst = _torch_compare(module, inputs, ["h0", "c0"], run, grads,
-                                         ["x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh"])
+    (ty, th, tc), worst = _torch_compare(
+        module, inputs, ["h0", "c0"], run, grads, ["x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh"]
+    )
     assert np.max(np.abs(y - ty)) < 1e-10
     assert np.max(np.abs(h_n - th)) < 1e-10 and np.max(np.abs(c_n - tc)) < 1e-10
     assert worst < 1e-10
@@ -273,8 +280,7 @@ def test_rnn_matches_torch(nonlinearity, bias):
         return out.detach().numpy(), hn[0].detach().numpy()
 
     module = torch.nn.RNN(I, H, nonlinearity=nonlinearity, bias=bias, dtype=torch.float64)
-    (ty, th), worst = _torch_compare(module, inputs, ["h0"], run, grads,
-                                     ["x", "h0", "w_ih", "w_hh", "b_ih", "b_hh"])
+    (ty, th), worst = _torch_compare(module, inputs, ["h0"], run, grads, ["x", "h0", "w_ih", "w_hh", "b_ih", "b_hh"])
     assert np.max(np.abs(y - ty)) < 1e-10 and np.max(np.abs(h_n - th)) < 1e-10
     assert worst < 1e-10
 
@@ -372,7 +378,7 @@ def _awkward(a: np.ndarray, how: str):
     if how == "fortran":
         return np.asfortranarray(a)
     if how == "strided":  # a view with gaps: every other element of a larger array
-        big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],))
+        big = np.zeros((*a.shape[:-1], 2 * a.shape[-1]))
         big[..., ::2] = a
         return big[..., ::2]
     if how == "readonly":
@@ -401,8 +407,9 @@ def test_unusual_layouts_are_accepted(how):
     ry, _, rtape = ref.rnn_forward(**rinputs, training=True)
     ry2, _, rtape2 = ref.rnn_forward(**{k: _awkward(v, how) for k, v in rinputs.items()}, training=True)
     np.testing.assert_allclose(ry, ry2, rtol=0, atol=1e-14)
-    np.testing.assert_allclose(ref.rnn_backward(rtape, dy)["w_hh"],
-                               ref.rnn_backward(rtape2, _awkward(dy, how))["w_hh"], rtol=0, atol=1e-14)
+    np.testing.assert_allclose(
+        ref.rnn_backward(rtape, dy)["w_hh"], ref.rnn_backward(rtape2, _awkward(dy, how))["w_hh"], rtol=0, atol=1e-14
+    )
 
 
 def test_chunks_of_length_one_equal_the_full_sequence():
@@ -416,8 +423,9 @@ def test_chunks_of_length_one_equal_the_full_sequence():
 
     h, c, ys, tapes = p["h0"], p["c0"], [], []
     for t in range(T):
-        y_t, h, c, tape_t = ref.lstm_forward(p["x"][t:t + 1], p["w_ih"], p["w_hh"], p["b_ih"],
-                                             p["b_hh"], h, c, training=True)
+        y_t, h, c, tape_t = ref.lstm_forward(
+            p["x"][t : t + 1], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], h, c, training=True
+        )
         ys.append(y_t)
         tapes.append(tape_t)
     np.testing.assert_allclose(np.concatenate(ys), y, rtol=0, atol=1e-14)
@@ -425,10 +433,10 @@ def test_chunks_of_length_one_equal_the_full_sequence():
     np.testing.assert_allclose(c, c_n, rtol=0, atol=1e-14)
 
     dh, dc = dh_n, dc_n
-    summed = {k: 0.0 for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+    summed = dict.fromkeys(("w_ih", "w_hh", "b_ih", "b_hh"), 0.0)
     dxs = []
     for t in reversed(range(T)):
-        g = ref.lstm_backward(tapes[t], dy[t:t + 1], dh, dc)
+        g = ref.lstm_backward(tapes[t], dy[t : t + 1], dh, dc)
         dh, dc = g["h0"], g["c0"]
         dxs.insert(0, g["x"])
         for k in summed:
@@ -449,13 +457,14 @@ def test_rnn_chunks_of_length_one_equal_the_full_sequence():
     full = ref.rnn_backward(tape, dy, dh_n)
     h, tapes = p["h0"], []
     for t in range(T):
-        y_t, h, tape_t = ref.rnn_forward(p["x"][t:t + 1], p["w_ih"], p["w_hh"], p["b_ih"],
-                                         p["b_hh"], h, training=True)
+        y_t, h, tape_t = ref.rnn_forward(
+            p["x"][t : t + 1], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], h, training=True
+        )
         np.testing.assert_allclose(y_t[0], y[t], rtol=0, atol=1e-14)
         tapes.append(tape_t)
     dh, dw_hh = dh_n, 0.0
     for t in reversed(range(T)):
-        g = ref.rnn_backward(tapes[t], dy[t:t + 1], dh)
+        g = ref.rnn_backward(tapes[t], dy[t : t + 1], dh)
         dh, dw_hh = g["h0"], dw_hh + g["w_hh"]
     np.testing.assert_allclose(dh, full["h0"], rtol=0, atol=1e-13)
     np.testing.assert_allclose(dw_hh, full["w_hh"], rtol=0, atol=1e-13)
@@ -508,7 +517,7 @@ def test_backward_rejects_missing_or_wrong_tape():
         ref.rnn_backward(None, np.zeros((2, 1, 1)))
     _, _, _, lstm_tape = ref.lstm_forward(**p, training=True)
     _, _, rnn_tape = ref.rnn_forward(**rnn_inputs(np.random.default_rng(0), 2, 1, 1, 1), training=True)
-    with pytest.raises(TypeError, match="expected the LSTMTape.*got RNNTape"):
+    with pytest.raises(TypeError, match=r"expected the LSTMTape.*got RNNTape"):
         ref.lstm_backward(rnn_tape, np.zeros((2, 1, 1)))
-    with pytest.raises(TypeError, match="expected the RNNTape.*got LSTMTape"):
+    with pytest.raises(TypeError, match=r"expected the RNNTape.*got LSTMTape"):
         ref.rnn_backward(lstm_tape, np.zeros((2, 1, 1)))

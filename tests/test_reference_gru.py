@@ -9,8 +9,7 @@ from lstmfast import reference as ref
 from test_reference import FD_TOL, SHAPES, fd_error, numeric_grads
 
 
-def gru_inputs(rng: np.random.Generator, T: int, B: int, I: int, H: int,  # noqa: E741
-               bias: bool = True) -> dict:
+def gru_inputs(rng: np.random.Generator, T: int, B: int, I: int, H: int, bias: bool = True) -> dict:
     return {
         "x": rng.standard_normal((T, B, I)),
         "w_ih": 0.6 * rng.standard_normal((3 * H, I)),
@@ -27,10 +26,10 @@ def naive_gru(x, w_ih, w_hh, b_ih, b_hh, h0):
     H = w_hh.shape[1]
     b_ih = np.zeros(3 * H) if b_ih is None else b_ih
     b_hh = np.zeros(3 * H) if b_hh is None else b_hh
-    W_ir, W_iz, W_in = w_ih[:H], w_ih[H:2 * H], w_ih[2 * H:]
-    W_hr, W_hz, W_hn = w_hh[:H], w_hh[H:2 * H], w_hh[2 * H:]
-    b_ir, b_iz, b_in = b_ih[:H], b_ih[H:2 * H], b_ih[2 * H:]
-    b_hr, b_hz, b_hn = b_hh[:H], b_hh[H:2 * H], b_hh[2 * H:]
+    W_ir, W_iz, W_in = w_ih[:H], w_ih[H : 2 * H], w_ih[2 * H :]
+    W_hr, W_hz, W_hn = w_hh[:H], w_hh[H : 2 * H], w_hh[2 * H :]
+    b_ir, b_iz, b_in = b_ih[:H], b_ih[H : 2 * H], b_ih[2 * H :]
+    b_hr, b_hz, b_hn = b_hh[:H], b_hh[H : 2 * H], b_hh[2 * H :]
     y = np.zeros((T, B, H))
     for n in range(B):
         h = h0[n]
@@ -49,7 +48,7 @@ def naive_gru(x, w_ih, w_hh, b_ih, b_hh, h0):
 
 @pytest.mark.parametrize("bias", ["both", "none", "b_ih only", "b_hh only"])
 @pytest.mark.parametrize("T,B,I,H", SHAPES)
-def test_gru_gradients_match_finite_differences(T, B, I, H, bias):  # noqa: E741
+def test_gru_gradients_match_finite_differences(T, B, I, H, bias):
     rng = np.random.default_rng([T, B, I, H, len(bias)])
     inputs = gru_inputs(rng, T, B, I, H, bias != "none")
     if bias == "b_ih only":
@@ -90,8 +89,8 @@ def test_the_two_biases_are_not_interchangeable():
     y_moved, _, _ = ref.gru_forward(**moved)
     assert np.max(np.abs(y - y_moved)) > 1e-3
     rz = {**p, "b_ih": p["b_ih"].copy(), "b_hh": p["b_hh"].copy()}
-    rz["b_ih"][:2 * H] += rz["b_hh"][:2 * H]
-    rz["b_hh"][:2 * H] = 0
+    rz["b_ih"][: 2 * H] += rz["b_hh"][: 2 * H]
+    rz["b_hh"][: 2 * H] = 0
     np.testing.assert_allclose(ref.gru_forward(**rz)[0], y, rtol=0, atol=1e-14)
 
 
@@ -100,7 +99,7 @@ def test_the_two_biases_are_not_interchangeable():
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("T,B,I,H", [(1, 1, 1, 1), (6, 3, 4, 5)])
-def test_gru_matches_torch(T, B, I, H, bias):  # noqa: E741
+def test_gru_matches_torch(T, B, I, H, bias):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(11)
     inputs = gru_inputs(rng, T, B, I, H, bias)
@@ -122,8 +121,7 @@ def test_gru_matches_torch(T, B, I, H, bias):  # noqa: E741
 
     assert np.max(np.abs(y - out.detach().numpy())) < 1e-10
     assert np.max(np.abs(h_n - hn[0].detach().numpy())) < 1e-10
-    theirs = {"x": x.grad, "h0": h0.grad[0], "w_ih": module.weight_ih_l0.grad,
-              "w_hh": module.weight_hh_l0.grad}
+    theirs = {"x": x.grad, "h0": h0.grad[0], "w_ih": module.weight_ih_l0.grad, "w_hh": module.weight_hh_l0.grad}
     if bias:
         theirs.update(b_ih=module.bias_ih_l0.grad, b_hh=module.bias_hh_l0.grad)
     else:
@@ -137,7 +135,7 @@ def test_gru_matches_torch(T, B, I, H, bias):  # noqa: E741
 
 @pytest.mark.parametrize("T,B", [(0, 2), (3, 0), (0, 0)])
 def test_gru_empty_sequences_and_batches(T, B):
-    I, H = 2, 3  # noqa: E741
+    I, H = 2, 3
     rng = np.random.default_rng(2)
     inputs = gru_inputs(rng, T, B, I, H)
     y, h_n, tape = ref.gru_forward(**inputs, training=True)
@@ -184,7 +182,7 @@ def test_gru_tape_is_reusable_and_owns_its_data():
 
 
 def test_gru_chunks_of_length_one_equal_the_full_sequence():
-    T, B, I, H = 5, 2, 3, 4  # noqa: E741
+    T, B, I, H = 5, 2, 3, 4
     rng = np.random.default_rng(6)
     p = gru_inputs(rng, T, B, I, H)
     dy, dh_n = rng.standard_normal((T, B, H)), rng.standard_normal((B, H))
@@ -192,14 +190,15 @@ def test_gru_chunks_of_length_one_equal_the_full_sequence():
     full = ref.gru_backward(tape, dy, dh_n)
     h, tapes = p["h0"], []
     for t in range(T):
-        y_t, h, tape_t = ref.gru_forward(p["x"][t:t + 1], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"],
-                                         h, training=True)
+        y_t, h, tape_t = ref.gru_forward(
+            p["x"][t : t + 1], p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"], h, training=True
+        )
         np.testing.assert_allclose(y_t[0], y[t], rtol=0, atol=1e-14)
         tapes.append(tape_t)
     np.testing.assert_allclose(h, h_n, rtol=0, atol=1e-14)
-    dh, summed, dxs = dh_n, {k: 0.0 for k in ("w_ih", "w_hh", "b_ih", "b_hh")}, []
+    dh, summed, dxs = dh_n, dict.fromkeys(("w_ih", "w_hh", "b_ih", "b_hh"), 0.0), []
     for t in reversed(range(T)):
-        g = ref.gru_backward(tapes[t], dy[t:t + 1], dh)
+        g = ref.gru_backward(tapes[t], dy[t : t + 1], dh)
         dh = g["h0"]
         dxs.insert(0, g["x"])
         for k in summed:
@@ -226,7 +225,7 @@ def test_gru_float32_computes_in_float32():
 
 
 def test_gru_nan_propagates_without_error():
-    T, B, I, H = 4, 3, 2, 3  # noqa: E741
+    T, B, I, H = 4, 3, 2, 3
     p = gru_inputs(np.random.default_rng(13), T, B, I, H)
     p["x"][1, 0, 0] = np.nan
     y, _, tape = ref.gru_forward(**p, training=True)
@@ -238,15 +237,14 @@ def test_gru_nan_propagates_without_error():
 def test_gru_backward_rejects_missing_or_wrong_tape():
     p = gru_inputs(np.random.default_rng(14), 2, 1, 1, 1)
     _, _, no_tape = ref.gru_forward(**p)
-    with pytest.raises(ValueError,
-                       match=r"gru_backward: tape is None; call gru_forward\(\.\.\., training=True\)"):
+    with pytest.raises(ValueError, match=r"gru_backward: tape is None; call gru_forward\(\.\.\., training=True\)"):
         ref.gru_backward(no_tape, np.zeros((2, 1, 1)))
     _, _, gru_tape = ref.gru_forward(**p, training=True)
     rnn = {**p, "w_ih": p["w_ih"][:1], "w_hh": p["w_hh"][:1], "b_ih": p["b_ih"][:1], "b_hh": p["b_hh"][:1]}
     _, _, rnn_tape = ref.rnn_forward(**rnn, training=True)
-    with pytest.raises(TypeError, match="gru_backward: expected the GRUTape.*got RNNTape"):
+    with pytest.raises(TypeError, match=r"gru_backward: expected the GRUTape.*got RNNTape"):
         ref.gru_backward(rnn_tape, np.zeros((2, 1, 1)))
-    with pytest.raises(TypeError, match="lstm_backward: expected the LSTMTape.*got GRUTape"):
+    with pytest.raises(TypeError, match=r"lstm_backward: expected the LSTMTape.*got GRUTape"):
         ref.lstm_backward(gru_tape, np.zeros((2, 1, 1)))
-    with pytest.raises(TypeError, match="rnn_backward: expected the RNNTape.*got GRUTape"):
+    with pytest.raises(TypeError, match=r"rnn_backward: expected the RNNTape.*got GRUTape"):
         ref.rnn_backward(gru_tape, np.zeros((2, 1, 1)))

@@ -21,15 +21,18 @@ GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 CELLS = ["lstm", "gru", "rnn"]
 
 
-def make_inputs(rng: np.random.Generator, cell: str, T: int = T, B: int = B, I: int = I,  # noqa: E741
-                H: int = H, bias: bool = True) -> dict:
+def make_inputs(
+    rng: np.random.Generator, cell: str, T: int = T, B: int = B, I: int = I, H: int = H, bias: bool = True
+) -> dict:
     G = GATES[cell] * H
-    p = {"x": rng.standard_normal((T, B, I)),
-         "w_ih": 0.6 * rng.standard_normal((G, I)),
-         "w_hh": 0.6 * rng.standard_normal((G, H)),
-         "b_ih": 0.3 * rng.standard_normal(G) if bias else None,
-         "b_hh": 0.3 * rng.standard_normal(G) if bias else None,
-         "h0": rng.standard_normal((B, H))}
+    p = {
+        "x": rng.standard_normal((T, B, I)),
+        "w_ih": 0.6 * rng.standard_normal((G, I)),
+        "w_hh": 0.6 * rng.standard_normal((G, H)),
+        "b_ih": 0.3 * rng.standard_normal(G) if bias else None,
+        "b_hh": 0.3 * rng.standard_normal(G) if bias else None,
+        "h0": rng.standard_normal((B, H)),
+    }
     if cell == "lstm":
         p["c0"] = rng.standard_normal((B, H))
     return p
@@ -70,8 +73,9 @@ def flip_within(a: np.ndarray, lengths) -> np.ndarray:
 # ----------------------------------------------------------------- finite differences
 
 
-@pytest.mark.parametrize("lengths,reverse", [(None, True), (LENGTHS, False), (LENGTHS, True)],
-                         ids=["reverse", "lengths", "lengths+reverse"])
+@pytest.mark.parametrize(
+    "lengths,reverse", [(None, True), (LENGTHS, False), (LENGTHS, True)], ids=["reverse", "lengths", "lengths+reverse"]
+)
 @pytest.mark.parametrize("cell", CELLS)
 def test_gradients_match_finite_differences(cell, lengths, reverse):
     rng = np.random.default_rng([GATES[cell], reverse, lengths is None])
@@ -146,13 +150,13 @@ def test_each_sequence_alone_gives_the_same(cell, reverse):
     y, states, tape = forward(cell, p, lengths=LENGTHS, reverse=reverse, training=True)
     g = backward(cell, tape, R, S)
 
-    summed = {k: 0.0 for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+    summed = dict.fromkeys(("w_ih", "w_hh", "b_ih", "b_hh"), 0.0)
     for b, L in enumerate(LENGTHS):
-        one = {**p, "x": p["x"][:L, b:b + 1], "h0": p["h0"][b:b + 1]}
+        one = {**p, "x": p["x"][:L, b : b + 1], "h0": p["h0"][b : b + 1]}
         if cell == "lstm":
-            one["c0"] = p["c0"][b:b + 1]
+            one["c0"] = p["c0"][b : b + 1]
         y_b, states_b, tape_b = forward(cell, one, reverse=reverse, training=True)
-        g_b = backward(cell, tape_b, R[:L, b:b + 1], [s[b:b + 1] for s in S])
+        g_b = backward(cell, tape_b, R[:L, b : b + 1], [s[b : b + 1] for s in S])
         np.testing.assert_allclose(y[:L, b], y_b[:, 0], rtol=0, atol=1e-14)
         for s, s_b in zip(states, states_b):
             np.testing.assert_allclose(s[b], s_b[0], rtol=0, atol=1e-14)
@@ -280,7 +284,7 @@ TORCH_T, TORCH_B, TORCH_I, TORCH_H = 6, 5, 3, 4
 TORCH_LENGTHS = np.array([4, 6, 1, 3, 6])
 
 
-def torch_module(torch, cell: str, I: int, H: int, **kw):  # noqa: E741
+def torch_module(torch, cell: str, I: int, H: int, **kw):
     if cell == "lstm":
         return torch.nn.LSTM(I, H, dtype=torch.float64, **kw)
     if cell == "gru":
@@ -313,7 +317,7 @@ def torch_run(torch, module, x, states, lengths, R, S, half=None):
     hn = list(hn) if isinstance(hn, tuple) else [hn]
     d = 0 if half is None else half
     H = hn[0].shape[-1]
-    y = out if half is None else out[..., half * H:(half + 1) * H]
+    y = out if half is None else out[..., half * H : (half + 1) * H]
     finals = [h[d] for h in hn]
     loss = (y * torch.from_numpy(R)).sum() + sum((f * torch.from_numpy(s)).sum() for f, s in zip(finals, S))
     loss.backward()
@@ -344,8 +348,7 @@ def test_lengths_match_torch_packed_sequences(cell):
     errs += [max_err(g["x"], xt.grad.numpy()), max_err(g["h0"], st[0].grad.numpy()[0])]
     if base == "lstm":
         errs.append(max_err(g["c0"], st[1].grad.numpy()[0]))
-    for k, name in (("w_ih", "weight_ih_l0"), ("w_hh", "weight_hh_l0"),
-                    ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")):
+    for k, name in (("w_ih", "weight_ih_l0"), ("w_hh", "weight_hh_l0"), ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")):
         errs.append(max_err(g[k], getattr(module, name).grad.numpy()))
     assert max(errs) < 1e-10, errs
 
@@ -365,8 +368,12 @@ def test_reverse_matches_torch_bidirectional_reverse_half(cell, lengths):
     g = backward(base, tape, R, S)
 
     module = torch_module(torch, cell, I_, H_, bidirectional=True)
-    module.load_state_dict({**convert.to_torch_state_dict(weights_of(p_fwd), tensors=True),
-                            **convert.to_torch_state_dict(weights_of(p), tensors=True, reverse=True)})
+    module.load_state_dict(
+        {
+            **convert.to_torch_state_dict(weights_of(p_fwd), tensors=True),
+            **convert.to_torch_state_dict(weights_of(p), tensors=True, reverse=True),
+        }
+    )
     init = [np.stack([p_fwd["h0"], p["h0"]])]
     if base == "lstm":
         init.append(np.stack([p_fwd["c0"], p["c0"]]))
@@ -375,7 +382,6 @@ def test_reverse_matches_torch_bidirectional_reverse_half(cell, lengths):
     errs += [max_err(g["x"], xt.grad.numpy()), max_err(g["h0"], st[0].grad.numpy()[1])]
     if base == "lstm":
         errs.append(max_err(g["c0"], st[1].grad.numpy()[1]))
-    for k, name in (("w_ih", "weight_ih_l0"), ("w_hh", "weight_hh_l0"),
-                    ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")):
+    for k, name in (("w_ih", "weight_ih_l0"), ("w_hh", "weight_hh_l0"), ("b_ih", "bias_ih_l0"), ("b_hh", "bias_hh_l0")):
         errs.append(max_err(g[k], getattr(module, name + "_reverse").grad.numpy()))
     assert max(errs) < 1e-10, errs

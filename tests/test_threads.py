@@ -14,21 +14,25 @@ def test_concurrent_calls_match_serial_calls(isa, make_case):
     rng = np.random.default_rng(0)
     jobs = []
     for i in range(12):
-        T, B, I, H = [(30, 8, 16, 64), (5, 3, 4, 9), (50, 16, 8, 32)][i % 3]  # noqa: E741
+        T, B, I, H = [(30, 8, 16, 64), (5, 3, 4, 9), (50, 16, 8, 32)][i % 3]
         gates = (4, 1, 3)[i % 3]
         dtype = np.float32 if i % 4 < 2 else np.float64
-        jobs.append((gates, make_case(rng, T, B, I, H, dtype, gates=gates),
-                     rng.standard_normal((T, B, H)).astype(dtype)))
+        jobs.append(
+            (gates, make_case(rng, T, B, I, H, dtype, gates=gates), rng.standard_normal((T, B, H)).astype(dtype))
+        )
 
     def run(job):
         gates, case, dy = job
         if gates == 4:
             y, h, c, tape = lstmfast.lstm_forward(**case, training=True)
-            return [y, h, c] + list(lstmfast.lstm_backward(tape, dy).values())
-        fwd, bwd = (lstmfast.rnn_forward, lstmfast.rnn_backward) if gates == 1 else (lstmfast.gru_forward,
-                                                                                     lstmfast.gru_backward)
+            return [y, h, c, *list(lstmfast.lstm_backward(tape, dy).values())]
+        fwd, bwd = (
+            (lstmfast.rnn_forward, lstmfast.rnn_backward)
+            if gates == 1
+            else (lstmfast.gru_forward, lstmfast.gru_backward)
+        )
         y, h, tape = fwd(**case, training=True)
-        return [y, h] + list(bwd(tape, dy).values())
+        return [y, h, *list(bwd(tape, dy).values())]
 
     serial = [run(job) for job in jobs]
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -41,6 +45,7 @@ def test_concurrent_calls_match_serial_calls(isa, make_case):
 
 def test_set_num_threads_validates():
     import pytest
+
     previous = lstmfast.get_num_threads()
     try:
         lstmfast.set_num_threads(1)
@@ -65,10 +70,13 @@ def test_forked_children_can_use_the_kernels():
     """A forked child has none of the parent's pool threads: it must start its own
     instead of waiting for them (multiprocessing's default on Linux)."""
     import multiprocessing
+
     if "fork" not in multiprocessing.get_all_start_methods():
         import pytest
+
         pytest.skip("no fork on this platform")
     import warnings
+
     expected = _child_job(0)  # the parent's pool is running now
     with warnings.catch_warnings():  # Python 3.12+ warns about forking a threaded process: that is the point
         warnings.simplefilter("ignore", DeprecationWarning)

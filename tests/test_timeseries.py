@@ -28,10 +28,8 @@ def test_fixed_partition_cuts_by_time_without_overlap_or_shuffle():
     np.testing.assert_array_equal(valid.time, [5, 6, 7])
     np.testing.assert_array_equal(test.time, [8, 9])
     # together: the whole series, in order, each time exactly once
-    np.testing.assert_array_equal(np.concatenate([p.time for p in (train, valid, test)]),
-                                  np.arange(10))
-    np.testing.assert_array_equal(np.concatenate([p.values for p in (train, valid, test)]),
-                                  series)
+    np.testing.assert_array_equal(np.concatenate([p.time for p in (train, valid, test)]), np.arange(10))
+    np.testing.assert_array_equal(np.concatenate([p.values for p in (train, valid, test)]), series)
     assert train.time.max() < valid.time.min() and valid.time.max() < test.time.min()
 
 
@@ -54,18 +52,21 @@ def test_fixed_partition_with_given_times_and_copies():
     assert np.isnan(train.values[1])
 
 
-@pytest.mark.parametrize("args,kwargs,exc,match", [
-    ((np.arange(5.0), 0), {}, ValueError, r"split_time: expected 1 <= split_time <= len\(series\) - 1 = 4, got 0"),
-    ((np.arange(5.0), 5), {}, ValueError, r"split_time: expected .* got 5"),
-    ((np.arange(5.0), 2.0), {}, TypeError, r"split_time: expected an int, got float"),
-    ((np.arange(5.0), True), {}, TypeError, r"split_time: expected an int, got bool"),
-    ((np.arange(5.0), 2, 2), {}, ValueError, r"test_time: expected split_time < test_time"),
-    ((np.arange(5.0), 2, 5), {}, ValueError, r"test_time: expected .* got 5"),
-    ((np.zeros((5, 2)), 2), {}, ValueError, r"series: expected a 1-D array .* got shape \(5, 2\)"),
-    ((["a", "b", "c"], 1), {}, TypeError, r"series: expected real numbers"),
-    ((np.arange(5.0), 2), {"time": np.arange(4)}, ValueError, r"time: expected a 1-D array of the same length"),
-    ((None, 2), {}, TypeError, r"series: expected an array, got None"),
-])
+@pytest.mark.parametrize(
+    "args,kwargs,exc,match",
+    [
+        ((np.arange(5.0), 0), {}, ValueError, r"split_time: expected 1 <= split_time <= len\(series\) - 1 = 4, got 0"),
+        ((np.arange(5.0), 5), {}, ValueError, r"split_time: expected .* got 5"),
+        ((np.arange(5.0), 2.0), {}, TypeError, r"split_time: expected an int, got float"),
+        ((np.arange(5.0), True), {}, TypeError, r"split_time: expected an int, got bool"),
+        ((np.arange(5.0), 2, 2), {}, ValueError, r"test_time: expected split_time < test_time"),
+        ((np.arange(5.0), 2, 5), {}, ValueError, r"test_time: expected .* got 5"),
+        ((np.zeros((5, 2)), 2), {}, ValueError, r"series: expected a 1-D array .* got shape \(5, 2\)"),
+        ((["a", "b", "c"], 1), {}, TypeError, r"series: expected real numbers"),
+        ((np.arange(5.0), 2), {"time": np.arange(4)}, ValueError, r"time: expected a 1-D array of the same length"),
+        ((None, 2), {}, TypeError, r"series: expected an array, got None"),
+    ],
+)
 def test_fixed_partition_errors(args, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         ts.fixed_partition(*args, **kwargs)
@@ -80,7 +81,7 @@ def test_make_windows_matches_manual_slicing():
     assert X.shape == (3, 4, 1) and y.shape == (4, 1)
     assert X.flags.c_contiguous and X.dtype == np.float64
     for j in range(4):
-        np.testing.assert_array_equal(X[:, j, 0], series[j:j + 3])
+        np.testing.assert_array_equal(X[:, j, 0], series[j : j + 3])
         assert y[j, 0] == series[j + 3]
     X, y = ts.make_windows(series, 6)
     np.testing.assert_array_equal(X[:, 0, 0], series[:6])
@@ -90,11 +91,14 @@ def test_make_windows_matches_manual_slicing():
     assert series[0] == 3.0
 
 
-@pytest.mark.parametrize("window_size,exc,match", [
-    (0, ValueError, r"window_size: expected 1 <= window_size <= len\(series\) - 1 = 4, got 0"),
-    (5, ValueError, r"window_size: expected .* got 5"),
-    (2.5, TypeError, r"window_size: expected an int"),
-])
+@pytest.mark.parametrize(
+    "window_size,exc,match",
+    [
+        (0, ValueError, r"window_size: expected 1 <= window_size <= len\(series\) - 1 = 4, got 0"),
+        (5, ValueError, r"window_size: expected .* got 5"),
+        (2.5, TypeError, r"window_size: expected an int"),
+    ],
+)
 def test_make_windows_errors(window_size, exc, match):
     with pytest.raises(exc, match=match):
         ts.make_windows(np.arange(5.0), window_size)
@@ -123,8 +127,7 @@ def test_windowed_dataset_covers_every_window_once_per_epoch():
     dropped = ts.windowed_dataset(series, 5, batch_size=7, seed=1, drop_remainder=True)
     assert len(dropped) == 3 and all(y.shape == (7, 1) for _, y in dropped)
     ordered = ts.windowed_dataset(series, 5, batch_size=10, shuffle=False)
-    assert [y[:, 0].tolist() for _, y in ordered] == [list(range(5, 15)), list(range(15, 25)),
-                                                      list(range(25, 30))]
+    assert [y[:, 0].tolist() for _, y in ordered] == [list(range(5, 15)), list(range(15, 25)), list(range(25, 30))]
 
 
 def test_windowed_dataset_same_seed_same_order():
@@ -151,14 +154,17 @@ def test_windowed_dataset_batches_are_copies():
     assert data.y[0, 0] == 3 and series[0] == 0
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    ({"batch_size": 0}, ValueError, r"batch_size: expected a positive int, got 0"),
-    ({"batch_size": 2.0}, TypeError, r"batch_size: expected a positive int"),
-    ({"seed": -1}, ValueError, r"seed: expected None or an int >= 0, got -1"),
-    ({"shuffle": "yes"}, TypeError, r"shuffle: expected a bool"),
-    ({"drop_remainder": 1}, TypeError, r"drop_remainder: expected a bool"),
-    ({"window_size": 10}, ValueError, r"window_size: expected 1 <= window_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        ({"batch_size": 0}, ValueError, r"batch_size: expected a positive int, got 0"),
+        ({"batch_size": 2.0}, TypeError, r"batch_size: expected a positive int"),
+        ({"seed": -1}, ValueError, r"seed: expected None or an int >= 0, got -1"),
+        ({"shuffle": "yes"}, TypeError, r"shuffle: expected a bool"),
+        ({"drop_remainder": 1}, TypeError, r"drop_remainder: expected a bool"),
+        ({"window_size": 10}, ValueError, r"window_size: expected 1 <= window_size"),
+    ],
+)
 def test_windowed_dataset_errors(kwargs, exc, match):
     args = {"series": np.arange(10.0), "window_size": 3, **kwargs}
     with pytest.raises(exc, match=match):
@@ -184,10 +190,10 @@ def test_moving_average_forecast():
     # the course's alignment: [split_time - w:] is the forecast of series[split_time:]
     long = np.random.default_rng(0).standard_normal(100)
     split, w = 60, 7
-    forecast = ts.moving_average_forecast(long, w)[split - w:]
+    forecast = ts.moving_average_forecast(long, w)[split - w :]
     assert forecast.shape == long[split:].shape
     for k, t in enumerate(range(split, 100)):
-        assert forecast[k] == pytest.approx(long[t - w:t].mean(), rel=1e-13)
+        assert forecast[k] == pytest.approx(long[t - w : t].mean(), rel=1e-13)
     with pytest.raises(ValueError, match=r"window_size: expected 1 <= window_size <= len\(series\) - 1 = 5"):
         ts.moving_average_forecast(series, 6)
 
@@ -196,8 +202,7 @@ def test_seasonal_naive_forecast():
     series = np.arange(10.0) * 10
     np.testing.assert_array_equal(ts.seasonal_naive_forecast(series, 6, 4), [20, 30, 40, 50])
     np.testing.assert_array_equal(ts.seasonal_naive_forecast(series, 6, 6), [0, 10, 20, 30])
-    np.testing.assert_array_equal(ts.seasonal_naive_forecast(series, 6, 1),
-                                  ts.naive_forecast(series, 6))
+    np.testing.assert_array_equal(ts.seasonal_naive_forecast(series, 6, 1), ts.naive_forecast(series, 6))
     with pytest.raises(ValueError, match=r"season: expected 1 <= season <= split_time = 6, got 7"):
         ts.seasonal_naive_forecast(series, 6, 7)
     with pytest.raises(TypeError, match=r"season: expected an int"):
@@ -207,8 +212,12 @@ def test_seasonal_naive_forecast():
 def test_baselines_do_not_modify_their_input():
     series = np.random.default_rng(1).standard_normal(40)
     saved = series.copy()
-    outs = [ts.naive_forecast(series, 30), ts.moving_average_forecast(series, 5),
-            ts.seasonal_naive_forecast(series, 30, 7), *ts.make_windows(series, 5)]
+    outs = [
+        ts.naive_forecast(series, 30),
+        ts.moving_average_forecast(series, 5),
+        ts.seasonal_naive_forecast(series, 30, 7),
+        *ts.make_windows(series, 5),
+    ]
     for out in outs:
         out[...] = 0
     np.testing.assert_array_equal(series, saved)
@@ -275,16 +284,17 @@ def test_synthetic_series_is_the_courses():
     # the course's first baseline: the naive forecast's MAE on the validation period
     _, valid = ts.fixed_partition(series, ts.COURSE_SPLIT_TIME)
     assert ts.mae(valid.values, ts.naive_forecast(series, 1000)) == pytest.approx(5.93790851532)
-    assert ts.mae(valid.values, ts.moving_average_forecast(series, 30)[1000 - 30:]) == \
-        pytest.approx(7.14241857062)
+    assert ts.mae(valid.values, ts.moving_average_forecast(series, 30)[1000 - 30 :]) == pytest.approx(7.14241857062)
 
 
 def test_synthetic_series_parameters():
-    time, clean = ts.synthetic_series(n=400, noise_level=0, phase=10, slope=0.0, baseline=0.0,
-                                      amplitude=2.0, period=100)
+    time, clean = ts.synthetic_series(
+        n=400, noise_level=0, phase=10, slope=0.0, baseline=0.0, amplitude=2.0, period=100
+    )
     s = ((np.arange(400) + 10) % 100) / 100
-    np.testing.assert_allclose(clean, 2 * np.where(s < 0.4, np.cos(2 * np.pi * s), np.exp(-3 * s)),
-                               rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(
+        clean, 2 * np.where(s < 0.4, np.cos(2 * np.pi * s), np.exp(-3 * s)), rtol=1e-14, atol=1e-15
+    )
     _, a = ts.synthetic_series(seed=7)
     _, b = ts.synthetic_series(seed=7)
     np.testing.assert_array_equal(a, b)
@@ -328,7 +338,7 @@ def test_load_co2():
     np.testing.assert_array_equal(filled[~missing], values[~missing])
     for i in np.flatnonzero(missing):  # between the nearest measured weeks
         lo = values[:i][~np.isnan(values[:i])][-1]
-        hi = values[i + 1:][~np.isnan(values[i + 1:])][0]
+        hi = values[i + 1 :][~np.isnan(values[i + 1 :])][0]
         assert min(lo, hi) <= filled[i] <= max(lo, hi)
     with pytest.raises(TypeError, match=r"interpolate: expected a bool"):
         ts.load_co2(interpolate="yes")

@@ -18,8 +18,11 @@ import lstmfast
 torch = pytest.importorskip("torch")
 
 RTOL = {np.float64: 1e-10, np.float32: 2e-5}
-CLASSES = {"lstm": (lstmfast.LSTM, torch.nn.LSTM), "gru": (lstmfast.GRU, torch.nn.GRU),
-           "rnn": (lstmfast.RNN, torch.nn.RNN)}
+CLASSES = {
+    "lstm": (lstmfast.LSTM, torch.nn.LSTM),
+    "gru": (lstmfast.GRU, torch.nn.GRU),
+    "rnn": (lstmfast.RNN, torch.nn.RNN),
+}
 
 
 def close(a, b, dtype, what=""):
@@ -34,11 +37,13 @@ def run_torch(module, x, state, dy, dstate, lengths, batch_first):
     xt = torch.tensor(x, requires_grad=True)
     st = [torch.tensor(s, requires_grad=True) for s in state]
     if lengths is not None:
-        packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths), batch_first=batch_first,
-                                                         enforce_sorted=False)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            xt, torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False
+        )
         out, fin = module(packed, tuple(st) if len(st) == 2 else st[0])
-        y, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first, total_length=x.shape[1 if
-                                                      batch_first else 0])
+        y, _ = torch.nn.utils.rnn.pad_packed_sequence(
+            out, batch_first=batch_first, total_length=x.shape[1 if batch_first else 0]
+        )
     else:
         y, fin = module(xt, tuple(st) if len(st) == 2 else st[0])
     fin = fin if isinstance(fin, tuple) else (fin,)
@@ -66,10 +71,10 @@ CONFIGS = [  # (cell, num_layers, bidirectional, ragged, batch_first)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("cell,layers,bidirectional,ragged,batch_first", CONFIGS)
 def test_layers_match_torch(isa, cell, layers, bidirectional, ragged, batch_first, dtype):
-    T, B, I, H = 7, 5, 3, 19  # noqa: E741
+    T, B, I, H = 7, 5, 3, 19
     rng = np.random.default_rng(layers * 10 + len(cell))
     ours_cls, torch_cls = CLASSES[cell]
-    options = dict(num_layers=layers, bidirectional=bidirectional, batch_first=batch_first)
+    options = {"num_layers": layers, "bidirectional": bidirectional, "batch_first": batch_first}
     layer = ours_cls(I, H, dtype=dtype, seed=1, **options)
     module = torch_cls(I, H, **options).to(torch.float64 if dtype == np.float64 else torch.float32)
     module.load_state_dict({k: torch.tensor(v) for k, v in layer.state_dict().items()})

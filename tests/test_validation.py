@@ -9,8 +9,15 @@ import pytest
 
 import lstmfast
 from lstmfast import reference as ref
-from lstmfast._checks import (check_grad, check_gru_args, check_lengths, check_lstm_args,
-                                  check_nonlinearity, check_reverse, check_rnn_args)
+from lstmfast._checks import (
+    check_grad,
+    check_gru_args,
+    check_lengths,
+    check_lstm_args,
+    check_nonlinearity,
+    check_reverse,
+    check_rnn_args,
+)
 
 T, B, I, H = 5, 3, 2, 4
 
@@ -67,8 +74,10 @@ LSTM_SHAPE_CASES = [
     ({"h0": np.zeros((B + 1, H))}, "h0: expected shape (B, H) = (3, 4), got (4, 4)"),
     ({"h0": np.zeros((1, B, H))}, "h0: expected a 2-D array (B, H), got shape (1, 3, 4)"),
     ({"c0": np.zeros((B, H + 1))}, "c0: expected shape (B, H) = (3, 4), got (3, 5)"),
-    ({"x": np.zeros((T, B, 0)), "w_ih": np.zeros((4 * H, 0))},
-     "x: input size I = x.shape[2] must be >= 1, got shape (5, 3, 0)"),
+    (
+        {"x": np.zeros((T, B, 0)), "w_ih": np.zeros((4 * H, 0))},
+        "x: input size I = x.shape[2] must be >= 1, got shape (5, 3, 0)",
+    ),
     ({"w_hh": np.zeros((0, 0))}, "w_hh: hidden size H = w_hh.shape[1] must be >= 1, got shape (0, 0)"),
 ]
 
@@ -121,8 +130,11 @@ def test_mixed_dtypes_name_every_offender():
     msg = "w_hh: dtype float64 does not match x's dtype float32; all arrays of one call must share a dtype"
     with raises(TypeError, msg):
         check_lstm_args(**lstm_args(np.float32, w_hh=np.zeros((4 * H, H))))
-    with pytest.raises(TypeError, match=r"b_ih: dtype float32 does not match x's dtype float64; "
-                                        r"c0: dtype float32 does not match x's dtype float64"):
+    with pytest.raises(
+        TypeError,
+        match=r"b_ih: dtype float32 does not match x's dtype float64; "
+        r"c0: dtype float32 does not match x's dtype float64",
+    ):
         check_lstm_args(**lstm_args(b_ih=np.zeros(4 * H, np.float32), c0=np.zeros((B, H), np.float32)))
     with raises(TypeError, "h0: dtype float32 does not match x's dtype float64"):
         ref.rnn_forward(**rnn_args(h0=np.zeros((B, H), np.float32)))
@@ -248,6 +260,7 @@ def test_public_functions_reject_bad_dtypes_values_and_tapes(impl):
 def test_compiled_module_checks_its_buffers_too():
     """lstmfast._core is private, but called directly it must raise, not crash."""
     from lstmfast import _core
+
     a = lstm_args()
     args = [a["x"], a["w_ih"], a["w_hh"], a["b_ih"], a["b_hh"], a["h0"], a["c0"]]
     with raises(ValueError, "x: expected a C-contiguous array"):
@@ -323,8 +336,9 @@ def test_gru_backward_checks_its_gradients_and_tape(impl):
     with raises(ValueError, "gru_backward: tape is None; call gru_forward(..., training=True)"):
         impl.gru_backward(None, np.zeros((T, B, H)))
     _, _, _, ltape = impl.lstm_forward(**lstm_args(), training=True)
-    with raises(TypeError, "gru_backward: expected the GRUTape returned by gru_forward(..., "
-                           "training=True), got LSTMTape"):
+    with raises(
+        TypeError, "gru_backward: expected the GRUTape returned by gru_forward(..., training=True), got LSTMTape"
+    ):
         impl.gru_backward(ltape, np.zeros((T, B, H)))
     with raises(TypeError, "lstm_backward: expected the LSTMTape returned by lstm_forward"):
         impl.lstm_backward(tape, np.zeros((T, B, H)))
@@ -346,45 +360,55 @@ def test_check_lengths_accepts_and_normalises():
     np.testing.assert_array_equal(given, saved)
 
 
-@pytest.mark.parametrize("lengths,message", [
-    ([5, 1], "lengths: expected shape (B,) = (3,), got (2,)"),
-    ([5, 1, 3, 2], "lengths: expected shape (B,) = (3,), got (4,)"),
-    ([[5, 1, 3]], "lengths: expected a 1-D array (B,), got shape (1, 3)"),
-    (4, "lengths: expected a 1-D array (B,), got shape ()"),
-    ([[1], [2, 3]], "lengths: cannot be converted to an array"),
-])
+@pytest.mark.parametrize(
+    "lengths,message",
+    [
+        ([5, 1], "lengths: expected shape (B,) = (3,), got (2,)"),
+        ([5, 1, 3, 2], "lengths: expected shape (B,) = (3,), got (4,)"),
+        ([[5, 1, 3]], "lengths: expected a 1-D array (B,), got shape (1, 3)"),
+        (4, "lengths: expected a 1-D array (B,), got shape ()"),
+        ([[1], [2, 3]], "lengths: cannot be converted to an array"),
+    ],
+)
 def test_lengths_shape_errors(lengths, message):
     with raises(ValueError, message):
         check_lengths(lengths, T, B)
 
 
-@pytest.mark.parametrize("lengths,dtype", [
-    ([5.0, 1.0, 3.0], "float64"),
-    (np.array([5, 1, 3], np.float32), "float32"),
-    ([True, True, False], "bool"),
-    (["5", "1", "3"], "<U1"),
-    (np.array([5, 1, 3], object), "object"),
-])
+@pytest.mark.parametrize(
+    "lengths,dtype",
+    [
+        ([5.0, 1.0, 3.0], "float64"),
+        (np.array([5, 1, 3], np.float32), "float32"),
+        ([True, True, False], "bool"),
+        (["5", "1", "3"], "<U1"),
+        (np.array([5, 1, 3], object), "object"),
+    ],
+)
 def test_lengths_must_be_integers(lengths, dtype):
     with raises(TypeError, f"lengths: expected an integer array, got dtype {dtype}"):
         check_lengths(lengths, T, B)
 
 
-@pytest.mark.parametrize("lengths,message", [
-    ([5, 0, 3], "lengths: every length must be in [1, T] = [1, 5], got 0 at index 1"),
-    ([6, 1, 3], "lengths: every length must be in [1, T] = [1, 5], got 6 at index 0"),
-    ([5, 1, -2], "got -2 at index 2"),
-    ([0, 1, 9], "got 0 at index 0, 9 at index 2"),
-    (np.array([2**63, 1, 1], np.uint64), f"got {2**63} at index 0"),
-])
+@pytest.mark.parametrize(
+    "lengths,message",
+    [
+        ([5, 0, 3], "lengths: every length must be in [1, T] = [1, 5], got 0 at index 1"),
+        ([6, 1, 3], "lengths: every length must be in [1, T] = [1, 5], got 6 at index 0"),
+        ([5, 1, -2], "got -2 at index 2"),
+        ([0, 1, 9], "got 0 at index 0, 9 at index 2"),
+        (np.array([2**63, 1, 1], np.uint64), f"got {2**63} at index 0"),
+    ],
+)
 def test_lengths_out_of_range(lengths, message):
     with raises(ValueError, message):
         check_lengths(lengths, T, B)
 
 
 def test_many_bad_lengths_are_counted_not_all_listed():
-    with raises(ValueError, "got 0 at index 0, 0 at index 1, 0 at index 2, 0 at index 3, "
-                           "0 at index 4 (8 invalid in all)"):
+    with raises(
+        ValueError, "got 0 at index 0, 0 at index 1, 0 at index 2, 0 at index 3, 0 at index 4 (8 invalid in all)"
+    ):
         check_lengths(np.zeros(8, int), 50, 8)
     with raises(ValueError, "lengths: every length must be in [1, T] = [1, 50], got 0 at index 3"):
         check_lengths([1, 50, 7, 0], 50, 4)
@@ -414,8 +438,11 @@ def test_check_reverse():
 @pytest.mark.parametrize("cell", ["lstm", "rnn", "gru"])
 @impls
 def test_forward_functions_check_lengths_and_reverse(cell, impl):
-    fwd, args = {"lstm": (impl.lstm_forward, lstm_args), "rnn": (impl.rnn_forward, rnn_args),
-                 "gru": (impl.gru_forward, gru_args)}[cell]
+    fwd, args = {
+        "lstm": (impl.lstm_forward, lstm_args),
+        "rnn": (impl.rnn_forward, rnn_args),
+        "gru": (impl.gru_forward, gru_args),
+    }[cell]
     with raises(ValueError, "lengths: every length must be in [1, T] = [1, 5], got 6 at index 2"):
         fwd(**args(), lengths=[5, 1, 6])
     with raises(ValueError, "lengths: expected shape (B,) = (3,), got (2,)"):

@@ -13,6 +13,7 @@ Run: python tools/fit_activations.py   (needs numpy and mpmath)
 Prints the coefficients (lowest degree first for the rational fit, highest
 first for P) and the maximum relative approximation error on a dense grid.
 """
+
 import mpmath
 import numpy as np
 
@@ -36,8 +37,16 @@ def fit_exp(degree):
         rhs.append(float((e - 1 - r) / e))
     c, *_ = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)
     grid = np.linspace(-h, h, 2001)
-    err = max(abs(float((1 + mpmath.mpf(r) + mpmath.mpf(r) ** 2 * sum(ck * mpmath.mpf(r) ** k for k, ck in enumerate(c)))
-                        / mpmath.exp(r) - 1)) for r in grid)
+    err = max(
+        abs(
+            float(
+                (1 + mpmath.mpf(r) + mpmath.mpf(r) ** 2 * sum(ck * mpmath.mpf(r) ** k for k, ck in enumerate(c)))
+                / mpmath.exp(r)
+                - 1
+            )
+        )
+        for r in grid
+    )
     return c[::-1], err
 
 

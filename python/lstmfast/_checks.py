@@ -29,7 +29,7 @@ import numbers
 import os
 import stat
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -45,7 +45,7 @@ _MAX_LISTED = 5  # offending lengths named in one message
 
 
 def integer(
-    name: str, value: Any, low: Optional[int] = None, high: Optional[int] = None, *, rule: str = "", kind: str = ""
+    name: str, value: Any, low: int | None = None, high: int | None = None, *, rule: str = "", kind: str = ""
 ) -> int:
     """``value`` as an int in [low, high] (either bound may be None).
 
@@ -105,8 +105,9 @@ def positive_real(name: str, value: Any, *, allow_zero: bool = False, what: str 
     number > 0" in the messages."""
     what = what or f"a finite number {'>= 0' if allow_zero else '> 0'}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected {what.replace('a finite number', 'a number')}, "
-                        f"got {type(value).__name__} {value!r}")
+        raise TypeError(
+            f"{name}: expected {what.replace('a finite number', 'a number')}, got {type(value).__name__} {value!r}"
+        )
     value = float(value)
     if not (math.isfinite(value) and (value >= 0 if allow_zero else value > 0)):
         raise ValueError(f"{name}: expected {what}, got {value}")
@@ -120,7 +121,7 @@ def flag(name: str, value: Any) -> bool:
     return bool(value)
 
 
-def seed(value: Any, name: str = "seed") -> Optional[int]:
+def seed(value: Any, name: str = "seed") -> int | None:
     """None or an int >= 0."""
     if value is None:
         return None
@@ -223,13 +224,13 @@ def finite(name: str, arr: Array) -> Array:
     return arr
 
 
-def as_float_arrays(**named: Any) -> list[Optional[Array]]:
+def as_float_arrays(**named: Any) -> list[Array | None]:
     """Convert each named value with ``np.asarray`` and check the dtypes.
 
     ``None`` passes through. Every array must be float32 or float64, and all must
     share the dtype of the first one given (its name appears in the error message).
     """
-    arrays: dict[str, Optional[Array]] = {}
+    arrays: dict[str, Array | None] = {}
     for name, value in named.items():
         if value is None:
             arrays[name] = None
@@ -268,7 +269,7 @@ def check_shape(name: str, arr: Array, layout: str, expected: tuple[int, ...]) -
         raise ValueError(f"{name}: expected shape {layout} = {expected}, got {arr.shape}")
 
 
-def _contiguous(arr: Optional[Array]) -> Optional[Array]:
+def _contiguous(arr: Array | None) -> Array | None:
     """C-contiguous, aligned version of ``arr`` (the same object if it already is)."""
     return None if arr is None else np.require(arr, requirements=("C", "A"))
 
@@ -276,11 +277,11 @@ def _contiguous(arr: Optional[Array]) -> Optional[Array]:
 def check_weights(
     w_ih: Array,
     w_hh: Array,
-    b_ih: Optional[Array],
-    b_hh: Optional[Array],
+    b_ih: Array | None,
+    b_hh: Array | None,
     *,
     cell: cells.Cell,
-    input_size: Optional[int] = None,
+    input_size: int | None = None,
 ) -> tuple[int, int]:
     """Check the weight shapes of ``cell`` (G = gates * H rows: LSTM 4H, GRU 3H, RNN H).
 
@@ -296,7 +297,7 @@ def check_weights(
     check_shape("w_hh", w_hh, f"({g}, H)", (gates * H, H))
     if w_ih.ndim != 2:
         raise ValueError(f"w_ih: expected a 2-D array ({g}, I), got shape {w_ih.shape}")
-    I = w_ih.shape[1] if input_size is None else input_size  # noqa: E741
+    I = w_ih.shape[1] if input_size is None else input_size
     if I < 1:
         raise ValueError(f"w_ih: input size I = w_ih.shape[1] must be >= 1, got shape {w_ih.shape}")
     check_shape("w_ih", w_ih, f"({g}, I)", (gates * H, I))
@@ -313,13 +314,13 @@ class CellArgs(NamedTuple):
     x: Array  # (T, B, I)
     w_ih: Array  # (G, I), G = gates * H
     w_hh: Array  # (G, H)
-    b_ih: Optional[Array]  # (G,) or None
-    b_hh: Optional[Array]  # (G,) or None
+    b_ih: Array | None  # (G,) or None
+    b_hh: Array | None  # (G,) or None
     h0: Array  # (B, H)
-    c0: Optional[Array]  # (B, H), LSTM only
+    c0: Array | None  # (B, H), LSTM only
     T: int
     B: int
-    I: int  # noqa: E741  (the course's name for the input size)
+    I: int
     H: int
     dtype: np.dtype[Any]
 
@@ -354,7 +355,7 @@ def check_cell_args(cell: cells.Cell, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b
     assert xa is not None and w_ih_a is not None and w_hh_a is not None  # required arguments
     if xa.ndim != 3:
         raise ValueError(f"x: expected a 3-D array (T, B, I), got shape {xa.shape}")
-    T, B, I = xa.shape  # noqa: E741
+    T, B, I = xa.shape
     if I < 1:
         raise ValueError(f"x: input size I = x.shape[2] must be >= 1, got shape {xa.shape}")
     _, H = check_weights(w_ih_a, w_hh_a, b_ih_a, b_hh_a, cell=cell, input_size=I)
@@ -367,9 +368,7 @@ def check_cell_args(cell: cells.Cell, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b
             initial.append(np.require(s, requirements=("C", "A")))
     c0 = initial[1] if len(initial) > 1 else None
     xa, w_ih_a, w_hh_a = (np.require(a, requirements=("C", "A")) for a in (xa, w_ih_a, w_hh_a))
-    return CellArgs(
-        xa, w_ih_a, w_hh_a, _contiguous(b_ih_a), _contiguous(b_hh_a), initial[0], c0, T, B, I, H, xa.dtype
-    )
+    return CellArgs(xa, w_ih_a, w_hh_a, _contiguous(b_ih_a), _contiguous(b_hh_a), initial[0], c0, T, B, I, H, xa.dtype)
 
 
 def check_lstm_args(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, c0: Any = None) -> CellArgs:
@@ -396,7 +395,7 @@ def check_nonlinearity(value: Any) -> str:
     return choice("nonlinearity", value, cells.RNN.nonlinearities)
 
 
-def check_lengths(lengths: Any, T: int, B: int) -> Optional[Array]:
+def check_lengths(lengths: Any, T: int, B: int) -> Array | None:
     """Check the per-sequence lengths of a right-padded batch.
 
     Parameters
@@ -457,7 +456,7 @@ def check_reverse(reverse: Any) -> bool:
 _GRAD_LAYOUTS = {"dy": "(T, B, H)", "dh_n": "(B, H)", "dc_n": "(B, H)"}
 
 
-def check_grad(name: str, arr: Any, expected_shape: tuple[int, ...], dtype: Any) -> Optional[Array]:
+def check_grad(name: str, arr: Any, expected_shape: tuple[int, ...], dtype: Any) -> Array | None:
     """Check a gradient flowing into backward (``dy``, ``dh_n``, ``dc_n``).
 
     Parameters

@@ -108,13 +108,13 @@ class Cell:
         self,
         x: Any,
         weights: Weights,
-        state: Optional[State] = None,
+        state: State | None = None,
         *,
         training: bool = False,
         lengths: Any = None,
         reverse: bool = False,
-        options: Optional[dict[str, Any]] = None,
-        implementation: Optional[Functions] = None,
+        options: dict[str, Any] | None = None,
+        implementation: Functions | None = None,
     ) -> tuple[Array, State, Any]:
         """``y, final_state, tape`` of ``{name}_forward`` (the fast path unless
         ``implementation`` says otherwise); ``options`` e.g. the RNN's nonlinearity."""
@@ -126,7 +126,7 @@ class Cell:
         return out[0], tuple(out[1:-1]), out[-1]
 
     def backward(
-        self, tape: Any, dy: Any, dstate: Optional[State] = None, *, implementation: Optional[Functions] = None
+        self, tape: Any, dy: Any, dstate: State | None = None, *, implementation: Functions | None = None
     ) -> tuple[Grads, State]:
         """``grads, dinitial`` of ``{name}_backward``: the gradients of x and the
         weights (keys "x", "w_ih", "w_hh", "b_ih", "b_hh") and of the initial state."""

@@ -61,7 +61,7 @@ TensorFlow 2 and Keras 3; TensorFlow 1 defaulted to ``hard_sigmoid``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -70,10 +70,18 @@ from ._checks import as_float_arrays, check_shape, check_weights
 from .layers import parameter_names
 
 __all__ = [
-    "to_torch_state_dict", "from_torch_state_dict", "to_keras", "from_keras",
-    "to_keras_gru", "from_keras_gru",
-    "to_onnx", "from_onnx", "to_course_lstm", "from_course_lstm",
-    "to_course_rnn", "from_course_rnn",
+    "from_course_lstm",
+    "from_course_rnn",
+    "from_keras",
+    "from_keras_gru",
+    "from_onnx",
+    "from_torch_state_dict",
+    "to_course_lstm",
+    "to_course_rnn",
+    "to_keras",
+    "to_keras_gru",
+    "to_onnx",
+    "to_torch_state_dict",
 ]
 
 PARAM_KEYS = ("w_ih", "w_hh", "b_ih", "b_hh")
@@ -97,11 +105,11 @@ _KERAS_GRU_ORDER = (1, 0, 2)
 # --------------------------------------------------------------------------- helpers
 
 
-def _copy(a: Optional[np.ndarray]) -> Optional[np.ndarray]:
+def _copy(a: np.ndarray | None) -> np.ndarray | None:
     return None if a is None else np.array(a, copy=True, order="C")
 
 
-def _cell_of(cell: Optional[str], w_hh: np.ndarray) -> cells.Cell:
+def _cell_of(cell: str | None, w_hh: np.ndarray) -> cells.Cell:
     """The record of ``cell`` ("lstm", "gru", "rnn"); None reads it from w_hh (G*H, H).
 
     Shapes that fit no cell count as an LSTM's, so that the error message says what an
@@ -116,8 +124,7 @@ def _cell_of(cell: Optional[str], w_hh: np.ndarray) -> cells.Cell:
     return cells.LSTM
 
 
-def _check_params(params: Any, kind: Optional[cells.Cell] = None,
-                  cell: Optional[str] = None) -> tuple[Any, ...]:
+def _check_params(params: Any, kind: cells.Cell | None = None, cell: str | None = None) -> tuple[Any, ...]:
     """Validate a ``params`` dict; returns (w_ih, w_hh, b_ih, b_hh, I, H).
 
     ``kind`` the cell record; None takes it from ``cell`` (see :func:`_cell_of`:
@@ -128,12 +135,11 @@ def _check_params(params: Any, kind: Optional[cells.Cell] = None,
     unknown = sorted(set(params) - set(PARAM_KEYS))
     missing = [k for k in ("w_ih", "w_hh") if k not in params]
     if unknown or missing:
-        raise ValueError(f"params: expected keys {PARAM_KEYS} (biases optional); "
-                         f"missing {missing}, unknown {unknown}")
+        raise ValueError(f"params: expected keys {PARAM_KEYS} (biases optional); missing {missing}, unknown {unknown}")
     w_ih, w_hh, b_ih, b_hh = as_float_arrays(**{k: params.get(k) for k in PARAM_KEYS})
     if kind is None:
         kind = _cell_of(cell, w_hh)
-    I, H = check_weights(w_ih, w_hh, b_ih, b_hh, cell=kind)  # noqa: E741
+    I, H = check_weights(w_ih, w_hh, b_ih, b_hh, cell=kind)
     return w_ih, w_hh, b_ih, b_hh, I, H
 
 
@@ -143,7 +149,7 @@ def _reorder(a: np.ndarray, order: Sequence[int]) -> np.ndarray:
     return np.concatenate([blocks[k] for k in order], axis=0)
 
 
-def _summed_bias(b_ih: Optional[np.ndarray], b_hh: Optional[np.ndarray]) -> Optional[np.ndarray]:
+def _summed_bias(b_ih: np.ndarray | None, b_hh: np.ndarray | None) -> np.ndarray | None:
     if b_ih is None and b_hh is None:
         return None
     if b_ih is None or b_hh is None:
@@ -151,16 +157,18 @@ def _summed_bias(b_ih: Optional[np.ndarray], b_hh: Optional[np.ndarray]) -> Opti
     return b_ih + b_hh
 
 
-def _params(w_ih: np.ndarray, w_hh: np.ndarray, b_ih: Optional[np.ndarray],
-            b_hh: Optional[np.ndarray]) -> dict[str, Optional[np.ndarray]]:
+def _params(
+    w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray | None, b_hh: np.ndarray | None
+) -> dict[str, np.ndarray | None]:
     return {"w_ih": _copy(w_ih), "w_hh": _copy(w_hh), "b_ih": _copy(b_ih), "b_hh": _copy(b_hh)}
 
 
 # --------------------------------------------------------------------------- PyTorch
 
 
-def to_torch_state_dict(params: Mapping[str, Any], layer: int = 0, *, tensors: bool = False,
-                        reverse: bool = False, cell: Optional[str] = None) -> dict[str, Any]:
+def to_torch_state_dict(
+    params: Mapping[str, Any], layer: int = 0, *, tensors: bool = False, reverse: bool = False, cell: str | None = None
+) -> dict[str, Any]:
     """PyTorch ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` state-dict entries for one layer.
 
     Parameters
@@ -200,8 +208,9 @@ def to_torch_state_dict(params: Mapping[str, Any], layer: int = 0, *, tensors: b
     return sd
 
 
-def from_torch_state_dict(sd: Mapping[str, Any], layer: int = 0, *, reverse: bool = False,
-                          cell: Optional[str] = None) -> dict[str, Optional[np.ndarray]]:
+def from_torch_state_dict(
+    sd: Mapping[str, Any], layer: int = 0, *, reverse: bool = False, cell: str | None = None
+) -> dict[str, np.ndarray | None]:
     """``params`` from a PyTorch ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` state dict.
 
     Parameters
@@ -224,15 +233,14 @@ def from_torch_state_dict(sd: Mapping[str, Any], layer: int = 0, *, reverse: boo
     for key in ("w_ih", "w_hh"):
         if names[key] not in sd:
             raise ValueError(f"sd: no entry {names[key]!r}; present: {sorted(sd)}")
-    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(
-        {k: sd[name] for k, name in names.items() if name in sd}, cell=cell)
+    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params({k: sd[name] for k, name in names.items() if name in sd}, cell=cell)
     return _params(w_ih, w_hh, b_ih, b_hh)
 
 
 # --------------------------------------------------------------------------- Keras
 
 
-def to_keras(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
+def to_keras(params: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
     """Keras ``LSTM`` weights (gate order i, f, c, o, transposed).
 
     Returns
@@ -243,8 +251,7 @@ def to_keras(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
         ``[kernel, recurrent_kernel, bias]`` (omit bias if ``use_bias=False``).
     """
     w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params, cells.LSTM)
-    return {"kernel": _copy(w_ih.T), "recurrent_kernel": _copy(w_hh.T),
-            "bias": _summed_bias(b_ih, b_hh)}
+    return {"kernel": _copy(w_ih.T), "recurrent_kernel": _copy(w_hh.T), "bias": _summed_bias(b_ih, b_hh)}
 
 
 def _keras_weights(weights: Any, kind: cells.Cell) -> tuple[Any, ...]:
@@ -253,18 +260,19 @@ def _keras_weights(weights: Any, kind: cells.Cell) -> tuple[Any, ...]:
     if isinstance(weights, Mapping):
         kernel, recurrent, bias = (weights.get(k) for k in ("kernel", "recurrent_kernel", "bias"))
         if kernel is None or recurrent is None:
-            raise ValueError(f"weights: expected keys 'kernel', 'recurrent_kernel' and optionally "
-                             f"'bias', got {sorted(weights)}")
+            raise ValueError(
+                f"weights: expected keys 'kernel', 'recurrent_kernel' and optionally 'bias', got {sorted(weights)}"
+            )
     elif isinstance(weights, Sequence) and len(weights) in (2, 3):
         kernel, recurrent, bias = (*weights, None)[:3]
     else:
-        raise TypeError("weights: expected a dict or the list [kernel, recurrent_kernel(, bias)] "
-                        "of layer.get_weights()")
+        raise TypeError(
+            "weights: expected a dict or the list [kernel, recurrent_kernel(, bias)] of layer.get_weights()"
+        )
     kernel, recurrent, bias = as_float_arrays(kernel=kernel, recurrent_kernel=recurrent, bias=bias)
     g, gates = kind.layout, kind.gates
     if recurrent.ndim != 2 or recurrent.shape[0] < 1:
-        raise ValueError(f"recurrent_kernel: expected a 2-D array (H, {g}) with H >= 1, "
-                         f"got shape {recurrent.shape}")
+        raise ValueError(f"recurrent_kernel: expected a 2-D array (H, {g}) with H >= 1, got shape {recurrent.shape}")
     H = recurrent.shape[0]
     check_shape("recurrent_kernel", recurrent, f"(H, {g})", (H, gates * H))
     if kernel.ndim != 2 or kernel.shape[0] < 1:
@@ -273,7 +281,7 @@ def _keras_weights(weights: Any, kind: cells.Cell) -> tuple[Any, ...]:
     return kernel, recurrent, bias, H
 
 
-def from_keras(weights: Any) -> dict[str, Optional[np.ndarray]]:
+def from_keras(weights: Any) -> dict[str, np.ndarray | None]:
     """``params`` from Keras ``LSTM`` weights.
 
     Parameters
@@ -295,7 +303,7 @@ def from_keras(weights: Any) -> dict[str, Optional[np.ndarray]]:
     return _params(kernel.T, recurrent.T, bias, b_hh)
 
 
-def to_keras_gru(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
+def to_keras_gru(params: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
     """Keras ``GRU(reset_after=True)`` weights (gate order z, r, h, transposed).
 
     Parameters
@@ -317,11 +325,14 @@ def to_keras_gru(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
         zeros = np.zeros(w_hh.shape[0], dtype=w_hh.dtype)
         halves = [zeros if b is None else _reorder(b, _KERAS_GRU_ORDER) for b in (b_ih, b_hh)]
         bias = np.stack(halves)
-    return {"kernel": _copy(_reorder(w_ih, _KERAS_GRU_ORDER).T),
-            "recurrent_kernel": _copy(_reorder(w_hh, _KERAS_GRU_ORDER).T), "bias": bias}
+    return {
+        "kernel": _copy(_reorder(w_ih, _KERAS_GRU_ORDER).T),
+        "recurrent_kernel": _copy(_reorder(w_hh, _KERAS_GRU_ORDER).T),
+        "bias": bias,
+    }
 
 
-def from_keras_gru(weights: Any) -> dict[str, Optional[np.ndarray]]:
+def from_keras_gru(weights: Any) -> dict[str, np.ndarray | None]:
     """``params`` from Keras ``GRU(reset_after=True)`` weights.
 
     Parameters
@@ -341,20 +352,21 @@ def from_keras_gru(weights: Any) -> dict[str, Optional[np.ndarray]]:
     b_ih = b_hh = None
     if bias is not None:
         if bias.shape == (3 * H,):
-            raise ValueError(f"bias: shape {bias.shape} is that of a Keras GRU with "
-                             f"reset_after=False, which computes a different function (the reset "
-                             f"gate before the recurrent product); only reset_after=True, bias "
-                             f"(2, 3*H) = {(2, 3 * H)}, converts")
+            raise ValueError(
+                f"bias: shape {bias.shape} is that of a Keras GRU with "
+                f"reset_after=False, which computes a different function (the reset "
+                f"gate before the recurrent product); only reset_after=True, bias "
+                f"(2, 3*H) = {(2, 3 * H)}, converts"
+            )
         check_shape("bias", bias, "(2, 3*H)", (2, 3 * H))
         b_ih, b_hh = (_reorder(half, _KERAS_GRU_ORDER) for half in bias)
-    return _params(_reorder(kernel.T, _KERAS_GRU_ORDER), _reorder(recurrent.T, _KERAS_GRU_ORDER),
-                   b_ih, b_hh)
+    return _params(_reorder(kernel.T, _KERAS_GRU_ORDER), _reorder(recurrent.T, _KERAS_GRU_ORDER), b_ih, b_hh)
 
 
 # --------------------------------------------------------------------------- ONNX
 
 
-def to_onnx(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
+def to_onnx(params: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
     """Inputs ``W``, ``R``, ``B`` of an ONNX ``LSTM`` node (one direction, order i, o, f, c).
 
     Returns
@@ -370,11 +382,10 @@ def to_onnx(params: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
         wb = zeros if b_ih is None else _reorder(b_ih, _ONNX_FROM_OURS)
         rb = zeros if b_hh is None else _reorder(b_hh, _ONNX_FROM_OURS)
         B = np.concatenate([wb, rb])[None]
-    return {"W": _reorder(w_ih, _ONNX_FROM_OURS)[None], "R": _reorder(w_hh, _ONNX_FROM_OURS)[None],
-            "B": B}
+    return {"W": _reorder(w_ih, _ONNX_FROM_OURS)[None], "R": _reorder(w_hh, _ONNX_FROM_OURS)[None], "B": B}
 
 
-def from_onnx(W: Any, R: Any, B: Any = None) -> dict[str, Optional[np.ndarray]]:
+def from_onnx(W: Any, R: Any, B: Any = None) -> dict[str, np.ndarray | None]:
     """``params`` from the ``W``, ``R`` and optional ``B`` inputs of an ONNX ``LSTM``.
 
     Parameters
@@ -389,8 +400,10 @@ def from_onnx(W: Any, R: Any, B: Any = None) -> dict[str, Optional[np.ndarray]]:
     W, R, B = as_float_arrays(W=W, R=R, B=B)
     for name, a in (("W", W), ("R", R), ("B", B)):
         if a is not None and (a.ndim < 1 or a.shape[0] != 1):
-            raise ValueError(f"{name}: expected num_directions = 1 as the first dimension "
-                             f"(bidirectional LSTMs are not supported), got shape {a.shape}")
+            raise ValueError(
+                f"{name}: expected num_directions = 1 as the first dimension "
+                f"(bidirectional LSTMs are not supported), got shape {a.shape}"
+            )
     if R.ndim != 3 or R.shape[2] < 1:
         raise ValueError(f"R: expected a 3-D array (1, 4*H, H) with H >= 1, got shape {R.shape}")
     H = R.shape[2]
@@ -433,7 +446,7 @@ def _course_bias(name: str, b: np.ndarray, H: int) -> np.ndarray:
     return b.reshape(H)
 
 
-def from_course_lstm(course: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
+def from_course_lstm(course: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
     """``params`` from the course's dict ``{Wf, bf, Wi, bi, Wc, bc, Wo, bo}``.
 
     W* are (H, H + I) on [a<t-1>; x<t>], b* are (H, 1) (or (H,)). The bias goes to
@@ -447,7 +460,7 @@ def from_course_lstm(course: Mapping[str, Any]) -> dict[str, Optional[np.ndarray
     Wf = arrays["Wf"]
     if Wf.ndim != 2 or Wf.shape[0] < 1 or Wf.shape[1] <= Wf.shape[0]:
         raise ValueError(f"Wf: expected a 2-D array (H, H + I) with H >= 1 and I >= 1, got shape {Wf.shape}")
-    H, I = Wf.shape[0], Wf.shape[1] - Wf.shape[0]  # noqa: E741
+    H, I = Wf.shape[0], Wf.shape[1] - Wf.shape[0]
     for g in COURSE_LSTM_GATES:
         check_shape(g, arrays[g], "(H, H + I)", (H, H + I))
     W = np.concatenate([arrays[g] for g in COURSE_LSTM_GATES])  # (4H, H + I), blocks i, f, g, o
@@ -464,7 +477,7 @@ def to_course_rnn(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {"Wax": _copy(w_ih), "Waa": _copy(w_hh), "ba": b.reshape(H, 1).copy()}
 
 
-def from_course_rnn(course: Mapping[str, Any]) -> dict[str, Optional[np.ndarray]]:
+def from_course_rnn(course: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
     """``params`` from ``{Wax (H, I), Waa (H, H), ba (H, 1)}``: b_ih = ba, b_hh = zeros.
 
     Other keys (Wya, by) are ignored.

@@ -96,9 +96,19 @@ def _backward(
     return kernel(tape, dy, *dfinal)
 
 
-def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, c0: Any = None, *,
-                 training: bool = False, lengths: Any = None,
-                 reverse: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[LSTMTape]]:
+def lstm_forward(
+    x: Any,
+    w_ih: Any,
+    w_hh: Any,
+    b_ih: Any,
+    b_hh: Any,
+    h0: Any = None,
+    c0: Any = None,
+    *,
+    training: bool = False,
+    lengths: Any = None,
+    reverse: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMTape | None]:
     """LSTM over a whole sequence.
 
     Parameters
@@ -117,8 +127,10 @@ def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = N
     y : (T, B, H), every h<t>;  h_n, c_n : (B, H), the final state;
     tape : LSTMTape if ``training`` else None.
     """
-    return _forward(cells.LSTM, _core.lstm_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0, c0), (), training, lengths,
-                    reverse)
+    return _forward(
+        cells.LSTM, _core.lstm_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0, c0), (), training, lengths, reverse
+    )
+
 
 def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -> Grads:
     """Backpropagation through time for :func:`lstm_forward`.
@@ -138,9 +150,20 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
     """
     return _backward(cells.LSTM, _core.lstm_backward, LSTMTape, tape, dy, (dh_n, dc_n))
 
-def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, *,
-                nonlinearity: str = "tanh", training: bool = False, lengths: Any = None,
-                reverse: bool = False) -> tuple[np.ndarray, np.ndarray, Optional[RNNTape]]:
+
+def rnn_forward(
+    x: Any,
+    w_ih: Any,
+    w_hh: Any,
+    b_ih: Any,
+    b_hh: Any,
+    h0: Any = None,
+    *,
+    nonlinearity: str = "tanh",
+    training: bool = False,
+    lengths: Any = None,
+    reverse: bool = False,
+) -> tuple[np.ndarray, np.ndarray, RNNTape | None]:
     """Vanilla RNN over a whole sequence: h<t> = act(x<t> w_ih^T + b_ih + h<t-1> w_hh^T + b_hh).
 
     Parameters
@@ -156,8 +179,10 @@ def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     -------
     y : (T, B, H); h_n : (B, H); tape : RNNTape if ``training`` else None.
     """
-    return _forward(cells.RNN, _core.rnn_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0,), (nonlinearity,), training,
-                    lengths, reverse)
+    return _forward(
+        cells.RNN, _core.rnn_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0,), (nonlinearity,), training, lengths, reverse
+    )
+
 
 def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> Grads:
     """Backpropagation through time for :func:`rnn_forward`.
@@ -167,8 +192,19 @@ def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> Grads:
     """
     return _backward(cells.RNN, _core.rnn_backward, RNNTape, tape, dy, (dh_n,))
 
-def gru_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, *, training: bool = False,
-                lengths: Any = None, reverse: bool = False) -> tuple[np.ndarray, np.ndarray, Optional[GRUTape]]:
+
+def gru_forward(
+    x: Any,
+    w_ih: Any,
+    w_hh: Any,
+    b_ih: Any,
+    b_hh: Any,
+    h0: Any = None,
+    *,
+    training: bool = False,
+    lengths: Any = None,
+    reverse: bool = False,
+) -> tuple[np.ndarray, np.ndarray, GRUTape | None]:
     """GRU over a whole sequence, in PyTorch's formulation (gate rows r, z, n)::
 
         r = σ(x W_ir^T + b_ir + h W_hr^T + b_hr),  z = σ(x W_iz^T + b_iz + h W_hz^T + b_hz)
@@ -186,8 +222,8 @@ def gru_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     -------
     y : (T, B, H); h_n : (B, H); tape : GRUTape if ``training`` else None.
     """
-    return _forward(cells.GRU, _core.gru_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0,), (), training, lengths,
-                    reverse)
+    return _forward(cells.GRU, _core.gru_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0,), (), training, lengths, reverse)
+
 
 def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> Grads:
     """Backpropagation through time for :func:`gru_forward`.
@@ -196,6 +232,7 @@ def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> Grads:
     :func:`lstm_backward`).
     """
     return _backward(cells.GRU, _core.gru_backward, GRUTape, tape, dy, (dh_n,))
+
 
 for _f in (lstm_forward, rnn_forward, gru_forward):
     _f.__doc__ = (_f.__doc__ or "").replace("{steps}", _STEPS_DOC)

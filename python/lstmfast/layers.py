@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, ClassVar, Optional, Union
 
 import numpy as np
@@ -60,8 +61,12 @@ def parameter_names(layer: int, reverse: bool = False) -> dict[str, str]:
     """PyTorch's names of one layer's (and direction's) parameters, keyed like the
     functional gradients: ``{"w_ih": "weight_ih_l0", ..., "b_hh": "bias_hh_l0"}``."""
     suffix = f"_l{layer}" + ("_reverse" if reverse else "")
-    return {"w_ih": "weight_ih" + suffix, "w_hh": "weight_hh" + suffix, "b_ih": "bias_ih" + suffix,
-            "b_hh": "bias_hh" + suffix}
+    return {
+        "w_ih": "weight_ih" + suffix,
+        "w_hh": "weight_hh" + suffix,
+        "b_ih": "bias_ih" + suffix,
+        "b_hh": "bias_hh" + suffix,
+    }
 
 
 # --------------------------------------------------------------------------- the stack
@@ -96,7 +101,7 @@ class StackTape:
     tape per level and direction and the dropout mask on each level's input."""
 
     tapes: tuple[tuple[Any, ...], ...]  # [level][direction]
-    masks: tuple[Optional[Array], ...]  # [level]; None: no dropout (always None for level 0)
+    masks: tuple[Array | None, ...]  # [level]; None: no dropout (always None for level 0)
     shape: tuple[int, int]  # (T, B)
 
 
@@ -115,7 +120,7 @@ class StackGrads:
 # one after the other with every step split across threads (a barrier per
 # step). Below this many FLOPs per direction the hand-off costs more.
 _CONCURRENT_DIRECTIONS_FLOPS = 2e7
-_executor: Optional[ThreadPoolExecutor] = None
+_executor: ThreadPoolExecutor | None = None
 
 
 def _run_directions(calls: list[Callable[[], Any]], flops: float) -> list[Any]:
@@ -140,14 +145,14 @@ def _run_directions(calls: list[Callable[[], Any]], flops: float) -> list[Any]:
 def stack_forward(
     levels: Sequence[Level],
     x: Array,
-    initial: Optional[Sequence[Sequence[Optional[State]]]] = None,
+    initial: Sequence[Sequence[State | None]] | None = None,
     *,
     training: bool = False,
-    lengths: Optional[Array] = None,
+    lengths: Array | None = None,
     dropout: float = 0.0,
-    rng: Optional[np.random.Generator] = None,
+    rng: np.random.Generator | None = None,
     reference: bool = False,
-) -> tuple[Array, list[list[State]], Optional[StackTape]]:
+) -> tuple[Array, list[list[State]], StackTape | None]:
     """Run stacked recurrent layers over whole sequences: the package's one loop over layers.
 
     Parameters
@@ -170,7 +175,7 @@ def stack_forward(
     T, B = x.shape[:2]
     finals: list[list[State]] = []
     tapes: list[tuple[Any, ...]] = []
-    masks: list[Optional[Array]] = []
+    masks: list[Array | None] = []
     inp = x
     for k, level in enumerate(levels):
         mask = None
@@ -181,14 +186,22 @@ def stack_forward(
             inp = inp * mask
         masks.append(mask)
         starts = initial[k] if initial is not None else [None] * level.directions
-
-        def call(d: int, inp: Array = inp, level: Level = level, starts: Any = starts) -> Any:
-            return level.cell.forward(inp, level.weights[d], starts[d], training=training, lengths=lengths,
-                                      reverse=level.reverse[d], options=dict(level.options),
-                                      implementation=level.cell.reference if reference else None)
-
-        flops = 0.0 if reference else level.flops(T, B)
-        results = _run_directions([lambda d=d: call(d) for d in range(level.directions)], flops)
+        implementation = level.cell.reference if reference else None
+        calls = [
+            partial(
+                level.cell.forward,
+                inp,
+                level.weights[d],
+                starts[d],
+                training=training,
+                lengths=lengths,
+                reverse=level.reverse[d],
+                options=dict(level.options),
+                implementation=implementation,
+            )
+            for d in range(level.directions)
+        ]
+        results = _run_directions(calls, 0.0 if reference else level.flops(T, B))
         finals.append([state for _, state, _ in results])
         tapes.append(tuple(tape for _, _, tape in results))
         inp = results[0][0] if len(results) == 1 else np.concatenate([y for y, _, _ in results], axis=2)
@@ -200,7 +213,7 @@ def stack_backward(
     levels: Sequence[Level],
     tape: StackTape,
     dy: Array,
-    dfinal: Optional[Sequence[Sequence[Optional[State]]]] = None,
+    dfinal: Sequence[Sequence[State | None]] | None = None,
     *,
     reference: bool = False,
 ) -> StackGrads:
@@ -221,14 +234,18 @@ def stack_backward(
         H, D = level.hidden_size, level.directions
         outputs[k] = d_out
         dstates = dfinal[k] if dfinal is not None else [None] * D
-
-        def call(d: int, k: int = k, d_out: Array = d_out, dstates: Any = dstates, H: int = H, D: int = D) -> Any:
-            d_dir = d_out if D == 1 else d_out[:, :, d * H:(d + 1) * H]
-            return level.cell.backward(tape.tapes[k][d], d_dir, dstates[d],
-                                       implementation=level.cell.reference if reference else None)
-
-        flops = 0.0 if reference else 2 * level.flops(T, B)
-        results = _run_directions([lambda d=d: call(d) for d in range(D)], flops)
+        implementation = level.cell.reference if reference else None
+        calls = [
+            partial(
+                level.cell.backward,
+                tape.tapes[k][d],
+                d_out if D == 1 else d_out[:, :, d * H : (d + 1) * H],
+                dstates[d],
+                implementation=implementation,
+            )
+            for d in range(D)
+        ]
+        results = _run_directions(calls, 0.0 if reference else 2 * level.flops(T, B))
         d_in = None
         for grads, dinitial in results:
             weights[k].append({key: grads[key] for key in _WEIGHT_KEYS})
@@ -252,7 +269,7 @@ class LayerTape:
     batch_first: bool
 
     @property
-    def masks(self) -> tuple[Optional[Array], ...]:
+    def masks(self) -> tuple[Array | None, ...]:
         """The dropout masks on the inputs of layers 1, 2, ... (None: no dropout)."""
         return self.stack.masks[1:]
 
@@ -263,10 +280,21 @@ class _Recurrent:
 
     cell: ClassVar[cells.Cell]
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = np.float32,
-                 seed: Optional[int] = None, *, num_layers: int = 1, bidirectional: bool = False,
-                 batch_first: bool = False, dropout: float = 0.0, go_backwards: bool = False,
-                 stateful: bool = False) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        dtype: Any = np.float32,
+        seed: int | None = None,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        go_backwards: bool = False,
+        stateful: bool = False,
+    ) -> None:
         self.input_size = _checks.positive_int("input_size", input_size)
         self.hidden_size = _checks.positive_int("hidden_size", hidden_size)
         self.num_layers = _checks.positive_int("num_layers", num_layers)
@@ -280,12 +308,16 @@ class _Recurrent:
         self.dropout = _checks.real("dropout", dropout, low=0.0, high=1.0, high_open=True, what="a probability")
         self.dtype = _checks.float_dtype(dtype)
         G, H = self.cell.gates * self.hidden_size, self.hidden_size
-        count = sum(G * (self._layer_input(layer) + H) + (2 * G if self.bias else 0)
-                    for layer in range(self.num_layers)) * self.directions
+        count = (
+            sum(G * (self._layer_input(layer) + H) + (2 * G if self.bias else 0) for layer in range(self.num_layers))
+            * self.directions
+        )
         if count > MAX_PARAMETERS:
-            raise ValueError(f"input_size={self.input_size}, hidden_size={H}, num_layers={self.num_layers}: the "
-                             f"layer would have {count:,} parameters (more than {MAX_PARAMETERS:,}); sizes this "
-                             f"large are not supported")
+            raise ValueError(
+                f"input_size={self.input_size}, hidden_size={H}, num_layers={self.num_layers}: the "
+                f"layer would have {count:,} parameters (more than {MAX_PARAMETERS:,}); sizes this "
+                f"large are not supported"
+            )
         rng = np.random.default_rng(seed)
         k = 1.0 / np.sqrt(H)
         self._params: dict[str, Array] = {}
@@ -299,7 +331,7 @@ class _Recurrent:
                     self._params[names[key]] = rng.uniform(-k, k, size=shape).astype(self.dtype)
         # Dropout masks come from their own generator: same seed, same masks.
         self._dropout_rng = np.random.default_rng(None if seed is None else [seed, 1])
-        self._state: Optional[tuple[Array, ...]] = None  # carried between calls when stateful
+        self._state: tuple[Array, ...] | None = None  # carried between calls when stateful
 
     # -- structure ------------------------------------------------------------------
 
@@ -370,7 +402,7 @@ class _Recurrent:
     def _state_shape(self, B: int) -> tuple[int, int, int]:
         return (self.num_layers * self.directions, B, self.hidden_size)
 
-    def _check_state(self, state: Any, B: int, name: str = "state") -> Optional[list[Array]]:
+    def _check_state(self, state: Any, B: int, name: str = "state") -> list[Array] | None:
         """The state as a list of (L*D, B, H) arrays, one per part (h, and c for the
         LSTM), or None."""
         parts, shape = self.cell.states, self._state_shape(B)
@@ -383,20 +415,23 @@ class _Recurrent:
         for part, s in zip(parts, items):
             s = np.asarray(_checks.to_numpy(s), dtype=self.dtype)
             if s.shape != shape:
-                raise ValueError(f"{name}: {part}0 expected shape (num_layers * num_directions, B, H) = {shape}, "
-                                 f"got {s.shape}")
+                raise ValueError(
+                    f"{name}: {part}0 expected shape (num_layers * num_directions, B, H) = {shape}, got {s.shape}"
+                )
             out.append(s)
         return out
 
-    def _initial_state(self, state: Any, B: int) -> Optional[list[Array]]:
+    def _initial_state(self, state: Any, B: int) -> list[Array] | None:
         if state is None and self.stateful and self._state is not None:
             if self._state[0].shape != self._state_shape(B):
-                raise ValueError(f"x: this stateful layer carries the state of a batch of {self._state[0].shape[1]} "
-                                 f"sequences, got {B}; call reset_state() to start new ones")
+                raise ValueError(
+                    f"x: this stateful layer carries the state of a batch of {self._state[0].shape[1]} "
+                    f"sequences, got {B}; call reset_state() to start new ones"
+                )
             return list(self._state)
         return self._check_state(state, B)
 
-    def _per_level(self, parts: Optional[list[Array]]) -> Optional[list[list[State]]]:
+    def _per_level(self, parts: list[Array] | None) -> list[list[State]] | None:
         """(L*D, B, H) arrays per state part -> [level][direction] state tuples."""
         if parts is None:
             return None
@@ -418,8 +453,9 @@ class _Recurrent:
         y, state, _ = self.forward(x, state, training=False, lengths=lengths)
         return y, state
 
-    def forward(self, x: Any, state: Any = None, training: bool = True, *,
-                lengths: Any = None) -> tuple[Array, Any, Optional[LayerTape]]:
+    def forward(
+        self, x: Any, state: Any = None, training: bool = True, *, lengths: Any = None
+    ) -> tuple[Array, Any, LayerTape | None]:
         """Run the layer over whole sequences.
 
         Parameters
@@ -453,9 +489,15 @@ class _Recurrent:
             raise ValueError(f"x: expected {self.input_size} input features (input_size), got {x.shape[2]}")
         checked_lengths = _checks.check_lengths(lengths, T, B)
         initial = self._per_level(self._initial_state(state, B))
-        y, finals, stack_tape = stack_forward(self.levels(), x, initial, training=training,
-                                              lengths=checked_lengths, dropout=self.dropout,
-                                              rng=self._dropout_rng)
+        y, finals, stack_tape = stack_forward(
+            self.levels(),
+            x,
+            initial,
+            training=training,
+            lengths=checked_lengths,
+            dropout=self.dropout,
+            rng=self._dropout_rng,
+        )
         if self.batch_first:
             y = np.ascontiguousarray(y.swapaxes(0, 1))
         final = self._stacked(finals)
@@ -469,8 +511,10 @@ class _Recurrent:
         ``"c0"``), from dL/dy and the gradients reaching the final state
         (``dstate``: dh_n or (dh_n, dc_n) shaped like the state, or None)."""
         if not isinstance(tape, LayerTape):
-            raise TypeError(f"tape: expected the LayerTape from {type(self).__name__}.forward(..., training=True), "
-                            f"got {type(tape).__name__}")
+            raise TypeError(
+                f"tape: expected the LayerTape from {type(self).__name__}.forward(..., training=True), "
+                f"got {type(tape).__name__}"
+            )
         T, B = tape.stack.shape
         D, H = self.directions, self.hidden_size
         dy = np.asarray(_checks.to_numpy(dy), dtype=self.dtype)
@@ -501,8 +545,10 @@ class _Recurrent:
         with x_t (B, I); the same numbers as the whole-sequence call, step by step.
         A stateful layer carries the state itself (pass ``state=None``)."""
         if self.bidirectional:
-            raise ValueError("step: a bidirectional layer needs the whole sequence (its reverse half runs from "
-                             "the end); call the layer on the sequence instead")
+            raise ValueError(
+                "step: a bidirectional layer needs the whole sequence (its reverse half runs from "
+                "the end); call the layer on the sequence instead"
+            )
         x_t = np.asarray(_checks.to_numpy(x_t), dtype=self.dtype)
         if x_t.ndim != 2 or x_t.shape[1] != self.input_size:
             raise ValueError(f"x_t: expected shape (B, input_size) = (B, {self.input_size}), got {x_t.shape}")
@@ -514,8 +560,15 @@ class _Recurrent:
 
     def _extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}"]
-        for name, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
-                              ("bidirectional", False), ("go_backwards", False), ("stateful", False)):
+        for name, default in (
+            ("num_layers", 1),
+            ("bias", True),
+            ("batch_first", False),
+            ("dropout", 0.0),
+            ("bidirectional", False),
+            ("go_backwards", False),
+            ("stateful", False),
+        ):
             if getattr(self, name) != default:
                 parts.append(f"{name}={getattr(self, name)}")
         return ", ".join([*parts, f"dtype={self.dtype.name}"])
@@ -560,13 +613,35 @@ class LSTM(_Recurrent):
 
     cell = cells.LSTM
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = np.float32,
-                 seed: Optional[int] = None, *, num_layers: int = 1, bidirectional: bool = False,
-                 batch_first: bool = False, dropout: float = 0.0, go_backwards: bool = False,
-                 stateful: bool = False, unit_forget_bias: bool = False) -> None:
-        super().__init__(input_size, hidden_size, bias, dtype, seed, num_layers=num_layers,
-                         bidirectional=bidirectional, batch_first=batch_first, dropout=dropout,
-                         go_backwards=go_backwards, stateful=stateful)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        dtype: Any = np.float32,
+        seed: int | None = None,
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unit_forget_bias: bool = False,
+    ) -> None:
+        super().__init__(
+            input_size,
+            hidden_size,
+            bias,
+            dtype,
+            seed,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            batch_first=batch_first,
+            dropout=dropout,
+            go_backwards=go_backwards,
+            stateful=stateful,
+        )
         self.unit_forget_bias = _checks.flag("unit_forget_bias", unit_forget_bias)
         if self.unit_forget_bias:
             if not self.bias:
@@ -576,7 +651,7 @@ class LSTM(_Recurrent):
                 if name.startswith("bias_"):
                     p[:] = 0
                     if name.startswith("bias_ih"):
-                        p[f * H:(f + 1) * H] = 1
+                        p[f * H : (f + 1) * H] = 1
 
     def __call__(self, x: Any, state: Any = None, *, lengths: Any = None) -> tuple[Array, tuple[Array, Array]]:
         """Inference: ``y, (h_n, c_n) = lstm(x, state)``; see :meth:`forward`."""
@@ -599,14 +674,36 @@ class RNN(_Recurrent):
 
     cell = cells.RNN
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = np.float32,
-                 seed: Optional[int] = None, nonlinearity: str = "tanh", *, num_layers: int = 1,
-                 bidirectional: bool = False, batch_first: bool = False, dropout: float = 0.0,
-                 go_backwards: bool = False, stateful: bool = False) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        dtype: Any = np.float32,
+        seed: int | None = None,
+        nonlinearity: str = "tanh",
+        *,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        go_backwards: bool = False,
+        stateful: bool = False,
+    ) -> None:
         self.nonlinearity = _checks.check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, bias, dtype, seed, num_layers=num_layers,
-                         bidirectional=bidirectional, batch_first=batch_first, dropout=dropout,
-                         go_backwards=go_backwards, stateful=stateful)
+        super().__init__(
+            input_size,
+            hidden_size,
+            bias,
+            dtype,
+            seed,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            batch_first=batch_first,
+            dropout=dropout,
+            go_backwards=go_backwards,
+            stateful=stateful,
+        )
 
     def _options(self) -> dict[str, Any]:
         return {"nonlinearity": self.nonlinearity}
@@ -630,8 +727,15 @@ class _Cell:
 
     layer_class: ClassVar[type[_Recurrent]]
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = np.float32,
-                 seed: Optional[int] = None, **options: Any) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        dtype: Any = np.float32,
+        seed: int | None = None,
+        **options: Any,
+    ) -> None:
         self._layer = self.layer_class(input_size, hidden_size, bias, dtype, seed, **options)
         self.input_size, self.hidden_size = self._layer.input_size, self._layer.hidden_size
 
@@ -640,7 +744,7 @@ class _Cell:
         return self._layer.cell.states
 
     def _rename(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return {name[:-len("_l0")]: p for name, p in params.items()}
+        return {name[: -len("_l0")]: p for name, p in params.items()}
 
     def parameters(self) -> dict[str, Array]:
         return self._rename(self._layer.parameters())
@@ -676,7 +780,7 @@ class _Cell:
         _, state = self._layer(self._sequence(x), self._state_in(state))
         return self._state_out(state)
 
-    def forward(self, x: Any, state: Any = None, training: bool = True) -> tuple[Any, Optional[LayerTape]]:
+    def forward(self, x: Any, state: Any = None, training: bool = True) -> tuple[Any, LayerTape | None]:
         """The next state and a tape for :meth:`backward`."""
         _, state, tape = self._layer.forward(self._sequence(x), self._state_in(state), training=training)
         return self._state_out(state), tape

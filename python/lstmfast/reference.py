@@ -91,18 +91,37 @@ sequence can be processed in chunks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
-from ._checks import (check_grad, check_gru_args, check_lengths, check_lstm_args,
-                          check_reverse, check_rnn_args, check_tape)
+from ._checks import (
+    check_grad,
+    check_gru_args,
+    check_lengths,
+    check_lstm_args,
+    check_reverse,
+    check_rnn_args,
+    check_tape,
+)
 
 __all__ = [
-    "sigmoid", "LSTMTape", "RNNTape", "GRUTape",
-    "lstm_cell_forward", "lstm_cell_backward", "lstm_forward", "lstm_backward",
-    "rnn_cell_forward", "rnn_cell_backward", "rnn_forward", "rnn_backward",
-    "gru_cell_forward", "gru_cell_backward", "gru_forward", "gru_backward",
+    "GRUTape",
+    "LSTMTape",
+    "RNNTape",
+    "gru_backward",
+    "gru_cell_backward",
+    "gru_cell_forward",
+    "gru_forward",
+    "lstm_backward",
+    "lstm_cell_backward",
+    "lstm_cell_forward",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_cell_backward",
+    "rnn_cell_forward",
+    "rnn_forward",
+    "sigmoid",
 ]
 
 
@@ -117,7 +136,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return np.where(z >= 0, 1, e) / (1 + e)
 
 
-def _frozen_copy(a: Optional[np.ndarray]) -> Optional[np.ndarray]:
+def _frozen_copy(a: np.ndarray | None) -> np.ndarray | None:
     """A read-only copy, so a tape cannot be changed from outside or by backward."""
     if a is None:
         return None
@@ -126,8 +145,7 @@ def _frozen_copy(a: Optional[np.ndarray]) -> Optional[np.ndarray]:
     return a
 
 
-def _bias_sum(b_ih: Optional[np.ndarray], b_hh: Optional[np.ndarray], size: int,
-              dtype: np.dtype) -> np.ndarray:
+def _bias_sum(b_ih: np.ndarray | None, b_hh: np.ndarray | None, size: int, dtype: np.dtype) -> np.ndarray:
     """b_ih + b_hh, where a missing bias counts as zero. The two always appear summed."""
     b = np.zeros(size, dtype=dtype)
     for part in (b_ih, b_hh):
@@ -136,8 +154,7 @@ def _bias_sum(b_ih: Optional[np.ndarray], b_hh: Optional[np.ndarray], size: int,
     return b
 
 
-def _schedule(T: int, B: int, lengths: Optional[np.ndarray],
-              reverse: bool) -> tuple[np.ndarray, np.ndarray]:
+def _schedule(T: int, B: int, lengths: np.ndarray | None, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
     """Which time step each sequence works on at each step of the loop.
 
     Returns ``times`` (T, B) int and ``active`` (T, B) bool. At loop step s,
@@ -193,12 +210,13 @@ class LSTMTape:
     gates: np.ndarray  # (T, B, 4H): Γu, Γf, c~, Γo after their nonlinearity
     hs: np.ndarray  # (T + 1, B, H): a<0..T-1>, then a<-1> = h0
     cs: np.ndarray  # (T + 1, B, H): c<0..T-1>, then c<-1> = c0
-    lengths: Optional[np.ndarray] = None  # (B,) int64, or None: every length is T
+    lengths: np.ndarray | None = None  # (B,) int64, or None: every length is T
     reverse: bool = False
 
 
-def lstm_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray,
-                      w_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lstm_cell_forward(
+    xw_t: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray, w_hh: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One LSTM time step for a batch.
 
     Parameters
@@ -221,18 +239,18 @@ def lstm_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray,
     """
     H = h_prev.shape[1]
     z = xw_t + h_prev @ w_hh.T  # (B, 4H) pre-activations
-    i = sigmoid(z[:, 0 * H:1 * H])  # Γu = σ(W_u [a<t-1>, x<t>] + b_u)
-    f = sigmoid(z[:, 1 * H:2 * H])  # Γf = σ(W_f [a<t-1>, x<t>] + b_f)
-    g = np.tanh(z[:, 2 * H:3 * H])  # c~<t> = tanh(W_c [a<t-1>, x<t>] + b_c)
-    o = sigmoid(z[:, 3 * H:4 * H])  # Γo = σ(W_o [a<t-1>, x<t>] + b_o)
+    i = sigmoid(z[:, 0 * H : 1 * H])  # Γu = σ(W_u [a<t-1>, x<t>] + b_u)
+    f = sigmoid(z[:, 1 * H : 2 * H])  # Γf = σ(W_f [a<t-1>, x<t>] + b_f)
+    g = np.tanh(z[:, 2 * H : 3 * H])  # c~<t> = tanh(W_c [a<t-1>, x<t>] + b_c)
+    o = sigmoid(z[:, 3 * H : 4 * H])  # Γo = σ(W_o [a<t-1>, x<t>] + b_o)
     c = i * g + f * c_prev  # c<t> = Γu * c~<t> + Γf * c<t-1>
     h = o * np.tanh(c)  # a<t> = Γo * tanh(c<t>)
     return h, c, np.concatenate([i, f, g, o], axis=1)
 
 
-def lstm_cell_backward(dh: np.ndarray, dc: np.ndarray, gates: np.ndarray, c_prev: np.ndarray,
-                       c: np.ndarray, w_hh: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lstm_cell_backward(
+    dh: np.ndarray, dc: np.ndarray, gates: np.ndarray, c_prev: np.ndarray, c: np.ndarray, w_hh: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward through one LSTM step: the lines of :func:`lstm_cell_forward` in reverse.
 
     Parameters
@@ -267,19 +285,25 @@ def lstm_cell_backward(dh: np.ndarray, dc: np.ndarray, gates: np.ndarray, c_prev
     df = dc * c_prev
     dc_prev = dc * f
     # through the nonlinearities: σ'(z) = σ(1 - σ), tanh'(z) = 1 - tanh²
-    dz = np.concatenate([di * i * (1 - i),
-                         df * f * (1 - f),
-                         dg * (1 - g**2),
-                         do * o * (1 - o)], axis=1)
+    dz = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2), do * o * (1 - o)], axis=1)
     # z = xw_t + a<t-1> @ w_hh.T
     dh_prev = dz @ w_hh
     return dz, dh_prev, dc_prev
 
 
-def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None,
-                 c0: Any = None, *, training: bool = False, lengths: Any = None,
-                 reverse: bool = False
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[LSTMTape]]:
+def lstm_forward(
+    x: Any,
+    w_ih: Any,
+    w_hh: Any,
+    b_ih: Any,
+    b_hh: Any,
+    h0: Any = None,
+    c0: Any = None,
+    *,
+    training: bool = False,
+    lengths: Any = None,
+    reverse: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMTape | None]:
     """LSTM over a whole sequence.
 
     Parameters
@@ -313,8 +337,7 @@ def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = N
     tape : LSTMTape or None
         None unless ``training``.
     """
-    x, w_ih, w_hh, b_ih, b_hh, h0, c0, T, B, I, H, dtype = check_lstm_args(
-        x, w_ih, w_hh, b_ih, b_hh, h0, c0)
+    x, w_ih, w_hh, b_ih, b_hh, h0, c0, T, B, I, H, dtype = check_lstm_args(x, w_ih, w_hh, b_ih, b_hh, h0, c0)
     lengths = check_lengths(lengths, T, B)
     reverse = check_reverse(reverse)
     times, active = _schedule(T, B, lengths, reverse)
@@ -332,23 +355,29 @@ def lstm_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = N
     for s in range(T):
         on = active[s]  # the sequences still running; the others keep their state
         hs[s], cs[s] = hs[s - 1], cs[s - 1]
-        hs[s, on], cs[s, on], gates[s, on] = lstm_cell_forward(xw[s, on], hs[s - 1, on],
-                                                               cs[s - 1, on], w_hh)
+        hs[s, on], cs[s, on], gates[s, on] = lstm_cell_forward(xw[s, on], hs[s - 1, on], cs[s - 1, on], w_hh)
 
     # Back to time order (a new array; zeros on the padding). hs[T - 1] is h0 when T = 0.
     # Copies: the caller may write into its results.
     y, h_n, c_n = _reorder(hs[:T], times, active), hs[T - 1].copy(), cs[T - 1].copy()
     tape = None
     if training:
-        tape = LSTMTape(x=_frozen_copy(x), w_ih=_frozen_copy(w_ih), w_hh=_frozen_copy(w_hh),
-                        has_b_ih=b_ih is not None, has_b_hh=b_hh is not None,
-                        gates=_frozen_copy(gates), hs=_frozen_copy(hs), cs=_frozen_copy(cs),
-                        lengths=_frozen_copy(lengths), reverse=reverse)
+        tape = LSTMTape(
+            x=_frozen_copy(x),
+            w_ih=_frozen_copy(w_ih),
+            w_hh=_frozen_copy(w_hh),
+            has_b_ih=b_ih is not None,
+            has_b_hh=b_hh is not None,
+            gates=_frozen_copy(gates),
+            hs=_frozen_copy(hs),
+            cs=_frozen_copy(cs),
+            lengths=_frozen_copy(lengths),
+            reverse=reverse,
+        )
     return y, h_n, c_n, tape
 
 
-def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None,
-                  dc_n: Any = None) -> dict[str, Optional[np.ndarray]]:
+def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -> dict[str, np.ndarray | None]:
     """Backpropagation through time for :func:`lstm_forward`.
 
     Parameters
@@ -372,7 +401,7 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None,
     """
     check_tape(tape, LSTMTape, "lstm_forward", "lstm_backward")
     x, w_ih, w_hh, gates, hs, cs = tape.x, tape.w_ih, tape.w_hh, tape.gates, tape.hs, tape.cs
-    T, B, I = x.shape  # noqa: E741
+    T, B, I = x.shape
     H = w_hh.shape[1]
     dtype = x.dtype
     dy = check_grad("dy", dy, (T, B, H), dtype)
@@ -389,7 +418,8 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None,
     for s in reversed(range(T)):
         on = active[s]  # a sequence that took no step passes its gradients through unchanged
         dz[s, on], dh_next[on], dc_next[on] = lstm_cell_backward(
-            dy[s, on] + dh_next[on], dc_next[on], gates[s, on], cs[s - 1, on], cs[s, on], w_hh)
+            dy[s, on] + dh_next[on], dc_next[on], gates[s, on], cs[s - 1, on], cs[s, on], w_hh
+        )
 
     # After the loop, each weight gradient is ONE matmul over all steps:
     # dW_ih = Σ_t dz<t>ᵀ x<t>, dW_hh = Σ_t dz<t>ᵀ a<t-1>, db = Σ_t Σ_batch dz<t>.
@@ -426,12 +456,11 @@ class RNNTape:
     has_b_hh: bool
     nonlinearity: str  # "tanh" or "relu"
     hs: np.ndarray  # (T + 1, B, H): a<0..T-1>, then a<-1> = h0
-    lengths: Optional[np.ndarray] = None  # (B,) int64, or None: every length is T
+    lengths: np.ndarray | None = None  # (B,) int64, or None: every length is T
     reverse: bool = False
 
 
-def rnn_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray,
-                     nonlinearity: str) -> np.ndarray:
+def rnn_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray, nonlinearity: str) -> np.ndarray:
     """One vanilla-RNN step: a<t> = act(W_ax x<t> + W_aa a<t-1> + b_a).
 
     ``xw_t`` (B, H) is the input's share ``x<t> @ w_ih.T + b_ih + b_hh``,
@@ -441,8 +470,9 @@ def rnn_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray,
     return np.tanh(z) if nonlinearity == "tanh" else np.maximum(z, 0)
 
 
-def rnn_cell_backward(dh: np.ndarray, h: np.ndarray, w_hh: np.ndarray,
-                      nonlinearity: str) -> tuple[np.ndarray, np.ndarray]:
+def rnn_cell_backward(
+    dh: np.ndarray, h: np.ndarray, w_hh: np.ndarray, nonlinearity: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Backward through one vanilla-RNN step.
 
     ``dh`` (B, H) is the total dL/da<t>, ``h`` (B, H) is a<t>. Returns
@@ -454,9 +484,19 @@ def rnn_cell_backward(dh: np.ndarray, h: np.ndarray, w_hh: np.ndarray,
     return dz, dz @ w_hh
 
 
-def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, *,
-                nonlinearity: str = "tanh", training: bool = False, lengths: Any = None,
-                reverse: bool = False) -> tuple[np.ndarray, np.ndarray, Optional[RNNTape]]:
+def rnn_forward(
+    x: Any,
+    w_ih: Any,
+    w_hh: Any,
+    b_ih: Any,
+    b_hh: Any,
+    h0: Any = None,
+    *,
+    nonlinearity: str = "tanh",
+    training: bool = False,
+    lengths: Any = None,
+    reverse: bool = False,
+) -> tuple[np.ndarray, np.ndarray, RNNTape | None]:
     """Vanilla RNN over a whole sequence.
 
     Parameters
@@ -484,8 +524,7 @@ def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     h_n : (B, H)
     tape : RNNTape or None
     """
-    x, w_ih, w_hh, b_ih, b_hh, h0, _, T, B, I, H, dtype = check_rnn_args(
-        x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity)
+    x, w_ih, w_hh, b_ih, b_hh, h0, _, T, B, I, H, dtype = check_rnn_args(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity)
     lengths = check_lengths(lengths, T, B)
     reverse = check_reverse(reverse)
     times, active = _schedule(T, B, lengths, reverse)
@@ -502,14 +541,21 @@ def rnn_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     y, h_n = _reorder(hs[:T], times, active), hs[T - 1].copy()
     tape = None
     if training:
-        tape = RNNTape(x=_frozen_copy(x), w_ih=_frozen_copy(w_ih), w_hh=_frozen_copy(w_hh),
-                       has_b_ih=b_ih is not None, has_b_hh=b_hh is not None,
-                       nonlinearity=nonlinearity, hs=_frozen_copy(hs),
-                       lengths=_frozen_copy(lengths), reverse=reverse)
+        tape = RNNTape(
+            x=_frozen_copy(x),
+            w_ih=_frozen_copy(w_ih),
+            w_hh=_frozen_copy(w_hh),
+            has_b_ih=b_ih is not None,
+            has_b_hh=b_hh is not None,
+            nonlinearity=nonlinearity,
+            hs=_frozen_copy(hs),
+            lengths=_frozen_copy(lengths),
+            reverse=reverse,
+        )
     return y, h_n, tape
 
 
-def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> dict[str, Optional[np.ndarray]]:
+def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> dict[str, np.ndarray | None]:
     """Backpropagation through time for :func:`rnn_forward`.
 
     Parameters
@@ -528,7 +574,7 @@ def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> dict[str, Optional
     """
     check_tape(tape, RNNTape, "rnn_forward", "rnn_backward")
     x, w_ih, w_hh, hs = tape.x, tape.w_ih, tape.w_hh, tape.hs
-    T, B, I = x.shape  # noqa: E741
+    T, B, I = x.shape
     H = w_hh.shape[1]
     dtype = x.dtype
     dy = check_grad("dy", dy, (T, B, H), dtype)
@@ -540,8 +586,7 @@ def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> dict[str, Optional
     dz = np.zeros((T, B, H), dtype=dtype)
     for s in reversed(range(T)):
         on = active[s]
-        dz[s, on], dh_next[on] = rnn_cell_backward(dy[s, on] + dh_next[on], hs[s, on], w_hh,
-                                                   tape.nonlinearity)
+        dz[s, on], dh_next[on] = rnn_cell_backward(dy[s, on] + dh_next[on], hs[s, on], w_hh, tape.nonlinearity)
 
     h_prev = hs[np.arange(T) - 1]  # row s is a<t-1>
     dz2 = dz.reshape(T * B, H)
@@ -576,12 +621,13 @@ class GRUTape:
     gates: np.ndarray  # (T, B, 3H): r, z, n after their nonlinearity
     hw_n: np.ndarray  # (T, B, H): a<t-1> @ w_hn.T + b_hn, the term the reset gate scales
     hs: np.ndarray  # (T + 1, B, H): a<0..T-1>, then a<-1> = h0
-    lengths: Optional[np.ndarray] = None  # (B,) int64, or None: every length is T
+    lengths: np.ndarray | None = None  # (B,) int64, or None: every length is T
     reverse: bool = False
 
 
-def gru_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray,
-                     b_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gru_cell_forward(
+    xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray, b_hh: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One GRU time step for a batch (PyTorch's formulation, reset after the product).
 
     Parameters
@@ -607,16 +653,17 @@ def gru_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray,
     """
     H = h_prev.shape[1]
     hw = h_prev @ w_hh.T + b_hh  # (B, 3H) the recurrent term of every gate
-    r = sigmoid(xw_t[:, 0 * H:1 * H] + hw[:, 0 * H:1 * H])  # Γr: reset gate
-    z = sigmoid(xw_t[:, 1 * H:2 * H] + hw[:, 1 * H:2 * H])  # update gate, z = 1 - Γu
-    hw_n = hw[:, 2 * H:3 * H]
-    n = np.tanh(xw_t[:, 2 * H:3 * H] + r * hw_n)  # c~<t>, reset applied after the product
+    r = sigmoid(xw_t[:, 0 * H : 1 * H] + hw[:, 0 * H : 1 * H])  # Γr: reset gate
+    z = sigmoid(xw_t[:, 1 * H : 2 * H] + hw[:, 1 * H : 2 * H])  # update gate, z = 1 - Γu
+    hw_n = hw[:, 2 * H : 3 * H]
+    n = np.tanh(xw_t[:, 2 * H : 3 * H] + r * hw_n)  # c~<t>, reset applied after the product
     h = (1 - z) * n + z * h_prev  # c<t> = Γu * c~<t> + (1 - Γu) * c<t-1>
     return h, np.concatenate([r, z, n], axis=1), hw_n
 
 
-def gru_cell_backward(dh: np.ndarray, gates: np.ndarray, hw_n: np.ndarray, h_prev: np.ndarray,
-                      w_hh: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gru_cell_backward(
+    dh: np.ndarray, gates: np.ndarray, hw_n: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward through one GRU step: the lines of :func:`gru_cell_forward` in reverse.
 
     Parameters
@@ -661,9 +708,18 @@ def gru_cell_backward(dh: np.ndarray, gates: np.ndarray, hw_n: np.ndarray, h_pre
     return dxw, dhw, dh_prev
 
 
-def gru_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = None, *,
-                training: bool = False, lengths: Any = None, reverse: bool = False
-                ) -> tuple[np.ndarray, np.ndarray, Optional[GRUTape]]:
+def gru_forward(
+    x: Any,
+    w_ih: Any,
+    w_hh: Any,
+    b_ih: Any,
+    b_hh: Any,
+    h0: Any = None,
+    *,
+    training: bool = False,
+    lengths: Any = None,
+    reverse: bool = False,
+) -> tuple[np.ndarray, np.ndarray, GRUTape | None]:
     """GRU over a whole sequence (PyTorch's ``nn.GRU`` equations).
 
     Parameters
@@ -691,8 +747,7 @@ def gru_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     h_n : (B, H)
     tape : GRUTape or None
     """
-    x, w_ih, w_hh, b_ih, b_hh, h0, _, T, B, I, H, dtype = check_gru_args(
-        x, w_ih, w_hh, b_ih, b_hh, h0)
+    x, w_ih, w_hh, b_ih, b_hh, h0, _, T, B, I, H, dtype = check_gru_args(x, w_ih, w_hh, b_ih, b_hh, h0)
     lengths = check_lengths(lengths, T, B)
     reverse = check_reverse(reverse)
     times, active = _schedule(T, B, lengths, reverse)
@@ -712,14 +767,22 @@ def gru_forward(x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, h0: Any = No
     y, h_n = _reorder(hs[:T], times, active), hs[T - 1].copy()
     tape = None
     if training:
-        tape = GRUTape(x=_frozen_copy(x), w_ih=_frozen_copy(w_ih), w_hh=_frozen_copy(w_hh),
-                       has_b_ih=b_ih is not None, has_b_hh=b_hh is not None,
-                       gates=_frozen_copy(gates), hw_n=_frozen_copy(hw_n), hs=_frozen_copy(hs),
-                       lengths=_frozen_copy(lengths), reverse=reverse)
+        tape = GRUTape(
+            x=_frozen_copy(x),
+            w_ih=_frozen_copy(w_ih),
+            w_hh=_frozen_copy(w_hh),
+            has_b_ih=b_ih is not None,
+            has_b_hh=b_hh is not None,
+            gates=_frozen_copy(gates),
+            hw_n=_frozen_copy(hw_n),
+            hs=_frozen_copy(hs),
+            lengths=_frozen_copy(lengths),
+            reverse=reverse,
+        )
     return y, h_n, tape
 
 
-def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> dict[str, Optional[np.ndarray]]:
+def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> dict[str, np.ndarray | None]:
     """Backpropagation through time for :func:`gru_forward`.
 
     Parameters
@@ -738,7 +801,7 @@ def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> dict[str, Optional
     """
     check_tape(tape, GRUTape, "gru_forward", "gru_backward")
     x, w_ih, w_hh, gates, hw_n, hs = tape.x, tape.w_ih, tape.w_hh, tape.gates, tape.hw_n, tape.hs
-    T, B, I = x.shape  # noqa: E741
+    T, B, I = x.shape
     H = w_hh.shape[1]
     dtype = x.dtype
     dy = check_grad("dy", dy, (T, B, H), dtype)
@@ -752,7 +815,8 @@ def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> dict[str, Optional
     for s in reversed(range(T)):
         on = active[s]
         dxw[s, on], dhw[s, on], dh_next[on] = gru_cell_backward(
-            dy[s, on] + dh_next[on], gates[s, on], hw_n[s, on], hs[s - 1, on], w_hh)
+            dy[s, on] + dh_next[on], gates[s, on], hw_n[s, on], hs[s - 1, on], w_hh
+        )
 
     # xw = x<t> @ w_ih.T + b_ih and hw = a<t-1> @ w_hh.T + b_hh, for all steps at once.
     h_prev = hs[np.arange(T) - 1]  # row s is a<t-1>

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from ..datasets import agreement as ag
 from ..training.model import SequenceModel
 from ..training.optim import Adam
 
-__all__ = ["AgreementConfig", "AgreementResult", "agreement_experiment", "CELLS"]
+__all__ = ["CELLS", "AgreementConfig", "AgreementResult", "agreement_experiment"]
 
 CELLS = ("rnn", "lstm")
 #: A model "solves" a test distance at this accuracy or more.
@@ -105,15 +106,15 @@ class AgreementResult:
     def mean_accuracy(self, cell: str) -> np.ndarray:
         return self.accuracy[cell].mean(axis=0)
 
-    def solved(self, cell: str, distance: Optional[int] = None) -> int:
+    def solved(self, cell: str, distance: int | None = None) -> int:
         """Repeats whose accuracy at ``distance`` (default: the longest) is >= 95 %."""
         col = self.distances.index(distance if distance is not None else max(self.distances))
         return int((self.accuracy[cell][:, col] >= SOLVED).sum())
 
-    def epochs_to_solve(self, cell: str) -> list[Optional[int]]:
+    def epochs_to_solve(self, cell: str) -> list[int | None]:
         """Per repeat: the first epoch (1-based) after which the longest distance is
         at >= 95 %, or None within the budget."""
-        out: list[Optional[int]] = []
+        out: list[int | None] = []
         for curve in self.curves[cell]:
             hits = np.flatnonzero(curve >= SOLVED)
             out.append(int(hits[0]) + 1 if hits.size else None)
@@ -129,8 +130,10 @@ class AgreementResult:
             label = f"{name} (mean of {r})" if r > 1 else name
             lines.append(f"{label:<24}" + "".join(f"{v:>11.3f}" for v in acc.mean(axis=0)))
             if r > 1:
-                lines.append(f"{'  worst..best seed':<24}" + "".join(
-                    f"{f'{lo:.2f}..{hi:.2f}':>11}" for lo, hi in zip(acc.min(axis=0), acc.max(axis=0))))
+                lines.append(
+                    f"{'  worst..best seed':<24}"
+                    + "".join(f"{f'{lo:.2f}..{hi:.2f}':>11}" for lo, hi in zip(acc.min(axis=0), acc.max(axis=0)))
+                )
         lines.append(f"{'last-noun shortcut':<24}" + "".join(f"{v:>11.3f}" for v in self.last_noun))
         lines.append(f"{'chance':<24}" + "".join(f"{self.chance:>11.3f}" for _ in self.distances))
         return "\n".join(lines)
@@ -138,29 +141,35 @@ class AgreementResult:
     def learning_table(self) -> str:
         """Per repeat: epochs until the longest distance is solved (>= 95 %)."""
         d = max(self.distances)
-        lines = [f"epochs until accuracy >= {SOLVED:.0%} at distance {d} "
-                 f"(budget {self.config.epochs} epochs; '-' = not within it)"]
+        lines = [
+            f"epochs until accuracy >= {SOLVED:.0%} at distance {d} "
+            f"(budget {self.config.epochs} epochs; '-' = not within it)"
+        ]
         for cell, name in (("rnn", "vanilla RNN"), ("lstm", "LSTM")):
             cells = " ".join(f"{'-' if e is None else e:>3}" for e in self.epochs_to_solve(cell))
-            lines.append(f"  {name:<12} seeds {self.config.seed}..{self.config.seed + self.config.repeats - 1}: "
-                         f"{cells}   solved {self.solved(cell)}/{self.config.repeats}")
+            lines.append(
+                f"  {name:<12} seeds {self.config.seed}..{self.config.seed + self.config.repeats - 1}: "
+                f"{cells}   solved {self.solved(cell)}/{self.config.repeats}"
+            )
         return "\n".join(lines)
 
     def summary(self) -> str:
         c = self.config
         mask = "every step after the subject" if c.per_step else "the verb position only"
-        return "\n".join([
-            f"train: {c.train_size} sentences ({c.language}), distances {_ranges(c.train_distances)}, "
-            f"attractor probability {c.attractor_prob:g}, loss on {mask}",
-            f"both cells: hidden {c.hidden}, {c.epochs} epochs, batch {c.batch_size}, Adam lr {c.lr:g}, "
-            f"clip {c.clip_norm:g}; {c.repeats} seed(s) from {c.seed}; test: {c.test_size} new sentences "
-            f"per distance",
-            f"training time: RNN {self.seconds['rnn']:.1f} s, LSTM {self.seconds['lstm']:.1f} s",
-            "",
-            self.table(),
-            "",
-            self.learning_table(),
-        ])
+        return "\n".join(
+            [
+                f"train: {c.train_size} sentences ({c.language}), distances {_ranges(c.train_distances)}, "
+                f"attractor probability {c.attractor_prob:g}, loss on {mask}",
+                f"both cells: hidden {c.hidden}, {c.epochs} epochs, batch {c.batch_size}, Adam lr {c.lr:g}, "
+                f"clip {c.clip_norm:g}; {c.repeats} seed(s) from {c.seed}; test: {c.test_size} new sentences "
+                f"per distance",
+                f"training time: RNN {self.seconds['rnn']:.1f} s, LSTM {self.seconds['lstm']:.1f} s",
+                "",
+                self.table(),
+                "",
+                self.learning_table(),
+            ]
+        )
 
 
 def _ranges(values: Sequence[int]) -> str:
@@ -177,8 +186,9 @@ def _verb_mask(data: ag.AgreementData) -> np.ndarray:
     return mask
 
 
-def agreement_experiment(config: Optional[AgreementConfig] = None, *, keep_models: bool = False,
-                         **overrides: Any) -> AgreementResult:
+def agreement_experiment(
+    config: AgreementConfig | None = None, *, keep_models: bool = False, **overrides: Any
+) -> AgreementResult:
     """Train a vanilla RNN and an LSTM with the same budget; accuracy by distance.
 
     Parameters
@@ -206,26 +216,42 @@ def agreement_experiment(config: Optional[AgreementConfig] = None, *, keep_model
     if c.repeats < 1 or c.epochs < 1:
         raise ValueError(f"repeats and epochs: expected >= 1, got {c.repeats} and {c.epochs}")
     test_seed = np.random.SeedSequence([c.seed, 1]).generate_state(1)[0]
-    tests = {d: ag.dataset(c.test_size, d, attractor_prob=c.attractor_prob, seed=int(test_seed) + d,
-                           language=c.language) for d in c.test_distances}
+    tests = {
+        d: ag.dataset(c.test_size, d, attractor_prob=c.attractor_prob, seed=int(test_seed) + d, language=c.language)
+        for d in c.test_distances
+    }
     longest = tests[max(c.test_distances)]
     longest_eval = (longest.x, longest.targets, _verb_mask(longest))
 
     accuracy = {cell: np.zeros((c.repeats, len(c.test_distances))) for cell in CELLS}
     curves = {cell: np.zeros((c.repeats, c.epochs)) for cell in CELLS}
-    seconds = {cell: 0.0 for cell in CELLS}
+    seconds = dict.fromkeys(CELLS, 0.0)
     models: dict[str, SequenceModel] = {}
     for k in range(c.repeats):
         seed = c.seed + k
-        train = ag.dataset(c.train_size, list(c.train_distances), attractor_prob=c.attractor_prob, seed=seed,
-                           per_step=c.per_step, language=c.language)
+        train = ag.dataset(
+            c.train_size,
+            list(c.train_distances),
+            attractor_prob=c.attractor_prob,
+            seed=seed,
+            per_step=c.per_step,
+            language=c.language,
+        )
         for cell in CELLS:
-            model = SequenceModel(train.x.shape[2], c.hidden, cell=cell, output="per_step", task="binary",
-                                  seed=seed)
+            model = SequenceModel(train.x.shape[2], c.hidden, cell=cell, output="per_step", task="binary", seed=seed)
             start = time.perf_counter()
-            history = model.fit(train.x, train.targets, epochs=c.epochs, batch_size=c.batch_size,
-                                optimizer=Adam(c.lr), clip_norm=c.clip_norm, mask=train.mask,
-                                validation_data=longest_eval, seed=seed, progress=False)
+            history = model.fit(
+                train.x,
+                train.targets,
+                epochs=c.epochs,
+                batch_size=c.batch_size,
+                optimizer=Adam(c.lr),
+                clip_norm=c.clip_norm,
+                mask=train.mask,
+                validation_data=longest_eval,
+                seed=seed,
+                progress=False,
+            )
             seconds[cell] += time.perf_counter() - start
             curves[cell][k] = history["val_accuracy"]
             for j, d in enumerate(c.test_distances):
@@ -235,5 +261,6 @@ def agreement_experiment(config: Optional[AgreementConfig] = None, *, keep_model
                 models[cell] = model
     last_noun = np.array([ag.last_noun_baseline(tests[d].sentences) for d in c.test_distances])
     chance = float(np.mean([ag.chance_accuracy(tests[d].numbers) for d in c.test_distances]))
-    return AgreementResult(config=c, accuracy=accuracy, curves=curves, last_noun=last_noun, chance=chance,
-                           seconds=seconds, models=models)
+    return AgreementResult(
+        config=c, accuracy=accuracy, curves=curves, last_noun=last_noun, chance=chance, seconds=seconds, models=models
+    )

@@ -54,19 +54,29 @@ class Section:
 def demo_settings(quick: bool) -> dict[str, Any]:
     """The sizes used by the full and the quick demo."""
     if quick:
-        return {"speed_shapes": ("tiny", "small"), "budget": 0.1,
-                "agreement": AgreementConfig(train_size=2000, epochs=5, repeats=1, test_size=100,
-                                             test_distances=(1, 10, 20), train_distances=tuple(range(1, 21))),
-                "gradient_length": 50}
-    return {"speed_shapes": ("tiny", "medium"), "budget": 0.5, "agreement": AgreementConfig(),
-            "gradient_length": 100}
+        return {
+            "speed_shapes": ("tiny", "small"),
+            "budget": 0.1,
+            "agreement": AgreementConfig(
+                train_size=2000,
+                epochs=5,
+                repeats=1,
+                test_size=100,
+                test_distances=(1, 10, 20),
+                train_distances=tuple(range(1, 21)),
+            ),
+            "gradient_length": 50,
+        }
+    return {"speed_shapes": ("tiny", "medium"), "budget": 0.5, "agreement": AgreementConfig(), "gradient_length": 100}
 
 
 def header(quick: bool) -> str:
     info = kernel_config()
     size = "quick version: small settings, numbers only indicative" if quick else "full version"
-    return (f"lstmfast demo ({size}); kernels: {info['isa']}, {info['threads']} thread(s)\n"
-            f"Each section: what is measured, the numbers, and what they say.")
+    return (
+        f"lstmfast demo ({size}); kernels: {info['isa']}, {info['threads']} thread(s)\n"
+        f"Each section: what is measured, the numbers, and what they say."
+    )
 
 
 def demo_sections(*, quick: bool = False, seed: int = 0) -> Iterator[Section]:
@@ -79,31 +89,42 @@ def demo_sections(*, quick: bool = False, seed: int = 0) -> Iterator[Section]:
     worst32 = max(max(r.forward, r.gradients) for r in rows if r.dtype == "float32")
     worst64 = max(max(r.forward, r.gradients) for r in rows if r.dtype == "float64")
     ok = all(r.ok for r in rows)
-    T, B, I, H = rows[0].shape  # noqa: E741
+    T, B, I, H = rows[0].shape
     yield Section(
-        1, "The fast path computes the same numbers as the NumPy reference",
+        1,
+        "The fast path computes the same numbers as the NumPy reference",
         f"Forward propagation and BPTT in C++ vs the readable NumPy version, same inputs "
         f"(T={T}, B={B}, I={I}, H={H}); max relative error.",
         speed.check_table(rows),
-        (f"agree to {worst64:.0e} in float64 and {worst32:.0e} in float32 (about float32's precision)"
-         if ok else "DISAGREEMENT beyond the tolerance: the fast path is wrong, see the table"),
-        time.perf_counter() - start, rows)
+        (
+            f"agree to {worst64:.0e} in float64 and {worst32:.0e} in float32 (about float32's precision)"
+            if ok
+            else "DISAGREEMENT beyond the tolerance: the fast path is wrong, see the table"
+        ),
+        time.perf_counter() - start,
+        rows,
+    )
 
     # 2. speed
     start = time.perf_counter()
-    timings = [speed.time_training_step(speed.BENCH_SHAPES[name], budget=settings["budget"], seed=seed)
-               for name in settings["speed_shapes"]]
+    timings = [
+        speed.time_training_step(speed.BENCH_SHAPES[name], budget=settings["budget"], seed=seed)
+        for name in settings["speed_shapes"]
+    ]
     lines = [f"{'shape (T, B, I, H)':<22} {'NumPy reference':>16} {'lstmfast':>10} {'ratio':>8}"]
     for t in timings:
-        lines.append(f"{str(t.shape):<22} {t.reference_ms:>13.2f} ms {t.fast_ms:>7.2f} ms {t.speedup:>7.1f}x")
+        lines.append(f"{t.shape!s:<22} {t.reference_ms:>13.2f} ms {t.fast_ms:>7.2f} ms {t.speedup:>7.1f}x")
     yield Section(
-        2, "Speed of one training step",
+        2,
+        "Speed of one training step",
         "One LSTM training step = forward through all T steps + backpropagation through time "
         "(float32, median of repeated runs; a shared machine makes timings noisy).",
         "\n".join(lines),
-        " and ".join(f"{t.speedup:.0f}x faster at T={t.shape[0]}, B={t.shape[1]}, H={t.shape[3]}"
-                     for t in timings) + " than the NumPy reference",
-        time.perf_counter() - start, timings)
+        " and ".join(f"{t.speedup:.0f}x faster at T={t.shape[0]}, B={t.shape[1]}, H={t.shape[3]}" for t in timings)
+        + " than the NumPy reference",
+        time.perf_counter() - start,
+        timings,
+    )
 
     # 3. forecasting
     start = time.perf_counter()
@@ -112,13 +133,16 @@ def demo_sections(*, quick: bool = False, seed: int = 0) -> Iterator[Section]:
     ma = next(m for m in fc.forecasts if m.startswith("moving average"))
     t = fc.series.time
     yield Section(
-        3, "Forecasting a real series with fixed partitioning (yearly sunspots)",
+        3,
+        "Forecasting a real series with fixed partitioning (yearly sunspots)",
         f"Train on {t[0]}-{t[fc.split_time - 1]} only (normalised with its mean and std), then predict each "
         f"year of {t[fc.split_time]}-{t[-1]} from the {fc.config.window} years before it; lower MAE is better.",
         fc.table(),
         f"LSTM MAE {fc.mae('LSTM'):.1f} vs naive {fc.mae(naive):.1f} and moving average {fc.mae(ma):.1f}: "
         + ("the LSTM beats both baselines" if fc.beats_baselines else "the LSTM does NOT beat both baselines"),
-        time.perf_counter() - start, fc)
+        time.perf_counter() - start,
+        fc,
+    )
 
     # 4. agreement
     start = time.perf_counter()
@@ -126,12 +150,15 @@ def demo_sections(*, quick: bool = False, seed: int = 0) -> Iterator[Section]:
     ag = agreement_experiment(cfg, keep_models=True)
     far = max(ag.distances)
     yield Section(
-        4, f"'The cat(s) ... was/were': agreement across up to {far} words",
+        4,
+        f"'The cat(s) ... was/were': agreement across up to {far} words",
         f"Same data, hidden size ({cfg.hidden}) and budget ({cfg.epochs} epochs, Adam) for both cells; the verb's "
         f"number depends on the subject, with attractor nouns in between; chance = {ag.chance:.2f}.",
         ag.table() + "\n\n" + ag.learning_table(),
         _agreement_conclusion(ag),
-        time.perf_counter() - start, ag)
+        time.perf_counter() - start,
+        ag,
+    )
 
     # 5. gradient flow
     start = time.perf_counter()
@@ -139,7 +166,8 @@ def demo_sections(*, quick: bool = False, seed: int = 0) -> Iterator[Section]:
     d = gf.subject_distance
     rnn_t, lstm_t = gf.relative("rnn", "trained", d), gf.relative("lstm", "trained", d)
     yield Section(
-        5, "Vanishing gradients: how much of the verb's error reaches each earlier word",
+        5,
+        "Vanishing gradients: how much of the verb's error reaches each earlier word",
         f"|dL<verb>/da<t>| from the real BPTT on sentences of {gf.length} steps, relative to its size at the "
         f"verb; models of section 4 (first seed) and the same models before training.",
         gf.table(),
@@ -147,7 +175,9 @@ def demo_sections(*, quick: bool = False, seed: int = 0) -> Iterator[Section]:
         f"{rnn_t:.0e} in the trained RNN (x{gf.decay_per_step('lstm', 'trained'):.2f} vs "
         f"x{gf.decay_per_step('rnn', 'trained'):.2f} per step); on these sentences the trained models get the "
         f"verb right {gf.probe_accuracy['lstm']:.0%} (LSTM) and {gf.probe_accuracy['rnn']:.0%} (RNN) of the time",
-        time.perf_counter() - start, gf)
+        time.perf_counter() - start,
+        gf,
+    )
 
 
 def _agreement_conclusion(ag: Any) -> str:
@@ -156,12 +186,16 @@ def _agreement_conclusion(ag: Any) -> str:
     r = ag.config.repeats
     near, far = min(ag.distances), max(ag.distances)
     acc = {cell: ag.mean_accuracy(cell) for cell in ("rnn", "lstm")}
-    line = (f"at distance {far}: LSTM {acc['lstm'][-1]:.2f}, RNN {acc['rnn'][-1]:.2f}"
-            f"{f' (mean of {r} seeds)' if r > 1 else ''}; seeds at >= 95%: LSTM {ag.solved('lstm')}/{r}, "
-            f"RNN {ag.solved('rnn')}/{r}. From distance {near} to {far}: RNN {acc['rnn'][0]:.2f} -> "
-            f"{acc['rnn'][-1]:.2f}, LSTM {acc['lstm'][0]:.2f} -> {acc['lstm'][-1]:.2f}")
+    line = (
+        f"at distance {far}: LSTM {acc['lstm'][-1]:.2f}, RNN {acc['rnn'][-1]:.2f}"
+        f"{f' (mean of {r} seeds)' if r > 1 else ''}; seeds at >= 95%: LSTM {ag.solved('lstm')}/{r}, "
+        f"RNN {ag.solved('rnn')}/{r}. From distance {near} to {far}: RNN {acc['rnn'][0]:.2f} -> "
+        f"{acc['rnn'][-1]:.2f}, LSTM {acc['lstm'][0]:.2f} -> {acc['lstm'][-1]:.2f}"
+    )
     falls = [name for cell, name in (("rnn", "RNN"), ("lstm", "LSTM")) if acc[cell][0] - acc[cell][-1] > 0.1]
     if falls:
         return line + f": {' and '.join(falls)} accuracy falls with distance"
-    return line + (": neither falls much with distance; the difference is whether (and how fast) a cell "
-                   "learns to carry the number at all")
+    return line + (
+        ": neither falls much with distance; the difference is whether (and how fast) a cell "
+        "learns to carry the number at all"
+    )

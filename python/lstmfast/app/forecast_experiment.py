@@ -27,17 +27,24 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
 from ..datasets import timeseries as ts
+from ..datasets.series import Series, SeriesError, builtin_series
 from ..training.model import SequenceModel
 from ..training.optim import Adam
-from ..datasets.series import Series, SeriesError, builtin_series
 
-__all__ = ["ForecastConfig", "ForecastResult", "forecast", "resolve_split", "minimum_length",
-           "MIN_TRAIN_WINDOWS", "MIN_VALID"]
+__all__ = [
+    "MIN_TRAIN_WINDOWS",
+    "MIN_VALID",
+    "ForecastConfig",
+    "ForecastResult",
+    "forecast",
+    "minimum_length",
+    "resolve_split",
+]
 
 #: A forecast needs at least this many training windows ...
 MIN_TRAIN_WINDOWS = 10
@@ -90,14 +97,14 @@ class ForecastResult:
     config: ForecastConfig
     actual: np.ndarray
     forecasts: dict[str, np.ndarray]
-    metrics: dict[str, dict[str, Optional[float]]]
+    metrics: dict[str, dict[str, float | None]]
     ma_window: int
     history: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def valid_time(self) -> np.ndarray:
-        return self.series.time[self.split_time:]
+        return self.series.time[self.split_time :]
 
     @property
     def model_name(self) -> str:
@@ -117,8 +124,10 @@ class ForecastResult:
     def periods(self) -> str:
         t = self.series.time
         n = len(t)
-        return (f"train {t[0]}..{t[self.split_time - 1]} ({self.split_time} values), "
-                f"validation {t[self.split_time]}..{t[n - 1]} ({n - self.split_time} values)")
+        return (
+            f"train {t[0]}..{t[self.split_time - 1]} ({self.split_time} values), "
+            f"validation {t[self.split_time]}..{t[n - 1]} ({n - self.split_time} values)"
+        )
 
     def table(self) -> str:
         """The metrics of every method as an aligned plain-text table (MAE first)."""
@@ -137,37 +146,41 @@ class ForecastResult:
     def summary(self) -> str:
         """A few lines: data, split, model, the table, the verdict."""
         c = self.config
-        verdict = ("the LSTM beats the naive and moving-average baselines on the validation period"
-                   if self.beats_baselines else
-                   "the LSTM does NOT beat both baselines on the validation period")
-        return "\n".join([
-            f"series: {self.series.description}",
-            f"split by time: {self.periods()}; normalised with the training mean and std",
-            f"LSTM: window {c.window}, hidden {c.hidden}, {c.epochs} epochs, Adam lr {c.lr:g}, "
-            f"batch {c.batch_size}, seed {c.seed} ({self.seconds:.1f} s); moving-average window "
-            f"{self.ma_window} (best on the training period)",
-            "",
-            self.table(),
-            "",
-            f"one step ahead: {verdict}.",
-        ])
+        verdict = (
+            "the LSTM beats the naive and moving-average baselines on the validation period"
+            if self.beats_baselines
+            else "the LSTM does NOT beat both baselines on the validation period"
+        )
+        return "\n".join(
+            [
+                f"series: {self.series.description}",
+                f"split by time: {self.periods()}; normalised with the training mean and std",
+                f"LSTM: window {c.window}, hidden {c.hidden}, {c.epochs} epochs, Adam lr {c.lr:g}, "
+                f"batch {c.batch_size}, seed {c.seed} ({self.seconds:.1f} s); moving-average window "
+                f"{self.ma_window} (best on the training period)",
+                "",
+                self.table(),
+                "",
+                f"one step ahead: {verdict}.",
+            ]
+        )
 
 
-def _num(value: Optional[float]) -> str:
+def _num(value: float | None) -> str:
     if value is None:
         return "n/a"
     return f"{value:.3g}" if abs(value) < 100 else f"{value:.1f}"
 
 
-def resolve_split(n: int, split: Union[None, int, float], default: Optional[int] = None) -> int:
+def resolve_split(n: int, split: int | float | None, default: int | None = None) -> int:
     """The first validation index from ``split``: an index (int), a training fraction
     in (0, 1) (float), or None (``default``, else 80 %)."""
     if split is None:
-        return default if default is not None else int(round(DEFAULT_TRAIN_FRACTION * n))
+        return default if default is not None else round(DEFAULT_TRAIN_FRACTION * n)
     if isinstance(split, float) and not split.is_integer():
         if not 0.0 < split < 1.0:
             raise SeriesError(f"--split: expected an index or a training fraction in (0, 1), got {split}")
-        return int(round(split * n))
+        return round(split * n)
     index = int(split)
     if index < 0:
         index += n  # like Python indexing: -60 = the last 60 values validate
@@ -176,7 +189,7 @@ def resolve_split(n: int, split: Union[None, int, float], default: Optional[int]
     return index
 
 
-def minimum_length(window: int, split: Optional[float] = None) -> int:
+def minimum_length(window: int, split: float | None = None) -> int:
     """The shortest series :func:`forecast` accepts with this window and a split given
     as a training fraction (None: 80 %). (With an index split the rule is simply
     ``split >= window + MIN_TRAIN_WINDOWS`` and ``len - split >= MIN_VALID``.)"""
@@ -190,23 +203,30 @@ def minimum_length(window: int, split: Optional[float] = None) -> int:
         n += 1
 
 
-def _check_lengths(n: int, split_time: int, window: int, split_arg: Union[None, int, float]) -> None:
+def _check_lengths(n: int, split_time: int, window: int, split_arg: int | float | None) -> None:
     need_train = window + MIN_TRAIN_WINDOWS
     if split_time >= need_train and n - split_time >= MIN_VALID:
         return
     if split_arg is None or isinstance(split_arg, float):
         need = minimum_length(window, split_arg)
-        raise SeriesError(f"the series is too short: {n} values; with --window {window} at least {need} are "
-                          f"needed ({need_train} to train on, i.e. {MIN_TRAIN_WINDOWS} windows, and "
-                          f"{MIN_VALID} to validate)")
-    raise SeriesError(f"--split {split_arg}: the training period has {split_time} values and the validation "
-                      f"period {n - split_time}; with --window {window} they need at least {need_train} "
-                      f"({MIN_TRAIN_WINDOWS} windows) and {MIN_VALID}")
+        raise SeriesError(
+            f"the series is too short: {n} values; with --window {window} at least {need} are "
+            f"needed ({need_train} to train on, i.e. {MIN_TRAIN_WINDOWS} windows, and "
+            f"{MIN_VALID} to validate)"
+        )
+    raise SeriesError(
+        f"--split {split_arg}: the training period has {split_time} values and the validation "
+        f"period {n - split_time}; with --window {window} they need at least {need_train} "
+        f"({MIN_TRAIN_WINDOWS} windows) and {MIN_VALID}"
+    )
 
 
-def _metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, Optional[float]]:
-    out: dict[str, Optional[float]] = {"MAE": ts.mae(actual, predicted), "RMSE": ts.rmse(actual, predicted),
-                                       "MSE": ts.mse(actual, predicted)}
+def _metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
+    out: dict[str, float | None] = {
+        "MAE": ts.mae(actual, predicted),
+        "RMSE": ts.rmse(actual, predicted),
+        "MSE": ts.mse(actual, predicted),
+    }
     out["MAPE"] = None if np.any(actual == 0) else ts.mape(actual, predicted)
     return out
 
@@ -220,9 +240,15 @@ def best_moving_average_window(train: np.ndarray, largest: int) -> int:
     return candidates[int(np.argmin(errors))]
 
 
-def forecast(series: Union[Series, str, Any], *, split: Union[None, int, float] = None,
-             config: Optional[ForecastConfig] = None, ma_window: Optional[int] = None,
-             season: Optional[int] = None, **overrides: Any) -> ForecastResult:
+def forecast(
+    series: Series | str | Any,
+    *,
+    split: int | float | None = None,
+    config: ForecastConfig | None = None,
+    ma_window: int | None = None,
+    season: int | None = None,
+    **overrides: Any,
+) -> ForecastResult:
     """Train an LSTM forecaster on the training period and score it and the baselines
     on the validation period (see the module docstring for every step).
 
@@ -278,22 +304,39 @@ def forecast(series: Union[Series, str, Any], *, split: Union[None, int, float] 
     z = (values - mean) / std
     X, y = ts.make_windows(z[:split_time], w)  # training windows only
     model = SequenceModel(1, config.hidden, cell="lstm", output="last", task="regression", seed=config.seed)
-    history = model.fit(X, y, epochs=config.epochs, batch_size=config.batch_size, optimizer=Adam(config.lr),
-                        seed=config.seed, progress=False)
+    history = model.fit(
+        X,
+        y,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        optimizer=Adam(config.lr),
+        seed=config.seed,
+        progress=False,
+    )
     X_all, _ = ts.make_windows(z, w)  # window j predicts time j + w
-    lstm = model.predict(X_all[:, split_time - w:])[:, 0].astype(np.float64) * std + mean
+    lstm = model.predict(X_all[:, split_time - w :])[:, 0].astype(np.float64) * std + mean
     seconds = time.perf_counter() - start
 
     ma = ma_window if ma_window is not None else best_moving_average_window(train.values, max(w, 30))
     if not 1 <= ma <= split_time:
         raise SeriesError(f"--ma-window: expected 1..{split_time} (the training length), got {ma}")
-    forecasts = {"LSTM": lstm,
-                 "naive (last value)": ts.naive_forecast(values, split_time),
-                 f"moving average ({ma})": ts.moving_average_forecast(values, ma)[split_time - ma:]}
+    forecasts = {
+        "LSTM": lstm,
+        "naive (last value)": ts.naive_forecast(values, split_time),
+        f"moving average ({ma})": ts.moving_average_forecast(values, ma)[split_time - ma :],
+    }
     season = season if season is not None else series.season
     if season is not None and 1 < season <= split_time:
         forecasts[f"seasonal naive ({season})"] = ts.seasonal_naive_forecast(values, split_time, season)
     metrics = {name: _metrics(valid.values, f) for name, f in forecasts.items()}
-    return ForecastResult(series=series, split_time=split_time, config=config, actual=valid.values,
-                          forecasts=forecasts, metrics=metrics, ma_window=ma, history=history["loss"],
-                          seconds=seconds)
+    return ForecastResult(
+        series=series,
+        split_time=split_time,
+        config=config,
+        actual=valid.values,
+        forecasts=forecasts,
+        metrics=metrics,
+        ma_window=ma,
+        history=history["loss"],
+        seconds=seconds,
+    )

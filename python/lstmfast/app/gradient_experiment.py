@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -27,7 +26,7 @@ from ..training.diagnostics import GradientFlow, gradient_flow
 from ..training.model import SequenceModel
 from .agreement_experiment import CELLS, AgreementConfig, _verb_mask, agreement_experiment
 
-__all__ = ["GradientResult", "gradient_experiment", "STAGES"]
+__all__ = ["STAGES", "GradientResult", "gradient_experiment"]
 
 STAGES = ("init", "trained")
 _NAMES = {"rnn": "RNN", "lstm": "LSTM"}
@@ -62,7 +61,7 @@ class GradientResult:
 
     def default_distances(self) -> list[int]:
         picks = [d for d in (0, 1, 2, 5, 10, 20, 40, 60, 100, 150) if d < self.subject_distance]
-        return picks + [self.subject_distance]
+        return [*picks, self.subject_distance]
 
     def relative(self, cell: str, stage: str, distance: int) -> float:
         flow = self.flows[(cell, stage)]
@@ -73,7 +72,7 @@ class GradientResult:
         rel = self.relative(cell, stage, self.subject_distance)
         return float(rel ** (1.0 / self.subject_distance)) if rel > 0 else 0.0
 
-    def table(self, distances: Optional[list[int]] = None) -> str:
+    def table(self, distances: list[int] | None = None) -> str:
         """Relative gradient norm by distance from the verb, four columns."""
         distances = self.default_distances() if distances is None else distances
         cols = [(cell, stage) for stage in STAGES for cell in CELLS]
@@ -82,26 +81,34 @@ class GradientResult:
         for d in distances:
             row = f"{d:>10}  " + "  ".join(f"{self.relative(c, s, d):>12.1e}" for c, s in cols)
             lines.append(row + ("  <- the subject" if d == self.subject_distance else ""))
-        lines.append(f"{'per step':>10}  " + "  ".join(f"{'x' + format(self.decay_per_step(c, s), '.3f'):>12}"
-                                                       for c, s in cols))
+        lines.append(
+            f"{'per step':>10}  " + "  ".join(f"{'x' + format(self.decay_per_step(c, s), '.3f'):>12}" for c, s in cols)
+        )
         return "\n".join(lines)
 
     def summary(self) -> str:
         c = self.config
         acc = ", ".join(f"{_NAMES[cell]} {self.probe_accuracy[cell]:.2f}" for cell in CELLS)
-        return "\n".join([
-            f"probe: sentences of {self.length} steps (the subject {self.subject_distance} steps before the "
-            f"verb); g<t> = |dL<verb>/da<t>| relative to its value at the verb",
-            f"trained: plural-cats task, hidden {c.hidden}, {c.epochs} epochs on {c.train_size} sentences "
-            f"(distances {min(c.train_distances)}-{max(c.train_distances)}), seed {c.seed}; "
-            f"probe accuracy after training: {acc}",
-            "",
-            self.table(),
-        ])
+        return "\n".join(
+            [
+                f"probe: sentences of {self.length} steps (the subject {self.subject_distance} steps before the "
+                f"verb); g<t> = |dL<verb>/da<t>| relative to its value at the verb",
+                f"trained: plural-cats task, hidden {c.hidden}, {c.epochs} epochs on {c.train_size} sentences "
+                f"(distances {min(c.train_distances)}-{max(c.train_distances)}), seed {c.seed}; "
+                f"probe accuracy after training: {acc}",
+                "",
+                self.table(),
+            ]
+        )
 
 
-def gradient_experiment(length: int = 100, *, config: Optional[AgreementConfig] = None,
-                        models: Optional[dict[str, SequenceModel]] = None, probe_size: int = 64) -> GradientResult:
+def gradient_experiment(
+    length: int = 100,
+    *,
+    config: AgreementConfig | None = None,
+    models: dict[str, SequenceModel] | None = None,
+    probe_size: int = 64,
+) -> GradientResult:
     """Gradient flow of an RNN and an LSTM at initialisation and after training.
 
     Parameters
@@ -128,18 +135,24 @@ def gradient_experiment(length: int = 100, *, config: Optional[AgreementConfig] 
     distance = length - 3  # <det> <subject> ...distance words... <verb>
     if distance > ag.MAX_DISTANCE:
         raise ValueError(f"length: expected at most {ag.MAX_DISTANCE + 3}, got {length}")
-    probe = ag.dataset(probe_size, distance, attractor_prob=config.attractor_prob,
-                       seed=int(np.random.SeedSequence([config.seed, 2]).generate_state(1)[0]),
-                       language=config.language)
+    probe = ag.dataset(
+        probe_size,
+        distance,
+        attractor_prob=config.attractor_prob,
+        seed=int(np.random.SeedSequence([config.seed, 2]).generate_state(1)[0]),
+        language=config.language,
+    )
     targets = probe.targets[..., None]
     if models is None:
-        models = agreement_experiment(config, keep_models=True, test_distances=(max(config.train_distances),),
-                                      test_size=64).models
+        models = agreement_experiment(
+            config, keep_models=True, test_distances=(max(config.train_distances),), test_size=64
+        ).models
     flows: dict[tuple[str, str], GradientFlow] = {}
     accuracy: dict[str, float] = {}
     for cell in CELLS:
-        fresh = SequenceModel(probe.x.shape[2], config.hidden, cell=cell, output="per_step", task="binary",
-                              seed=config.seed)
+        fresh = SequenceModel(
+            probe.x.shape[2], config.hidden, cell=cell, output="per_step", task="binary", seed=config.seed
+        )
         flows[(cell, "init")] = gradient_flow(fresh, probe.x, targets)
         flows[(cell, "trained")] = gradient_flow(models[cell], probe.x, targets)
         accuracy[cell] = models[cell].evaluate(probe.x, probe.targets, _verb_mask(probe))["accuracy"]

@@ -17,8 +17,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PlotError", "MatplotlibMissing", "INSTALL_HINT", "check_plot_path",
-           "plot_forecast", "plot_agreement", "plot_gradients"]
+__all__ = [
+    "INSTALL_HINT",
+    "MatplotlibMissing",
+    "PlotError",
+    "check_plot_path",
+    "plot_agreement",
+    "plot_forecast",
+    "plot_gradients",
+]
 
 INSTALL_HINT = 'pip install "lstmfast[plot]"'
 _COLOURS = {"rnn": "tab:red", "lstm": "tab:blue"}
@@ -56,8 +63,10 @@ def check_plot_path(path: str) -> None:
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     formats = fig.canvas.get_supported_filetypes()
     if ext not in formats:
-        raise PlotError(f"{path}: unknown picture format {('.' + ext) if ext else '(no extension)'}; "
-                        f"use one of {', '.join('.' + f for f in sorted(formats))}")
+        raise PlotError(
+            f"{path}: unknown picture format {('.' + ext) if ext else '(no extension)'}; "
+            f"use one of {', '.join('.' + f for f in sorted(formats))}"
+        )
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise PlotError(f"{path}: the folder {folder} does not exist")
@@ -87,10 +96,10 @@ def plot_forecast(result: Any, path: str) -> str:
 
     vt = result.valid_time
     bottom.plot(vt, result.actual, color="k", lw=1.6, label="actual")
-    styles = {"LSTM": dict(color="tab:blue", lw=1.6)}
+    styles = {"LSTM": {"color": "tab:blue", "lw": 1.6}}
     for name, values in result.forecasts.items():
         mae = result.metrics[name]["MAE"]
-        style = styles.get(name, dict(lw=1, ls="--"))
+        style = styles.get(name, {"lw": 1, "ls": "--"})
         bottom.plot(vt, values, label=f"{name}: MAE {mae:.3g}", **style)
     bottom.set_title("validation period, one step ahead")
     bottom.set_xlabel(s.time_label)
@@ -124,8 +133,7 @@ def plot_agreement(result: Any, path: str) -> str:
     epochs = np.arange(1, result.curves["rnn"].shape[1] + 1)
     for cell in ("rnn", "lstm"):
         for k, curve in enumerate(result.curves[cell]):
-            right.plot(epochs, curve, "-", color=_COLOURS[cell], alpha=0.8,
-                       label=_NAMES[cell] if k == 0 else None)
+            right.plot(epochs, curve, "-", color=_COLOURS[cell], alpha=0.8, label=_NAMES[cell] if k == 0 else None)
     right.axhline(result.chance, color="0.5", ls=":")
     right.set_ylim(0.0, 1.05)
     right.set_xlabel("epoch")
@@ -143,8 +151,13 @@ def plot_gradients(result: Any, path: str) -> str:
     fig = _figure(8, 4.8)
     ax = fig.subplots()
     for (cell, stage), flow in result.flows.items():
-        ax.semilogy(flow.distances, flow.relative, color=_COLOURS[cell], ls="-" if stage == "trained" else "--",
-                    label=f"{_NAMES[cell]}, {'after training' if stage == 'trained' else 'at initialisation'}")
+        ax.semilogy(
+            flow.distances,
+            flow.relative,
+            color=_COLOURS[cell],
+            ls="-" if stage == "trained" else "--",
+            label=f"{_NAMES[cell]}, {'after training' if stage == 'trained' else 'at initialisation'}",
+        )
     ax.axvline(result.subject_distance, color="0.4", ls=":", lw=1)
     ax.text(result.subject_distance, 1.0, " subject", va="top", ha="right", fontsize=8, color="0.3")
     ax.set_xlabel("steps back from the verb")

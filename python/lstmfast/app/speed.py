@@ -21,7 +21,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -74,17 +74,23 @@ IDLE_PAUSE = 0.3
 # --------------------------------------------------------------------------- problems and engines
 
 
-def problem(cell: Union[str, cells.Cell], shape: Shape, dtype: Any = np.float32, seed: int = 0, *,
-            state_scale: float = 0.5) -> tuple[dict[str, Array], Array]:
+def problem(
+    cell: str | cells.Cell, shape: Shape, dtype: Any = np.float32, seed: int = 0, *, state_scale: float = 0.5
+) -> tuple[dict[str, Array], Array]:
     """Arguments of ``{cell}_forward`` (PyTorch's initialisation scale, a non-zero
     initial state of standard deviation ``state_scale``) and a dy."""
     kind = cells.get(cell)
-    T, B, I, H = shape  # noqa: E741
+    T, B, I, H = shape
     G = kind.gates * H
     rng = np.random.default_rng(seed)
     k = 1.0 / np.sqrt(H)
-    args = {"x": rng.standard_normal((T, B, I)), "w_ih": rng.uniform(-k, k, (G, I)),
-            "w_hh": rng.uniform(-k, k, (G, H)), "b_ih": rng.uniform(-k, k, G), "b_hh": rng.uniform(-k, k, G)}
+    args = {
+        "x": rng.standard_normal((T, B, I)),
+        "w_ih": rng.uniform(-k, k, (G, I)),
+        "w_hh": rng.uniform(-k, k, (G, H)),
+        "b_ih": rng.uniform(-k, k, G),
+        "b_hh": rng.uniform(-k, k, G),
+    }
     for part in kind.states:
         args[part + "0"] = state_scale * rng.standard_normal((B, H))
     args = {name: v.astype(dtype) for name, v in args.items()}
@@ -106,17 +112,19 @@ def torch_engine(torch: Any, args: dict[str, Array], dy: Array, training: bool) 
     """The same LSTM call on ``torch.nn.LSTM`` (weights mapped across)."""
     from ..convert import to_torch_state_dict
 
-    _, _, I = args["x"].shape  # noqa: E741
+    _, _, I = args["x"].shape
     H = args["w_hh"].shape[1]
     lstm = torch.nn.LSTM(I, H)
     lstm.load_state_dict(to_torch_state_dict({k: args[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")}, tensors=True))
     x = torch.from_numpy(args["x"])
     h0, c0 = torch.from_numpy(args["h0"])[None], torch.from_numpy(args["c0"])[None]
     if not training:
+
         def infer() -> Result:
             with torch.no_grad():
                 y, (h_n, c_n) = lstm(x, (h0, c0))
             return (y.numpy(), h_n[0].numpy(), c_n[0].numpy()), None
+
         return infer
     dyt = torch.from_numpy(dy)
 
@@ -126,14 +134,21 @@ def torch_engine(torch: Any, args: dict[str, Array], dy: Array, training: bool) 
             p.grad = None
         y, (h_n, c_n) = lstm(xr, (h, c))
         y.backward(dyt)
-        grads = {"x": xr.grad.numpy(), "h0": h.grad[0].numpy(), "c0": c.grad[0].numpy(),
-                 "w_ih": lstm.weight_ih_l0.grad.numpy(), "w_hh": lstm.weight_hh_l0.grad.numpy(),
-                 "b_ih": lstm.bias_ih_l0.grad.numpy(), "b_hh": lstm.bias_hh_l0.grad.numpy()}
+        grads = {
+            "x": xr.grad.numpy(),
+            "h0": h.grad[0].numpy(),
+            "c0": c.grad[0].numpy(),
+            "w_ih": lstm.weight_ih_l0.grad.numpy(),
+            "w_hh": lstm.weight_hh_l0.grad.numpy(),
+            "b_ih": lstm.bias_ih_l0.grad.numpy(),
+            "b_hh": lstm.bias_hh_l0.grad.numpy(),
+        }
         return (y.detach().numpy(), h_n[0].detach().numpy(), c_n[0].detach().numpy()), grads
+
     return step
 
 
-def import_torch() -> Optional[Any]:
+def import_torch() -> Any | None:
     """torch if it can be imported, else None."""
     try:
         import torch
@@ -162,8 +177,9 @@ def validate(name: str, result: Result, expected: Result, rtol: float = VALIDATE
         errors.update({k: rel_err(grads[k], g) for k, g in ref_grads.items() if g is not None})
     worst = max(errors, key=errors.__getitem__)
     if errors[worst] > rtol:
-        raise RuntimeError(f"{name}: differs from the NumPy reference by {errors[worst]:.2e} "
-                           f"(relative, in {worst}); not timing it")
+        raise RuntimeError(
+            f"{name}: differs from the NumPy reference by {errors[worst]:.2e} (relative, in {worst}); not timing it"
+        )
     return errors[worst]
 
 
@@ -234,8 +250,10 @@ def check_against_reference(shape: Shape = (30, 5, 7, 37), seed: int = 0) -> lis
 def check_table(rows: list[CheckRow]) -> str:
     lines = [f"{'cell':<5} {'dtype':<8} {'forward':>9} {'gradients':>10} {'tolerance':>10}"]
     for r in rows:
-        lines.append(f"{r.cell.upper():<5} {r.dtype:<8} {r.forward:>9.1e} {r.gradients:>10.1e} "
-                     f"{r.tolerance:>10.0e}  {'ok' if r.ok else 'FAILED'}")
+        lines.append(
+            f"{r.cell.upper():<5} {r.dtype:<8} {r.forward:>9.1e} {r.gradients:>10.1e} "
+            f"{r.tolerance:>10.0e}  {'ok' if r.ok else 'FAILED'}"
+        )
     return "\n".join(lines)
 
 
@@ -257,10 +275,12 @@ class StepTiming:
         return self.reference_ms / self.fast_ms
 
     def table(self) -> str:
-        return "\n".join([
-            f"{'NumPy reference':<16} {self.reference_ms:>9.2f} ms",
-            f"{'lstmfast (C++)':<16} {self.fast_ms:>9.2f} ms   {self.speedup:.1f}x faster",
-        ])
+        return "\n".join(
+            [
+                f"{'NumPy reference':<16} {self.reference_ms:>9.2f} ms",
+                f"{'lstmfast (C++)':<16} {self.fast_ms:>9.2f} ms   {self.speedup:.1f}x faster",
+            ]
+        )
 
 
 def time_training_step(shape: Shape = BENCH_SHAPES["medium"], *, budget: float = 0.5, seed: int = 0) -> StepTiming:
@@ -289,9 +309,15 @@ class BenchRow:
     max_rel_err: dict[str, float] = field(default_factory=dict)
 
 
-def bench(shapes: Optional[list[str]] = None, *, modes: tuple[str, ...] = ("inference", "training"),
-          use_torch: bool = True, budget: float = 0.5, seed: int = 0,
-          progress: Optional[Callable[[BenchRow], None]] = None) -> list[BenchRow]:
+def bench(
+    shapes: list[str] | None = None,
+    *,
+    modes: tuple[str, ...] = ("inference", "training"),
+    use_torch: bool = True,
+    budget: float = 0.5,
+    seed: int = 0,
+    progress: Callable[[BenchRow], None] | None = None,
+) -> list[BenchRow]:
     """Time lstmfast, the NumPy reference and (if importable) PyTorch: LSTM, float32.
 
     Every engine's output (and in training every gradient) is compared with the
@@ -311,8 +337,10 @@ def bench(shapes: Optional[list[str]] = None, *, modes: tuple[str, ...] = ("infe
         args, dy = problem(lstm, shape, np.float32, seed)
         for mode in modes:
             training = mode == "training"
-            engines = {"lstmfast": engine(lstm.fast, args, dy, training),
-                       "numpy": engine(lstm.reference, args, dy, training)}
+            engines = {
+                "lstmfast": engine(lstm.fast, args, dy, training),
+                "numpy": engine(lstm.reference, args, dy, training),
+            }
             if torch is not None:
                 engines["torch"] = torch_engine(torch, args, dy, training)
             expected = engines["numpy"]()
@@ -333,12 +361,14 @@ def bench(shapes: Optional[list[str]] = None, *, modes: tuple[str, ...] = ("infe
 
 def bench_header() -> str:
     info = kernel_config()
-    return (f"LSTM, float32, median time per call; lstmfast on {info['isa']} with {info['threads']} thread(s); "
-            f"each engine checked against the NumPy reference first")
+    return (
+        f"LSTM, float32, median time per call; lstmfast on {info['isa']} with {info['threads']} thread(s); "
+        f"each engine checked against the NumPy reference first"
+    )
 
 
 def bench_row_text(row: BenchRow) -> str:
-    T, B, I, H = row.shape  # noqa: E741
+    T, B, I, H = row.shape
     fast = row.ms["lstmfast"]
     parts = [f"{row.shape_name:<7} T={T:<4} B={B:<3} I={I:<3} H={H:<4} {row.mode:<9}  lstmfast {fast:>9.3f} ms"]
     for label, ms in row.ms.items():

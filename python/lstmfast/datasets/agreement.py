@@ -73,17 +73,29 @@ import functools
 import numbers as _numbers
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, ClassVar, NamedTuple, Union
 
 import numpy as np
 
 from .. import _checks
 
 __all__ = [
-    "SINGULAR", "PLURAL", "LANGUAGES", "MAX_DISTANCE",
-    "Sentence", "Vocabulary", "Encoded", "AgreementData",
-    "make_sentences", "max_attractors", "encode", "one_hot", "dataset",
-    "chance_accuracy", "last_noun_baseline", "noun_numbers",
+    "LANGUAGES",
+    "MAX_DISTANCE",
+    "PLURAL",
+    "SINGULAR",
+    "AgreementData",
+    "Encoded",
+    "Sentence",
+    "Vocabulary",
+    "chance_accuracy",
+    "dataset",
+    "encode",
+    "last_noun_baseline",
+    "make_sentences",
+    "max_attractors",
+    "noun_numbers",
+    "one_hot",
 ]
 
 SINGULAR = 0
@@ -217,12 +229,18 @@ class _Grammar:
     def subject(self, b: _Builder, noun: _Noun, number: int) -> None:
         raise NotImplementedError
 
-    def noun_phrase(self, rng: np.random.Generator, b: _Builder, length: int, noun: _Noun,
-                    number: int) -> None:
+    def noun_phrase(self, rng: np.random.Generator, b: _Builder, length: int, noun: _Noun, number: int) -> None:
         raise NotImplementedError
 
-    def relative(self, rng: np.random.Generator, b: _Builder, frame: _Frame, subject: _Noun,
-                 slot_numbers: Iterator[int], pp_lengths: list[int]) -> None:
+    def relative(
+        self,
+        rng: np.random.Generator,
+        b: _Builder,
+        frame: _Frame,
+        subject: _Noun,
+        slot_numbers: Iterator[int],
+        pp_lengths: list[int],
+    ) -> None:
         raise NotImplementedError
 
     def predicate(self, rng: np.random.Generator, b: _Builder, subject: _Noun, number: int) -> None:
@@ -233,8 +251,7 @@ class _Grammar:
         raise NotImplementedError
 
     # shared
-    def prepositional_phrase(self, rng: np.random.Generator, b: _Builder, length: int,
-                             number: int) -> None:
+    def prepositional_phrase(self, rng: np.random.Generator, b: _Builder, length: int, number: int) -> None:
         b.add(_pick(rng, self.prepositions))
         self.noun_phrase(rng, b, length - 1, _pick(rng, self.nouns), number)
 
@@ -254,10 +271,9 @@ class _Grammar:
 
 def _relative_frames(base: int, adverbs: bool, object_lengths: Sequence[int]) -> list[_Frame]:
     frames = []
-    for adverb in ((False, True) if adverbs else (False,)):
+    for adverb in (False, True) if adverbs else (False,):
         for q in object_lengths:
-            frames.append(_Frame("relative", base + adverb + q, int(q > 0), adverb=adverb,
-                                 object_len=q))
+            frames.append(_Frame("relative", base + adverb + q, int(q > 0), adverb=adverb, object_len=q))
     return frames
 
 
@@ -266,22 +282,49 @@ _PLAIN_FRAMES = [_Frame("plain", loc, 0, loc=loc) for loc in (0, 1, 2)]
 
 class _English(_Grammar):
     language = "en"
-    _animals = (("cat", "cats"), ("dog", "dogs"), ("bird", "birds"), ("horse", "horses"),
-                ("mouse", "mice"), ("fox", "foxes"), ("rabbit", "rabbits"))
-    _people = (("child", "children"), ("boy", "boys"), ("girl", "girls"), ("man", "men"),
-               ("woman", "women"), ("teacher", "teachers"), ("farmer", "farmers"),
-               ("neighbor", "neighbors"))
-    _things = (("tree", "trees"), ("house", "houses"), ("table", "tables"), ("box", "boxes"),
-               ("garden", "gardens"), ("chair", "chairs"), ("window", "windows"),
-               ("car", "cars"), ("door", "doors"), ("river", "rivers"), ("bridge", "bridges"),
-               ("wall", "walls"), ("ball", "balls"), ("book", "books"), ("fence", "fences"))
+    _animals = (
+        ("cat", "cats"),
+        ("dog", "dogs"),
+        ("bird", "birds"),
+        ("horse", "horses"),
+        ("mouse", "mice"),
+        ("fox", "foxes"),
+        ("rabbit", "rabbits"),
+    )
+    _people = (
+        ("child", "children"),
+        ("boy", "boys"),
+        ("girl", "girls"),
+        ("man", "men"),
+        ("woman", "women"),
+        ("teacher", "teachers"),
+        ("farmer", "farmers"),
+        ("neighbor", "neighbors"),
+    )
+    _things = (
+        ("tree", "trees"),
+        ("house", "houses"),
+        ("table", "tables"),
+        ("box", "boxes"),
+        ("garden", "gardens"),
+        ("chair", "chairs"),
+        ("window", "windows"),
+        ("car", "cars"),
+        ("door", "doors"),
+        ("river", "rivers"),
+        ("bridge", "bridges"),
+        ("wall", "walls"),
+        ("ball", "balls"),
+        ("book", "books"),
+        ("fence", "fences"),
+    )
     subjects = tuple(_Noun(s, p, animate=True) for s, p in _animals) + tuple(
-        _Noun(s, p, animate=True, human=True) for s, p in _people)
+        _Noun(s, p, animate=True, human=True) for s, p in _people
+    )
     nouns = subjects + tuple(_Noun(s, p) for s, p in _things)
     prepositions = ("near", "behind", "under", "beside", "with", "above", "from")
     loc1 = (("outside",), ("upstairs",), ("downstairs",), ("nearby",), ("inside",))
-    loc2 = (("over", "there"), ("up", "there"), ("down", "there"), ("out", "there"),
-            ("in", "there"))
+    loc2 = (("over", "there"), ("up", "there"), ("down", "there"), ("out", "there"), ("in", "there"))
     # ", which [adverb] verb [noun phrase of 2-4 words] ... ," : 4 words + adverb + object
     frames = tuple(_PLAIN_FRAMES + _relative_frames(4, True, (0, 2, 3, 4)))
 
@@ -296,8 +339,7 @@ class _English(_Grammar):
     def subject(self, b: _Builder, noun: _Noun, number: int) -> None:
         b.add("the", noun.form(number))
 
-    def noun_phrase(self, rng: np.random.Generator, b: _Builder, length: int, noun: _Noun,
-                    number: int) -> None:
+    def noun_phrase(self, rng: np.random.Generator, b: _Builder, length: int, noun: _Noun, number: int) -> None:
         # "the dog" / "the black dog" / "the big black dog"
         b.add("the")
         if length == 3:
@@ -306,8 +348,15 @@ class _English(_Grammar):
             b.add(_pick(rng, self._sizes), _pick(rng, self._colours))
         b.add_noun(noun.form(number))
 
-    def relative(self, rng: np.random.Generator, b: _Builder, frame: _Frame, subject: _Noun,
-                 slot_numbers: Iterator[int], pp_lengths: list[int]) -> None:
+    def relative(
+        self,
+        rng: np.random.Generator,
+        b: _Builder,
+        frame: _Frame,
+        subject: _Noun,
+        slot_numbers: Iterator[int],
+        pp_lengths: list[int],
+    ) -> None:
         b.add(",", "who" if subject.human else "which")
         if frame.adverb:
             b.add(_pick(rng, self._adverbs))
@@ -324,8 +373,18 @@ class _English(_Grammar):
         b.add(self._be[number], _pick(rng, self._states))
 
     def extra_tokens(self) -> set[str]:
-        return {"the", "which", "who", *self._sizes, *self._colours, *self._adverbs,
-                *self._transitive, *self._intransitive, *self._states, *self._be}
+        return {
+            "the",
+            "which",
+            "who",
+            *self._sizes,
+            *self._colours,
+            *self._adverbs,
+            *self._transitive,
+            *self._intransitive,
+            *self._states,
+            *self._be,
+        }
 
 
 def _es_inflect(base: str, gender: str, number: int) -> str:
@@ -338,42 +397,63 @@ def _es_inflect(base: str, gender: str, number: int) -> str:
 
 class _Spanish(_Grammar):
     language = "es"
-    subjects = (_Noun("gato", "gatos", "m", True), _Noun("perro", "perros", "m", True),
-                _Noun("pájaro", "pájaros", "m", True), _Noun("caballo", "caballos", "m", True),
-                _Noun("ratón", "ratones", "m", True), _Noun("vaca", "vacas", "f", True),
-                _Noun("oveja", "ovejas", "f", True), _Noun("niño", "niños", "m", True, True),
-                _Noun("niña", "niñas", "f", True, True),
-                _Noun("hombre", "hombres", "m", True, True),
-                _Noun("mujer", "mujeres", "f", True, True),
-                _Noun("profesor", "profesores", "m", True, True))
-    nouns = subjects + (
-        _Noun("árbol", "árboles", "m"), _Noun("casa", "casas", "f"), _Noun("mesa", "mesas", "f"),
-        _Noun("silla", "sillas", "f"), _Noun("caja", "cajas", "f"), _Noun("puerta", "puertas", "f"),
-        _Noun("ventana", "ventanas", "f"), _Noun("jardín", "jardines", "m"),
-        _Noun("río", "ríos", "m"), _Noun("puente", "puentes", "m"), _Noun("coche", "coches", "m"),
-        _Noun("libro", "libros", "m"), _Noun("pelota", "pelotas", "f"), _Noun("muro", "muros", "m"))
+    subjects = (
+        _Noun("gato", "gatos", "m", True),
+        _Noun("perro", "perros", "m", True),
+        _Noun("pájaro", "pájaros", "m", True),
+        _Noun("caballo", "caballos", "m", True),
+        _Noun("ratón", "ratones", "m", True),
+        _Noun("vaca", "vacas", "f", True),
+        _Noun("oveja", "ovejas", "f", True),
+        _Noun("niño", "niños", "m", True, True),
+        _Noun("niña", "niñas", "f", True, True),
+        _Noun("hombre", "hombres", "m", True, True),
+        _Noun("mujer", "mujeres", "f", True, True),
+        _Noun("profesor", "profesores", "m", True, True),
+    )
+    nouns = (
+        *subjects,
+        _Noun("árbol", "árboles", "m"),
+        _Noun("casa", "casas", "f"),
+        _Noun("mesa", "mesas", "f"),
+        _Noun("silla", "sillas", "f"),
+        _Noun("caja", "cajas", "f"),
+        _Noun("puerta", "puertas", "f"),
+        _Noun("ventana", "ventanas", "f"),
+        _Noun("jardín", "jardines", "m"),
+        _Noun("río", "ríos", "m"),
+        _Noun("puente", "puentes", "m"),
+        _Noun("coche", "coches", "m"),
+        _Noun("libro", "libros", "m"),
+        _Noun("pelota", "pelotas", "f"),
+        _Noun("muro", "muros", "m"),
+    )
     # none of these contracts with "el" (unlike "de" -> "del", "a" -> "al")
     prepositions = ("con", "sin", "sobre", "bajo", "tras")
     loc1 = (("afuera",), ("arriba",), ("abajo",), ("aquí",), ("allí",))
-    loc2 = (("allí", "arriba"), ("allá", "afuera"), ("ahí", "abajo"), ("aquí", "dentro"),
-            ("allí", "dentro"))
+    loc2 = (("allí", "arriba"), ("allá", "afuera"), ("ahí", "abajo"), ("aquí", "dentro"), ("allí", "dentro"))
     # ", que <noun phrase> [adverb] verb ... ," : 4 words + adverb + noun phrase (2-4)
     frames = tuple(_PLAIN_FRAMES + _relative_frames(4, True, (2, 3, 4)))
 
-    _articles = {("m", 0): "el", ("m", 1): "los", ("f", 0): "la", ("f", 1): "las"}
+    _articles: ClassVar[dict[tuple[str, int], str]] = {("m", 0): "el", ("m", 1): "los", ("f", 0): "la", ("f", 1): "las"}
     _adjectives = ("negro", "blanco", "pequeño", "viejo", "rojo", "grande")
     _adverbs = ("ya", "nunca", "también")
     # the clause's verb agrees with the clause's subject (a filler noun)
-    _verbs = (("vio", "vieron"), ("siguió", "siguieron"), ("miró", "miraron"),
-              ("encontró", "encontraron"), ("buscó", "buscaron"), ("llamó", "llamaron"))
+    _verbs = (
+        ("vio", "vieron"),
+        ("siguió", "siguieron"),
+        ("miró", "miraron"),
+        ("encontró", "encontraron"),
+        ("buscó", "buscaron"),
+        ("llamó", "llamaron"),
+    )
     _states = ("lleno", "cansado", "contento", "dormido", "tranquilo", "perdido", "hambriento")
     _be = ("estaba", "estaban")
 
     def subject(self, b: _Builder, noun: _Noun, number: int) -> None:
         b.add(self._articles[noun.gender, number], noun.form(number))
 
-    def noun_phrase(self, rng: np.random.Generator, b: _Builder, length: int, noun: _Noun,
-                    number: int) -> None:
+    def noun_phrase(self, rng: np.random.Generator, b: _Builder, length: int, noun: _Noun, number: int) -> None:
         # "el perro" / "el perro negro" / "el perro muy negro"
         b.add(self._articles[noun.gender, number])
         b.add_noun(noun.form(number))
@@ -382,8 +462,15 @@ class _Spanish(_Grammar):
                 b.add("muy")
             b.add(_es_inflect(_pick(rng, self._adjectives), noun.gender, number))
 
-    def relative(self, rng: np.random.Generator, b: _Builder, frame: _Frame, subject: _Noun,
-                 slot_numbers: Iterator[int], pp_lengths: list[int]) -> None:
+    def relative(
+        self,
+        rng: np.random.Generator,
+        b: _Builder,
+        frame: _Frame,
+        subject: _Noun,
+        slot_numbers: Iterator[int],
+        pp_lengths: list[int],
+    ) -> None:
         # the relative pronoun is the clause's object: "el gato, que los perros vieron, ..."
         b.add(",", "que")
         clause_number = next(slot_numbers)
@@ -418,26 +505,31 @@ def _check_language(language: Any) -> _Grammar:
     return _GRAMMARS[_checks.choice("language", language, LANGUAGES)]
 
 
-def _check_attractors(attractors: Any, attractor_prob: Any, distance: int,
-                      grammar: _Grammar) -> tuple[int, Optional[float]]:
+def _check_attractors(
+    attractors: Any, attractor_prob: Any, distance: int, grammar: _Grammar
+) -> tuple[int, float | None]:
     count = _checks.integer("attractors", attractors, 0)
     if attractor_prob is not None:
         prob = _checks.real("attractor_prob", attractor_prob, low=0.0, high=1.0, what="None or a probability")
         if count:
-            raise ValueError("attractors, attractor_prob: give an exact count or a probability, "
-                             f"not both (got attractors={count}, attractor_prob={prob})")
+            raise ValueError(
+                "attractors, attractor_prob: give an exact count or a probability, "
+                f"not both (got attractors={count}, attractor_prob={prob})"
+            )
         return 0, prob
     most = max_attractors(distance, language=grammar.language)
     if count > most:
-        raise ValueError(f"attractors: at most {most} nouns fit in a filler of distance={distance} "
-                         f"(each needs a phrase of >= {_PP_MIN} words), got {count}")
+        raise ValueError(
+            f"attractors: at most {most} nouns fit in a filler of distance={distance} "
+            f"(each needs a phrase of >= {_PP_MIN} words), got {count}"
+        )
     return count, None
 
 
 # --------------------------------------------------------------------------- generation
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _options(language: str, distance: int, need: int) -> tuple[tuple[tuple[_Frame, int], ...], ...]:
     """Every (frame, number of prepositional phrases) that fills ``distance`` exactly
     with at least ``need`` noun slots, grouped by frame kind (plain, relative)."""
@@ -470,12 +562,12 @@ def max_attractors(distance: int, *, language: str = "en") -> int:
     """
     grammar = _check_language(language)
     distance = _checks.integer("distance", distance, 1, MAX_DISTANCE)
-    return max(frame.slots + m for group in _options(grammar.language, distance, 0)
-               for frame, m in group)
+    return max(frame.slots + m for group in _options(grammar.language, distance, 0) for frame, m in group)
 
 
-def _generate(rng: np.random.Generator, grammar: _Grammar, number: int, distance: int,
-              count: int, prob: Optional[float]) -> Sentence:
+def _generate(
+    rng: np.random.Generator, grammar: _Grammar, number: int, distance: int, count: int, prob: float | None
+) -> Sentence:
     groups = _options(grammar.language, distance, count)
     frame, m = _pick(rng, _pick(rng, groups))  # kind first, so both kinds are common
     pp_lengths = [_PP_MIN] * m
@@ -507,10 +599,17 @@ def _generate(rng: np.random.Generator, grammar: _Grammar, number: int, distance
 
     nouns = tuple(b.nouns)
     attractor_positions = tuple(p for p, f in zip(nouns, flipped) if f)
-    return Sentence(tokens=tuple(b.tokens), number=number, subject_position=subject_position,
-                    verb_position=verb_position, distance=verb_position - subject_position - 1,
-                    attractors=len(attractor_positions), noun_positions=nouns,
-                    attractor_positions=attractor_positions, language=grammar.language)
+    return Sentence(
+        tokens=tuple(b.tokens),
+        number=number,
+        subject_position=subject_position,
+        verb_position=verb_position,
+        distance=verb_position - subject_position - 1,
+        attractors=len(attractor_positions),
+        noun_positions=nouns,
+        attractor_positions=attractor_positions,
+        language=grammar.language,
+    )
 
 
 def _balanced(rng: np.random.Generator, n: int) -> list[int]:
@@ -521,9 +620,15 @@ def _balanced(rng: np.random.Generator, n: int) -> list[int]:
     return [int(v) for v in rng.permutation(labels)]
 
 
-def make_sentences(n: int, distance: int, *, attractors: int = 0,
-                   attractor_prob: Optional[float] = None, seed: SeedLike = None,
-                   language: str = "en") -> list[Sentence]:
+def make_sentences(
+    n: int,
+    distance: int,
+    *,
+    attractors: int = 0,
+    attractor_prob: float | None = None,
+    seed: SeedLike = None,
+    language: str = "en",
+) -> list[Sentence]:
     """Generate ``n`` agreement sentences with exactly ``distance`` words between
     subject noun and verb.
 
@@ -564,8 +669,7 @@ def make_sentences(n: int, distance: int, *, attractors: int = 0,
     distance = _checks.integer("distance", distance, 1, MAX_DISTANCE)
     count, prob = _check_attractors(attractors, attractor_prob, distance, grammar)
     rng = _checks.generator(seed)
-    return [_generate(rng, grammar, number, distance, count, prob)
-            for number in _balanced(rng, n)]
+    return [_generate(rng, grammar, number, distance, count, prob) for number in _balanced(rng, n)]
 
 
 # --------------------------------------------------------------------------- encoding
@@ -605,7 +709,7 @@ class Vocabulary:
                 self._tokens.append(token)
 
     @classmethod
-    def for_language(cls, language: str = "en") -> "Vocabulary":
+    def for_language(cls, language: str = "en") -> Vocabulary:
         """Every token :func:`make_sentences` can produce in ``language``, sorted."""
         return cls(sorted(_check_language(language).all_tokens()))
 
@@ -643,8 +747,7 @@ class Vocabulary:
         """Tokens of ``ids`` (1-D); padding ids are dropped unless ``strip_padding=False``."""
         ids = np.asarray(ids)
         if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
-            raise ValueError(f"ids: expected a 1-D integer array, got shape {ids.shape} "
-                             f"dtype {ids.dtype}")
+            raise ValueError(f"ids: expected a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}")
         return [self.token(int(i)) for i in ids if not (strip_padding and i == self.pad_id)]
 
 
@@ -664,8 +767,7 @@ def _check_sentences(sentences: Any) -> list[Sentence]:
     try:
         sentences = list(sentences)
     except TypeError:
-        raise TypeError(f"sentences: expected a sequence of Sentence, "
-                        f"got {type(sentences).__name__}") from None
+        raise TypeError(f"sentences: expected a sequence of Sentence, got {type(sentences).__name__}") from None
     if not sentences:
         raise ValueError("sentences: expected at least one sentence, got none")
     for i, s in enumerate(sentences):
@@ -674,8 +776,7 @@ def _check_sentences(sentences: Any) -> list[Sentence]:
     return sentences
 
 
-def encode(sentences: Sequence[Sentence], vocab: Vocabulary, *,
-           per_step: bool = False) -> Encoded:
+def encode(sentences: Sequence[Sentence], vocab: Vocabulary, *, per_step: bool = False) -> Encoded:
     """Encode sentences as padded, time-major ids with per-step targets and mask.
 
     The input of sentence b is ``tokens[:verb_position] + ["<verb>"]``: the words
@@ -720,8 +821,8 @@ def encode(sentences: Sequence[Sentence], vocab: Vocabulary, *,
             raise ValueError(f"sentences[{b}]: {err}") from None
         ids[v, b] = vocab.verb_id
         start = s.subject_position + 1 if per_step else v
-        targets[start:v + 1, b] = s.number
-        mask[start:v + 1, b] = 1.0
+        targets[start : v + 1, b] = s.number
+        mask[start : v + 1, b] = 1.0
     return Encoded(ids, lengths, verb_positions, targets, mask)
 
 
@@ -750,9 +851,8 @@ def one_hot(ids: Any, vocab_size: int, dtype: Any = np.float32) -> np.ndarray:
     if ids.size and ids.dtype.kind not in "iu":
         raise TypeError(f"ids: expected an integer array, got dtype {ids.dtype}")
     if ids.size and (ids.min() < 0 or ids.max() >= V):
-        raise ValueError(f"ids: values must be in [0, vocab_size) = [0, {V}), "
-                         f"got min {ids.min()} max {ids.max()}")
-    out = np.zeros(ids.shape + (V,), dtype=dtype)
+        raise ValueError(f"ids: values must be in [0, vocab_size) = [0, {V}), got min {ids.min()} max {ids.max()}")
+    out = np.zeros((*ids.shape, V), dtype=dtype)
     flat = out.reshape(-1, V)
     flat[np.arange(flat.shape[0]), ids.reshape(-1).astype(np.intp)] = 1
     flat[:, 0] = 0  # padding
@@ -778,9 +878,16 @@ class AgreementData(NamedTuple):
     vocab: Vocabulary
 
 
-def dataset(n: int, distances: Union[int, Iterable[int]], *, attractors: int = 0,
-            attractor_prob: Optional[float] = None, seed: SeedLike = None,
-            per_step: bool = False, language: str = "en") -> AgreementData:
+def dataset(
+    n: int,
+    distances: int | Iterable[int],
+    *,
+    attractors: int = 0,
+    attractor_prob: float | None = None,
+    seed: SeedLike = None,
+    per_step: bool = False,
+    language: str = "en",
+) -> AgreementData:
     """A balanced, shuffled agreement data set as NumPy arrays.
 
     Parameters
@@ -809,8 +916,7 @@ def dataset(n: int, distances: Union[int, Iterable[int]], *, attractors: int = 0
     if isinstance(distances, _numbers.Integral) and not isinstance(distances, (bool, np.bool_)):
         distances = [distances]
     if isinstance(distances, (str, bytes)) or not isinstance(distances, Iterable):
-        raise TypeError(f"distances: expected an int or an iterable of ints, "
-                        f"got {type(distances).__name__}")
+        raise TypeError(f"distances: expected an int or an iterable of ints, got {type(distances).__name__}")
     dist_list = [_checks.integer("distances", d, 1, MAX_DISTANCE) for d in distances]
     if not dist_list:
         raise ValueError("distances: expected at least one distance, got none")
@@ -833,12 +939,18 @@ def dataset(n: int, distances: Union[int, Iterable[int]], *, attractors: int = 0
     vocab = Vocabulary.for_language(grammar.language)
     enc = encode(sentences, vocab, per_step=per_step)
     return AgreementData(
-        x=one_hot(enc.ids, len(vocab)), ids=enc.ids, lengths=enc.lengths,
-        verb_positions=enc.verb_positions, targets=enc.targets, mask=enc.mask,
+        x=one_hot(enc.ids, len(vocab)),
+        ids=enc.ids,
+        lengths=enc.lengths,
+        verb_positions=enc.verb_positions,
+        targets=enc.targets,
+        mask=enc.mask,
         numbers=np.array([s.number for s in sentences], dtype=np.int64),
         distances=np.array([s.distance for s in sentences], dtype=np.int64),
         attractors=np.array([s.attractors for s in sentences], dtype=np.int64),
-        sentences=sentences, vocab=vocab)
+        sentences=sentences,
+        vocab=vocab,
+    )
 
 
 # --------------------------------------------------------------------------- baselines
@@ -867,8 +979,12 @@ def chance_accuracy(labels: Any) -> float:
     -------
     float
     """
-    if not isinstance(labels, np.ndarray) and isinstance(labels, (list, tuple)) and labels \
-            and isinstance(labels[0], Sentence):
+    if (
+        not isinstance(labels, np.ndarray)
+        and isinstance(labels, (list, tuple))
+        and labels
+        and isinstance(labels[0], Sentence)
+    ):
         labels = [s.number for s in _check_sentences(labels)]
     y = np.asarray(labels)
     if y.size == 0:
@@ -902,6 +1018,6 @@ def last_noun_baseline(sentences: Sequence[Sentence]) -> float:
     correct = 0
     for s in sentences:
         table = tables[s.language]
-        guess = next(table[t] for t in reversed(s.tokens[:s.verb_position]) if t in table)
+        guess = next(table[t] for t in reversed(s.tokens[: s.verb_position]) if t in table)
         correct += guess == s.number
     return correct / len(sentences)

@@ -12,15 +12,13 @@ import csv
 import math
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
 from .. import _checks
-
 from . import timeseries as ts
 
-__all__ = ["Series", "SeriesError", "BUILTIN_SERIES", "builtin_series", "read_csv_series"]
+__all__ = ["BUILTIN_SERIES", "Series", "SeriesError", "builtin_series", "read_csv_series"]
 
 #: Names accepted by :func:`builtin_series`.
 BUILTIN_SERIES = ("sunspots", "synthetic", "co2")
@@ -63,8 +61,8 @@ class Series:
     name: str
     values: np.ndarray
     time: np.ndarray
-    split_time: Optional[int] = None
-    season: Optional[int] = None
+    split_time: int | None = None
+    season: int | None = None
     description: str = ""
     time_label: str = "step"
 
@@ -84,20 +82,38 @@ def builtin_series(name: str) -> Series:
     """
     if name == "sunspots":
         years, values = ts.load_sunspots()
-        return Series("sunspots", values, years, split_time=int(np.searchsorted(years, 1950)), season=11,
-                      description="yearly mean sunspot numbers, 1700-2008 (SIDC, via statsmodels)",
-                      time_label="year")
+        return Series(
+            "sunspots",
+            values,
+            years,
+            split_time=int(np.searchsorted(years, 1950)),
+            season=11,
+            description="yearly mean sunspot numbers, 1700-2008 (SIDC, via statsmodels)",
+            time_label="year",
+        )
     if name == "synthetic":
         days, values = ts.synthetic_series()
-        return Series("synthetic", values, days.astype(np.int64), split_time=ts.COURSE_SPLIT_TIME, season=365,
-                      description="the course's synthetic daily series: trend + yearly season + noise (seed 42)",
-                      time_label="day")
+        return Series(
+            "synthetic",
+            values,
+            days.astype(np.int64),
+            split_time=ts.COURSE_SPLIT_TIME,
+            season=365,
+            description="the course's synthetic daily series: trend + yearly season + noise (seed 42)",
+            time_label="day",
+        )
     if name == "co2":
         dates, values = ts.load_co2(interpolate=True)
         split = int(np.searchsorted(dates, np.datetime64("1990-01-01")))
-        return Series("co2", values, dates, split_time=split, season=52,
-                      description="weekly CO2 at Mauna Loa, ppmv, 1958-2001 (missing weeks interpolated)",
-                      time_label="week")
+        return Series(
+            "co2",
+            values,
+            dates,
+            split_time=split,
+            season=52,
+            description="weekly CO2 at Mauna Loa, ppmv, 1958-2001 (missing weeks interpolated)",
+            time_label="week",
+        )
     raise SeriesError(f"unknown built-in series {name!r}; choose one of {', '.join(BUILTIN_SERIES)}")
 
 
@@ -121,7 +137,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def read_csv_series(path: str, column: Optional[str] = None, *, delimiter: Optional[str] = None) -> Series:
+def read_csv_series(path: str, column: str | None = None, *, delimiter: str | None = None) -> Series:
     """One numeric column of a CSV file, as a :class:`Series`.
 
     The first line that is neither blank nor a ``#`` comment is the header (the
@@ -177,13 +193,14 @@ def read_csv_series(path: str, column: Optional[str] = None, *, delimiter: Optio
     if not any(header):
         raise SeriesError(f"{where}: line {header_line}: the header row names no column")
     if all(_is_number(name) for name in header if name):
-        raise SeriesError(f"{where}: line {header_line}: expected a header row naming the columns, "
-                          f"got numbers ({', '.join(header[:4])}); add a first line such as 'value'")
+        raise SeriesError(
+            f"{where}: line {header_line}: expected a header row naming the columns, "
+            f"got numbers ({', '.join(header[:4])}); add a first line such as 'value'"
+        )
     available = ", ".join(repr(name) for name in header)
     if column is None:
         if len(header) != 1:
-            raise SeriesError(f"{where}: {len(header)} columns; choose one with --column "
-                              f"(available: {available})")
+            raise SeriesError(f"{where}: {len(header)} columns; choose one with --column (available: {available})")
         index = 0
     elif column in header:
         index = header.index(column)
@@ -194,23 +211,32 @@ def read_csv_series(path: str, column: Optional[str] = None, *, delimiter: Optio
     values = []
     for line_no, row in rows[1:]:
         if index >= len(row):
-            raise SeriesError(f"{where}: line {line_no}: {len(row)} field(s), but column {name!r} "
-                              f"is field {index + 1} of the header")
+            raise SeriesError(
+                f"{where}: line {line_no}: {len(row)} field(s), but column {name!r} is field {index + 1} of the header"
+            )
         cell = row[index].strip()
         if cell.lower() in _MISSING:
             shown = "empty" if cell == "" else repr(cell)
-            raise SeriesError(f"{where}: line {line_no}: column {name!r} has a missing value ({shown}); "
-                              f"fill or drop missing values first")
+            raise SeriesError(
+                f"{where}: line {line_no}: column {name!r} has a missing value ({shown}); "
+                f"fill or drop missing values first"
+            )
         try:
             value = float(cell)
         except ValueError:
-            raise SeriesError(f"{where}: line {line_no}: column {name!r} has a non-numeric value "
-                              f"{cell[:40]!r}") from None
+            raise SeriesError(
+                f"{where}: line {line_no}: column {name!r} has a non-numeric value {cell[:40]!r}"
+            ) from None
         if not math.isfinite(value):
             raise SeriesError(f"{where}: line {line_no}: column {name!r} has a non-finite value {cell!r}")
         values.append(value)
     if not values:
         raise SeriesError(f"{where}: column {name!r} has no values (only a header)")
     label = os.path.basename(where)
-    return Series(f"{label}:{name}", np.array(values, dtype=np.float64), np.arange(len(values)),
-                  description=f"column {name!r} of {where} ({len(values)} values)", time_label="row")
+    return Series(
+        f"{label}:{name}",
+        np.array(values, dtype=np.float64),
+        np.arange(len(values)),
+        description=f"column {name!r} of {where} ({len(values)} values)",
+        time_label="row",
+    )

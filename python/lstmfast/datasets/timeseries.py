@@ -61,18 +61,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from importlib import resources
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .. import _checks
 
 __all__ = [
-    "COURSE_SPLIT_TIME", "Period", "fixed_partition",
-    "make_windows", "windowed_dataset", "WindowedDataset",
-    "naive_forecast", "moving_average_forecast", "seasonal_naive_forecast",
-    "mae", "mse", "rmse", "mape",
-    "synthetic_series", "load_sunspots", "load_co2",
+    "COURSE_SPLIT_TIME",
+    "Period",
+    "WindowedDataset",
+    "fixed_partition",
+    "load_co2",
+    "load_sunspots",
+    "mae",
+    "make_windows",
+    "mape",
+    "moving_average_forecast",
+    "mse",
+    "naive_forecast",
+    "rmse",
+    "seasonal_naive_forecast",
+    "synthetic_series",
+    "windowed_dataset",
 ]
 
 #: The course cuts its synthetic series (1461 daily points) at time 1000: 1000 points
@@ -87,22 +98,29 @@ def _series(name: str, series: Any, *, finite: bool = True, min_len: int = 1) ->
     """A float64 1-D copy of ``series``, with a clear error for anything else."""
     arr = _checks.array(name, series, kinds="iuf")
     if arr.ndim != 1:
-        raise ValueError(f"{name}: expected a 1-D array (one value per time step), "
-                         f"got shape {arr.shape}")
+        raise ValueError(f"{name}: expected a 1-D array (one value per time step), got shape {arr.shape}")
     if len(arr) < min_len:
         raise ValueError(f"{name}: expected at least {min_len} value(s), got {len(arr)}")
     arr = np.array(arr, dtype=np.float64, copy=True)
     if finite and not np.all(np.isfinite(arr)):
         bad = np.flatnonzero(~np.isfinite(arr))
-        raise ValueError(f"{name}: contains {len(bad)} NaN or infinite value(s), first at "
-                         f"index {bad[0]}; fill or drop them first "
-                         f"(e.g. load_co2(interpolate=True))")
+        raise ValueError(
+            f"{name}: contains {len(bad)} NaN or infinite value(s), first at "
+            f"index {bad[0]}; fill or drop them first "
+            f"(e.g. load_co2(interpolate=True))"
+        )
     return arr
 
 
 def _inside(name: str, value: Any, n: int) -> int:
     """An index that cuts a series of length ``n`` into two non-empty parts."""
     return _checks.integer(name, value, 1, n - 1, rule=f"1 <= {name} <= len(series) - 1 = {n - 1}")
+
+
+def _series_cut(series: Any, name: str, index: Any) -> tuple[np.ndarray, int]:
+    """The series (finite, at least 2 values) and an index inside it (see :func:`_inside`)."""
+    checked = _series("series", series, min_len=2)
+    return checked, _inside(name, index, len(checked))
 
 
 # --------------------------------------------------------------------------- splitting
@@ -119,8 +137,9 @@ class Period(NamedTuple):
     values: np.ndarray
 
 
-def fixed_partition(series: Any, split_time: int, test_time: Optional[int] = None, *,
-                    time: Any = None) -> tuple[Period, ...]:
+def fixed_partition(
+    series: Any, split_time: int, test_time: int | None = None, *, time: Any = None
+) -> tuple[Period, ...]:
     """Cut a series by time into training, validation and (optionally) test periods.
 
     ``train`` is ``[0, split_time)``, ``valid`` is ``[split_time, test_time)`` (to the
@@ -158,14 +177,17 @@ def fixed_partition(series: Any, split_time: int, test_time: Optional[int] = Non
     else:
         time = np.array(time, copy=True)  # any dtype: numbers, datetime64, ...
         if time.ndim != 1 or len(time) != n:
-            raise ValueError(f"time: expected a 1-D array of the same length as series ({n}), "
-                             f"got shape {time.shape}")
+            raise ValueError(f"time: expected a 1-D array of the same length as series ({n}), got shape {time.shape}")
     split_time = _inside("split_time", split_time, n)
     cuts = [0, split_time]
     if test_time is not None:
-        test_time = _checks.integer("test_time", test_time, split_time + 1, n - 1,
-                                    rule=f"split_time < test_time < len(series), i.e. {split_time + 1} <= "
-                         f"test_time <= {n - 1}")
+        test_time = _checks.integer(
+            "test_time",
+            test_time,
+            split_time + 1,
+            n - 1,
+            rule=f"split_time < test_time < len(series), i.e. {split_time + 1} <= test_time <= {n - 1}",
+        )
         cuts.append(test_time)
     cuts.append(n)
     return tuple(Period(time[a:b].copy(), series[a:b].copy()) for a, b in zip(cuts, cuts[1:]))
@@ -194,9 +216,7 @@ def make_windows(series: Any, window_size: int) -> tuple[np.ndarray, np.ndarray]
     y : numpy.ndarray, (N − window_size, 1)
         ``y[j, 0]`` is the target of window j.
     """
-    series = _series("series", series, min_len=2)
-    n = len(series)
-    window_size = _inside("window_size", window_size, n)
+    series, window_size = _series_cut(series, "window_size", window_size)
     windows = np.lib.stride_tricks.sliding_window_view(series, window_size)[:-1]  # (N - w, w)
     X = np.array(windows.T, order="C", copy=True)[:, :, None]  # a writable copy
     y = series[window_size:, None].copy()
@@ -225,8 +245,9 @@ class WindowedDataset:
     drop_remainder : bool
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool,
-                 seed: Optional[int], drop_remainder: bool) -> None:
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int | None, drop_remainder: bool
+    ) -> None:
         self.X, self.y = X, y
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -252,17 +273,25 @@ class WindowedDataset:
         n = self.num_windows
         order = self._rng.permutation(n) if self.shuffle else np.arange(n)
         for k in range(len(self)):
-            idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+            idx = order[k * self.batch_size : (k + 1) * self.batch_size]
             yield self.X[:, idx], self.y[idx]
 
     def __repr__(self) -> str:
-        return (f"WindowedDataset(windows={self.num_windows}, window_size={self.window_size}, "
-                f"batch_size={self.batch_size}, shuffle={self.shuffle}, batches={len(self)})")
+        return (
+            f"WindowedDataset(windows={self.num_windows}, window_size={self.window_size}, "
+            f"batch_size={self.batch_size}, shuffle={self.shuffle}, batches={len(self)})"
+        )
 
 
-def windowed_dataset(series: Any, window_size: int, batch_size: int = 32, shuffle: bool = True,
-                     seed: Optional[int] = None, *,
-                     drop_remainder: bool = False) -> WindowedDataset:
+def windowed_dataset(
+    series: Any,
+    window_size: int,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    seed: int | None = None,
+    *,
+    drop_remainder: bool = False,
+) -> WindowedDataset:
     """The course's ``windowed_dataset``: shuffled mini-batches of windows and targets.
 
     Use it on the *training* period only (``train.values`` from
@@ -293,181 +322,126 @@ def windowed_dataset(series: Any, window_size: int, batch_size: int = 32, shuffl
     """
     X, y = make_windows(series, window_size)
     batch_size = _checks.positive_int("batch_size", batch_size)
-    return WindowedDataset(X, y, batch_size, _checks.flag("shuffle", shuffle), _checks.seed(seed),
-                           _checks.flag("drop_remainder", drop_remainder))
+    return WindowedDataset(
+        X,
+        y,
+        batch_size,
+        _checks.flag("shuffle", shuffle),
+        _checks.seed(seed),
+        _checks.flag("drop_remainder", drop_remainder),
+    )
 
 
 # --------------------------------------------------------------------------- baselines
 
 
 def naive_forecast(series: Any, split_time: int) -> np.ndarray:
-    """Each value predicts the next: the forecast for the validation period.
+    """Each value predicts the next: the forecast of the validation period.
 
-    Returns ``series[split_time - 1 : -1]``, aligned with ``series[split_time:]``.
-
-    Parameters
-    ----------
-    series : array_like, (N,)
-    split_time : int
-        1 <= split_time < N.
-
-    Returns
-    -------
-    numpy.ndarray, (N − split_time,)
+    For a series of N values and 1 <= split_time < N, returns the N − split_time
+    values ``series[split_time - 1 : -1]``, aligned with ``series[split_time:]``.
     """
-    series = _series("series", series, min_len=2)
-    n = len(series)
-    split_time = _inside("split_time", split_time, n)
-    return series[split_time - 1:-1].copy()
+    series, split_time = _series_cut(series, "split_time", split_time)
+    return series[split_time - 1 : -1].copy()
 
 
 def moving_average_forecast(series: Any, window_size: int) -> np.ndarray:
     """The mean of the last ``window_size`` values, as the forecast of the next one.
 
-    Element t is ``mean(series[t : t + window_size])``, the forecast for time
-    ``t + window_size``; so the forecast for the validation period is
+    For a series of N values and 1 <= window_size < N, returns N − window_size
+    values: element t is ``mean(series[t : t + window_size])``, the forecast for
+    time ``t + window_size``. So the forecast of the validation period is
     ``moving_average_forecast(series, w)[split_time - w:]`` (needs split_time >= w).
-
-    Parameters
-    ----------
-    series : array_like, (N,)
-    window_size : int
-        1 <= window_size < N.
-
-    Returns
-    -------
-    numpy.ndarray, (N − window_size,)
     """
-    series = _series("series", series, min_len=2)
-    n = len(series)
-    window_size = _inside("window_size", window_size, n)
+    series, window_size = _series_cut(series, "window_size", window_size)
     return np.lib.stride_tricks.sliding_window_view(series, window_size)[:-1].mean(axis=1)
 
 
 def seasonal_naive_forecast(series: Any, split_time: int, season: int) -> np.ndarray:
     """Each value predicts the value one season later: the validation-period forecast.
 
-    The forecast for time t >= split_time is ``series[t - season]``, so this returns
-    ``series[split_time - season : N - season]``, aligned with ``series[split_time:]``.
-    With ``season=1`` it is :func:`naive_forecast`.
-
-    Parameters
-    ----------
-    series : array_like, (N,)
-    split_time : int
-        1 <= split_time < N.
-    season : int
-        The period in steps (365 for daily data with a yearly cycle),
-        1 <= season <= split_time.
-
-    Returns
-    -------
-    numpy.ndarray, (N − split_time,)
+    The forecast for time t >= split_time is ``series[t - season]``, where
+    ``season`` is the period in steps (365 for daily data with a yearly cycle,
+    1 <= season <= split_time < N). Returns ``series[split_time - season : N - season]``,
+    aligned with ``series[split_time:]``. With ``season=1`` it is :func:`naive_forecast`.
     """
-    series = _series("series", series, min_len=2)
-    n = len(series)
-    split_time = _inside("split_time", split_time, n)
+    series, split_time = _series_cut(series, "split_time", split_time)
     season = _checks.integer("season", season, 1, split_time, rule=f"1 <= season <= split_time = {split_time}")
-    return series[split_time - season:n - season].copy()
+    return series[split_time - season : len(series) - season].copy()
 
 
 # --------------------------------------------------------------------------- metrics
 
 
 def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-    t, p = (_checks.array(name, value, kinds="iuf").astype(np.float64)
-            for name, value in (("y_true", y_true), ("y_pred", y_pred)))
+    t, p = (
+        _checks.array(name, value, kinds="iuf").astype(np.float64)
+        for name, value in (("y_true", y_true), ("y_pred", y_pred))
+    )
     if t.shape != p.shape:
-        raise ValueError(f"y_true and y_pred: expected the same shape, got {t.shape} and {p.shape} "
-                         f"(no broadcasting: reshape one of them, e.g. with .ravel())")
+        raise ValueError(
+            f"y_true and y_pred: expected the same shape, got {t.shape} and {p.shape} "
+            f"(no broadcasting: reshape one of them, e.g. with .ravel())"
+        )
     if t.size == 0:
         raise ValueError("y_true: empty; a metric needs at least one value")
     return _checks.finite("y_true", t), _checks.finite("y_pred", p)
 
 
 def mae(y_true: Any, y_pred: Any) -> float:
-    """Mean absolute error, ``mean(|y_true − y_pred|)``, in the units of the series.
-
-    Parameters
-    ----------
-    y_true, y_pred : array_like, same shape, non-empty
-        Actual values and forecasts.
-
-    Returns
-    -------
-    float
-    """
+    """Mean absolute error, ``mean(|y_true − y_pred|)``, in the units of the series:
+    the course's main score. (Every metric takes the actual values and the forecasts
+    as two non-empty arrays of the same shape and returns a float.)"""
     t, p = _pair(y_true, y_pred)
     return float(np.mean(np.abs(t - p)))
 
 
 def mse(y_true: Any, y_pred: Any) -> float:
-    """Mean squared error, ``mean((y_true − y_pred)²)``.
-
-    A metric (a number). For training, :func:`lstmfast.losses.mse` also returns the
-    gradient.
-
-    Parameters
-    ----------
-    y_true, y_pred : array_like, same shape, non-empty
-
-    Returns
-    -------
-    float
-    """
+    """Mean squared error, ``mean((y_true − y_pred)²)``: a score. For training,
+    :func:`lstmfast.training.losses.mse_loss` also returns the gradient."""
     t, p = _pair(y_true, y_pred)
     return float(np.mean((t - p) ** 2))
 
 
 def rmse(y_true: Any, y_pred: Any) -> float:
-    """Root mean squared error, ``sqrt(mse)``: back in the units of the series.
-
-    Parameters
-    ----------
-    y_true, y_pred : array_like, same shape, non-empty
-
-    Returns
-    -------
-    float
-    """
+    """Root mean squared error, ``sqrt(mse)``: back in the units of the series."""
     return float(np.sqrt(mse(y_true, y_pred)))
 
 
 def mape(y_true: Any, y_pred: Any) -> float:
-    """Mean absolute percentage error, ``100 · mean(|(y_true − y_pred) / y_true|)``.
-
-    In percent, like Keras' ``mean_absolute_percentage_error``.
+    """Mean absolute percentage error, ``100 · mean(|(y_true − y_pred) / y_true|)``, in
+    percent, like Keras' ``mean_absolute_percentage_error``.
 
     Zeros in ``y_true``: the error is undefined there, so this raises ``ValueError``
     (naming how many and the first index) instead of returning inf or, as Keras
     does, dividing by a tiny epsilon, which gives a huge number that looks like a
     real score. Series with zeros, such as the sunspots, are better measured with
     :func:`mae` or :func:`rmse`. Values near zero also inflate MAPE: mind the scale.
-
-    Parameters
-    ----------
-    y_true, y_pred : array_like, same shape, non-empty
-
-    Returns
-    -------
-    float
-        Percent.
     """
     t, p = _pair(y_true, y_pred)
     zeros = np.flatnonzero(t == 0)
     if zeros.size:
-        raise ValueError(f"y_true: contains {zeros.size} zero(s), first at flat index {zeros[0]}; "
-                         f"MAPE divides by the actual values, use mae or rmse instead")
+        raise ValueError(
+            f"y_true: contains {zeros.size} zero(s), first at flat index {zeros[0]}; "
+            f"MAPE divides by the actual values, use mae or rmse instead"
+        )
     return float(100 * np.mean(np.abs((t - p) / t)))
 
 
 # --------------------------------------------------------------------------- data
 
 
-def synthetic_series(*, n: int = 4 * 365 + 1, baseline: float = 10.0, slope: float = 0.05,
-                     amplitude: float = 40.0, period: int = 365, phase: float = 0.0,
-                     noise_level: float = 5.0, seed: Optional[int] = 42
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_series(
+    *,
+    n: int = 4 * 365 + 1,
+    baseline: float = 10.0,
+    slope: float = 0.05,
+    amplitude: float = 40.0,
+    period: int = 365,
+    phase: float = 0.0,
+    noise_level: float = 5.0,
+    seed: int | None = 42,
+) -> tuple[np.ndarray, np.ndarray]:
     """The course's synthetic daily series: trend + yearly seasonality + noise.
 
     With ``time = 0, 1, ..., n − 1``::
@@ -506,8 +480,10 @@ def synthetic_series(*, n: int = 4 * 365 + 1, baseline: float = 10.0, slope: flo
     n = _checks.positive_int("n", n)
     period = _checks.positive_int("period", period)
     seed = _checks.seed(seed)
-    baseline, slope, amplitude, phase = (_checks.real(name, value) for name, value in (
-        ("baseline", baseline), ("slope", slope), ("amplitude", amplitude), ("phase", phase)))
+    baseline, slope, amplitude, phase = (
+        _checks.real(name, value)
+        for name, value in (("baseline", baseline), ("slope", slope), ("amplitude", amplitude), ("phase", phase))
+    )
     noise_level = _checks.positive_real("noise_level", noise_level, allow_zero=True)
 
     time = np.arange(n, dtype=np.float64)
@@ -575,4 +551,3 @@ def load_co2(*, interpolate: bool = False) -> tuple[np.ndarray, np.ndarray]:
         idx = np.arange(len(values))
         values[missing] = np.interp(idx[missing], idx[~missing], values[~missing])
     return dates, values
-

@@ -107,13 +107,19 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import _checks
-
 from ..reference import sigmoid as _sigmoid
 
 __all__ = [
-    "sigmoid", "softmax",
-    "rnn_cell_forward", "rnn_forward", "rnn_cell_backward", "rnn_backward",
-    "lstm_cell_forward", "lstm_forward", "lstm_cell_backward", "lstm_backward",
+    "lstm_backward",
+    "lstm_cell_backward",
+    "lstm_cell_forward",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_cell_backward",
+    "rnn_cell_forward",
+    "rnn_forward",
+    "sigmoid",
+    "softmax",
 ]
 
 RNN_KEYS = ("Waa", "Wax", "Wya", "ba", "by")
@@ -185,16 +191,14 @@ def _check(name: str, arr: np.ndarray, layout: str, expected: tuple[int, ...]) -
 def _matrix(name: str, arr: np.ndarray, layout: str) -> tuple[int, int]:
     """Check ``arr`` is 2-D with no empty axis; return its shape."""
     if arr.ndim != 2 or 0 in arr.shape:
-        raise ValueError(f"{name}: expected a 2-D array {layout} with no empty axis, "
-                         f"got shape {arr.shape}")
+        raise ValueError(f"{name}: expected a 2-D array {layout} with no empty axis, got shape {arr.shape}")
     return arr.shape
 
 
 def _get_params(parameters: Any, keys: Sequence[str], copy: bool = True) -> dict[str, np.ndarray]:
     """float64 ``parameters[k]`` for k in ``keys`` (other keys are ignored)."""
     if not isinstance(parameters, Mapping):
-        raise TypeError(f"parameters: expected a dict with keys {list(keys)}, "
-                        f"got {type(parameters).__name__}")
+        raise TypeError(f"parameters: expected a dict with keys {list(keys)}, got {type(parameters).__name__}")
     missing = [k for k in keys if k not in parameters]
     if missing:
         raise ValueError(f"parameters: missing keys {missing}; expected {list(keys)}")
@@ -230,22 +234,33 @@ def _lstm_params(parameters: Any, n_x: int, copy: bool = True) -> dict[str, np.n
 def _sequence(name: str, x: Any, copy: bool = True) -> np.ndarray:
     x = _float64(name, x, copy)
     if x.ndim != 3 or 0 in x.shape:
-        raise ValueError(f"{name}: expected a 3-D array (n_x, m, T_x) with no empty axis, "
-                         f"got shape {x.shape}")
+        raise ValueError(f"{name}: expected a 3-D array (n_x, m, T_x) with no empty axis, got shape {x.shape}")
     return x
+
+
+def _sequence_inputs(
+    x: Any, a0: Any, parameters: Any, check_params: Callable[[Any, int], dict[str, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The checked inputs of a forward pass over a sequence: x (n_x, m, T_x), a0 (n_a, m)
+    and the parameters (n_a is the rows of their first matrix)."""
+    x = _sequence("x", x)
+    p = check_params(parameters, x.shape[0])
+    a0 = _float64("a0", a0)
+    _check("a0", a0, "(n_a, m)", (next(iter(p.values())).shape[0], x.shape[1]))
+    return x, a0, p
 
 
 def _unpack_cache(cache: Any, names: Sequence[str], what: str) -> list[Any]:
     if not isinstance(cache, (tuple, list)) or len(cache) != len(names):
-        raise ValueError(f"cache: expected the tuple ({', '.join(names)}) returned by {what}, "
-                         f"got {type(cache).__name__}"
-                         + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else ""))
+        raise ValueError(
+            f"cache: expected the tuple ({', '.join(names)}) returned by {what}, "
+            f"got {type(cache).__name__}" + (f" of length {len(cache)}" if isinstance(cache, (tuple, list)) else "")
+        )
     return list(cache)
 
 
 def _unpack_caches(caches: Any, what: str) -> tuple[list[Any], np.ndarray]:
-    if not (isinstance(caches, (tuple, list)) and len(caches) == 2
-            and isinstance(caches[0], (tuple, list))):
+    if not (isinstance(caches, (tuple, list)) and len(caches) == 2 and isinstance(caches[0], (tuple, list))):
         raise ValueError(f"caches: expected the pair (list_of_caches, x) returned by {what}")
     list_of_caches, x = caches
     if len(list_of_caches) == 0:
@@ -260,35 +275,33 @@ def _check_da(da: Any, n_a: int, m: int, T_x: int) -> np.ndarray:
     """``da`` (n_a, m, T) with 1 <= T <= T_x: the loss may depend on the first T states only."""
     da = _float64("da", da)
     if da.ndim != 3 or da.shape[:2] != (n_a, m) or not 1 <= da.shape[2] <= T_x:
-        raise ValueError(f"da: expected shape (n_a, m, T) = ({n_a}, {m}, T) with "
-                         f"1 <= T <= T_x = {T_x}, got {da.shape}")
+        raise ValueError(f"da: expected shape (n_a, m, T) = ({n_a}, {m}, T) with 1 <= T <= T_x = {T_x}, got {da.shape}")
     return da
 
 
-def _backward_steps(da: Any, caches: Any, through_time: Any, forward: str, cell_forward: str,
-                    unpack: Callable[[Any, str], Any]) -> tuple[bool, np.ndarray, np.ndarray, list[Any]]:
+def _backward_steps(
+    da: Any, caches: Any, through_time: Any, forward: str, cell_forward: str, unpack: Callable[[Any, str], Any]
+) -> tuple[bool, np.ndarray, np.ndarray, list[Any]]:
     """The checked inputs of a sequence backward: ``through_time``, x (n_x, m, T_x),
     da (n_a, m, T) and the unpacked caches of the first T steps."""
     through_time = _checks.flag("through_time", through_time)
     list_of_caches, x = _unpack_caches(caches, forward)
     first = unpack(list_of_caches[0], cell_forward)
     da = _check_da(da, first[0].shape[0], x.shape[1], x.shape[2])
-    steps = [first] + [unpack(c, cell_forward) for c in list_of_caches[1:da.shape[2]]]
+    steps = [first] + [unpack(c, cell_forward) for c in list_of_caches[1 : da.shape[2]]]
     return through_time, x, da, steps
 
 
 # =========================================================================== RNN
 
 
-def _rnn_step(xt: np.ndarray, a_prev: np.ndarray, p: dict[str, np.ndarray]
-              ) -> tuple[np.ndarray, np.ndarray, RNNCache]:
+def _rnn_step(xt: np.ndarray, a_prev: np.ndarray, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, RNNCache]:
     a_next = np.tanh(p["Waa"] @ a_prev + p["Wax"] @ xt + p["ba"])  # a<t>
     yt_pred = softmax(p["Wya"] @ a_next + p["by"])  # ŷ<t>
     return a_next, yt_pred, (a_next, a_prev, xt, p)
 
 
-def rnn_cell_forward(xt: Any, a_prev: Any, parameters: Mapping[str, Any]
-                     ) -> tuple[np.ndarray, np.ndarray, RNNCache]:
+def rnn_cell_forward(xt: Any, a_prev: Any, parameters: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, RNNCache]:
     """One step of the vanilla RNN: a<t> = tanh(Waa a<t-1> + Wax x<t> + ba).
 
     Parameters
@@ -319,8 +332,9 @@ def rnn_cell_forward(xt: Any, a_prev: Any, parameters: Mapping[str, Any]
     return _rnn_step(xt, a_prev, p)
 
 
-def rnn_forward(x: Any, a0: Any, parameters: Mapping[str, Any]
-                ) -> tuple[np.ndarray, np.ndarray, tuple[list[RNNCache], np.ndarray]]:
+def rnn_forward(
+    x: Any, a0: Any, parameters: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray, tuple[list[RNNCache], np.ndarray]]:
     """The vanilla RNN over a whole sequence: :func:`rnn_cell_forward` for t = 1 ... T_x.
 
     Parameters
@@ -342,12 +356,8 @@ def rnn_forward(x: Any, a0: Any, parameters: Mapping[str, Any]
         ``(list_of_caches, x)``: the T_x cell caches in time order, and (a float64
         copy of) ``x``. Pass it to :func:`rnn_backward`.
     """
-    x = _sequence("x", x)
-    n_x, m, T_x = x.shape
-    p = _rnn_params(parameters, n_x)
-    n_a, n_y = p["Waa"].shape[0], p["Wya"].shape[0]
-    a_next = _float64("a0", a0)
-    _check("a0", a_next, "(n_a, m)", (n_a, m))
+    x, a_next, p = _sequence_inputs(x, a0, parameters, _rnn_params)
+    (n_a, m), T_x, n_y = a_next.shape, x.shape[2], p["Wya"].shape[0]
 
     a = np.zeros((n_a, m, T_x))
     y_pred = np.zeros((n_y, m, T_x))
@@ -360,8 +370,9 @@ def rnn_forward(x: Any, a0: Any, parameters: Mapping[str, Any]
     return a, y_pred, (caches, x)
 
 
-def _rnn_step_backward(da_next: np.ndarray, a_next: np.ndarray, a_prev: np.ndarray,
-                       xt: np.ndarray, p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _rnn_step_backward(
+    da_next: np.ndarray, a_next: np.ndarray, a_prev: np.ndarray, xt: np.ndarray, p: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     # a<t> = tanh(z) with z = Waa a<t-1> + Wax x<t> + ba, and tanh'(z) = 1 - a<t>²
     dz = da_next * (1 - a_next**2)
     return {
@@ -374,8 +385,7 @@ def _rnn_step_backward(da_next: np.ndarray, a_next: np.ndarray, a_prev: np.ndarr
 
 
 def _rnn_cache(cache: Any, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    a_next, a_prev, xt, parameters = _unpack_cache(
-        cache, ("a_next", "a_prev", "xt", "parameters"), what)
+    a_next, a_prev, xt, parameters = _unpack_cache(cache, ("a_next", "a_prev", "xt", "parameters"), what)
     xt = _float64("cache xt", xt, copy=False)
     n_x, m = _matrix("cache xt", xt, "(n_x, m)")
     p = _rnn_params(parameters, n_x, copy=False)
@@ -413,8 +423,7 @@ def rnn_cell_backward(da_next: Any, cache: RNNCache) -> dict[str, np.ndarray]:
     return _rnn_step_backward(da_next, a_next, a_prev, xt, p)
 
 
-def rnn_backward(da: Any, caches: tuple[list[RNNCache], Any], *,
-                 through_time: bool = True) -> dict[str, np.ndarray]:
+def rnn_backward(da: Any, caches: tuple[list[RNNCache], Any], *, through_time: bool = True) -> dict[str, np.ndarray]:
     """Backpropagation through time for :func:`rnn_forward`.
 
     Goes from the last step down to the first, calling the cell backward with
@@ -441,8 +450,9 @@ def rnn_backward(da: Any, caches: tuple[list[RNNCache], Any], *,
         ``dx`` (n_x, m, T), ``da0`` (n_a, m), ``dWax`` (n_a, n_x),
         ``dWaa`` (n_a, n_a), ``dba`` (n_a, 1).
     """
-    through_time, x, da, steps = _backward_steps(da, caches, through_time, "rnn_forward", "rnn_cell_forward",
-                                                 _rnn_cache)
+    through_time, x, da, steps = _backward_steps(
+        da, caches, through_time, "rnn_forward", "rnn_cell_forward", _rnn_cache
+    )
     (n_a, m, T), n_x = da.shape, x.shape[0]
 
     dx = np.zeros((n_x, m, T))
@@ -462,8 +472,9 @@ def rnn_backward(da: Any, caches: tuple[list[RNNCache], Any], *,
 # =========================================================================== LSTM
 
 
-def _lstm_step(xt: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray,
-               p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
+def _lstm_step(
+    xt: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray, p: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
     concat = np.concatenate([a_prev, xt], axis=0)  # [a<t-1>; x<t>], (n_a + n_x, m)
     ft = _sigmoid(p["Wf"] @ concat + p["bf"])  # Γf, forget gate
     it = _sigmoid(p["Wi"] @ concat + p["bi"])  # Γu, update gate
@@ -475,8 +486,9 @@ def _lstm_step(xt: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray,
     return a_next, c_next, yt_pred, (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, p)
 
 
-def lstm_cell_forward(xt: Any, a_prev: Any, c_prev: Any, parameters: Mapping[str, Any]
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
+def lstm_cell_forward(
+    xt: Any, a_prev: Any, c_prev: Any, parameters: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
     """One LSTM step (the equations in the module docstring).
 
     Parameters
@@ -513,8 +525,9 @@ def lstm_cell_forward(xt: Any, a_prev: Any, c_prev: Any, parameters: Mapping[str
     return _lstm_step(xt, a_prev, c_prev, p)
 
 
-def lstm_forward(x: Any, a0: Any, parameters: Mapping[str, Any]
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[list[LSTMCache], np.ndarray]]:
+def lstm_forward(
+    x: Any, a0: Any, parameters: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[list[LSTMCache], np.ndarray]]:
     """The LSTM over a whole sequence, starting from a<0> = ``a0`` and c<0> = 0.
 
     Parameters
@@ -535,12 +548,8 @@ def lstm_forward(x: Any, a0: Any, parameters: Mapping[str, Any]
     caches : tuple
         ``(list_of_caches, x)`` for :func:`lstm_backward`.
     """
-    x = _sequence("x", x)
-    n_x, m, T_x = x.shape
-    p = _lstm_params(parameters, n_x)
-    n_a, n_y = p["Wf"].shape[0], p["Wy"].shape[0]
-    a_next = _float64("a0", a0)
-    _check("a0", a_next, "(n_a, m)", (n_a, m))
+    x, a_next, p = _sequence_inputs(x, a0, parameters, _lstm_params)
+    (n_a, m), T_x, n_y = a_next.shape, x.shape[2], p["Wy"].shape[0]
     c_next = np.zeros((n_a, m))
 
     a = np.zeros((n_a, m, T_x))
@@ -554,8 +563,7 @@ def lstm_forward(x: Any, a0: Any, parameters: Mapping[str, Any]
     return a, y, c, (caches, x)
 
 
-_LSTM_CACHE_NAMES = ("a_next", "c_next", "a_prev", "c_prev", "ft", "it", "cct", "ot", "xt",
-                     "parameters")
+_LSTM_CACHE_NAMES = ("a_next", "c_next", "a_prev", "c_prev", "ft", "it", "cct", "ot", "xt", "parameters")
 
 
 def _lstm_cache(cache: Any, what: str) -> list[Any]:
@@ -572,10 +580,20 @@ def _lstm_cache(cache: Any, what: str) -> list[Any]:
     return [*checked, xt, p]
 
 
-def _lstm_step_backward(da_next: np.ndarray, dc_next: np.ndarray, a_next: np.ndarray,
-                        c_next: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray,
-                        ft: np.ndarray, it: np.ndarray, cct: np.ndarray, ot: np.ndarray,
-                        xt: np.ndarray, p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _lstm_step_backward(
+    da_next: np.ndarray,
+    dc_next: np.ndarray,
+    a_next: np.ndarray,
+    c_next: np.ndarray,
+    a_prev: np.ndarray,
+    c_prev: np.ndarray,
+    ft: np.ndarray,
+    it: np.ndarray,
+    cct: np.ndarray,
+    ot: np.ndarray,
+    xt: np.ndarray,
+    p: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
     n_a = a_next.shape[0]
     tanh_c = np.tanh(c_next)
     # a<t> = Γo * tanh(c<t>): gradient of Γo's pre-activation (σ' = Γo (1 - Γo))
@@ -588,16 +606,19 @@ def _lstm_step_backward(da_next: np.ndarray, dc_next: np.ndarray, a_next: np.nda
     dft = dc * c_prev * ft * (1 - ft)
     # each gate's pre-activation is W [a<t-1>; x<t>] + b
     concat_T = np.concatenate([a_prev, xt], axis=0).T  # (m, n_a + n_x)
-    dconcat = (p["Wf"].T @ dft + p["Wi"].T @ dit + p["Wc"].T @ dcct
-               + p["Wo"].T @ dot)  # (n_a + n_x, m)
+    dconcat = p["Wf"].T @ dft + p["Wi"].T @ dit + p["Wc"].T @ dcct + p["Wo"].T @ dot  # (n_a + n_x, m)
     return {
         "dxt": dconcat[n_a:],  # (n_x, m): the x rows of [a<t-1>; x<t>]
         "da_prev": dconcat[:n_a],  # (n_a, m): the a rows
         "dc_prev": dc * ft,  # (n_a, m)
-        "dWf": dft @ concat_T, "dbf": dft.sum(axis=1, keepdims=True),
-        "dWi": dit @ concat_T, "dbi": dit.sum(axis=1, keepdims=True),
-        "dWc": dcct @ concat_T, "dbc": dcct.sum(axis=1, keepdims=True),
-        "dWo": dot @ concat_T, "dbo": dot.sum(axis=1, keepdims=True),
+        "dWf": dft @ concat_T,
+        "dbf": dft.sum(axis=1, keepdims=True),
+        "dWi": dit @ concat_T,
+        "dbi": dit.sum(axis=1, keepdims=True),
+        "dWc": dcct @ concat_T,
+        "dbc": dcct.sum(axis=1, keepdims=True),
+        "dWo": dot @ concat_T,
+        "dbo": dot.sum(axis=1, keepdims=True),
     }
 
 
@@ -640,8 +661,7 @@ def lstm_cell_backward(da_next: Any, dc_next: Any, cache: LSTMCache) -> dict[str
     return _lstm_step_backward(da_next, dc_next, *step)
 
 
-def lstm_backward(da: Any, caches: tuple[list[LSTMCache], Any], *,
-                  through_time: bool = True) -> dict[str, np.ndarray]:
+def lstm_backward(da: Any, caches: tuple[list[LSTMCache], Any], *, through_time: bool = True) -> dict[str, np.ndarray]:
     """Backpropagation through time for :func:`lstm_forward`.
 
     From the last step down to the first: the cell backward with
@@ -671,13 +691,13 @@ def lstm_backward(da: Any, caches: tuple[list[LSTMCache], Any], *,
         (n_a, n_a + n_x), ``dbf``, ``dbi``, ``dbc``, ``dbo`` (n_a, 1). No ``dc0``:
         c<0> is fixed at zeros.
     """
-    through_time, x, da, steps = _backward_steps(da, caches, through_time, "lstm_forward", "lstm_cell_forward",
-                                                 _lstm_cache)
+    through_time, x, da, steps = _backward_steps(
+        da, caches, through_time, "lstm_forward", "lstm_cell_forward", _lstm_cache
+    )
     (n_a, m, T), n_x = da.shape, x.shape[0]
 
     dx = np.zeros((n_x, m, T))
-    sums = {f"d{k}{g}": np.zeros((n_a, n_a + n_x) if k == "W" else (n_a, 1))
-            for g in "fico" for k in "Wb"}
+    sums = {f"d{k}{g}": np.zeros((n_a, n_a + n_x) if k == "W" else (n_a, 1)) for g in "fico" for k in "Wb"}
     da_prevt = np.zeros((n_a, m))  # gradients flowing back into a<t>, c<t> from step t + 1
     dc_prevt = np.zeros((n_a, m))
     for t in reversed(range(T)):
@@ -689,5 +709,4 @@ def lstm_backward(da: Any, caches: tuple[list[LSTMCache], Any], *,
         dx[:, :, t] = g["dxt"]
         for k in sums:
             sums[k] += g[k]
-    return {"dx": dx, "da0": da_prevt,
-            **{k: sums[k] for k in ("dWf", "dWi", "dWc", "dWo", "dbf", "dbi", "dbc", "dbo")}}
+    return {"dx": dx, "da0": da_prevt, **{k: sums[k] for k in ("dWf", "dWi", "dWc", "dWo", "dbf", "dbi", "dbc", "dbo")}}

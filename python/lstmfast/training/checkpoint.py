@@ -39,8 +39,11 @@ def save(model: SequenceModel, path: PathLike) -> pathlib.Path:
     target = pathlib.Path(path)
     if target.suffix != ".npz":
         target = target.with_name(target.name + ".npz")
-    arrays = {_FORMAT_KEY: np.array(_FORMAT_NAME), _VERSION_KEY: np.array(FORMAT_VERSION, dtype=np.int64),
-              _CONFIG_KEY: np.array(json.dumps(model.config, sort_keys=True))}
+    arrays = {
+        _FORMAT_KEY: np.array(_FORMAT_NAME),
+        _VERSION_KEY: np.array(FORMAT_VERSION, dtype=np.int64),
+        _CONFIG_KEY: np.array(json.dumps(model.config, sort_keys=True)),
+    }
     arrays.update({_PARAM_PREFIX + name: p for name, p in model.parameters().items()})
     np.savez(target, **arrays)  # type: ignore[arg-type]
     return target
@@ -68,10 +71,10 @@ def load(path: PathLike) -> SequenceModel:
     if _VERSION_KEY not in contents:
         raise ValueError(f"{where}: the lstmfast model file has no format version ('{_VERSION_KEY}')")
     version = _scalar(contents[_VERSION_KEY])
-    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)) \
-            or version != FORMAT_VERSION:
-        raise ValueError(f"{where}: format version {version!r} is not supported "
-                         f"(this lstmfast reads version {FORMAT_VERSION})")
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)) or version != FORMAT_VERSION:
+        raise ValueError(
+            f"{where}: format version {version!r} is not supported (this lstmfast reads version {FORMAT_VERSION})"
+        )
     if _CONFIG_KEY not in contents:
         raise ValueError(f"{where}: the lstmfast model file has no architecture config ('{_CONFIG_KEY}')")
     try:
@@ -84,9 +87,10 @@ def load(path: PathLike) -> SequenceModel:
     except (TypeError, ValueError) as err:
         raise ValueError(f"{where}: invalid architecture config ({_one_line(err)})") from None
 
-    params = {k[len(_PARAM_PREFIX):]: v for k, v in contents.items() if k.startswith(_PARAM_PREFIX)}
-    other = sorted(k for k in contents if not k.startswith(_PARAM_PREFIX)
-                   and k not in (_FORMAT_KEY, _VERSION_KEY, _CONFIG_KEY))
+    params = {k[len(_PARAM_PREFIX) :]: v for k, v in contents.items() if k.startswith(_PARAM_PREFIX)}
+    other = sorted(
+        k for k in contents if not k.startswith(_PARAM_PREFIX) and k not in (_FORMAT_KEY, _VERSION_KEY, _CONFIG_KEY)
+    )
     own = model.parameters()
     missing = sorted(set(own) - set(params))
     extra = sorted(set(params) - set(own)) + other

@@ -6,7 +6,7 @@ names the argument, the expected shape and the received one.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -22,8 +22,9 @@ def inputs(name: str, X: Any, input_size: int, dtype: Any) -> Array:
     one sequence, no NaN or infinity."""
     arr = _checks.array(name, X)
     if arr.ndim != 3 or arr.shape[2] != input_size:
-        raise ValueError(f"{name}: expected a 3-D array (T, N, I) with I = {input_size} (time-major), "
-                         f"got shape {arr.shape}")
+        raise ValueError(
+            f"{name}: expected a 3-D array (T, N, I) with I = {input_size} (time-major), got shape {arr.shape}"
+        )
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ValueError(f"{name}: expected at least one time step and one sequence, got shape {arr.shape}")
     _checks.finite(name, arr)
@@ -41,7 +42,7 @@ def targets(name: str, y: Any, shape: tuple[int, ...], layout: str, hint: str, d
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def mask(name: str, value: Any, shape: tuple[int, ...], layout: str, dtype: Any) -> Optional[Array]:
+def mask(name: str, value: Any, shape: tuple[int, ...], layout: str, dtype: Any) -> Array | None:
     """None, or non-negative weights of the targets' ``shape`` or of it without its
     last axis (then one weight for every output)."""
     if value is None:
@@ -50,8 +51,9 @@ def mask(name: str, value: Any, shape: tuple[int, ...], layout: str, dtype: Any)
     if arr.shape == shape[:-1]:
         arr = arr[..., None]
     elif arr.shape != shape:
-        raise ValueError(f"{name}: expected the shape of the targets {layout} = {shape} or "
-                         f"{shape[:-1]}, got {arr.shape}")
+        raise ValueError(
+            f"{name}: expected the shape of the targets {layout} = {shape} or {shape[:-1]}, got {arr.shape}"
+        )
     _checks.finite(name, arr)
     if arr.size and arr.min() < 0:
         raise ValueError(f"{name}: weights must be >= 0 (use 0/1 or booleans)")

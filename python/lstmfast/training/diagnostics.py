@@ -33,7 +33,7 @@ Typical use::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +87,7 @@ class GradientFlow:
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.norms / self.norms[-1]
 
-    def table(self, distances: Optional[Any] = None) -> str:
+    def table(self, distances: Any | None = None) -> str:
         """A plain-text table of distance, step, norm and relative norm.
 
         Parameters
@@ -104,8 +104,10 @@ class GradientFlow:
                 base *= 10
             distances = sorted(picks)
         rel = self.relative
-        lines = [f"{self.cell.upper()}: gradient of the last step's loss reaching each hidden state",
-                 f"{'distance':>8}  {'step t':>6}  {'|dL<T>/da<t>|':>14}  {'relative':>10}"]
+        lines = [
+            f"{self.cell.upper()}: gradient of the last step's loss reaching each hidden state",
+            f"{'distance':>8}  {'step t':>6}  {'|dL<T>/da<t>|':>14}  {'relative':>10}",
+        ]
         for d in distances:
             if not 0 <= d < T:
                 raise ValueError(f"distances: each must be in [0, T-1] = [0, {T - 1}], got {d}")
@@ -117,8 +119,9 @@ class GradientFlow:
         return self.table()
 
 
-def gradient_flow(model_or_layer: Union[SequenceModel, Layer], x: Any, targets: Any = None, *,
-                  dy_last: Any = None, dtype: Any = np.float64) -> GradientFlow:
+def gradient_flow(
+    model_or_layer: SequenceModel | Layer, x: Any, targets: Any = None, *, dy_last: Any = None, dtype: Any = np.float64
+) -> GradientFlow:
     r"""‖∂L<T>/∂a<t>‖ for every step t, from the C++ BPTT (see the module docstring).
 
     Parameters
@@ -150,21 +153,29 @@ def gradient_flow(model_or_layer: Union[SequenceModel, Layer], x: Any, targets: 
         model = model_or_layer
         layers, cell = list(model.layers), model.cell
         if dy_last is not None:
-            raise TypeError("dy_last: only for a bare LSTM/GRU/RNN layer; a SequenceModel's gradient "
-                            "comes from its head and loss (pass targets)")
+            raise TypeError(
+                "dy_last: only for a bare LSTM/GRU/RNN layer; a SequenceModel's gradient "
+                "comes from its head and loss (pass targets)"
+            )
         if targets is None:
             raise TypeError("targets: required for a SequenceModel (L<T> is its loss at the last step)")
         x = model.check_inputs(x, "x").astype(dtype, copy=False)
         T, N = x.shape[:2]
         y = model.check_targets(targets, T, N, "targets").astype(dtype, copy=False)
         p = model.parameters()
-        head = (p["head.weight"].astype(dtype), p["head.bias"].astype(dtype),
-                y[-1] if model.output == "per_step" else y, model.task)
+        head = (
+            p["head.weight"].astype(dtype),
+            p["head.bias"].astype(dtype),
+            y[-1] if model.output == "per_step" else y,
+            model.task,
+        )
     elif isinstance(model_or_layer, _Recurrent):
         layer = model_or_layer
         if layer.num_layers != 1 or layer.bidirectional or layer.go_backwards:
-            raise ValueError("model_or_layer: gradient_flow follows one forward layer; got "
-                             f"{layer!r} (use a single-layer, unidirectional layer)")
+            raise ValueError(
+                "model_or_layer: gradient_flow follows one forward layer; got "
+                f"{layer!r} (use a single-layer, unidirectional layer)"
+            )
         layers, cell = [layer], layer.cell.name
         if targets is not None:
             raise TypeError("targets: only for a SequenceModel; for a bare layer pass dy_last (or nothing)")
@@ -180,13 +191,18 @@ def gradient_flow(model_or_layer: Union[SequenceModel, Layer], x: Any, targets: 
             dy_last = np.ascontiguousarray(dy_last, dtype=dtype)
         head = None
     else:
-        raise TypeError(f"model_or_layer: expected a SequenceModel, LSTM, GRU or RNN, "
-                        f"got {type(model_or_layer).__name__}")
+        raise TypeError(
+            f"model_or_layer: expected a SequenceModel, LSTM, GRU or RNN, got {type(model_or_layer).__name__}"
+        )
 
     run = _chained_bptt(layers, x, head, dy_last, dtype)
     per_layer = [np.linalg.norm(r.astype(np.float64), axis=-1) for r in run["dh"]]  # each (T, N)
-    return GradientFlow(norms=per_layer[-1].mean(axis=1), per_example=per_layer[-1],
-                        layer_norms=np.stack([n.mean(axis=1) for n in per_layer]), cell=cell)
+    return GradientFlow(
+        norms=per_layer[-1].mean(axis=1),
+        per_example=per_layer[-1],
+        layer_norms=np.stack([n.mean(axis=1) for n in per_layer]),
+        cell=cell,
+    )
 
 
 def _in_dtype(level: Level, dtype: np.dtype[Any]) -> Level:
@@ -195,8 +211,9 @@ def _in_dtype(level: Level, dtype: np.dtype[Any]) -> Level:
     return Level(level.cell, weights, level.reverse, level.options)  # type: ignore[arg-type]
 
 
-def _chained_bptt(layers: list[Layer], x: Array, head: Optional[tuple[Any, ...]], dy_last: Optional[Array],
-                  dtype: np.dtype[Any]) -> dict[str, Any]:
+def _chained_bptt(
+    layers: list[Layer], x: Array, head: tuple[Any, ...] | None, dy_last: Array | None, dtype: np.dtype[Any]
+) -> dict[str, Any]:
     """Forward in length-1 chunks carrying the state, then backward chunk by chunk from the end.
 
     The loss is L<T> only: ``head = (w_y, b_y, targets_last, task)`` applied to the top
@@ -216,7 +233,7 @@ def _chained_bptt(layers: list[Layer], x: Array, head: Optional[tuple[Any, ...]]
     state = None
     tapes = []
     for t in range(T):
-        _, state, tape = stack_forward(levels, x[t:t + 1], state, training=True)
+        _, state, tape = stack_forward(levels, x[t : t + 1], state, training=True)
         tapes.append(tape)
     assert state is not None
     top = state[-1][0][0]  # the top layer's a<T-1>
@@ -248,5 +265,11 @@ def _chained_bptt(layers: list[Layer], x: Array, head: Optional[tuple[Any, ...]]
         dstate = g.initial
     assert dstate is not None
     has_c = len(levels[0].cell.states) > 1
-    return {"dh": reach, "x": dx, "h0": [d[0][0] for d in dstate],
-            "c0": [d[0][1] for d in dstate] if has_c else None, "params": params, "loss": loss}
+    return {
+        "dh": reach,
+        "x": dx,
+        "h0": [d[0][0] for d in dstate],
+        "c0": [d[0][1] for d in dstate] if has_c else None,
+        "params": params,
+        "loss": loss,
+    }

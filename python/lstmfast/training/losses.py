@@ -20,7 +20,7 @@ contribute exactly zero even if their logits are NaN or Inf.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -51,10 +51,10 @@ def dense_forward(h: Any, w: Any, b: Any = None) -> np.ndarray:
         In the dtype of ``h``.
     """
     h, w, b = as_float_arrays(h=h, w=w, b=b)
-    O, H = _check_dense(h, w)  # noqa: E741
+    O, H = _check_dense(h, w)
     if b is not None:
         check_shape("b", b, "(O,)", (O,))
-    logits = _matmul(h.reshape(-1, H), w.T).reshape(h.shape[:-1] + (O,))
+    logits = _matmul(h.reshape(-1, H), w.T).reshape((*h.shape[:-1], O))
     if b is not None:
         logits += b
     return logits
@@ -80,9 +80,9 @@ def dense_backward(h: Any, w: Any, dlogits: Any) -> tuple[np.ndarray, np.ndarray
         used a bias; ignore it if it did not.
     """
     h, w, dlogits = as_float_arrays(h=h, w=w, dlogits=dlogits)
-    O, H = _check_dense(h, w)  # noqa: E741
+    O, H = _check_dense(h, w)
     lead = h.shape[:-1]
-    check_shape("dlogits", dlogits, "(..., O)", lead + (O,))
+    check_shape("dlogits", dlogits, "(..., O)", (*lead, O))
     d2 = dlogits.reshape(-1, O)  # all time steps and examples as rows
     dh = _matmul(d2, w).reshape(h.shape)  # logits = h @ w.T
     dw = _matmul(d2.T, h.reshape(-1, H))  # Σ over steps and examples of dlogits<t>ᵀ h<t>
@@ -110,8 +110,9 @@ def _check_dense(h: np.ndarray, w: np.ndarray) -> tuple[int, int]:
     return w.shape[0], H
 
 
-def _loss_inputs(name: str, pred: Any, targets: Any, mask: Any, reduction: Any
-                 ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+def _loss_inputs(
+    name: str, pred: Any, targets: Any, mask: Any, reduction: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Check the arguments shared by the losses; targets and mask take pred's dtype."""
     if not isinstance(reduction, str) or reduction not in REDUCTIONS:
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
@@ -134,15 +135,15 @@ def _loss_inputs(name: str, pred: Any, targets: Any, mask: Any, reduction: Any
         try:
             mask = np.broadcast_to(mask, pred.shape)
         except ValueError:
-            raise ValueError(f"mask: shape {mask.shape} cannot be broadcast to the shape of "
-                             f"{name} {pred.shape}") from None
+            raise ValueError(
+                f"mask: shape {mask.shape} cannot be broadcast to the shape of {name} {pred.shape}"
+            ) from None
         if np.any(mask < 0):
             raise ValueError("mask: weights must be >= 0 (use 0/1 or booleans)")
     return pred, targets, mask
 
 
-def _reduce(loss: np.ndarray, grad: np.ndarray, mask: Optional[np.ndarray],
-            reduction: str) -> tuple[float, np.ndarray]:
+def _reduce(loss: np.ndarray, grad: np.ndarray, mask: np.ndarray | None, reduction: str) -> tuple[float, np.ndarray]:
     """Apply the mask (as weights) and the reduction to elementwise loss and gradient."""
     if mask is None:
         count = loss.size
@@ -159,8 +160,9 @@ def _reduce(loss: np.ndarray, grad: np.ndarray, mask: Optional[np.ndarray],
     return float(total), grad
 
 
-def sigmoid_bce_with_logits(logits: Any, targets: Any, mask: Any = None,
-                            reduction: str = "sum") -> tuple[float, np.ndarray]:
+def sigmoid_bce_with_logits(
+    logits: Any, targets: Any, mask: Any = None, reduction: str = "sum"
+) -> tuple[float, np.ndarray]:
     """Binary cross-entropy of ŷ = σ(logits), summed over time steps, from the logits.
 
     ``L = Σ −y log ŷ − (1 − y) log(1 − ŷ)``, computed per element z, y as
@@ -192,8 +194,7 @@ def sigmoid_bce_with_logits(logits: Any, targets: Any, mask: Any = None,
     return _reduce(loss, sigmoid(z) - y, mask, reduction)
 
 
-def mse_loss(pred: Any, targets: Any, mask: Any = None,
-        reduction: str = "mean") -> tuple[float, np.ndarray]:
+def mse_loss(pred: Any, targets: Any, mask: Any = None, reduction: str = "mean") -> tuple[float, np.ndarray]:
     """Squared error ``L = Σ (pred − targets)²``, optionally averaged.
 
     Parameters

@@ -59,7 +59,7 @@ import math
 import os
 import pathlib
 from collections.abc import Mapping
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
@@ -119,10 +119,19 @@ class SequenceModel:
         The recurrent layers, input side first (their parameters are the model's).
     """
 
-    def __init__(self, input_size: int, hidden_size: Union[int, list[int]], output_size: int = 1, *,
-                 cell: str = "lstm", output: str = "per_step", task: str = "binary",
-                 nonlinearity: Optional[str] = None, dtype: Any = np.float32,
-                 seed: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int | list[int],
+        output_size: int = 1,
+        *,
+        cell: str = "lstm",
+        output: str = "per_step",
+        task: str = "binary",
+        nonlinearity: str | None = None,
+        dtype: Any = np.float32,
+        seed: int | None = None,
+    ) -> None:
         self.input_size = _checks.positive_int("input_size", input_size)
         self.hidden_sizes = _hidden_sizes(hidden_size)
         self.output_size = _checks.positive_int("output_size", output_size)
@@ -143,12 +152,14 @@ class SequenceModel:
             options = {"nonlinearity": self.nonlinearity} if kind.nonlinearities else {}
             layer = LAYERS[kind.name](in_size, h, dtype=self.dtype, seed=int(rng.integers(2**63)), **options)
             self.layers.append(layer)
-            self._names.append({name: f"{self.cell}.{name[:-len('_l0')]}_l{k}" for name in layer.parameters()})
+            self._names.append({name: f"{self.cell}.{name[: -len('_l0')]}_l{k}" for name in layer.parameters()})
             in_size = h
-        H, O = self.hidden_sizes[-1], self.output_size  # noqa: E741
+        H, O = self.hidden_sizes[-1], self.output_size
         k = 1.0 / math.sqrt(H)  # like torch.nn.Linear
-        self._head = {"head.weight": rng.uniform(-k, k, (O, H)).astype(self.dtype),
-                      "head.bias": rng.uniform(-k, k, O).astype(self.dtype)}
+        self._head = {
+            "head.weight": rng.uniform(-k, k, (O, H)).astype(self.dtype),
+            "head.bias": rng.uniform(-k, k, O).astype(self.dtype),
+        }
 
     # -- parameters ---------------------------------------------------------------
 
@@ -201,16 +212,25 @@ class SequenceModel:
     @property
     def config(self) -> dict[str, Any]:
         """The architecture, JSON-serialisable: ``SequenceModel(**model.config)`` rebuilds it."""
-        return {"input_size": self.input_size, "hidden_size": list(self.hidden_sizes),
-                "output_size": self.output_size, "cell": self.cell, "output": self.output,
-                "task": self.task, "nonlinearity": self.nonlinearity, "dtype": self.dtype.name}
+        return {
+            "input_size": self.input_size,
+            "hidden_size": list(self.hidden_sizes),
+            "output_size": self.output_size,
+            "cell": self.cell,
+            "output": self.output,
+            "task": self.task,
+            "nonlinearity": self.nonlinearity,
+            "dtype": self.dtype.name,
+        }
 
     def __repr__(self) -> str:
         hidden = self.hidden_sizes[0] if len(self.hidden_sizes) == 1 else self.hidden_sizes
         extra = f", nonlinearity={self.nonlinearity!r}" if self.nonlinearity is not None else ""
-        return (f"SequenceModel(input_size={self.input_size}, hidden_size={hidden}, "
-                f"output_size={self.output_size}, cell={self.cell!r}{extra}, output={self.output!r}, "
-                f"task={self.task!r}, dtype={self.dtype.name})")
+        return (
+            f"SequenceModel(input_size={self.input_size}, hidden_size={hidden}, "
+            f"output_size={self.output_size}, cell={self.cell!r}{extra}, output={self.output!r}, "
+            f"task={self.task!r}, dtype={self.dtype.name})"
+        )
 
     # -- data ---------------------------------------------------------------------
 
@@ -232,15 +252,19 @@ class SequenceModel:
         TASKS[self.task].check_targets(name, arr)
         return arr
 
-    def _check_data(self, X: Any, y: Any, mask: Any, prefix: str = "") -> tuple[Array, Array, Optional[Array]]:
+    def _check_data(self, X: Any, y: Any, mask: Any, prefix: str = "") -> tuple[Array, Array, Array | None]:
         X = self.check_inputs(X, prefix + "X")
         T, N = X.shape[:2]
         shape, layout = self.target_shape(T, N)
-        return (X, self.check_targets(y, T, N, prefix + "y"),
-                data.mask(prefix + "mask", mask, shape, layout, self.dtype))
+        return (
+            X,
+            self.check_targets(y, T, N, prefix + "y"),
+            data.mask(prefix + "mask", mask, shape, layout, self.dtype),
+        )
 
-    def _batch(self, X: Array, y: Optional[Array], mask: Optional[Array], idx: Any
-               ) -> tuple[Array, Optional[Array], Optional[Array]]:
+    def _batch(
+        self, X: Array, y: Array | None, mask: Array | None, idx: Any
+    ) -> tuple[Array, Array | None, Array | None]:
         """The sequences ``idx`` (a slice or indices) of X, y and mask."""
         pick = (slice(None), idx) if self.output == "per_step" else (idx,)  # where N is in y and mask
         return (X[:, idx], None if y is None else y[pick], None if mask is None else mask[pick])
@@ -251,7 +275,7 @@ class SequenceModel:
         """The recurrent layers as :func:`~lstmfast.layers.stack_forward` runs them."""
         return [level for layer in self.layers for level in layer.levels()]
 
-    def _forward(self, x: Array, training: bool) -> tuple[Array, Array, Optional[StackTape]]:
+    def _forward(self, x: Array, training: bool) -> tuple[Array, Array, StackTape | None]:
         """``logits, features, tape``: features are what the head reads."""
         h, _, tape = stack_forward(self.levels(), x, training=training)  # C++, whole sequences
         features = h if self.output == "per_step" else h[-1]
@@ -275,7 +299,7 @@ class SequenceModel:
         grads.update({"head.weight": dw, "head.bias": db})
         return {name: grads[name] for name in self.parameters()}
 
-    def _train_batch(self, x: Array, y: Array, mask: Optional[Array]) -> tuple[float, float, Grads, Array]:
+    def _train_batch(self, x: Array, y: Array, mask: Array | None) -> tuple[float, float, Grads, Array]:
         logits, features, tape = self._forward(x, training=True)
         assert tape is not None
         total, dlogits, count = TASKS[self.task].loss(logits, y, mask)
@@ -306,10 +330,21 @@ class SequenceModel:
 
     # -- training and inference ----------------------------------------------------
 
-    def fit(self, X: Any, y: Any, epochs: int = 1, batch_size: int = 32, *,
-            optimizer: Optional[Optimizer] = None, clip_norm: Optional[float] = None, mask: Any = None,
-            validation_data: Optional[tuple[Any, ...]] = None, shuffle: bool = True, seed: Optional[int] = None,
-            progress: bool = True) -> History:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        epochs: int = 1,
+        batch_size: int = 32,
+        *,
+        optimizer: Optimizer | None = None,
+        clip_norm: float | None = None,
+        mask: Any = None,
+        validation_data: tuple[Any, ...] | None = None,
+        shuffle: bool = True,
+        seed: int | None = None,
+        progress: bool = True,
+    ) -> History:
         """Train with mini-batch gradient descent; every forward and BPTT in C++.
 
         Parameters
@@ -363,8 +398,10 @@ class SequenceModel:
         if optimizer is None:
             optimizer = Adam(lr=1e-3)
         elif not callable(getattr(optimizer, "step", None)):
-            raise TypeError(f"optimizer: expected an lstmfast.training optimizer (with a step(params, grads) "
-                            f"method), got {type(optimizer).__name__}")
+            raise TypeError(
+                f"optimizer: expected an lstmfast.training optimizer (with a step(params, grads) "
+                f"method), got {type(optimizer).__name__}"
+            )
         if clip_norm is not None:
             clip_norm = _checks.positive_real("clip_norm", clip_norm, what="None or a finite number > 0")
         val = self._check_validation(validation_data)
@@ -380,20 +417,20 @@ class SequenceModel:
 
         from tqdm import tqdm  # a runtime dependency; imported when training
 
-        with tqdm(total=epochs * batches, unit="batch", disable=not progress, leave=True,
-                  dynamic_ncols=True) as bar:
+        with tqdm(total=epochs * batches, unit="batch", disable=not progress, leave=True, dynamic_ncols=True) as bar:
             for epoch in range(epochs):
                 bar.set_description(f"epoch {epoch + 1}/{epochs}")
                 order = rng.permutation(N) if shuffle else np.arange(N)
                 scores = Scores(task)
                 for b in range(batches):
-                    xb, yb, mb = self._batch(X, y, mask, order[b * batch_size:(b + 1) * batch_size])
+                    xb, yb, mb = self._batch(X, y, mask, order[b * batch_size : (b + 1) * batch_size])
                     assert yb is not None
                     total, count, grads, logits = self._train_batch(xb, yb, mb)
                     if not math.isfinite(total):
                         raise FloatingPointError(
                             f"fit: the loss became {total} at epoch {epoch + 1}, batch {b + 1}; "
-                            f"lower the learning rate or pass clip_norm")
+                            f"lower the learning rate or pass clip_norm"
+                        )
                     if clip_norm is not None:
                         clip_grad_norm(grads, clip_norm)  # type: ignore[arg-type]
                     optimizer.step(self.parameters(), grads)
@@ -410,12 +447,14 @@ class SequenceModel:
                     bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in history.items()})
         return history
 
-    def _check_validation(self, validation_data: Any) -> Optional[tuple[Array, Array, Optional[Array]]]:
+    def _check_validation(self, validation_data: Any) -> tuple[Array, Array, Array | None] | None:
         if validation_data is None:
             return None
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise TypeError("validation_data: expected a tuple (X_val, y_val) or (X_val, y_val, mask_val), "
-                            f"got {type(validation_data).__name__}")
+            raise TypeError(
+                "validation_data: expected a tuple (X_val, y_val) or (X_val, y_val, mask_val), "
+                f"got {type(validation_data).__name__}"
+            )
         X, y = validation_data[0], validation_data[1]
         mask = validation_data[2] if len(validation_data) == 3 else None
         return self._check_data(X, y, mask, prefix="validation_data: ")
@@ -440,7 +479,7 @@ class SequenceModel:
         task = TASKS[self.task]
         out = []
         for start in range(0, X.shape[1], batch_size):
-            logits, _, _ = self._forward(X[:, start:start + batch_size], training=False)
+            logits, _, _ = self._forward(X[:, start : start + batch_size], training=False)
             out.append(task.predict(logits))
         return np.concatenate(out, axis=1 if self.output == "per_step" else 0)
 
@@ -455,7 +494,7 @@ class SequenceModel:
         X, y, mask = self._check_data(X, y, mask)
         return self._evaluate(X, y, mask, _checks.positive_int("batch_size", batch_size))
 
-    def _evaluate(self, X: Array, y: Array, mask: Optional[Array], batch_size: int) -> dict[str, float]:
+    def _evaluate(self, X: Array, y: Array, mask: Array | None, batch_size: int) -> dict[str, float]:
         task = TASKS[self.task]
         scores = Scores(task)
         for start in range(0, X.shape[1], batch_size):
@@ -468,7 +507,7 @@ class SequenceModel:
 
     # -- files ----------------------------------------------------------------------
 
-    def save(self, path: Union[str, os.PathLike[str]]) -> pathlib.Path:
+    def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
         """Write the model to an ``.npz`` file (no pickle); returns the path written.
 
         See :mod:`lstmfast.training.checkpoint` for the format; ``.npz`` is
@@ -477,6 +516,6 @@ class SequenceModel:
         return checkpoint.save(self, path)
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike[str]]) -> SequenceModel:
+    def load(cls, path: str | os.PathLike[str]) -> SequenceModel:
         """Read a model written by :meth:`save` (see :func:`lstmfast.training.checkpoint.load`)."""
         return checkpoint.load(path)

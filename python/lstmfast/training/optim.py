@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, MutableMapping
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from .. import _checks
 
-__all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm"]
+__all__ = ["SGD", "Adam", "Optimizer", "clip_grad_norm"]
 
 
 def _fraction(name: str, value: Any) -> float:
@@ -54,8 +54,10 @@ def _pairs(params: Any, grads: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
         if g is None:
             continue
         if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
-            raise TypeError(f"params[{name!r}]: expected a float NumPy array, got {type(p).__name__}"
-                            + (f" of dtype {p.dtype}" if isinstance(p, np.ndarray) else ""))
+            raise TypeError(
+                f"params[{name!r}]: expected a float NumPy array, got {type(p).__name__}"
+                + (f" of dtype {p.dtype}" if isinstance(p, np.ndarray) else "")
+            )
         if not p.flags.writeable:
             raise ValueError(f"params[{name!r}]: the array is read-only; it must be updated in place")
         g = np.asarray(g)
@@ -93,10 +95,12 @@ class Optimizer:
         self.lr = _checks.positive_real("lr", self.lr)
         for name, p, g in _pairs(params, grads):
             state = self.state.setdefault(name, {})
-            for key, value in state.items():
+            for value in state.values():
                 if isinstance(value, np.ndarray) and value.shape != p.shape:
-                    raise ValueError(f"params[{name!r}]: shape {p.shape} differs from the shape "
-                                     f"{value.shape} this optimizer saw before (one optimizer per model)")
+                    raise ValueError(
+                        f"params[{name!r}]: shape {p.shape} differs from the shape "
+                        f"{value.shape} this optimizer saw before (one optimizer per model)"
+                    )
             self._update(p, g.astype(p.dtype, copy=False), state)
 
     def reset(self) -> None:
@@ -170,8 +174,7 @@ class Adam(Optimizer):
         > 0, added to the denominator (default 1e-8).
     """
 
-    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
+    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
         super().__init__(lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
@@ -198,7 +201,7 @@ class Adam(Optimizer):
         return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps})"
 
 
-def clip_grad_norm(grads: MutableMapping[str, Optional[np.ndarray]], max_norm: float) -> float:
+def clip_grad_norm(grads: MutableMapping[str, np.ndarray | None], max_norm: float) -> float:
     r"""Rescale all gradients together so that their global L2 norm is at most ``max_norm``.
 
     The global norm is ``sqrt(Σ over all arrays and elements of g²)``. If it exceeds

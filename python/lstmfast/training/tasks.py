@@ -12,7 +12,7 @@ A mask (the shape of the targets) weights the elements that count.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -37,12 +37,12 @@ class Task:
         """Predictions from the head's logits."""
         return logits
 
-    def loss(self, logits: Array, y: Array, mask: Optional[Array]) -> tuple[float, Array, float]:
+    def loss(self, logits: Array, y: Array, mask: Array | None) -> tuple[float, Array, float]:
         """``total, dlogits, count``: the summed loss, its gradient, and what to
         divide both by to get the loss :meth:`SequenceModel.fit` minimises."""
         raise NotImplementedError
 
-    def correct(self, logits: Array, y: Array, mask: Optional[Array]) -> tuple[float, float]:
+    def correct(self, logits: Array, y: Array, mask: Array | None) -> tuple[float, float]:
         """(Weighted) number of right predictions and of predictions."""
         raise NotImplementedError
 
@@ -53,17 +53,19 @@ class BinaryTask(Task):
 
     def check_targets(self, name: str, y: Array) -> None:
         if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"{name}: binary targets must be in [0, 1], got values in "
-                             f"[{y.min()}, {y.max()}] (use task='regression' for other values)")
+            raise ValueError(
+                f"{name}: binary targets must be in [0, 1], got values in "
+                f"[{y.min()}, {y.max()}] (use task='regression' for other values)"
+            )
 
     def predict(self, logits: Array) -> Array:
         return losses.sigmoid(logits)
 
-    def loss(self, logits: Array, y: Array, mask: Optional[Array]) -> tuple[float, Array, float]:
+    def loss(self, logits: Array, y: Array, mask: Array | None) -> tuple[float, Array, float]:
         total, dlogits = losses.sigmoid_bce_with_logits(logits, y, mask, reduction="sum")
         return total, dlogits, float(logits.shape[-2])  # N: the loss is per sequence
 
-    def correct(self, logits: Array, y: Array, mask: Optional[Array]) -> tuple[float, float]:
+    def correct(self, logits: Array, y: Array, mask: Array | None) -> tuple[float, float]:
         right = (logits > 0) == (y > 0.5)
         if mask is None:
             return float(right.sum()), float(right.size)
@@ -74,7 +76,7 @@ class BinaryTask(Task):
 class RegressionTask(Task):
     name = "regression"
 
-    def loss(self, logits: Array, y: Array, mask: Optional[Array]) -> tuple[float, Array, float]:
+    def loss(self, logits: Array, y: Array, mask: Array | None) -> tuple[float, Array, float]:
         total, dlogits = losses.mse_loss(logits, y, mask, reduction="sum")
         count = float(y.size if mask is None else np.broadcast_to(mask, y.shape).sum(dtype=np.float64))
         return total, dlogits, count
@@ -92,7 +94,7 @@ class Scores:
         self.task = task
         self.loss_sum = self.count = self.right = self.seen = 0.0
 
-    def add(self, total: float, count: float, logits: Array, y: Array, mask: Optional[Array]) -> None:
+    def add(self, total: float, count: float, logits: Array, y: Array, mask: Array | None) -> None:
         self.loss_sum += total
         self.count += count
         if self.task.metrics:
