@@ -146,6 +146,36 @@ def engine_onnxruntime(p, threads):
     return lambda: ((sess.run(["Y"], feeds)[0][:, 0],), None)
 
 
+# ------------------------------------------------------------------ one row of the table
+
+
+def new_row(label, training, threads, flops_forward, **fields):
+    """The record of one cell of the table: shape, mode, threads, GFLOP of a call."""
+    return {
+        "shape": label,
+        **fields,
+        "mode": "training" if training else "inference",
+        "threads": threads,
+        "gflop": (3 if training else 1) * flops_forward / 1e9,
+        "ms": {},
+        "max_rel_err": {},
+    }
+
+
+def validate_then_time(row, engines, expected, budget, numpy_slow):
+    """Check every engine against the reference, then time each (``numpy_slow``: the
+    NumPy reference gets 3 samples instead of 7)."""
+    for name, fn in engines.items():
+        row["max_rel_err"][name] = validate(name, fn(), expected)
+    for name, fn in engines.items():
+        # Let every library's worker threads go back to sleep first: OpenBLAS,
+        # OpenMP and our own pool spin for a while after a call, and a spinning
+        # thread would steal the second core from the engine being timed.
+        time.sleep(IDLE_PAUSE)
+        slow = name == "numpy" and numpy_slow
+        row["ms"][name] = 1e3 * timed(fn, budget, samples=3 if slow else 7)
+
+
 # ------------------------------------------------------------------ whole layers (S6, S7)
 
 
@@ -257,23 +287,8 @@ def run_layer_cases(cases, threads_list, modes, budget, include_reference=True):
                         engines["numpy"] = engine_layer_reference(layer, x, lengths, dy, training)
                     if torch is not None:
                         engines["torch"] = engine_layer_torch(layer, x, lengths, dy, training)
-                    row = {
-                        "shape": label,
-                        **{k: case[k] for k in ("T", "B", "I", "H")},
-                        "layers": case["layers"],
-                        "bidirectional": case["bidirectional"],
-                        "ragged": case["ragged"],
-                        "mode": "training" if training else "inference",
-                        "threads": n,
-                        "gflop": (3 if training else 1) * flops / 1e9,
-                        "ms": {},
-                        "max_rel_err": {},
-                    }
-                    for name, fn in engines.items():
-                        row["max_rel_err"][name] = validate(name, fn(), expected)
-                    for name, fn in engines.items():
-                        time.sleep(IDLE_PAUSE)
-                        row["ms"][name] = 1e3 * timed(fn, budget, samples=7 if name != "numpy" else 3)
+                    row = new_row(label, training, n, flops, **case)
+                    validate_then_time(row, engines, expected, budget, numpy_slow=True)
                 rows.append(row)
                 fast = row["ms"]["lstmfast"]
                 others = "  ".join(
@@ -309,30 +324,8 @@ def run(shapes, threads_list, modes, budget, include_reference=True):
                         engines["torch"] = torch_engine(torch, p, dy, training)
                     if ort is not None and onnx is not None and not training:
                         engines["onnxruntime"] = engine_onnxruntime(p, n)
-                    row = {
-                        "shape": label,
-                        "T": T,
-                        "B": B,
-                        "I": I,
-                        "H": H,
-                        "mode": "training" if training else "inference",
-                        "threads": n,
-                        "gflop": (3 if training else 1) * flops_fwd / 1e9,
-                        "ms": {},
-                        "max_rel_err": {},
-                    }
-                    for name, fn in engines.items():
-                        row["max_rel_err"][name] = validate(name, fn(), expected)
-                    for name, fn in engines.items():
-                        # Let every library's worker threads go back to sleep first:
-                        # OpenBLAS, OpenMP and our own pool spin for a while after a
-                        # call, and a spinning thread would steal the second core
-                        # from the engine being timed.
-                        time.sleep(IDLE_PAUSE)
-                        slow = name == "numpy" and row["gflop"] > 20
-                        row["ms"][name] = 1e3 * timed(
-                            fn, budget if not slow else 2 * budget, samples=7 if not slow else 3
-                        )
+                    row = new_row(label, training, n, flops_fwd, T=T, B=B, I=I, H=H)
+                    validate_then_time(row, engines, expected, budget, numpy_slow=row["gflop"] > 20)
                 rows.append(row)
                 print(format_row(row, peaks[n]), flush=True)
     return rows, peaks

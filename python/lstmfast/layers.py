@@ -276,7 +276,9 @@ class LayerTape:
 
 class _Recurrent:
     """Parameters, initialisation, state dicts, stacking and directions shared
-    by LSTM, GRU and RNN; a subclass only names its cell kind."""
+    by LSTM, GRU and RNN; a subclass only names its cell kind. Every option of
+    every cell is in this one signature; an option a cell does not have is
+    refused (as PyTorch refuses ``proj_size`` for its GRU)."""
 
     cell: ClassVar[cells.Cell]
 
@@ -294,6 +296,8 @@ class _Recurrent:
         dropout: float = 0.0,
         go_backwards: bool = False,
         stateful: bool = False,
+        nonlinearity: str | None = None,
+        unit_forget_bias: bool = False,
     ) -> None:
         self.input_size = _checks.positive_int("input_size", input_size)
         self.hidden_size = _checks.positive_int("hidden_size", hidden_size)
@@ -332,6 +336,31 @@ class _Recurrent:
         # Dropout masks come from their own generator: same seed, same masks.
         self._dropout_rng = np.random.default_rng(None if seed is None else [seed, 1])
         self._state: tuple[Array, ...] | None = None  # carried between calls when stateful
+        self.unit_forget_bias = _checks.flag("unit_forget_bias", unit_forget_bias)
+        if self.unit_forget_bias:
+            self._open_forget_gate()
+        self.nonlinearity: str | None = None
+        if self.cell.nonlinearities:
+            self.nonlinearity = _checks.check_nonlinearity(
+                self.cell.nonlinearities[0] if nonlinearity is None else nonlinearity
+            )
+        elif nonlinearity is not None:
+            raise ValueError(
+                f"nonlinearity: only for the RNN (the {self.cell.title}'s are fixed), got {nonlinearity!r}"
+            )
+
+    def _open_forget_gate(self) -> None:
+        """Keras' unit_forget_bias: the forget gate's bias_ih block 1, every other bias 0."""
+        if "f" not in self.cell.gate_names:
+            raise ValueError(f"unit_forget_bias: the {self.cell.title} has no forget gate (an LSTM option)")
+        if not self.bias:
+            raise ValueError("unit_forget_bias: the layer has no bias (bias=False)")
+        H, f = self.hidden_size, self.cell.gate_names.index("f")
+        for name, p in self._params.items():
+            if name.startswith("bias_"):
+                p[:] = 0
+                if name.startswith("bias_ih"):
+                    p[f * H : (f + 1) * H] = 1
 
     # -- structure ------------------------------------------------------------------
 
@@ -343,8 +372,8 @@ class _Recurrent:
         return self.input_size if layer == 0 else self.hidden_size * self.directions
 
     def _options(self) -> dict[str, Any]:
-        """Extra arguments of the cell's forward (see :class:`RNN`)."""
-        return {}
+        """Extra arguments of the cell's forward: the RNN's nonlinearity."""
+        return {} if self.nonlinearity is None else {"nonlinearity": self.nonlinearity}
 
     def levels(self) -> list[Level]:
         """The layers of this stack for :func:`stack_forward`, input side first
@@ -571,6 +600,10 @@ class _Recurrent:
         ):
             if getattr(self, name) != default:
                 parts.append(f"{name}={getattr(self, name)}")
+        if self.unit_forget_bias:
+            parts.append("unit_forget_bias=True")
+        if self.nonlinearity is not None:
+            parts.append(f"nonlinearity={self.nonlinearity!r}")
         return ", ".join([*parts, f"dtype={self.dtype.name}"])
 
     def __repr__(self) -> str:
@@ -613,46 +646,6 @@ class LSTM(_Recurrent):
 
     cell = cells.LSTM
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        dtype: Any = np.float32,
-        seed: int | None = None,
-        *,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        go_backwards: bool = False,
-        stateful: bool = False,
-        unit_forget_bias: bool = False,
-    ) -> None:
-        super().__init__(
-            input_size,
-            hidden_size,
-            bias,
-            dtype,
-            seed,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            batch_first=batch_first,
-            dropout=dropout,
-            go_backwards=go_backwards,
-            stateful=stateful,
-        )
-        self.unit_forget_bias = _checks.flag("unit_forget_bias", unit_forget_bias)
-        if self.unit_forget_bias:
-            if not self.bias:
-                raise ValueError("unit_forget_bias: the layer has no bias (bias=False)")
-            H, f = self.hidden_size, self.cell.gate_names.index("f")
-            for name, p in self._params.items():
-                if name.startswith("bias_"):
-                    p[:] = 0
-                    if name.startswith("bias_ih"):
-                        p[f * H : (f + 1) * H] = 1
-
     def __call__(self, x: Any, state: Any = None, *, lengths: Any = None) -> tuple[Array, tuple[Array, Array]]:
         """Inference: ``y, (h_n, c_n) = lstm(x, state)``; see :meth:`forward`."""
         y, final = super().__call__(x, state, lengths=lengths)
@@ -673,43 +666,6 @@ class RNN(_Recurrent):
     """
 
     cell = cells.RNN
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        dtype: Any = np.float32,
-        seed: int | None = None,
-        nonlinearity: str = "tanh",
-        *,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        go_backwards: bool = False,
-        stateful: bool = False,
-    ) -> None:
-        self.nonlinearity = _checks.check_nonlinearity(nonlinearity)
-        super().__init__(
-            input_size,
-            hidden_size,
-            bias,
-            dtype,
-            seed,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            batch_first=batch_first,
-            dropout=dropout,
-            go_backwards=go_backwards,
-            stateful=stateful,
-        )
-
-    def _options(self) -> dict[str, Any]:
-        return {"nonlinearity": self.nonlinearity}
-
-    def _extra_repr(self) -> str:
-        return super()._extra_repr() + f", nonlinearity={self.nonlinearity!r}"
 
 
 Layer = Union[LSTM, GRU, RNN]
@@ -734,9 +690,13 @@ class _Cell:
         bias: bool = True,
         dtype: Any = np.float32,
         seed: int | None = None,
-        **options: Any,
+        *,
+        nonlinearity: str | None = None,
+        unit_forget_bias: bool = False,
     ) -> None:
-        self._layer = self.layer_class(input_size, hidden_size, bias, dtype, seed, **options)
+        self._layer = self.layer_class(
+            input_size, hidden_size, bias, dtype, seed, nonlinearity=nonlinearity, unit_forget_bias=unit_forget_bias
+        )
         self.input_size, self.hidden_size = self._layer.input_size, self._layer.hidden_size
 
     @property

@@ -201,11 +201,15 @@ def _pick(rng: np.random.Generator, items: Sequence[Any]) -> Any:
 
 
 class _Builder:
-    """Collects tokens and remembers where the filler nouns are."""
+    """Collects tokens and remembers where the filler nouns are; holds the plan of
+    the filler: the number of each noun slot in order, and the lengths of the
+    prepositional phrases."""
 
-    def __init__(self) -> None:
+    def __init__(self, slot_numbers: Iterator[int], pp_lengths: list[int]) -> None:
         self.tokens: list[str] = []
         self.nouns: list[int] = []
+        self.slot_numbers = slot_numbers
+        self.pp_lengths = pp_lengths
 
     def add(self, *words: str) -> None:
         self.tokens.extend(words)
@@ -232,15 +236,7 @@ class _Grammar:
     def noun_phrase(self, rng: np.random.Generator, b: _Builder, length: int, noun: _Noun, number: int) -> None:
         raise NotImplementedError
 
-    def relative(
-        self,
-        rng: np.random.Generator,
-        b: _Builder,
-        frame: _Frame,
-        subject: _Noun,
-        slot_numbers: Iterator[int],
-        pp_lengths: list[int],
-    ) -> None:
+    def relative(self, rng: np.random.Generator, b: _Builder, frame: _Frame, subject: _Noun) -> None:
         raise NotImplementedError
 
     def predicate(self, rng: np.random.Generator, b: _Builder, subject: _Noun, number: int) -> None:
@@ -251,9 +247,11 @@ class _Grammar:
         raise NotImplementedError
 
     # shared
-    def prepositional_phrase(self, rng: np.random.Generator, b: _Builder, length: int, number: int) -> None:
-        b.add(_pick(rng, self.prepositions))
-        self.noun_phrase(rng, b, length - 1, _pick(rng, self.nouns), number)
+    def prepositional_phrases(self, rng: np.random.Generator, b: _Builder) -> None:
+        """The planned prepositional phrases, each with the next slot's number."""
+        for length in b.pp_lengths:
+            b.add(_pick(rng, self.prepositions))
+            self.noun_phrase(rng, b, length - 1, _pick(rng, self.nouns), next(b.slot_numbers))
 
     def noun_numbers(self) -> dict[str, int]:
         table = {}
@@ -348,25 +346,16 @@ class _English(_Grammar):
             b.add(_pick(rng, self._sizes), _pick(rng, self._colours))
         b.add_noun(noun.form(number))
 
-    def relative(
-        self,
-        rng: np.random.Generator,
-        b: _Builder,
-        frame: _Frame,
-        subject: _Noun,
-        slot_numbers: Iterator[int],
-        pp_lengths: list[int],
-    ) -> None:
+    def relative(self, rng: np.random.Generator, b: _Builder, frame: _Frame, subject: _Noun) -> None:
         b.add(",", "who" if subject.human else "which")
         if frame.adverb:
             b.add(_pick(rng, self._adverbs))
         if frame.object_len:
             b.add(_pick(rng, self._transitive))
-            self.noun_phrase(rng, b, frame.object_len, _pick(rng, self.nouns), next(slot_numbers))
+            self.noun_phrase(rng, b, frame.object_len, _pick(rng, self.nouns), next(b.slot_numbers))
         else:
             b.add(_pick(rng, self._intransitive))
-        for length in pp_lengths:
-            self.prepositional_phrase(rng, b, length, next(slot_numbers))
+        self.prepositional_phrases(rng, b)
         b.add(",")
 
     def predicate(self, rng: np.random.Generator, b: _Builder, subject: _Noun, number: int) -> None:
@@ -462,24 +451,15 @@ class _Spanish(_Grammar):
                 b.add("muy")
             b.add(_es_inflect(_pick(rng, self._adjectives), noun.gender, number))
 
-    def relative(
-        self,
-        rng: np.random.Generator,
-        b: _Builder,
-        frame: _Frame,
-        subject: _Noun,
-        slot_numbers: Iterator[int],
-        pp_lengths: list[int],
-    ) -> None:
+    def relative(self, rng: np.random.Generator, b: _Builder, frame: _Frame, subject: _Noun) -> None:
         # the relative pronoun is the clause's object: "el gato, que los perros vieron, ..."
         b.add(",", "que")
-        clause_number = next(slot_numbers)
+        clause_number = next(b.slot_numbers)
         self.noun_phrase(rng, b, frame.object_len, _pick(rng, self.subjects), clause_number)
         if frame.adverb:
             b.add(_pick(rng, self._adverbs))
         b.add(_pick(rng, self._verbs)[clause_number])
-        for length in pp_lengths:
-            self.prepositional_phrase(rng, b, length, next(slot_numbers))
+        self.prepositional_phrases(rng, b)
         b.add(",")
 
     def predicate(self, rng: np.random.Generator, b: _Builder, subject: _Noun, number: int) -> None:
@@ -581,19 +561,16 @@ def _generate(
         flipped[rng.choice(slots, size=count, replace=False)] = True
     else:
         flipped = rng.random(slots) < prob
-    slot_numbers = iter([1 - number if f else number for f in flipped])
-
-    b = _Builder()
+    b = _Builder(iter([1 - number if f else number for f in flipped]), pp_lengths)
     subject = _pick(rng, grammar.subjects)
     grammar.subject(b, subject, number)
     subject_position = len(b.tokens) - 1
     if frame.kind == "plain":
         if frame.loc:
             b.add(*_pick(rng, grammar.loc1 if frame.loc == 1 else grammar.loc2))
-        for length in pp_lengths:
-            grammar.prepositional_phrase(rng, b, length, next(slot_numbers))
+        grammar.prepositional_phrases(rng, b)
     else:
-        grammar.relative(rng, b, frame, subject, slot_numbers, pp_lengths)
+        grammar.relative(rng, b, frame, subject)
     verb_position = len(b.tokens)
     grammar.predicate(rng, b, subject, number)
 

@@ -109,18 +109,14 @@ import numpy as np
 from .. import _checks
 from ..reference import sigmoid as _sigmoid
 
-__all__ = [
-    "lstm_backward",
-    "lstm_cell_backward",
-    "lstm_cell_forward",
-    "lstm_forward",
-    "rnn_backward",
-    "rnn_cell_backward",
-    "rnn_cell_forward",
-    "rnn_forward",
-    "sigmoid",
-    "softmax",
-]
+# In the notebook's order: the RNN forward, the LSTM forward, then both backward passes.
+__all__ = [  # noqa: RUF022
+    "softmax", "sigmoid",
+    "rnn_cell_forward", "rnn_forward",
+    "lstm_cell_forward", "lstm_forward",
+    "rnn_cell_backward", "rnn_backward",
+    "lstm_cell_backward", "lstm_backward",
+]  # fmt: skip
 
 RNN_KEYS = ("Waa", "Wax", "Wya", "ba", "by")
 LSTM_KEYS = ("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo", "Wy", "by")

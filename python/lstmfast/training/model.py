@@ -149,8 +149,9 @@ class SequenceModel:
         self._names: list[dict[str, str]] = []  # per layer: the layer's name -> the model's name
         in_size = self.input_size
         for k, h in enumerate(self.hidden_sizes):
-            options = {"nonlinearity": self.nonlinearity} if kind.nonlinearities else {}
-            layer = LAYERS[kind.name](in_size, h, dtype=self.dtype, seed=int(rng.integers(2**63)), **options)
+            layer = LAYERS[kind.name](
+                in_size, h, dtype=self.dtype, seed=int(rng.integers(2**63)), nonlinearity=self.nonlinearity
+            )
             self.layers.append(layer)
             self._names.append({name: f"{self.cell}.{name[: -len('_l0')]}_l{k}" for name in layer.parameters()})
             in_size = h
