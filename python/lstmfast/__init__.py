@@ -14,7 +14,7 @@ functions) and :mod:`lstmfast.app` (the ``lstmfast`` command).
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _moved, cells, convert, reference
 from .config import get_num_threads, release_memory, set_num_threads, show_config
@@ -30,6 +30,18 @@ from .functional import (
     rnn_forward,
 )
 from .layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers ("as": re-exported)
+    from . import app as app
+    from . import datasets as datasets
+    from . import teaching as teaching
+    from . import training as training
+    from .training import SGD as SGD
+    from .training import Adam as Adam
+    from .training import GradientFlow as GradientFlow
+    from .training import SequenceModel as SequenceModel
+    from .training import clip_grad_norm as clip_grad_norm
+    from .training import gradient_flow as gradient_flow
 
 __version__ = "0.1.0"
 

@@ -58,8 +58,8 @@ def integer(
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         kind = kind or ("a positive int" if positive else "an int")
         raise TypeError(f"{name}: expected {kind}, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if (low is not None and value < low) or (high is not None and value > high):
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
         if not rule:
             if positive:
                 rule = "a positive int"
@@ -67,8 +67,8 @@ def integer(
                 rule = f"{low} <= {name} <= {high}"
             else:
                 rule = f"an int >= {low}" if low is not None else f"an int <= {high}"
-        raise ValueError(f"{name}: expected {rule}, got {value}")
-    return value
+        raise ValueError(f"{name}: expected {rule}, got {number}")
+    return number
 
 
 def positive_int(name: str, value: Any) -> int:
@@ -92,12 +92,12 @@ def real(
     interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected {what} in {interval}, got {type(value).__name__} {value!r}")
-    value = float(value)
-    above = value > low if low_open else value >= low
-    below = value < high if high_open else value <= high
-    if not (math.isfinite(value) and above and below):
-        raise ValueError(f"{name}: expected {what} in {interval}, got {value}")
-    return value
+    number = float(value)
+    above = number > low if low_open else number >= low
+    below = number < high if high_open else number <= high
+    if not (math.isfinite(number) and above and below):
+        raise ValueError(f"{name}: expected {what} in {interval}, got {number}")
+    return number
 
 
 def positive_real(name: str, value: Any, *, allow_zero: bool = False, what: str = "") -> float:
@@ -108,10 +108,10 @@ def positive_real(name: str, value: Any, *, allow_zero: bool = False, what: str 
         raise TypeError(
             f"{name}: expected {what.replace('a finite number', 'a number')}, got {type(value).__name__} {value!r}"
         )
-    value = float(value)
-    if not (math.isfinite(value) and (value >= 0 if allow_zero else value > 0)):
-        raise ValueError(f"{name}: expected {what}, got {value}")
-    return value
+    number = float(value)
+    if not (math.isfinite(number) and (number >= 0 if allow_zero else number > 0)):
+        raise ValueError(f"{name}: expected {what}, got {number}")
+    return number
 
 
 def flag(name: str, value: Any) -> bool:
@@ -152,7 +152,7 @@ def choice(name: str, value: Any, options: Sequence[str]) -> str:
 def float_dtype(value: Any, name: str = "dtype") -> np.dtype[Any]:
     """float32 or float64 (anything ``np.dtype`` reads as one of them)."""
     try:
-        dtype = np.dtype(value)
+        dtype: np.dtype[Any] = np.dtype(value)
     except TypeError:
         raise TypeError(f"{name}: expected float32 or float64, got {value!r}") from None
     if dtype not in SUPPORTED_DTYPES:
@@ -256,6 +256,13 @@ def as_float_arrays(**named: Any) -> list[Array | None]:
         if bad:
             raise TypeError("; ".join(bad) + "; all arrays of one call must share a dtype")
     return list(arrays.values())
+
+
+def present(name: str, arr: Array | None) -> Array:
+    """``arr``, which the caller requires: ``TypeError`` naming it if it is None."""
+    if arr is None:
+        raise TypeError(f"{name}: expected an array, got None")
+    return arr
 
 
 def check_shape(name: str, arr: Array, layout: str, expected: tuple[int, ...]) -> None:

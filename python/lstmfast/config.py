@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 import platform
 from typing import Any
 
-from . import _core
+from . import _checks, _core
 
 __all__ = ["get_num_threads", "kernel_config", "release_memory", "set_num_threads", "show_config"]
 
@@ -15,11 +14,7 @@ __all__ = ["get_num_threads", "kernel_config", "release_memory", "set_num_thread
 def set_num_threads(n: int) -> None:
     """Use at most ``n`` threads in the kernels (default: the cores this process
     may use, or ``LSTMFAST_NUM_THREADS``). Results do not depend on ``n``."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        raise TypeError(f"n: expected an int, got {type(n).__name__}")
-    if not 1 <= n <= 1024:
-        raise ValueError(f"n: expected 1 <= n <= 1024, got {n}")
-    _core.set_num_threads(int(n))
+    _core.set_num_threads(_checks.integer("n", n, 1, 1024))
 
 
 def get_num_threads() -> int:

@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 
 from . import cells
-from ._checks import as_float_arrays, check_shape, check_weights
+from ._checks import as_float_arrays, check_shape, check_weights, present
 from .layers import parameter_names
 
 __all__ = [
@@ -137,6 +137,7 @@ def _check_params(params: Any, kind: cells.Cell | None = None, cell: str | None 
     if unknown or missing:
         raise ValueError(f"params: expected keys {PARAM_KEYS} (biases optional); missing {missing}, unknown {unknown}")
     w_ih, w_hh, b_ih, b_hh = as_float_arrays(**{k: params.get(k) for k in PARAM_KEYS})
+    w_ih, w_hh = present("w_ih", w_ih), present("w_hh", w_hh)
     if kind is None:
         kind = _cell_of(cell, w_hh)
     I, H = check_weights(w_ih, w_hh, b_ih, b_hh, cell=kind)
@@ -154,7 +155,8 @@ def _summed_bias(b_ih: np.ndarray | None, b_hh: np.ndarray | None) -> np.ndarray
         return None
     if b_ih is None or b_hh is None:
         return _copy(b_ih if b_hh is None else b_hh)
-    return b_ih + b_hh
+    total: np.ndarray = b_ih + b_hh
+    return total
 
 
 def _params(
@@ -270,6 +272,7 @@ def _keras_weights(weights: Any, kind: cells.Cell) -> tuple[Any, ...]:
             "weights: expected a dict or the list [kernel, recurrent_kernel(, bias)] of layer.get_weights()"
         )
     kernel, recurrent, bias = as_float_arrays(kernel=kernel, recurrent_kernel=recurrent, bias=bias)
+    kernel, recurrent = present("kernel", kernel), present("recurrent_kernel", recurrent)
     g, gates = kind.layout, kind.gates
     if recurrent.ndim != 2 or recurrent.shape[0] < 1:
         raise ValueError(f"recurrent_kernel: expected a 2-D array (H, {g}) with H >= 1, got shape {recurrent.shape}")
@@ -398,6 +401,7 @@ def from_onnx(W: Any, R: Any, B: Any = None) -> dict[str, np.ndarray | None]:
     Only forward, single-direction LSTMs are supported (leading dimension 1).
     """
     W, R, B = as_float_arrays(W=W, R=R, B=B)
+    W, R = present("W", W), present("R", R)
     for name, a in (("W", W), ("R", R), ("B", B)):
         if a is not None and (a.ndim < 1 or a.shape[0] != 1):
             raise ValueError(
@@ -456,7 +460,7 @@ def from_course_lstm(course: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
     missing = [k for k in keys if k not in course]
     if missing:
         raise ValueError(f"course: missing keys {missing}; expected {keys}")
-    arrays = dict(zip(keys, as_float_arrays(**{k: course[k] for k in keys})))
+    arrays = {k: present(k, a) for k, a in zip(keys, as_float_arrays(**{k: course[k] for k in keys}))}
     Wf = arrays["Wf"]
     if Wf.ndim != 2 or Wf.shape[0] < 1 or Wf.shape[1] <= Wf.shape[0]:
         raise ValueError(f"Wf: expected a 2-D array (H, H + I) with H >= 1 and I >= 1, got shape {Wf.shape}")
@@ -474,7 +478,7 @@ def to_course_rnn(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     b = _summed_bias(b_ih, b_hh)
     if b is None:
         b = np.zeros(H, dtype=w_ih.dtype)
-    return {"Wax": _copy(w_ih), "Waa": _copy(w_hh), "ba": b.reshape(H, 1).copy()}
+    return {"Wax": w_ih.copy(), "Waa": w_hh.copy(), "ba": b.reshape(H, 1).copy()}
 
 
 def from_course_rnn(course: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
@@ -485,7 +489,10 @@ def from_course_rnn(course: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
     missing = [k for k in ("Wax", "Waa", "ba") if k not in course]
     if missing:
         raise ValueError(f"course: missing keys {missing}; expected ['Wax', 'Waa', 'ba']")
-    Wax, Waa, ba = as_float_arrays(Wax=course["Wax"], Waa=course["Waa"], ba=course["ba"])
+    Wax, Waa, ba = (
+        present(k, a)
+        for k, a in zip(("Wax", "Waa", "ba"), as_float_arrays(Wax=course["Wax"], Waa=course["Waa"], ba=course["ba"]))
+    )
     if Waa.ndim != 2 or Waa.shape[0] < 1:
         raise ValueError(f"Waa: expected a 2-D array (H, H) with H >= 1, got shape {Waa.shape}")
     H = Waa.shape[0]

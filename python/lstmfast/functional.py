@@ -127,9 +127,10 @@ def lstm_forward(
     y : (T, B, H), every h<t>;  h_n, c_n : (B, H), the final state;
     tape : LSTMTape if ``training`` else None.
     """
-    return _forward(
+    out: tuple[Array, Array, Array, LSTMTape | None] = _forward(
         cells.LSTM, _core.lstm_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0, c0), (), training, lengths, reverse
     )
+    return out
 
 
 def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -> Grads:
@@ -179,9 +180,10 @@ def rnn_forward(
     -------
     y : (T, B, H); h_n : (B, H); tape : RNNTape if ``training`` else None.
     """
-    return _forward(
+    out: tuple[Array, Array, RNNTape | None] = _forward(
         cells.RNN, _core.rnn_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0,), (nonlinearity,), training, lengths, reverse
     )
+    return out
 
 
 def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> Grads:
@@ -222,7 +224,10 @@ def gru_forward(
     -------
     y : (T, B, H); h_n : (B, H); tape : GRUTape if ``training`` else None.
     """
-    return _forward(cells.GRU, _core.gru_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0,), (), training, lengths, reverse)
+    out: tuple[Array, Array, GRUTape | None] = _forward(
+        cells.GRU, _core.gru_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0,), (), training, lengths, reverse
+    )
+    return out
 
 
 def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> Grads:

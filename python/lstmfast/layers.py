@@ -92,7 +92,7 @@ class Level:
     def flops(self, T: int, B: int) -> float:
         """Matrix FLOPs of one direction's forward pass over T steps of B sequences."""
         w_ih, w_hh = self.weights[0][:2]
-        return 2.0 * T * B * w_hh.shape[0] * (w_ih.shape[1] + w_hh.shape[1])
+        return 2.0 * T * B * int(w_hh.shape[0]) * int(w_ih.shape[1] + w_hh.shape[1])
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ _CONCURRENT_DIRECTIONS_FLOPS = 2e7
 _executor: ThreadPoolExecutor | None = None
 
 
-def _run_directions(calls: list[Callable[[], Any]], flops: float) -> list[Any]:
+def _run_directions(calls: Sequence[Callable[[], Any]], flops: float) -> list[Any]:
     global _executor
     threads = _core.get_num_threads()
     if len(calls) < 2 or threads < 2 or flops < _CONCURRENT_DIRECTIONS_FLOPS:
@@ -178,10 +178,10 @@ def stack_forward(
     masks: list[Array | None] = []
     inp = x
     for k, level in enumerate(levels):
-        mask = None
+        mask: Array | None = None
         if k > 0 and training and dropout > 0:
             assert rng is not None
-            mask = (rng.random(inp.shape) >= dropout).astype(inp.dtype)
+            mask = np.greater_equal(rng.random(inp.shape), dropout).astype(inp.dtype)
             mask /= 1 - dropout
             inp = inp * mask
         masks.append(mask)
@@ -260,6 +260,11 @@ def stack_backward(
 # --------------------------------------------------------------------------- layers
 
 
+def _present(arr: Array | None) -> Array:
+    assert arr is not None  # the kernels return every part of a final state
+    return arr
+
+
 @dataclass(frozen=True)
 class LayerTape:
     """What :meth:`forward` with ``training=True`` keeps for :meth:`backward`:
@@ -328,7 +333,7 @@ class _Recurrent:
         for layer in range(self.num_layers):
             for direction in range(self.directions):
                 names = parameter_names(layer, bool(direction))
-                shapes = {"w_ih": (G, self._layer_input(layer)), "w_hh": (G, H)}
+                shapes: dict[str, tuple[int, ...]] = {"w_ih": (G, self._layer_input(layer)), "w_hh": (G, H)}
                 if self.bias:
                     shapes.update(b_ih=(G,), b_hh=(G,))
                 for key, shape in shapes.items():
@@ -470,7 +475,7 @@ class _Recurrent:
     def _stacked(self, per_level: Sequence[Sequence[State]]) -> list[Array]:
         """[level][direction] state tuples -> (L*D, B, H) arrays per state part."""
         flat = [state for level in per_level for state in level]
-        return [np.stack([state[p] for state in flat]) for p in range(len(self.cell.states))]
+        return [np.stack([_present(state[p]) for state in flat]) for p in range(len(self.cell.states))]
 
     def _pack_state(self, parts: list[Array]) -> Any:
         return tuple(parts) if len(self.cell.states) > 1 else parts[0]
@@ -649,7 +654,8 @@ class LSTM(_Recurrent):
     def __call__(self, x: Any, state: Any = None, *, lengths: Any = None) -> tuple[Array, tuple[Array, Array]]:
         """Inference: ``y, (h_n, c_n) = lstm(x, state)``; see :meth:`forward`."""
         y, final = super().__call__(x, state, lengths=lengths)
-        return y, final  # type: ignore[no-any-return]
+        h_n, c_n = final
+        return y, (h_n, c_n)
 
 
 class GRU(_Recurrent):
@@ -718,10 +724,10 @@ class _Cell:
         self._layer.load_state_dict({name + "_l0": p for name, p in state_dict.items()})
 
     def _sequence(self, x: Any) -> Array:
-        x = np.asarray(_checks.to_numpy(x))
-        if x.ndim != 2 or x.shape[1] != self.input_size:
-            raise ValueError(f"x: expected shape (B, input_size) = (B, {self.input_size}), got {x.shape}")
-        return x[None]
+        arr: Array = np.asarray(_checks.to_numpy(x))
+        if arr.ndim != 2 or arr.shape[1] != self.input_size:
+            raise ValueError(f"x: expected shape (B, input_size) = (B, {self.input_size}), got {arr.shape}")
+        return arr[None]
 
     def _state_in(self, state: Any, name: str = "state") -> Any:
         if state is None:

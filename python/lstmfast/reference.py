@@ -91,7 +91,7 @@ sequence can be processed in chunks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -133,9 +133,14 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     """
     z = np.asarray(z)
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1, e) / (1 + e)
+    out: np.ndarray = np.where(z >= 0, 1, e) / (1 + e)
+    return out
 
 
+@overload
+def _frozen_copy(a: np.ndarray) -> np.ndarray: ...
+@overload
+def _frozen_copy(a: None) -> None: ...
 def _frozen_copy(a: np.ndarray | None) -> np.ndarray | None:
     """A read-only copy, so a tape cannot be changed from outside or by backward."""
     if a is None:
@@ -182,7 +187,7 @@ def _reorder(a: np.ndarray, times: np.ndarray, active: np.ndarray) -> np.ndarray
     (s >= L) in both orders. Padding always comes out as exact zeros, whatever ``a``
     holds there (even NaN), so it can influence nothing.
     """
-    out = a[times, np.arange(a.shape[1])]  # fancy indexing: always a new array
+    out: np.ndarray = a[times, np.arange(a.shape[1])]  # fancy indexing: always a new array
     out[~active] = 0
     return out
 
@@ -467,7 +472,8 @@ def rnn_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray, non
     ``h_prev`` (B, H) is a<t-1>, ``w_hh`` (H, H) is W_aa. Returns a<t> (B, H).
     """
     z = xw_t + h_prev @ w_hh.T
-    return np.tanh(z) if nonlinearity == "tanh" else np.maximum(z, 0)
+    h: np.ndarray = np.tanh(z) if nonlinearity == "tanh" else np.maximum(z, 0)
+    return h
 
 
 def rnn_cell_backward(

@@ -104,7 +104,8 @@ class AgreementResult:
         return self.config.test_distances
 
     def mean_accuracy(self, cell: str) -> np.ndarray:
-        return self.accuracy[cell].mean(axis=0)
+        means: np.ndarray = self.accuracy[cell].mean(axis=0)
+        return means
 
     def solved(self, cell: str, distance: int | None = None) -> int:
         """Repeats whose accuracy at ``distance`` (default: the longest) is >= 95 %."""

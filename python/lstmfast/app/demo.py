@@ -131,12 +131,12 @@ def demo_sections(*, quick: bool = False, seed: int = 0) -> Iterator[Section]:
     fc = forecast("sunspots", seed=seed)
     naive = next(m for m in fc.forecasts if m.startswith("naive"))
     ma = next(m for m in fc.forecasts if m.startswith("moving average"))
-    t = fc.series.time
+    years = fc.series.time
     yield Section(
         3,
         "Forecasting a real series with fixed partitioning (yearly sunspots)",
-        f"Train on {t[0]}-{t[fc.split_time - 1]} only (normalised with its mean and std), then predict each "
-        f"year of {t[fc.split_time]}-{t[-1]} from the {fc.config.window} years before it; lower MAE is better.",
+        f"Train on {years[0]}-{years[fc.split_time - 1]} only (normalised with its mean and std), then predict each "
+        f"year of {years[fc.split_time]}-{years[-1]} from the {fc.config.window} years before it; lower MAE is better.",
         fc.table(),
         f"LSTM MAE {fc.mae('LSTM'):.1f} vs naive {fc.mae(naive):.1f} and moving average {fc.mae(ma):.1f}: "
         + ("the LSTM beats both baselines" if fc.beats_baselines else "the LSTM does NOT beat both baselines"),

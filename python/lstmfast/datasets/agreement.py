@@ -742,15 +742,17 @@ def _check_sentences(sentences: Any) -> list[Sentence]:
     if isinstance(sentences, Sentence):
         raise TypeError("sentences: expected a sequence of Sentence, got a single Sentence")
     try:
-        sentences = list(sentences)
+        items = list(sentences)
     except TypeError:
         raise TypeError(f"sentences: expected a sequence of Sentence, got {type(sentences).__name__}") from None
-    if not sentences:
+    if not items:
         raise ValueError("sentences: expected at least one sentence, got none")
-    for i, s in enumerate(sentences):
+    checked: list[Sentence] = []
+    for i, s in enumerate(items):
         if not isinstance(s, Sentence):
             raise TypeError(f"sentences[{i}]: expected a Sentence, got {type(s).__name__}")
-    return sentences
+        checked.append(s)
+    return checked
 
 
 def encode(sentences: Sequence[Sentence], vocab: Vocabulary, *, per_step: bool = False) -> Encoded:
@@ -851,13 +853,13 @@ class AgreementData(NamedTuple):
     numbers: np.ndarray  # (B,) int64: the subject's number, 0 singular / 1 plural
     distances: np.ndarray  # (B,) int64
     attractors: np.ndarray  # (B,) int64
-    sentences: list  # list[Sentence], in batch order
+    sentences: list[Sentence]  # in batch order
     vocab: Vocabulary
 
 
 def dataset(
     n: int,
-    distances: int | Iterable[int],
+    distances: Any,
     *,
     attractors: int = 0,
     attractor_prob: float | None = None,
@@ -890,8 +892,8 @@ def dataset(
     """
     grammar = _check_language(language)
     n = _checks.integer("n", n, 1)
-    if isinstance(distances, _numbers.Integral) and not isinstance(distances, (bool, np.bool_)):
-        distances = [distances]
+    if not isinstance(distances, (bool, np.bool_)) and isinstance(distances, _numbers.Integral):
+        distances = [int(distances)]
     if isinstance(distances, (str, bytes)) or not isinstance(distances, Iterable):
         raise TypeError(f"distances: expected an int or an iterable of ints, got {type(distances).__name__}")
     dist_list = [_checks.integer("distances", d, 1, MAX_DISTANCE) for d in distances]

@@ -257,12 +257,12 @@ class WindowedDataset:
     @property
     def num_windows(self) -> int:
         """N, the number of (window, target) pairs."""
-        return self.y.shape[0]
+        return int(self.y.shape[0])
 
     @property
     def window_size(self) -> int:
         """Inputs per window (the T of x)."""
-        return self.X.shape[0]
+        return int(self.X.shape[0])
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -341,8 +341,8 @@ def naive_forecast(series: Any, split_time: int) -> np.ndarray:
     For a series of N values and 1 <= split_time < N, returns the N − split_time
     values ``series[split_time - 1 : -1]``, aligned with ``series[split_time:]``.
     """
-    series, split_time = _series_cut(series, "split_time", split_time)
-    return series[split_time - 1 : -1].copy()
+    values, split_time = _series_cut(series, "split_time", split_time)
+    return values[split_time - 1 : -1].copy()
 
 
 def moving_average_forecast(series: Any, window_size: int) -> np.ndarray:
@@ -353,8 +353,9 @@ def moving_average_forecast(series: Any, window_size: int) -> np.ndarray:
     time ``t + window_size``. So the forecast of the validation period is
     ``moving_average_forecast(series, w)[split_time - w:]`` (needs split_time >= w).
     """
-    series, window_size = _series_cut(series, "window_size", window_size)
-    return np.lib.stride_tricks.sliding_window_view(series, window_size)[:-1].mean(axis=1)
+    values, window_size = _series_cut(series, "window_size", window_size)
+    means: np.ndarray = np.lib.stride_tricks.sliding_window_view(values, window_size)[:-1].mean(axis=1)
+    return means
 
 
 def seasonal_naive_forecast(series: Any, split_time: int, season: int) -> np.ndarray:
@@ -365,9 +366,9 @@ def seasonal_naive_forecast(series: Any, split_time: int, season: int) -> np.nda
     1 <= season <= split_time < N). Returns ``series[split_time - season : N - season]``,
     aligned with ``series[split_time:]``. With ``season=1`` it is :func:`naive_forecast`.
     """
-    series, split_time = _series_cut(series, "split_time", split_time)
+    values, split_time = _series_cut(series, "split_time", split_time)
     season = _checks.integer("season", season, 1, split_time, rule=f"1 <= season <= split_time = {split_time}")
-    return series[split_time - season : len(series) - season].copy()
+    return values[split_time - season : len(values) - season].copy()
 
 
 # --------------------------------------------------------------------------- metrics

@@ -122,8 +122,8 @@ RNN_KEYS = ("Waa", "Wax", "Wya", "ba", "by")
 LSTM_KEYS = ("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo", "Wy", "by")
 
 # Type aliases for readability of the signatures.
-RNNCache = tuple  # (a_next, a_prev, xt, parameters)
-LSTMCache = tuple  # (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, parameters)
+RNNCache = tuple[Any, ...]  # (a_next, a_prev, xt, parameters)
+LSTMCache = tuple[Any, ...]  # (a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, parameters)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -161,11 +161,12 @@ def softmax(x: Any) -> np.ndarray:
     numpy.ndarray
         Same shape as ``x``, float64; every column is ≥ 0 and sums to 1.
     """
-    x = _float64("x", x)
-    if x.ndim == 0 or x.shape[0] == 0:
-        raise ValueError(f"x: expected an array (n_y, m) with n_y >= 1, got shape {x.shape}")
-    e = np.exp(x - x.max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
+    z = _float64("x", x)
+    if z.ndim == 0 or z.shape[0] == 0:
+        raise ValueError(f"x: expected an array (n_y, m) with n_y >= 1, got shape {z.shape}")
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    p: np.ndarray = e / e.sum(axis=0, keepdims=True)
+    return p
 
 
 def _float64(name: str, value: Any, copy: bool = True) -> np.ndarray:
@@ -228,10 +229,10 @@ def _lstm_params(parameters: Any, n_x: int, copy: bool = True) -> dict[str, np.n
 
 
 def _sequence(name: str, x: Any, copy: bool = True) -> np.ndarray:
-    x = _float64(name, x, copy)
-    if x.ndim != 3 or 0 in x.shape:
-        raise ValueError(f"{name}: expected a 3-D array (n_x, m, T_x) with no empty axis, got shape {x.shape}")
-    return x
+    seq = _float64(name, x, copy)
+    if seq.ndim != 3 or 0 in seq.shape:
+        raise ValueError(f"{name}: expected a 3-D array (n_x, m, T_x) with no empty axis, got shape {seq.shape}")
+    return seq
 
 
 def _sequence_inputs(
@@ -269,10 +270,12 @@ def _unpack_caches(caches: Any, what: str) -> tuple[list[Any], np.ndarray]:
 
 def _check_da(da: Any, n_a: int, m: int, T_x: int) -> np.ndarray:
     """``da`` (n_a, m, T) with 1 <= T <= T_x: the loss may depend on the first T states only."""
-    da = _float64("da", da)
-    if da.ndim != 3 or da.shape[:2] != (n_a, m) or not 1 <= da.shape[2] <= T_x:
-        raise ValueError(f"da: expected shape (n_a, m, T) = ({n_a}, {m}, T) with 1 <= T <= T_x = {T_x}, got {da.shape}")
-    return da
+    arr = _float64("da", da)
+    if arr.ndim != 3 or arr.shape[:2] != (n_a, m) or not 1 <= arr.shape[2] <= T_x:
+        raise ValueError(
+            f"da: expected shape (n_a, m, T) = ({n_a}, {m}, T) with 1 <= T <= T_x = {T_x}, got {arr.shape}"
+        )
+    return arr
 
 
 def _backward_steps(
@@ -380,7 +383,7 @@ def _rnn_step_backward(
     }
 
 
-def _rnn_cache(cache: Any, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+def _rnn_cache(cache: Any, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     a_next, a_prev, xt, parameters = _unpack_cache(cache, ("a_next", "a_prev", "xt", "parameters"), what)
     xt = _float64("cache xt", xt, copy=False)
     n_x, m = _matrix("cache xt", xt, "(n_x, m)")

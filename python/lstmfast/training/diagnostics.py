@@ -85,7 +85,8 @@ class GradientFlow:
     def relative(self) -> np.ndarray:
         """``norms / norms[-1]``: 1 at the last step (inf/nan if the last norm is 0)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            return self.norms / self.norms[-1]
+            ratios: np.ndarray = self.norms / self.norms[-1]
+        return ratios
 
     def table(self, distances: Any | None = None) -> str:
         """A plain-text table of distance, step, norm and relative norm.

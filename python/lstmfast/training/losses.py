@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._checks import as_float_arrays, check_shape
+from .._checks import array, as_float_arrays, check_shape, present
 from ..reference import sigmoid
 
 __all__ = ["dense_backward", "dense_forward", "mse_loss", "sigmoid", "sigmoid_bce_with_logits"]
@@ -51,6 +51,7 @@ def dense_forward(h: Any, w: Any, b: Any = None) -> np.ndarray:
         In the dtype of ``h``.
     """
     h, w, b = as_float_arrays(h=h, w=w, b=b)
+    h, w = present("h", h), present("w", w)
     O, H = _check_dense(h, w)
     if b is not None:
         check_shape("b", b, "(O,)", (O,))
@@ -79,7 +80,7 @@ def dense_backward(h: Any, w: Any, dlogits: Any) -> tuple[np.ndarray, np.ndarray
         Always returned, because the function does not know whether the forward
         used a bias; ignore it if it did not.
     """
-    h, w, dlogits = as_float_arrays(h=h, w=w, dlogits=dlogits)
+    h, w, dlogits = (present(k, a) for k, a in zip(("h", "w", "dlogits"), as_float_arrays(h=h, w=w, dlogits=dlogits)))
     O, H = _check_dense(h, w)
     lead = h.shape[:-1]
     check_shape("dlogits", dlogits, "(..., O)", (*lead, O))
@@ -116,19 +117,9 @@ def _loss_inputs(
     """Check the arguments shared by the losses; targets and mask take pred's dtype."""
     if not isinstance(reduction, str) or reduction not in REDUCTIONS:
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
-    (pred,) = as_float_arrays(**{name: pred})
-    converted = []
-    for arg, value in (("targets", targets), ("mask", mask)):
-        if value is None:
-            converted.append(None)
-            continue
-        arr = np.asarray(value)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{arg}: expected real numbers or booleans, got dtype {arr.dtype}")
-        converted.append(arr.astype(pred.dtype, copy=False))
-    targets, mask = converted
-    if targets is None:
-        raise TypeError("targets: expected an array, got None")
+    pred = present(name, as_float_arrays(**{name: pred})[0])
+    targets = array("targets", targets).astype(pred.dtype, copy=False)
+    mask = None if mask is None else array("mask", mask).astype(pred.dtype, copy=False)
     if targets.shape != pred.shape:
         raise ValueError(f"targets: expected the shape of {name} {pred.shape}, got {targets.shape}")
     if mask is not None:

@@ -156,10 +156,10 @@ class SequenceModel:
             self._names.append({name: f"{self.cell}.{name[: -len('_l0')]}_l{k}" for name in layer.parameters()})
             in_size = h
         H, O = self.hidden_sizes[-1], self.output_size
-        k = 1.0 / math.sqrt(H)  # like torch.nn.Linear
+        scale = 1.0 / math.sqrt(H)  # like torch.nn.Linear
         self._head = {
-            "head.weight": rng.uniform(-k, k, (O, H)).astype(self.dtype),
-            "head.bias": rng.uniform(-k, k, O).astype(self.dtype),
+            "head.weight": rng.uniform(-scale, scale, (O, H)).astype(self.dtype),
+            "head.bias": rng.uniform(-scale, scale, O).astype(self.dtype),
         }
 
     # -- parameters ---------------------------------------------------------------

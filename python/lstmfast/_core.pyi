@@ -1,0 +1,108 @@
+# The compiled module (src/cpp/bindings), as type checkers see it. Kept by hand:
+# every function and tape property the bindings register, with the arrays it
+# accepts. The buffers must be C-contiguous, of one float dtype and the exact
+# shapes; the Python layer (lstmfast.functional) converts anything else first.
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+_Array = NDArray[Any]
+_Grads = dict[str, _Array | None]
+
+class _Tape:
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(T, B, I, H)"""
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+    @property
+    def h(self) -> _Array:
+        """(T+1, B, H), read-only: the initial state and the state after each step."""
+    @property
+    def lengths(self) -> _Array | None: ...
+    @property
+    def reverse(self) -> bool: ...
+    @property
+    def nbytes(self) -> int: ...
+
+class LSTMTape(_Tape):
+    @property
+    def c(self) -> _Array:
+        """(T+1, B, H), read-only: the cell states, laid out like h."""
+    @property
+    def gates(self) -> _Array:
+        """(T, B, 4H), read-only: the activated gates i, f, g, o."""
+
+class GRUTape(_Tape):
+    @property
+    def gates(self) -> _Array:
+        """(T, B, 4H), read-only: r, z, n and hn = h<t-1> W_hn^T + b_hn."""
+
+class RNNTape(_Tape):
+    @property
+    def nonlinearity(self) -> str: ...
+
+def lstm_forward(
+    x: _Array,
+    w_ih: _Array,
+    w_hh: _Array,
+    b_ih: _Array | None,
+    b_hh: _Array | None,
+    h0: _Array | None,
+    c0: _Array | None,
+    training: bool,
+    lengths: _Array | None = None,
+    reverse: bool = False,
+) -> tuple[_Array, _Array, _Array, LSTMTape | None]: ...
+def lstm_backward(tape: LSTMTape, dy: _Array, dh_n: _Array | None, dc_n: _Array | None) -> _Grads: ...
+def gru_forward(
+    x: _Array,
+    w_ih: _Array,
+    w_hh: _Array,
+    b_ih: _Array | None,
+    b_hh: _Array | None,
+    h0: _Array | None,
+    training: bool,
+    lengths: _Array | None = None,
+    reverse: bool = False,
+) -> tuple[_Array, _Array, GRUTape | None]: ...
+def gru_backward(tape: GRUTape, dy: _Array, dh_n: _Array | None) -> _Grads: ...
+def rnn_forward(
+    x: _Array,
+    w_ih: _Array,
+    w_hh: _Array,
+    b_ih: _Array | None,
+    b_hh: _Array | None,
+    h0: _Array | None,
+    nonlinearity: str,
+    training: bool,
+    lengths: _Array | None = None,
+    reverse: bool = False,
+) -> tuple[_Array, _Array, RNNTape | None]: ...
+def rnn_backward(tape: RNNTape, dy: _Array, dh_n: _Array | None) -> _Grads: ...
+def matmul(a: _Array, b: _Array) -> _Array:
+    """a (M, K) @ b (K, N) on lstmfast's GEMM."""
+
+def sigmoid(x: _Array) -> _Array: ...
+def tanh(x: _Array) -> _Array: ...
+def isa() -> str:
+    """Instruction set of the kernels in use."""
+
+def vector_bytes() -> int: ...
+def set_isa(name: str) -> None:
+    """Use another compiled instruction set (tests, benchmarks)."""
+
+def compiled_isas() -> list[str]: ...
+def usable_isas() -> list[str]: ...
+def get_num_threads() -> int: ...
+def set_num_threads(n: int) -> None: ...
+def set_thread_cap(n: int) -> None:
+    """Cap the threads of kernel calls made from the calling thread (0: no cap)."""
+
+def default_num_threads() -> int: ...
+def compiler() -> str: ...
+def release_memory() -> None:
+    """Return the kernels' cached scratch memory to the system."""
+
+def cached_memory_bytes() -> int: ...
