@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 import lstmfast
-from lstmfast import losses
+from lstmfast.training import losses
 
 T, B, H, STEPS, LR = 20, 64, 16, 300, 0.2
 rng = np.random.default_rng(0)
@@ -41,4 +41,4 @@ for step in range(STEPS + 1):
     if step % 50 == 0:
         accuracy = ((logits > 0) == (y > 0.5)).mean()
         print(f"step {step:4d}  loss per sequence {loss / B:7.3f}  accuracy {accuracy:.3f}")
-print(f"{STEPS} training steps in {time.perf_counter() - start:.2f} s on {lstmfast.config.config()['isa']}")
+print(f"{STEPS} training steps in {time.perf_counter() - start:.2f} s on {lstmfast.config.kernel_config()['isa']}")

@@ -17,3 +17,12 @@ def test_readme_quick_start_runs():
         exec(compile(block, str(README), "exec"), namespace)
     assert namespace["y"].shape == (50, 16, 64)  # the bidirectional GRU's output
     assert namespace["grads"]["weight_hh_l0"].shape == (128, 32)
+
+
+def test_the_example_trains():
+    import subprocess
+    import sys
+
+    example = README.parent / "examples" / "train_toy.py"
+    out = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, check=True).stdout
+    assert "step  300" in out and "accuracy 1.000" in out.splitlines()[-2]
