@@ -43,9 +43,9 @@ from ..datasets import agreement as ag
 from ..training.model import SequenceModel
 from ..training.optim import Adam
 
-__all__ = ["CELLS", "AgreementConfig", "AgreementResult", "agreement_experiment"]
+__all__ = ["COMPARED_CELLS", "AgreementConfig", "AgreementResult", "agreement_experiment"]
 
-CELLS = ("rnn", "lstm")
+COMPARED_CELLS = ("rnn", "lstm")  # the two cells the experiment compares
 #: A model "solves" a test distance at this accuracy or more.
 SOLVED = 0.95
 
@@ -224,9 +224,9 @@ def agreement_experiment(
     longest = tests[max(c.test_distances)]
     longest_eval = (longest.x, longest.targets, _verb_mask(longest))
 
-    accuracy = {cell: np.zeros((c.repeats, len(c.test_distances))) for cell in CELLS}
-    curves = {cell: np.zeros((c.repeats, c.epochs)) for cell in CELLS}
-    seconds = dict.fromkeys(CELLS, 0.0)
+    accuracy = {cell: np.zeros((c.repeats, len(c.test_distances))) for cell in COMPARED_CELLS}
+    curves = {cell: np.zeros((c.repeats, c.epochs)) for cell in COMPARED_CELLS}
+    seconds = dict.fromkeys(COMPARED_CELLS, 0.0)
     models: dict[str, SequenceModel] = {}
     for k in range(c.repeats):
         seed = c.seed + k
@@ -238,7 +238,7 @@ def agreement_experiment(
             per_step=c.per_step,
             language=c.language,
         )
-        for cell in CELLS:
+        for cell in COMPARED_CELLS:
             model = SequenceModel(train.x.shape[2], c.hidden, cell=cell, output="per_step", task="binary", seed=seed)
             start = time.perf_counter()
             history = model.fit(

@@ -24,7 +24,7 @@ import numpy as np
 from ..datasets import agreement as ag
 from ..training.diagnostics import GradientFlow, gradient_flow
 from ..training.model import SequenceModel
-from .agreement_experiment import CELLS, AgreementConfig, _verb_mask, agreement_experiment
+from .agreement_experiment import COMPARED_CELLS, AgreementConfig, _verb_mask, agreement_experiment
 
 __all__ = ["STAGES", "GradientResult", "gradient_experiment"]
 
@@ -75,7 +75,7 @@ class GradientResult:
     def table(self, distances: list[int] | None = None) -> str:
         """Relative gradient norm by distance from the verb, four columns."""
         distances = self.default_distances() if distances is None else distances
-        cols = [(cell, stage) for stage in STAGES for cell in CELLS]
+        cols = [(cell, stage) for stage in STAGES for cell in COMPARED_CELLS]
         head = f"{'steps back':>10}  " + "  ".join(f"{_NAMES[c] + ' ' + s:>12}" for c, s in cols)
         lines = [head]
         for d in distances:
@@ -88,7 +88,7 @@ class GradientResult:
 
     def summary(self) -> str:
         c = self.config
-        acc = ", ".join(f"{_NAMES[cell]} {self.probe_accuracy[cell]:.2f}" for cell in CELLS)
+        acc = ", ".join(f"{_NAMES[cell]} {self.probe_accuracy[cell]:.2f}" for cell in COMPARED_CELLS)
         return "\n".join(
             [
                 f"probe: sentences of {self.length} steps (the subject {self.subject_distance} steps before the "
@@ -149,7 +149,7 @@ def gradient_experiment(
         ).models
     flows: dict[tuple[str, str], GradientFlow] = {}
     accuracy: dict[str, float] = {}
-    for cell in CELLS:
+    for cell in COMPARED_CELLS:
         fresh = SequenceModel(
             probe.x.shape[2], config.hidden, cell=cell, output="per_step", task="binary", seed=config.seed
         )

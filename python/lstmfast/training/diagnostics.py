@@ -127,7 +127,7 @@ def gradient_flow(
 
     Parameters
     ----------
-    model_or_layer : SequenceModel, LSTM or RNN
+    model_or_layer : SequenceModel, LSTM, GRU or RNN
         Its current weights are used (not modified).
     x : array_like, (T, N, I)
         Inputs, time-major, all sequences of full length (no padding).
