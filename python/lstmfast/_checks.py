@@ -163,13 +163,13 @@ def float_dtype(value: Any, name: str = "dtype") -> np.dtype[Any]:
 # --------------------------------------------------------------------------- files
 
 
-def read_file(path: Any, what: str) -> tuple[str, bytes]:
-    """``(path as str, contents)`` of the regular file at ``path``; ``what`` names the
-    kind of file expected, e.g. "a CSV file".
+def regular_file(path: Any, what: str) -> str:
+    """``path`` as a str, if it names a regular file; ``what`` names the kind of file
+    expected, e.g. "a CSV file".
 
     ``FileNotFoundError`` if there is none; ``ValueError`` for a directory, a FIFO,
     a device or anything else that is not a regular file (reading those could
-    block forever or never end), or a file that cannot be read.
+    block forever or never end).
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")
@@ -184,11 +184,22 @@ def read_file(path: Any, what: str) -> tuple[str, bytes]:
         raise ValueError(f"{where}: is a directory, not {what}")
     if not stat.S_ISREG(mode):
         raise ValueError(f"{where}: not a regular file (a FIFO, socket or device), not {what}")
+    return where
+
+
+def read_file(path: Any, what: str, limit: int) -> tuple[str, bytes]:
+    """``(path as str, contents)`` of the regular file at ``path`` (see
+    :func:`regular_file`), refused with ``ValueError`` if it holds more than
+    ``limit`` bytes or cannot be read."""
+    where = regular_file(path, what)
     try:
         with open(where, "rb") as fid:
-            return where, fid.read()
+            raw = fid.read(limit + 1)
     except OSError as err:
         raise ValueError(f"{where}: cannot read the file ({err.strerror or err})") from None
+    if len(raw) > limit:
+        raise ValueError(f"{where}: larger than {limit:,} bytes, more than {what} should hold")
+    return where, raw
 
 
 # --------------------------------------------------------------------------- arrays

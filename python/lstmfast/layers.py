@@ -34,6 +34,7 @@ seeded Bernoulli mask scaled by 1/(1-p) during training only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ import numpy as np
 from . import _checks, _core, cells
 from .cells import State, Weights
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "parameter_names"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "parameter_names", "parameter_shapes"]
 
 # Refuse layers whose parameters alone would need more than this many elements
 # (2**31 float32 = 8 GiB): almost certainly a typo, and better a clear error
@@ -67,6 +68,40 @@ def parameter_names(layer: int, reverse: bool = False) -> dict[str, str]:
         "b_ih": "bias_ih" + suffix,
         "b_hh": "bias_hh" + suffix,
     }
+
+
+def parameter_shapes(
+    cell: cells.Cell,
+    input_sizes: Sequence[int],
+    hidden_size: int | Sequence[int],
+    directions: int = 1,
+    bias: bool = True,
+) -> dict[str, tuple[int, ...]]:
+    """PyTorch's name and the shape of every parameter of stacked layers, in
+    order, without allocating them: layer k reads ``input_sizes[k]`` features and
+    has ``hidden_size`` (or ``hidden_size[k]``) units per direction.
+
+    ``ValueError`` if they would hold more than :data:`MAX_PARAMETERS` numbers
+    (almost certainly a typo, and better a clear error than an attempt to
+    allocate them).
+    """
+    sizes = [hidden_size] * len(input_sizes) if isinstance(hidden_size, int) else list(hidden_size)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer, (inputs, H) in enumerate(zip(input_sizes, sizes)):
+        G = cell.gates * H
+        for direction in range(directions):
+            names = parameter_names(layer, bool(direction))
+            shapes.update({names["w_ih"]: (G, inputs), names["w_hh"]: (G, H)})
+            if bias:
+                shapes.update({names["b_ih"]: (G,), names["b_hh"]: (G,)})
+    count = sum(math.prod(shape) for shape in shapes.values())
+    if count > MAX_PARAMETERS:
+        raise ValueError(
+            f"input_size={input_sizes[0]}, hidden_size={hidden_size}, num_layers={len(sizes)}: the "
+            f"layers would have {count:,} parameters (more than {MAX_PARAMETERS:,}); sizes this "
+            f"large are not supported"
+        )
+    return shapes
 
 
 # --------------------------------------------------------------------------- the stack
@@ -316,28 +351,18 @@ class _Recurrent:
             raise ValueError("go_backwards: a bidirectional layer already runs both ways; use one or the other")
         self.dropout = _checks.real("dropout", dropout, low=0.0, high=1.0, high_open=True, what="a probability")
         self.dtype = _checks.float_dtype(dtype)
-        G, H = self.cell.gates * self.hidden_size, self.hidden_size
-        count = (
-            sum(G * (self._layer_input(layer) + H) + (2 * G if self.bias else 0) for layer in range(self.num_layers))
-            * self.directions
+        shapes = parameter_shapes(
+            self.cell,
+            [self.input_size] + [self.hidden_size * self.directions] * (self.num_layers - 1),
+            self.hidden_size,
+            self.directions,
+            self.bias,
         )
-        if count > MAX_PARAMETERS:
-            raise ValueError(
-                f"input_size={self.input_size}, hidden_size={H}, num_layers={self.num_layers}: the "
-                f"layer would have {count:,} parameters (more than {MAX_PARAMETERS:,}); sizes this "
-                f"large are not supported"
-            )
         rng = np.random.default_rng(seed)
-        k = 1.0 / np.sqrt(H)
-        self._params: dict[str, Array] = {}
-        for layer in range(self.num_layers):
-            for direction in range(self.directions):
-                names = parameter_names(layer, bool(direction))
-                shapes: dict[str, tuple[int, ...]] = {"w_ih": (G, self._layer_input(layer)), "w_hh": (G, H)}
-                if self.bias:
-                    shapes.update(b_ih=(G,), b_hh=(G,))
-                for key, shape in shapes.items():
-                    self._params[names[key]] = rng.uniform(-k, k, size=shape).astype(self.dtype)
+        k = 1.0 / np.sqrt(self.hidden_size)
+        self._params: dict[str, Array] = {
+            name: rng.uniform(-k, k, size=shape).astype(self.dtype) for name, shape in shapes.items()
+        }
         # Dropout masks come from their own generator: same seed, same masks.
         self._dropout_rng = np.random.default_rng(None if seed is None else [seed, 1])
         self._state: tuple[Array, ...] | None = None  # carried between calls when stateful
@@ -372,9 +397,6 @@ class _Recurrent:
     @property
     def directions(self) -> int:
         return 2 if self.bidirectional else 1
-
-    def _layer_input(self, layer: int) -> int:
-        return self.input_size if layer == 0 else self.hidden_size * self.directions
 
     def _options(self) -> dict[str, Any]:
         """Extra arguments of the cell's forward: the RNN's nonlinearity."""

@@ -29,6 +29,10 @@ _DELIMITERS = ",;\t|"
 _MISSING = {"", "na", "n/a", "nan", "null", "none", "-", "?"}
 
 
+#: The largest CSV file read (a series of tens of millions of values).
+MAX_CSV_BYTES = 1 << 30
+
+
 class SeriesError(ValueError):
     """A series that cannot be used (bad file, missing column, NaN, too short, ...).
 
@@ -164,7 +168,7 @@ def read_csv_series(path: str, column: str | None = None, *, delimiter: str | No
         NaN, infinite or non-numeric value (with its line number).
     """
     try:
-        where, raw = _checks.read_file(path, "a CSV file")
+        where, raw = _checks.read_file(path, "a CSV file of one series", MAX_CSV_BYTES)
     except (OSError, ValueError) as err:
         raise SeriesError(str(err)) from None
     if b"\x00" in raw:

@@ -65,6 +65,7 @@ import numpy as np
 
 from .. import _checks, cells
 from ..layers import LAYERS, Layer, Level, StackTape, parameter_names, stack_backward, stack_forward
+from ..layers import parameter_shapes as parameter_shapes_of_layers
 from . import checkpoint, data, losses
 from .checkpoint import FORMAT_VERSION
 from .optim import Adam, Optimizer, clip_grad_norm
@@ -85,6 +86,46 @@ def _hidden_sizes(hidden_size: Any) -> list[int]:
             raise ValueError("hidden_size: expected a positive int or a non-empty list of them, got []")
         return [_checks.positive_int(f"hidden_size[{k}]", h) for k, h in enumerate(hidden_size)]
     return [_checks.positive_int("hidden_size", hidden_size)]
+
+
+def architecture(
+    input_size: Any,
+    hidden_size: Any,
+    output_size: Any = 1,
+    *,
+    cell: Any = "lstm",
+    output: Any = "per_step",
+    task: Any = "binary",
+    nonlinearity: Any = None,
+    dtype: Any = np.float32,
+) -> dict[str, Any]:
+    """The arguments of :class:`SequenceModel` checked and normalised, as its
+    ``config`` (JSON-serialisable), without building anything."""
+    kind = cells.get(cell)
+    if nonlinearity is not None and not kind.nonlinearities:
+        raise ValueError(f"nonlinearity: only for cell='rnn' (the {kind.title}'s is fixed), got {nonlinearity!r}")
+    return {
+        "input_size": _checks.positive_int("input_size", input_size),
+        "hidden_size": _hidden_sizes(hidden_size),
+        "output_size": _checks.positive_int("output_size", output_size),
+        "cell": kind.name,
+        "output": _checks.choice("output", output, OUTPUTS),
+        "task": _checks.choice("task", task, tuple(TASKS)),
+        "nonlinearity": _checks.check_nonlinearity(nonlinearity or "tanh") if kind.nonlinearities else None,
+        "dtype": _checks.float_dtype(dtype).name,
+    }
+
+
+def parameter_shapes(config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every parameter of ``SequenceModel(**config)``, in
+    order, without allocating them (``config`` is checked like the constructor's
+    arguments)."""
+    c = architecture(**config)
+    hidden = c["hidden_size"]
+    layers = parameter_shapes_of_layers(cells.get(c["cell"]), [c["input_size"], *hidden[:-1]], hidden)
+    shapes = {f"{c['cell']}.{name}": shape for name, shape in layers.items()}
+    shapes.update({"head.weight": (c["output_size"], hidden[-1]), "head.bias": (c["output_size"],)})
+    return shapes
 
 
 class SequenceModel:
@@ -132,17 +173,25 @@ class SequenceModel:
         dtype: Any = np.float32,
         seed: int | None = None,
     ) -> None:
-        self.input_size = _checks.positive_int("input_size", input_size)
-        self.hidden_sizes = _hidden_sizes(hidden_size)
-        self.output_size = _checks.positive_int("output_size", output_size)
-        kind = cells.get(cell)
-        self.cell = kind.name
-        self.output = _checks.choice("output", output, OUTPUTS)
-        self.task = _checks.choice("task", task, tuple(TASKS))
-        if nonlinearity is not None and not kind.nonlinearities:
-            raise ValueError(f"nonlinearity: only for cell='rnn' (the {kind.title}'s is fixed), got {nonlinearity!r}")
-        self.nonlinearity = (nonlinearity or "tanh") if kind.nonlinearities else None
-        self.dtype = _checks.float_dtype(dtype)
+        config = architecture(
+            input_size,
+            hidden_size,
+            output_size,
+            cell=cell,
+            output=output,
+            task=task,
+            nonlinearity=nonlinearity,
+            dtype=dtype,
+        )
+        self.input_size: int = config["input_size"]
+        self.hidden_sizes: list[int] = config["hidden_size"]
+        self.output_size: int = config["output_size"]
+        self.cell: str = config["cell"]
+        self.output: str = config["output"]
+        self.task: str = config["task"]
+        self.nonlinearity: str | None = config["nonlinearity"]
+        self.dtype = np.dtype(config["dtype"])
+        kind = cells.get(self.cell)
         rng = np.random.default_rng(_checks.seed(seed))
 
         self.layers: list[Layer] = []
