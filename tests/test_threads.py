@@ -83,3 +83,40 @@ def test_forked_children_can_use_the_kernels():
         with multiprocessing.get_context("fork").Pool(2) as pool:
             result = pool.map_async(_child_job, range(2))
             assert result.get(timeout=60) == [expected, expected]
+
+
+def test_forked_children_can_run_both_directions_side_by_side():
+    """The two directions of a bidirectional layer run on a worker thread of the
+    package's own; a forked child must not wait for the parent's (it does not
+    exist there), neither after os.fork nor in a multiprocessing fork pool."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    if not hasattr(__import__("os"), "fork"):
+        pytest.skip("no fork on this platform")
+    script = """
+import multiprocessing, os, warnings
+import numpy as np
+import lstmfast
+
+lstmfast.set_num_threads(2)  # the directions run side by side only with 2 or more threads
+layer = lstmfast.LSTM(64, 128, bidirectional=True, seed=0)
+x = np.random.default_rng(0).standard_normal((100, 32, 64)).astype(np.float32)
+expected = layer(x)[0].sum()  # the parent's worker thread exists now
+
+def job(_):
+    return layer(x)[0].sum()
+
+warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: forking a threaded process
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if job(0) == expected else 3)
+assert os.waitpid(pid, 0)[1] == 0, "the child's result differs"
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    assert pool.map_async(job, range(2)).get(timeout=60) == [expected, expected]
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == "ok\n", result.stderr[-2000:]

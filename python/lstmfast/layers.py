@@ -35,6 +35,7 @@ seeded Bernoulli mask scaled by 1/(1-p) during training only.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -156,6 +157,17 @@ class StackGrads:
 # step). Below this many FLOPs per direction the hand-off costs more.
 _CONCURRENT_DIRECTIONS_FLOPS = 2e7
 _executor: ThreadPoolExecutor | None = None
+
+
+def _forget_executor() -> None:
+    """In a forked child: the parent's worker thread does not exist here, so a
+    future submitted to its executor would wait forever; start a new one on use."""
+    global _executor
+    _executor = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_executor)
 
 
 def _run_directions(calls: Sequence[Callable[[], Any]], flops: float) -> list[Any]:
