@@ -369,8 +369,8 @@ def check_cell_args(cell: cells.Cell, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b
     """
     names = [part + "0" for part in cell.states]
     converted = as_float_arrays(x=x, w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh, **dict(zip(names, state)))
-    xa, w_ih_a, w_hh_a, b_ih_a, b_hh_a = converted[:5]
-    assert xa is not None and w_ih_a is not None and w_hh_a is not None  # required arguments
+    xa, w_ih_a, w_hh_a = (present(name, a) for name, a in zip(("x", "w_ih", "w_hh"), converted[:3]))
+    b_ih_a, b_hh_a = converted[3:5]
     if xa.ndim != 3:
         raise ValueError(f"x: expected a 3-D array (T, B, I), got shape {xa.shape}")
     T, B, I = xa.shape

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from . import _core, cells
-from ._checks import check_cell_args, check_grad, check_lengths, check_nonlinearity, check_reverse, check_tape
+from ._checks import check_cell_args, check_grad, check_lengths, check_nonlinearity, check_reverse, check_tape, present
 
 __all__ = [
     "GRUTape",
@@ -91,7 +91,7 @@ def _backward(
         pass
     check_tape(tape, tape_type, f"{cell.name}_forward", f"{cell.name}_backward")
     T, B, _, H = tape.shape
-    dy = check_grad("dy", dy, (T, B, H), tape.dtype)
+    dy = present("dy", check_grad("dy", dy, (T, B, H), tape.dtype))
     dfinal = tuple(check_grad(f"d{part}_n", d, (B, H), tape.dtype) for part, d in zip(cell.states, dfinal))
     return kernel(tape, dy, *dfinal)
 

@@ -319,6 +319,7 @@ class LayerTape:
 
     stack: StackTape
     batch_first: bool
+    layer: object  # the identity of the layer whose forward made it (see _Recurrent.backward)
 
     @property
     def masks(self) -> tuple[Array | None, ...]:
@@ -375,6 +376,9 @@ class _Recurrent:
         self._params: dict[str, Array] = {
             name: rng.uniform(-k, k, size=shape).astype(self.dtype) for name, shape in shapes.items()
         }
+        # Tapes carry this token: a layer refuses a tape that another layer made,
+        # whose gradients would be those of the other layer's weights.
+        self._identity = object()
         # Dropout masks come from their own generator: same seed, same masks.
         self._dropout_rng = np.random.default_rng(None if seed is None else [seed, 1])
         self._state: tuple[Array, ...] | None = None  # carried between calls when stateful
@@ -571,7 +575,7 @@ class _Recurrent:
         final = self._stacked(finals)
         if self.stateful:
             self._state = tuple(f.copy() for f in final)
-        tape = LayerTape(stack_tape, self.batch_first) if stack_tape is not None else None
+        tape = LayerTape(stack_tape, self.batch_first, self._identity) if stack_tape is not None else None
         return y, self._pack_state(final), tape
 
     def backward(self, tape: LayerTape, dy: Any, dstate: Any = None) -> Grads:
@@ -583,6 +587,9 @@ class _Recurrent:
                 f"tape: expected the LayerTape from {type(self).__name__}.forward(..., training=True), "
                 f"got {type(tape).__name__}"
             )
+        if tape.layer is not self._identity:
+            raise ValueError(f"tape: made by the forward of another layer, not of this {self!r}; its gradients "
+                             f"would be those of the other layer's weights")
         T, B = tape.stack.shape
         D, H = self.directions, self.hidden_size
         dy = np.asarray(_checks.to_numpy(dy), dtype=self.dtype)

@@ -103,6 +103,7 @@ from ._checks import (
     check_reverse,
     check_rnn_args,
     check_tape,
+    present,
 )
 
 __all__ = [
@@ -409,7 +410,7 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
     T, B, I = x.shape
     H = w_hh.shape[1]
     dtype = x.dtype
-    dy = check_grad("dy", dy, (T, B, H), dtype)
+    dy = present("dy", check_grad("dy", dy, (T, B, H), dtype))
     dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
     dc_n = check_grad("dc_n", dc_n, (B, H), dtype)
     times, active = _schedule(T, B, tape.lengths, tape.reverse)
@@ -583,7 +584,7 @@ def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> dict[str, np.ndarr
     T, B, I = x.shape
     H = w_hh.shape[1]
     dtype = x.dtype
-    dy = check_grad("dy", dy, (T, B, H), dtype)
+    dy = present("dy", check_grad("dy", dy, (T, B, H), dtype))
     dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
     times, active = _schedule(T, B, tape.lengths, tape.reverse)
     dy = _reorder(dy, times, active)
@@ -810,7 +811,7 @@ def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> dict[str, np.ndarr
     T, B, I = x.shape
     H = w_hh.shape[1]
     dtype = x.dtype
-    dy = check_grad("dy", dy, (T, B, H), dtype)
+    dy = present("dy", check_grad("dy", dy, (T, B, H), dtype))
     dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
     times, active = _schedule(T, B, tape.lengths, tape.reverse)
     dy = _reorder(dy, times, active)
