@@ -162,3 +162,43 @@ def test_save_refuses_a_broken_model_load_would_refuse(tmp_path):
     with pytest.raises(ValueError, match=r"head\.bias: contains 1 NaN"):
         model.save(tmp_path / "nan.npz")
     assert not (tmp_path / "nan.npz").exists()
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["forecast", "--csv", "/dev/zero"], "not a regular file"),
+        (["forecast", "--hidden", "30000", "--epochs", "1"], "parameters (more than"),
+        (["bench", "--threads", "5000"], "expected an int in [1, 1024], got 5000"),
+    ],
+)
+def test_the_command_gives_one_line_and_exit_2(capsys, argv, message):
+    from lstmfast.app.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err.strip() or err.startswith("usage:"), err  # argparse prints its usage line first
+    assert message in err.splitlines()[-1]
+
+
+def test_a_series_too_large_to_normalise_is_one_line(tmp_path, capsys):
+    from lstmfast.app.cli import main
+
+    path = tmp_path / "huge.csv"
+    path.write_text("value\n" + "\n".join(str(1e300 * (1 + k % 7)) for k in range(80)))
+    assert main(["forecast", "--csv", str(path), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "too large to normalise" in err
+
+
+@pytest.mark.parametrize("cell", ["1_0", "0x10", "1e5e5", "infinity", "Infinity", "1,5"])
+def test_csv_numbers_are_written_decimals_only(tmp_path, cell):
+    from lstmfast.datasets.series import SeriesError, read_csv_series
+
+    path = tmp_path / "s.csv"
+    path.write_text("t;value\n" + "".join(f"{k};{cell if k == 3 else k}\n" for k in range(30)))
+    with pytest.raises(SeriesError, match="line 5: column 'value' has a non-(numeric|finite) value"):
+        read_csv_series(str(path), "value")

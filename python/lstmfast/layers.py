@@ -588,8 +588,10 @@ class _Recurrent:
                 f"got {type(tape).__name__}"
             )
         if tape.layer is not self._identity:
-            raise ValueError(f"tape: made by the forward of another layer, not of this {self!r}; its gradients "
-                             f"would be those of the other layer's weights")
+            raise ValueError(
+                f"tape: made by the forward of another layer, not of this {self!r}; its gradients "
+                f"would be those of the other layer's weights"
+            )
         T, B = tape.stack.shape
         D, H = self.directions, self.hidden_size
         dy = np.asarray(_checks.to_numpy(dy), dtype=self.dtype)

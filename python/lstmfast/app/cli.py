@@ -277,7 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--threads",
-        type=_positive_int,
+        type=_checked(
+            int,
+            lambda name, value: _checks.integer(name, value, 1, 1024, rule="an int in [1, 1024]"),
+            "an int in [1, 1024]",
+        ),
         default=None,
         help="threads for lstmfast and PyTorch (default: lstmfast's default)",
     )
@@ -319,6 +323,10 @@ def _keywords(target: Callable[..., Any], args: argparse.Namespace, **given: Any
     line has, by name (the option --batch-size is the parameter batch_size), plus ``given``."""
     names = inspect.signature(target).parameters
     return {**{name: getattr(args, name) for name in names if hasattr(args, name)}, **given}
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def _status(message: str) -> None:
@@ -452,8 +460,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as err:
         print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
         return err.code
-    except FloatingPointError as err:  # training diverged (SequenceModel.fit says how)
-        print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, FloatingPointError) as err:
+        # The package raises ValueError only for input it cannot take (a size too
+        # large, a series it cannot normalise, ...), with a message for the user;
+        # FloatingPointError: training diverged (SequenceModel.fit says how).
+        print(f"{PROG} {args.command}: error: {_first_line(err)}", file=sys.stderr)
+        return EXIT_INPUT
+    except MemoryError:
+        print(f"{PROG} {args.command}: error: not enough memory for these sizes; try smaller ones", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)

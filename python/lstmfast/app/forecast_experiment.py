@@ -299,7 +299,14 @@ def forecast(
     w = config.window
 
     start = time.perf_counter()
-    mean, std = float(train.values.mean()), float(train.values.std())
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = float(train.values.mean()), float(train.values.std())
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        peak = float(np.abs(values).max())
+        raise SeriesError(
+            f"the values are too large to normalise (up to {peak:.3g}); rescale the series, "
+            f"e.g. divide it by a power of ten"
+        )
     std = std if std > 0 else 1.0  # a constant training period: only shift
     z = (values - mean) / std
     X, y = ts.make_windows(z[:split_time], w)  # training windows only

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,12 +134,13 @@ def _strip_comments(lines: list[str]) -> list[tuple[int, str]]:
     return [(k, line) for k, line in enumerate(lines, start=1) if line.strip() and not line.lstrip().startswith("#")]
 
 
+# A decimal number as CSV files write them (Python's float() would also take
+# "1_0" as 10, and words like "infinity").
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return _NUMBER.fullmatch(text.strip()) is not None
 
 
 def read_csv_series(path: str, column: str | None = None, *, delimiter: str | None = None) -> Series:
@@ -225,12 +227,11 @@ def read_csv_series(path: str, column: str | None = None, *, delimiter: str | No
                 f"{where}: line {line_no}: column {name!r} has a missing value ({shown}); "
                 f"fill or drop missing values first"
             )
-        try:
-            value = float(cell)
-        except ValueError:
-            raise SeriesError(
-                f"{where}: line {line_no}: column {name!r} has a non-numeric value {cell[:40]!r}"
-            ) from None
+        if cell.lower().lstrip("+-") in ("inf", "infinity"):
+            raise SeriesError(f"{where}: line {line_no}: column {name!r} has a non-finite value {cell!r}")
+        if not _is_number(cell):
+            raise SeriesError(f"{where}: line {line_no}: column {name!r} has a non-numeric value {cell[:40]!r}")
+        value = float(cell)
         if not math.isfinite(value):
             raise SeriesError(f"{where}: line {line_no}: column {name!r} has a non-finite value {cell!r}")
         values.append(value)
