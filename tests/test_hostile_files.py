@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from lstmfast.training import SequenceModel
+from lstmfast.training.checkpoint import FORMAT_VERSION
 
 LIMIT = 1 << 30  # bytes of address space for the child
 
@@ -38,7 +39,7 @@ def write_model_file(path: str, config: dict, params: dict[str, np.ndarray], *, 
     """An .npz laid out like SequenceModel.save's, with whatever config and arrays we like."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("__format__.npy", npy(np.array("lstmfast.SequenceModel")))
-        z.writestr("__version__.npy", npy(np.array(1, dtype=np.int64)))
+        z.writestr("__version__.npy", npy(np.array(FORMAT_VERSION, dtype=np.int64)))
         z.writestr("__config__.npy", npy(np.array(json.dumps(config))))
         for name, value in params.items():
             z.writestr(f"param.{name}.npy", npy(value))
@@ -96,7 +97,7 @@ def test_a_zip_bomb_member_is_never_decompressed(tmp_path):
     # 1.5 GB of zeros deflate to about 1.5 MB, after a header that gives the right shape
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("__format__.npy", npy(np.array("lstmfast.SequenceModel")))
-        z.writestr("__version__.npy", npy(np.array(1, dtype=np.int64)))
+        z.writestr("__version__.npy", npy(np.array(FORMAT_VERSION, dtype=np.int64)))
         z.writestr("__config__.npy", npy(np.array(json.dumps(model.config))))
         for name, value in params.items():
             if name != "head.weight":
@@ -123,7 +124,7 @@ def test_deeply_nested_json_is_a_value_error(tmp_path):
     path = str(tmp_path / "nested.npz")
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("__format__.npy", npy(np.array("lstmfast.SequenceModel")))
-        z.writestr("__version__.npy", npy(np.array(1, dtype=np.int64)))
+        z.writestr("__version__.npy", npy(np.array(FORMAT_VERSION, dtype=np.int64)))
         z.writestr("__config__.npy", npy(np.array("[" * 20000 + "]" * 20000)))
         for name, value in model.parameters().items():
             z.writestr(f"param.{name}.npy", npy(value))

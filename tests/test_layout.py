@@ -69,3 +69,17 @@ def test_public_names_resolve_and_unknown_ones_do_not():
         lstmfast.LTSM  # noqa: B018
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("lstmfast.nonexistent")
+
+
+def test_relative_imports_still_work_after_an_old_path_import():
+    """The old path must not change the moved module's own identity (its __spec__):
+    relative imports inside it (done lazily, in functions) would warn and break."""
+    code = (
+        "import warnings; warnings.simplefilter('error')\n"
+        "import lstmfast.models, lstmfast.training.model as m\n"
+        "assert m.__spec__.name == 'lstmfast.training.model' and m.__spec__.parent == m.__package__\n"
+        "import numpy as np\n"
+        "model = lstmfast.models.SequenceModel(1, 2, seed=0)\n"
+        "model.fit(np.zeros((3, 4, 1)), np.zeros((3, 4)), progress=False)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -347,7 +347,7 @@ def _pop(key):
         (_pop("__format__"), "not an lstmfast model file"),
         (_set("__format__", np.array("something.else")), "not an lstmfast model file"),
         (_pop("__version__"), "has no format version"),
-        (_set("__version__", np.array(2)), "format version 2 is not supported .*reads version 1"),
+        (_set("__version__", np.array(3)), r"format version 3 is not supported .*reads versions \[1, 2\]"),
         (_set("__version__", np.array("1")), "format version '1' is not supported"),
         (_pop("__config__"), "has no architecture config"),
         (_set("__config__", np.array("{not json")), "invalid architecture config"),
@@ -402,7 +402,18 @@ def test_load_refuses_corrupt_and_foreign_files(tmp_path):
 
 
 def test_format_version_constant():
-    assert FORMAT_VERSION == 1
+    assert FORMAT_VERSION == 2
+
+
+def test_version_1_files_still_load(tmp_path):
+    """Version 1 (before loss and forget_bias were in the config) reads with their defaults."""
+    model = SequenceModel(2, 3, seed=0)  # the model _rewrite saves
+    old = {k: v for k, v in model.config.items() if k not in ("loss", "forget_bias")}
+    path = _rewrite(tmp_path, lambda a: a.update({"__version__": np.array(1), "__config__": np.array(json.dumps(old))}))
+    loaded = SequenceModel.load(path)
+    assert loaded.config == model.config and loaded.loss == "bce" and loaded.forget_bias is None
+    for name, p in model.parameters().items():
+        np.testing.assert_array_equal(loaded.parameters()[name], p)
 
 
 # --------------------------------------------------------------------------- bad arguments

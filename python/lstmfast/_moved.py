@@ -36,10 +36,15 @@ class _AliasLoader(importlib.abc.Loader):
         self.target = target
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        return importlib.import_module(self.target)  # the module object itself, not a copy
+        module = importlib.import_module(self.target)  # the module object itself, not a copy
+        self.spec = module.__spec__
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        pass  # already executed under its new name
+        # Already executed under its new name. The import system has just set
+        # __spec__ to the old name's; put the module's own back, or its relative
+        # imports would see __package__ != __spec__.parent.
+        module.__spec__ = self.spec
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder):

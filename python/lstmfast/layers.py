@@ -351,6 +351,7 @@ class _Recurrent:
         stateful: bool = False,
         nonlinearity: str | None = None,
         unit_forget_bias: bool = False,
+        forget_bias: float | None = None,
     ) -> None:
         self.input_size = _checks.positive_int("input_size", input_size)
         self.hidden_size = _checks.positive_int("hidden_size", hidden_size)
@@ -384,7 +385,12 @@ class _Recurrent:
         self._state: tuple[Array, ...] | None = None  # carried between calls when stateful
         self.unit_forget_bias = _checks.flag("unit_forget_bias", unit_forget_bias)
         if self.unit_forget_bias:
-            self._open_forget_gate()
+            self._open_forget_gate("unit_forget_bias", 1.0, others=0.0)
+        self.forget_bias = None if forget_bias is None else _checks.real("forget_bias", forget_bias)
+        if self.forget_bias is not None:
+            if self.unit_forget_bias:
+                raise ValueError("forget_bias: give it or unit_forget_bias, not both")
+            self._open_forget_gate("forget_bias", self.forget_bias)
         self.nonlinearity: str | None = None
         if self.cell.nonlinearities:
             self.nonlinearity = _checks.check_nonlinearity(
@@ -395,18 +401,20 @@ class _Recurrent:
                 f"nonlinearity: only for the RNN (the {self.cell.title}'s are fixed), got {nonlinearity!r}"
             )
 
-    def _open_forget_gate(self) -> None:
-        """Keras' unit_forget_bias: the forget gate's bias_ih block 1, every other bias 0."""
+    def _open_forget_gate(self, option: str, value: float, others: float | None = None) -> None:
+        """The forget gate's bias: ``value`` in bias_ih's forget block and 0 in
+        bias_hh's, so that Γf starts near σ(value); with ``others``, every other bias
+        is set to it (Keras' unit_forget_bias: 1, and 0 elsewhere)."""
         if "f" not in self.cell.gate_names:
-            raise ValueError(f"unit_forget_bias: the {self.cell.title} has no forget gate (an LSTM option)")
+            raise ValueError(f"{option}: the {self.cell.title} has no forget gate (an LSTM option)")
         if not self.bias:
-            raise ValueError("unit_forget_bias: the layer has no bias (bias=False)")
+            raise ValueError(f"{option}: the layer has no bias (bias=False)")
         H, f = self.hidden_size, self.cell.gate_names.index("f")
         for name, p in self._params.items():
             if name.startswith("bias_"):
-                p[:] = 0
-                if name.startswith("bias_ih"):
-                    p[f * H : (f + 1) * H] = 1
+                if others is not None:
+                    p[:] = others
+                p[f * H : (f + 1) * H] = value if name.startswith("bias_ih") else 0
 
     # -- structure ------------------------------------------------------------------
 
@@ -650,6 +658,8 @@ class _Recurrent:
                 parts.append(f"{name}={getattr(self, name)}")
         if self.unit_forget_bias:
             parts.append("unit_forget_bias=True")
+        if self.forget_bias is not None:
+            parts.append(f"forget_bias={self.forget_bias}")
         if self.nonlinearity is not None:
             parts.append(f"nonlinearity={self.nonlinearity!r}")
         return ", ".join([*parts, f"dtype={self.dtype.name}"])
@@ -690,6 +700,11 @@ class LSTM(_Recurrent):
     unit_forget_bias : bool
         Start the forget gate open: bias_ih's forget block 1, every other bias 0
         (Keras' unit_forget_bias).
+    forget_bias : float or None
+        Start the forget gate at this bias (bias_ih's forget block; bias_hh's is
+        0; the other biases keep PyTorch's initialisation): Γf starts near
+        σ(forget_bias), so with 1 to 3 the cell state, and its gradient, is kept over
+        long spans from the start. Not with ``unit_forget_bias``.
     """
 
     cell = cells.LSTM
@@ -742,9 +757,17 @@ class _Cell:
         *,
         nonlinearity: str | None = None,
         unit_forget_bias: bool = False,
+        forget_bias: float | None = None,
     ) -> None:
         self._layer = self.layer_class(
-            input_size, hidden_size, bias, dtype, seed, nonlinearity=nonlinearity, unit_forget_bias=unit_forget_bias
+            input_size,
+            hidden_size,
+            bias,
+            dtype,
+            seed,
+            nonlinearity=nonlinearity,
+            unit_forget_bias=unit_forget_bias,
+            forget_bias=forget_bias,
         )
         self.input_size, self.hidden_size = self._layer.input_size, self._layer.hidden_size
 

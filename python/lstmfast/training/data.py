@@ -1,20 +1,33 @@
-"""Checks of the data a model trains on and predicts from: inputs, targets, masks.
+"""The data a model trains on and predicts from: checks of inputs, targets, masks
+and lengths, and the batches :func:`lstmfast.training.loop.fit` draws.
 
-Each returns a C-contiguous array in the model's dtype or raises an error that
-names the argument, the expected shape and the received one.
+Each check returns a C-contiguous array in the model's dtype or raises an error
+that names the argument, the expected shape and the received one.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from .. import _checks
 
-__all__ = ["inputs", "mask", "targets"]
+if TYPE_CHECKING:
+    from .tasks import Task
+
+__all__ = ["Batch", "inputs", "mask", "select", "targets"]
 
 Array = np.ndarray[Any, Any]
+
+
+class Batch(NamedTuple):
+    """One step's data: x (T, b, I), targets, mask (or None), lengths (b,) (or None)."""
+
+    x: Array
+    y: Array
+    mask: Array | None
+    lengths: Array | None
 
 
 def inputs(name: str, X: Any, input_size: int, dtype: Any) -> Array:
@@ -31,15 +44,14 @@ def inputs(name: str, X: Any, input_size: int, dtype: Any) -> Array:
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def targets(name: str, y: Any, shape: tuple[int, ...], layout: str, hint: str, dtype: Any) -> Array:
-    """Targets of exactly ``shape`` (the last axis, of size 1, may be left out), finite."""
-    arr = _checks.array(name, y)
-    if shape[-1] == 1 and arr.shape == shape[:-1]:
-        arr = arr[..., None]
-    if arr.shape != shape:
+def targets(name: str, y: Any, task: Task, shape: tuple[int, ...], layout: str, hint: str, dtype: Any) -> Array:
+    """Targets for ``task`` of exactly ``shape`` (see :meth:`Task.targets` for what
+    each task also takes), finite."""
+    arr = _checks.finite(name, _checks.array(name, y))
+    out = task.targets(name, arr, shape, dtype)
+    if out.shape != shape:
         raise ValueError(f"{name}: expected shape {layout} = {shape}{hint}, got {arr.shape}")
-    _checks.finite(name, arr)
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return out
 
 
 def mask(name: str, value: Any, shape: tuple[int, ...], layout: str, dtype: Any) -> Array | None:
@@ -58,3 +70,10 @@ def mask(name: str, value: Any, shape: tuple[int, ...], layout: str, dtype: Any)
     if arr.size and arr.min() < 0:
         raise ValueError(f"{name}: weights must be >= 0 (use 0/1 or booleans)")
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def select(output: str, X: Array, y: Array, mask: Array | None, lengths: Array | None, idx: Any) -> Batch:
+    """The sequences ``idx`` (a slice or indices) of every array: N is axis 1 of X,
+    axis 1 of per-step targets and masks, axis 0 of last-step ones and of lengths."""
+    pick = (slice(None), idx) if output == "per_step" else (idx,)
+    return Batch(X[:, idx], y[pick], None if mask is None else mask[pick], None if lengths is None else lengths[idx])

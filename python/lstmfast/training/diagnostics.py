@@ -39,9 +39,8 @@ import numpy as np
 
 from .. import _checks
 from ..layers import Layer, Level, _Recurrent, stack_backward, stack_forward
-from . import data, losses
+from . import data, losses, tasks
 from .model import SequenceModel
-from .tasks import TASKS
 
 __all__ = ["GradientFlow", "gradient_flow"]
 
@@ -168,7 +167,7 @@ def gradient_flow(
             p["head.weight"].astype(dtype),
             p["head.bias"].astype(dtype),
             y[-1] if model.output == "per_step" else y,
-            model.task,
+            model._task(),
         )
     elif isinstance(model_or_layer, _Recurrent):
         layer = model_or_layer
@@ -244,7 +243,7 @@ def _chained_bptt(
     if head is not None:
         w_y, b_y, y_last, task = head
         logits = losses.dense_forward(top, w_y, b_y)
-        loss, dlogits, _ = TASKS[task].loss(logits, y_last, None)
+        loss, dlogits, _ = (tasks.task(task) if isinstance(task, str) else task).loss(logits, y_last, None)
         dy_last, _, _ = losses.dense_backward(top, w_y, dlogits)
     assert dy_last is not None
 

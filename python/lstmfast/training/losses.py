@@ -25,10 +25,20 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._checks import array, as_float_arrays, check_shape, present
+from .._checks import array, as_float_arrays, check_shape, float_dtype, integer, positive_real, present
 from ..reference import sigmoid
 
-__all__ = ["dense_backward", "dense_forward", "mse_loss", "sigmoid", "sigmoid_bce_with_logits"]
+__all__ = [
+    "dense_backward",
+    "dense_forward",
+    "huber_loss",
+    "mse_loss",
+    "one_hot",
+    "sigmoid",
+    "sigmoid_bce_with_logits",
+    "softmax",
+    "softmax_cross_entropy_with_logits",
+]
 
 REDUCTIONS = ("sum", "mean")
 
@@ -134,14 +144,19 @@ def _loss_inputs(
     return pred, targets, mask
 
 
-def _reduce(loss: np.ndarray, grad: np.ndarray, mask: np.ndarray | None, reduction: str) -> tuple[float, np.ndarray]:
-    """Apply the mask (as weights) and the reduction to elementwise loss and gradient."""
+def _reduce(
+    loss: np.ndarray, grad: np.ndarray, mask: np.ndarray | None, reduction: str, *, grad_weights_axis: bool = False
+) -> tuple[float, np.ndarray]:
+    """Apply the mask (as weights) and the reduction to elementwise loss and gradient
+    (``grad_weights_axis``: the gradient has one more axis than the loss, the classes,
+    and each position's weight applies along it)."""
     if mask is None:
         count = loss.size
     else:
         keep = mask != 0  # where, not just multiply: 0 * NaN would be NaN
         loss = np.where(keep, mask * loss, 0)
-        grad = np.where(keep, mask * grad, 0)
+        gm, gk = (mask[..., None], keep[..., None]) if grad_weights_axis else (mask, keep)
+        grad = np.where(gk, gm * grad, 0)
         count = mask.sum()
     total = loss.sum()
     if reduction == "mean":
@@ -208,3 +223,113 @@ def mse_loss(pred: Any, targets: Any, mask: Any = None, reduction: str = "mean")
     pred, y, mask = _loss_inputs("pred", pred, targets, mask, reduction)
     diff = pred - y
     return _reduce(diff**2, 2 * diff, mask, reduction)
+
+
+def huber_loss(
+    pred: Any, targets: Any, mask: Any = None, reduction: str = "mean", delta: float = 1.0
+) -> tuple[float, np.ndarray]:
+    """Huber loss: squared near the target, linear far from it, so outliers pull less.
+
+    Per element, with d = pred − targets: ``0.5·d²`` where ``|d| <= delta``, else
+    ``delta·(|d| − 0.5·delta)`` (Keras' ``Huber``, PyTorch's ``HuberLoss``; the
+    forecasting course's loss for noisy series).
+
+    Parameters
+    ----------
+    pred, targets, mask, reduction
+        As in :func:`mse_loss`.
+    delta : float
+        Where the loss turns from quadratic to linear, > 0.
+
+    Returns
+    -------
+    loss : float
+    dpred : numpy.ndarray
+        dL/dpred = mask·clip(d, −delta, delta) (divided as the loss is).
+    """
+    delta = positive_real("delta", delta)
+    pred, y, mask = _loss_inputs("pred", pred, targets, mask, reduction)
+    d = pred - y
+    small = np.abs(d) <= delta
+    loss = np.where(small, 0.5 * d * d, delta * (np.abs(d) - 0.5 * delta))
+    return _reduce(loss, np.clip(d, -delta, delta), mask, reduction)
+
+
+def softmax(logits: Any, axis: int = -1) -> np.ndarray:
+    """Softmax over ``axis``, stable for any logits (the largest is subtracted first)."""
+    z = present("logits", as_float_arrays(logits=logits)[0])
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    p: np.ndarray = e / e.sum(axis=axis, keepdims=True)
+    return p
+
+
+def softmax_cross_entropy_with_logits(
+    logits: Any, targets: Any, mask: Any = None, reduction: str = "sum", class_weight: Any = None
+) -> tuple[float, np.ndarray]:
+    """Cross-entropy of ŷ = softmax(logits) over the last axis (K classes), from the logits.
+
+    Per position (every index but the last): ``L = −Σ_k y_k log ŷ_k``, computed as
+    ``logsumexp(z) − Σ_k y_k z_k`` (the largest logit subtracted first, so nothing
+    overflows); its gradient is ``ŷ − y`` (for targets that sum to 1).
+
+    Parameters
+    ----------
+    logits : array_like, (..., K)
+    targets : array_like
+        One-hot rows or class probabilities, shaped like ``logits`` (use
+        :func:`one_hot` for class indices).
+    mask : array_like or None
+        Weights of the positions: broadcastable to ``logits.shape[:-1]`` (or to
+        ``logits``, with one weight repeated over the K classes).
+    reduction : {"sum", "mean"}
+        "sum": over all (unmasked) positions; "mean": divided by their number (the
+        sum of the weights).
+    class_weight : array_like (K,) or None
+        Each position's loss is multiplied by the weight of its class (Keras'
+        ``class_weight``; for probability targets, by Σ_k y_k w_k).
+
+    Returns
+    -------
+    loss : float
+    dlogits : numpy.ndarray
+        dL/dlogits, in the logits' dtype.
+    """
+    z, y, _ = _loss_inputs("logits", logits, targets, None, reduction)
+    if z.ndim < 1 or z.shape[-1] < 2:
+        raise ValueError(f"logits: expected an array (..., K) with K >= 2 classes, got shape {z.shape}")
+    weights = None
+    if mask is not None:
+        m = array("mask", mask).astype(z.dtype, copy=False)
+        if m.shape == z.shape:
+            m = m[..., 0] if m.size == 0 else m.max(axis=-1)
+        try:
+            weights = np.broadcast_to(m, z.shape[:-1])
+        except ValueError:
+            raise ValueError(
+                f"mask: shape {m.shape} cannot be broadcast to the positions of logits {z.shape[:-1]}"
+            ) from None
+        if np.any(weights < 0):
+            raise ValueError("mask: weights must be >= 0 (use 0/1 or booleans)")
+    if class_weight is not None:
+        cw = array("class_weight", class_weight).astype(z.dtype, copy=False)
+        check_shape("class_weight", cw, "(K,)", (z.shape[-1],))
+        if np.any(cw < 0) or not np.isfinite(cw).all():
+            raise ValueError("class_weight: weights must be finite and >= 0")
+        per_position = y @ cw
+        weights = per_position if weights is None else weights * per_position
+    shifted = z - z.max(axis=-1, keepdims=True)
+    log_norm = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    loss = -(y * (shifted - log_norm)).sum(axis=-1)
+    grad = np.exp(shifted - log_norm) * y.sum(axis=-1, keepdims=True) - y
+    return _reduce(loss, grad, None if weights is None else weights, reduction, grad_weights_axis=True)
+
+
+def one_hot(labels: Any, classes: int, dtype: Any = np.float32) -> np.ndarray:
+    """Class indices (any shape) as one-hot rows: shape ``labels.shape + (classes,)``."""
+    idx = array("labels", labels, kinds="iu")
+    classes = integer("classes", classes, 2)
+    if idx.size and (idx.min() < 0 or idx.max() >= classes):
+        raise ValueError(f"labels: class indices must be in [0, {classes}), got values in [{idx.min()}, {idx.max()}]")
+    out = np.zeros((*idx.shape, classes), dtype=float_dtype(dtype))
+    np.put_along_axis(out, idx[..., None].astype(np.intp), 1, axis=-1)
+    return out

@@ -4,36 +4,31 @@ r"""A small trainable model: stacked LSTM, GRU or RNN layers plus a dense output
 
     a<t>  = LSTM, GRU or RNN layers (one or more, stacked)  over x<0..T-1>
     z<t>  = W_y a<t> + b_y                                   the dense head
-    ŷ<t>  = σ(z<t>)  (task="binary")   or   z<t>  (task="regression")
+    ŷ<t>  = σ(z<t>) (binary), softmax(z<t>) (multiclass) or z<t> (regression)
 
-with a prediction at every step (``output="per_step"``, the course's ŷ<t>) or
-only from the last step (``output="last"``: sequence classification, or
-forecasting the next value from a window).
+with a prediction at every step (``output="per_step"``, the course's ŷ<t>;
+sequence labelling) or only from the last step (``output="last"``: sequence
+classification, or forecasting the next value, or the next ``output_size``
+values, from a window).
 
 Every forward pass and every backpropagation through time runs in the C++ fast
 path (:func:`lstmfast.layers.stack_forward`); the head, the loss and the
 optimizer are NumPy. Layers are stacked with a Python loop over *layers*, never
-over time steps.
-
-The loss (see :mod:`lstmfast.training.tasks`)
----------------------------------------------
-* ``task="binary"``: binary cross-entropy of ŷ = σ(z), computed from the logits,
-  **summed over time steps** (and outputs) for each sequence, then averaged over
-  the sequences of the batch: ``L = (1/N) Σ_n Σ_t Σ_o mask·BCE``. This is the
-  course's ``L = Σ_t L<t>`` per sequence. With ``output="last"`` only the last
-  step counts.
-* ``task="regression"``: mean squared error over all (unmasked) elements.
-
-A ``mask`` (same shape as the targets, or without their last axis) selects or
-weights the elements that count, e.g. only the verb position in the
-plural-cats task (:mod:`lstmfast.datasets.agreement`).
+over time steps. The losses are those of :mod:`lstmfast.training.tasks`;
+training is :mod:`lstmfast.training.loop` (callbacks, checkpoints, streamed
+batches); the file format is :mod:`lstmfast.training.checkpoint`.
 
 Shapes
 ------
 Inputs are time-major, ``X`` (T, N, I). Targets are (T, N, O) for
 ``output="per_step"`` and (N, O) for ``output="last"``; when O = 1 the last axis
-may be left out ((T, N) or (N,)). :meth:`~SequenceModel.predict` returns the same
-shapes (always with the O axis).
+may be left out ((T, N) or (N,)), and multiclass targets may be class indices of
+that shape instead of one-hot rows. :meth:`~SequenceModel.predict` returns the
+(T, N, O) or (N, O) predictions.
+
+Variable lengths: ``lengths`` (N,) right-padded sequences; the kernels skip the
+padding (no padded step is computed), per-step losses ignore it, and
+``output="last"`` reads each sequence's own last step.
 
 Example
 -------
@@ -68,10 +63,10 @@ from ..layers import LAYERS, Layer, Level, StackTape, parameter_names, stack_bac
 from ..layers import parameter_shapes as parameter_shapes_of_layers
 from . import checkpoint, data, losses
 from .checkpoint import FORMAT_VERSION
-from .optim import Adam, Optimizer, clip_grad_norm
-from .tasks import TASKS, Scores
+from .optim import Optimizer
+from .tasks import TASKS, Scores, Task, task
 
-__all__ = ["FORMAT_VERSION", "OUTPUTS", "SequenceModel"]
+__all__ = ["FORMAT_VERSION", "OUTPUTS", "SequenceModel", "architecture", "parameter_shapes"]
 
 OUTPUTS = ("per_step", "last")
 
@@ -96,7 +91,9 @@ def architecture(
     cell: Any = "lstm",
     output: Any = "per_step",
     task: Any = "binary",
+    loss: Any = None,
     nonlinearity: Any = None,
+    forget_bias: Any = None,
     dtype: Any = np.float32,
 ) -> dict[str, Any]:
     """The arguments of :class:`SequenceModel` checked and normalised, as its
@@ -104,14 +101,25 @@ def architecture(
     kind = cells.get(cell)
     if nonlinearity is not None and not kind.nonlinearities:
         raise ValueError(f"nonlinearity: only for cell='rnn' (the {kind.title}'s is fixed), got {nonlinearity!r}")
+    if forget_bias is not None:
+        if "f" not in kind.gate_names:
+            raise ValueError(f"forget_bias: only for cell='lstm' (the {kind.title} has no forget gate)")
+        forget_bias = _checks.real("forget_bias", forget_bias)
+    task_name = _checks.choice("task", task, tuple(TASKS))
+    loss = TASKS[task_name][0] if loss is None else _checks.choice("loss", loss, TASKS[task_name])
+    output_size = _checks.positive_int("output_size", output_size)
+    if task_name == "multiclass" and output_size < 2:
+        raise ValueError(f"output_size: a multiclass model needs output_size >= 2 classes, got {output_size}")
     return {
         "input_size": _checks.positive_int("input_size", input_size),
         "hidden_size": _hidden_sizes(hidden_size),
-        "output_size": _checks.positive_int("output_size", output_size),
+        "output_size": output_size,
         "cell": kind.name,
         "output": _checks.choice("output", output, OUTPUTS),
-        "task": _checks.choice("task", task, tuple(TASKS)),
+        "task": task_name,
+        "loss": loss,
         "nonlinearity": _checks.check_nonlinearity(nonlinearity or "tanh") if kind.nonlinearities else None,
+        "forget_bias": forget_bias,
         "dtype": _checks.float_dtype(dtype).name,
     }
 
@@ -139,15 +147,24 @@ class SequenceModel:
         H of each recurrent layer; a list stacks layers (the first reads x, each
         next one reads the previous one's hidden states).
     output_size : int, default 1
-        O, outputs of the head per step (binary: independent sigmoids).
+        O, outputs of the head per step: independent sigmoids (binary), the classes
+        (multiclass) or values (regression; e.g. the next O values of a series).
     cell : {"lstm", "gru", "rnn"}, keyword-only
         Layer type (``lstmfast.LSTM``, ``lstmfast.GRU`` or the vanilla ``lstmfast.RNN``).
     output : {"per_step", "last"}
         A prediction at every time step, or only from the last one.
-    task : {"binary", "regression"}
-        Sigmoid + BCE summed over time, or linear + MSE (see the module docstring).
+    task : {"binary", "multiclass", "regression"}
+        See :mod:`lstmfast.training.tasks`.
+    loss : str or None
+        The task's loss: "bce" (binary), "cross_entropy" (multiclass), "mse" or
+        "huber" (regression); None: the first of these for the task.
     nonlinearity : {"tanh", "relu"} or None
         For ``cell="rnn"`` only (default "tanh").
+    forget_bias : float or None
+        For ``cell="lstm"`` only: start every layer's forget gate at this bias
+        (``bias_ih``'s forget block; ``bias_hh``'s is 0), e.g. 1 to 3, so that Γf
+        starts near σ(forget_bias) and the cell state (and its gradient) is kept
+        over long spans from the first epoch. None: PyTorch's initialisation.
     dtype : float32 (default) or float64
         Of every parameter and computation. Inputs are converted to it.
     seed : int or None
@@ -158,6 +175,8 @@ class SequenceModel:
     ----------
     layers : list of LSTM, GRU or RNN
         The recurrent layers, input side first (their parameters are the model's).
+    stop_training : bool
+        A callback sets it to end :meth:`fit` after the current epoch.
     """
 
     def __init__(
@@ -169,7 +188,9 @@ class SequenceModel:
         cell: str = "lstm",
         output: str = "per_step",
         task: str = "binary",
+        loss: str | None = None,
         nonlinearity: str | None = None,
+        forget_bias: float | None = None,
         dtype: Any = np.float32,
         seed: int | None = None,
     ) -> None:
@@ -180,7 +201,9 @@ class SequenceModel:
             cell=cell,
             output=output,
             task=task,
+            loss=loss,
             nonlinearity=nonlinearity,
+            forget_bias=forget_bias,
             dtype=dtype,
         )
         self.input_size: int = config["input_size"]
@@ -189,17 +212,24 @@ class SequenceModel:
         self.cell: str = config["cell"]
         self.output: str = config["output"]
         self.task: str = config["task"]
+        self.loss: str = config["loss"]
         self.nonlinearity: str | None = config["nonlinearity"]
+        self.forget_bias: float | None = config["forget_bias"]
         self.dtype = np.dtype(config["dtype"])
-        kind = cells.get(self.cell)
+        self.stop_training = False
         rng = np.random.default_rng(_checks.seed(seed))
 
         self.layers: list[Layer] = []
         self._names: list[dict[str, str]] = []  # per layer: the layer's name -> the model's name
         in_size = self.input_size
         for k, h in enumerate(self.hidden_sizes):
-            layer = LAYERS[kind.name](
-                in_size, h, dtype=self.dtype, seed=int(rng.integers(2**63)), nonlinearity=self.nonlinearity
+            layer = LAYERS[self.cell](
+                in_size,
+                h,
+                dtype=self.dtype,
+                seed=int(rng.integers(2**63)),
+                nonlinearity=self.nonlinearity,
+                forget_bias=self.forget_bias,
             )
             self.layers.append(layer)
             self._names.append({name: f"{self.cell}.{name[: -len('_l0')]}_l{k}" for name in layer.parameters()})
@@ -269,13 +299,17 @@ class SequenceModel:
             "cell": self.cell,
             "output": self.output,
             "task": self.task,
+            "loss": self.loss,
             "nonlinearity": self.nonlinearity,
+            "forget_bias": self.forget_bias,
             "dtype": self.dtype.name,
         }
 
     def __repr__(self) -> str:
         hidden = self.hidden_sizes[0] if len(self.hidden_sizes) == 1 else self.hidden_sizes
         extra = f", nonlinearity={self.nonlinearity!r}" if self.nonlinearity is not None else ""
+        extra += f", forget_bias={self.forget_bias}" if self.forget_bias is not None else ""
+        extra += f", loss={self.loss!r}" if self.loss != TASKS[self.task][0] else ""
         return (
             f"SequenceModel(input_size={self.input_size}, hidden_size={hidden}, "
             f"output_size={self.output_size}, cell={self.cell!r}{extra}, output={self.output!r}, "
@@ -295,14 +329,21 @@ class SequenceModel:
         return (N, self.output_size), "(N, O)"
 
     def check_targets(self, y: Any, T: int, N: int, name: str = "y") -> Array:
-        """``y`` checked and converted to :meth:`target_shape`."""
+        """``y`` checked and converted to :meth:`target_shape` (multiclass: one-hot)."""
         shape, layout = self.target_shape(T, N)
         hint = (" (T and N from X)" if self.output == "per_step" else " (N from X)") + f" for output={self.output!r}"
-        arr = data.targets(name, y, shape, layout, hint, self.dtype)
-        TASKS[self.task].check_targets(name, arr)
-        return arr
+        return data.targets(name, y, self._task(), shape, layout, hint, self.dtype)
 
-    def _check_data(self, X: Any, y: Any, mask: Any, prefix: str = "") -> tuple[Array, Array, Array | None]:
+    def check_lengths(self, lengths: Any, T: int, N: int, name: str = "lengths") -> Array | None:
+        """None, or int64 (N,) with every length in [1, T]."""
+        return _checks.check_lengths(lengths, T, N)
+
+    def _task(self, class_weight: Array | None = None) -> Task:
+        return task(self.task, self.loss, class_weight)
+
+    def _check_data(
+        self, X: Any, y: Any, mask: Any, lengths: Any = None, prefix: str = ""
+    ) -> tuple[Array, Array, Array | None, Array | None]:
         X = self.check_inputs(X, prefix + "X")
         T, N = X.shape[:2]
         shape, layout = self.target_shape(T, N)
@@ -310,14 +351,8 @@ class SequenceModel:
             X,
             self.check_targets(y, T, N, prefix + "y"),
             data.mask(prefix + "mask", mask, shape, layout, self.dtype),
+            self.check_lengths(lengths, T, N, prefix + "lengths"),
         )
-
-    def _batch(
-        self, X: Array, y: Array | None, mask: Array | None, idx: Any
-    ) -> tuple[Array, Array | None, Array | None]:
-        """The sequences ``idx`` (a slice or indices) of X, y and mask."""
-        pick = (slice(None), idx) if self.output == "per_step" else (idx,)  # where N is in y and mask
-        return (X[:, idx], None if y is None else y[pick], None if mask is None else mask[pick])
 
     # -- forward, loss, backward ---------------------------------------------------
 
@@ -325,20 +360,26 @@ class SequenceModel:
         """The recurrent layers as :func:`~lstmfast.layers.stack_forward` runs them."""
         return [level for layer in self.layers for level in layer.levels()]
 
-    def _forward(self, x: Array, training: bool) -> tuple[Array, Array, StackTape | None]:
+    def _forward(self, x: Array, training: bool, lengths: Array | None = None) -> tuple[Array, Array, StackTape | None]:
         """``logits, features, tape``: features are what the head reads."""
-        h, _, tape = stack_forward(self.levels(), x, training=training)  # C++, whole sequences
-        features = h if self.output == "per_step" else h[-1]
+        h, _, tape = stack_forward(self.levels(), x, training=training, lengths=lengths)  # C++, whole sequences
+        if self.output == "per_step":
+            features = h
+        elif lengths is None:
+            features = h[-1]
+        else:  # each sequence's own last step
+            features = h[lengths - 1, np.arange(h.shape[1])]
         logits = losses.dense_forward(features, self._head["head.weight"], self._head["head.bias"])
         return logits, features, tape
 
-    def _backward(self, dlogits: Array, features: Array, tape: StackTape) -> Grads:
+    def _backward(self, dlogits: Array, features: Array, tape: StackTape, lengths: Array | None = None) -> Grads:
         dfeatures, dw, db = losses.dense_backward(features, self._head["head.weight"], dlogits)
         if self.output == "per_step":
             dy = dfeatures
         else:  # only the last step feeds the head
-            dy = np.zeros((tape.shape[0], *dfeatures.shape), dtype=self.dtype)
-            dy[-1] = dfeatures
+            T, B = tape.shape
+            dy = np.zeros((T, B, dfeatures.shape[-1]), dtype=self.dtype)
+            dy[(T - 1 if lengths is None else lengths - 1), np.arange(B)] = dfeatures
         g = stack_backward(self.levels(), tape, dy)  # BPTT in C++
         grads: Grads = {}
         own = parameter_names(0)  # each layer is a one-layer stack of its own
@@ -349,15 +390,25 @@ class SequenceModel:
         grads.update({"head.weight": dw, "head.bias": db})
         return {name: grads[name] for name in self.parameters()}
 
-    def _train_batch(self, x: Array, y: Array, mask: Array | None) -> tuple[float, float, Grads, Array]:
-        logits, features, tape = self._forward(x, training=True)
-        assert tape is not None
-        total, dlogits, count = TASKS[self.task].loss(logits, y, mask)
-        scale = 1.0 / count if count > 0 else 0.0
-        grads = self._backward(dlogits * self.dtype.type(scale), features, tape)
-        return total, count, grads, logits
+    def _loss_mask(self, mask: Array | None, lengths: Array | None, T: int) -> Array | None:
+        """The mask of the loss: ``mask`` and, per step, the real steps of each sequence."""
+        if lengths is None or self.output == "last":
+            return mask
+        real = (np.arange(T)[:, None] < lengths[None, :])[..., None].astype(self.dtype)  # (T, N, 1)
+        return real if mask is None else mask * real
 
-    def loss_and_gradients(self, X: Any, y: Any, mask: Any = None) -> tuple[float, Grads]:
+    def _train_batch(
+        self, x: Array, y: Array, mask: Array | None, lengths: Array | None = None, task: Task | None = None
+    ) -> tuple[float, float, Grads, Array, Array | None]:
+        logits, features, tape = self._forward(x, True, lengths)
+        assert tape is not None
+        mask = self._loss_mask(mask, lengths, x.shape[0])
+        total, dlogits, count = (task or self._task()).loss(logits, y, mask)
+        scale = 1.0 / count if count > 0 else 0.0
+        grads = self._backward(dlogits * self.dtype.type(scale), features, tape, lengths)
+        return total, count, grads, logits, mask
+
+    def loss_and_gradients(self, X: Any, y: Any, mask: Any = None, lengths: Any = None) -> tuple[float, Grads]:
         """The loss on one batch and its gradient for every parameter (one forward + BPTT).
 
         Parameters
@@ -366,16 +417,17 @@ class SequenceModel:
         y : array_like, (T, N, O) or (N, O) (see the module docstring)
         mask : array_like or None
             The shape of ``y``, or without its last axis.
+        lengths : array_like of int (N,) or None
 
         Returns
         -------
         loss : float
-            As defined in the module docstring (what :meth:`fit` minimises).
+            What :meth:`fit` minimises (see :mod:`lstmfast.training.tasks`).
         grads : dict of str to numpy.ndarray
             dL/dp for every name of :meth:`parameters`, in the model's dtype.
         """
-        X, y, mask = self._check_data(X, y, mask)
-        total, count, grads, _ = self._train_batch(X, y, mask)
+        X, y, mask, lengths = self._check_data(X, y, mask, lengths)
+        total, count, grads, _, _ = self._train_batch(X, y, mask, lengths)
         return (total / count if count > 0 else 0.0), grads
 
     # -- training and inference ----------------------------------------------------
@@ -383,140 +435,63 @@ class SequenceModel:
     def fit(
         self,
         X: Any,
-        y: Any,
+        y: Any = None,
         epochs: int = 1,
         batch_size: int = 32,
         *,
         optimizer: Optimizer | None = None,
         clip_norm: float | None = None,
         mask: Any = None,
-        validation_data: tuple[Any, ...] | None = None,
+        lengths: Any = None,
+        validation_data: Any = None,
+        validation_split: float | None = None,
         shuffle: bool = True,
         seed: int | None = None,
         progress: bool = True,
+        callbacks: Any = None,
+        class_weight: Any = None,
+        resume: str | os.PathLike[str] | None = None,
     ) -> History:
         """Train with mini-batch gradient descent; every forward and BPTT in C++.
 
-        Parameters
-        ----------
-        X : array_like, (T, N, I)
-            Training sequences, time-major.
-        y : array_like
-            Targets, (T, N, O) or (N, O) (see the module docstring).
-        epochs : int
-            Passes over the data, >= 1.
-        batch_size : int
-            Sequences per gradient step, >= 1 (the last batch of an epoch may be smaller).
-        optimizer : Optimizer, optional
-            Default: a new ``Adam(lr=1e-3)`` for this call. Pass the same optimizer
-            to later calls to keep its state (momentum, moments).
-        clip_norm : float, optional
-            Clip the global gradient norm to this value before each step
-            (:func:`lstmfast.training.clip_grad_norm`).
-        mask : array_like, optional
-            Which target elements count (the shape of ``y``, or without its last axis).
-        validation_data : tuple (X_val, y_val) or (X_val, y_val, mask_val), optional
-            Evaluated after every epoch.
-        shuffle : bool
-            Visit the sequences in a new random order every epoch.
-        seed : int, optional
-            Seed of the shuffling. A model built with the same ``seed`` and trained
-            with the same data, arguments and ``seed`` ends with bit-identical
-            parameters and history.
-        progress : bool
-            Show a tqdm progress bar (on stderr).
-
-        Returns
-        -------
-        dict of str to list of float
-            One value per epoch: ``"loss"`` (the mean training loss over the epoch's
-            batches, weighted by their size, with the weights of the moment each
-            batch was seen, as Keras reports it), ``"accuracy"`` (binary tasks:
-            fraction of unmasked outputs with (ŷ > 0.5) == (y > 0.5)), and with
-            ``validation_data`` also ``"val_loss"`` (and ``"val_accuracy"``),
-            measured after the epoch.
-
-        Raises
-        ------
-        FloatingPointError
-            If the loss becomes NaN or infinite (try a smaller learning rate or
-            ``clip_norm``).
+        See :func:`lstmfast.training.loop.fit` for every argument: ``X``, ``y`` as
+        arrays (or ``X`` a source of batches and ``y`` None), callbacks, validation,
+        class weights, and ``resume`` from a training checkpoint.
         """
-        X, y, mask = self._check_data(X, y, mask)
-        epochs = _checks.positive_int("epochs", epochs)
-        batch_size = _checks.positive_int("batch_size", batch_size)
-        if optimizer is None:
-            optimizer = Adam(lr=1e-3)
-        elif not callable(getattr(optimizer, "step", None)):
-            raise TypeError(
-                f"optimizer: expected an lstmfast.training optimizer (with a step(params, grads) "
-                f"method), got {type(optimizer).__name__}"
-            )
-        if clip_norm is not None:
-            clip_norm = _checks.positive_real("clip_norm", clip_norm, what="None or a finite number > 0")
-        val = self._check_validation(validation_data)
-        shuffle = _checks.flag("shuffle", shuffle)
-        progress = _checks.flag("progress", progress)
-        rng = np.random.default_rng(_checks.seed(seed))
-        task = TASKS[self.task]
+        from .loop import fit
 
-        N = X.shape[1]
-        batches = -(-N // batch_size)
-        names = ["loss", *task.metrics]
-        history: History = {name: [] for name in names + ([f"val_{n}" for n in names] if val else [])}
+        return fit(
+            self,
+            X,
+            y,
+            epochs,
+            batch_size,
+            optimizer=optimizer,
+            clip_norm=clip_norm,
+            mask=mask,
+            lengths=lengths,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            shuffle=shuffle,
+            seed=seed,
+            progress=progress,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            resume=resume,
+        )
 
-        from tqdm import tqdm  # a runtime dependency; imported when training
-
-        with tqdm(total=epochs * batches, unit="batch", disable=not progress, leave=True, dynamic_ncols=True) as bar:
-            for epoch in range(epochs):
-                bar.set_description(f"epoch {epoch + 1}/{epochs}")
-                order = rng.permutation(N) if shuffle else np.arange(N)
-                scores = Scores(task)
-                for b in range(batches):
-                    xb, yb, mb = self._batch(X, y, mask, order[b * batch_size : (b + 1) * batch_size])
-                    assert yb is not None
-                    total, count, grads, logits = self._train_batch(xb, yb, mb)
-                    if not math.isfinite(total):
-                        raise FloatingPointError(
-                            f"fit: the loss became {total} at epoch {epoch + 1}, batch {b + 1}; "
-                            f"lower the learning rate or pass clip_norm"
-                        )
-                    if clip_norm is not None:
-                        clip_grad_norm(grads, clip_norm)  # type: ignore[arg-type]
-                    optimizer.step(self.parameters(), grads)
-                    scores.add(total, count, logits, yb, mb)
-                    bar.update(1)
-                    if progress:
-                        bar.set_postfix(loss=f"{scores.loss:.4g}", refresh=False)
-                for name, value in scores.result().items():
-                    history[name].append(value)
-                if val is not None:
-                    for name, value in self._evaluate(*val, batch_size).items():
-                        history["val_" + name].append(value)
-                if progress:
-                    bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in history.items()})
-        return history
-
-    def _check_validation(self, validation_data: Any) -> tuple[Array, Array, Array | None] | None:
-        if validation_data is None:
-            return None
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise TypeError(
-                "validation_data: expected a tuple (X_val, y_val) or (X_val, y_val, mask_val), "
-                f"got {type(validation_data).__name__}"
-            )
-        X, y = validation_data[0], validation_data[1]
-        mask = validation_data[2] if len(validation_data) == 3 else None
-        return self._check_data(X, y, mask, prefix="validation_data: ")
-
-    def predict(self, X: Any, batch_size: int = 256) -> Array:
-        """Predictions: probabilities ŷ = σ(z) (binary) or values z (regression).
+    def predict(self, X: Any, batch_size: int = 256, lengths: Any = None) -> Array:
+        """Predictions: probabilities ŷ = σ(z) (binary), class probabilities
+        softmax(z) (multiclass) or values z (regression).
 
         Parameters
         ----------
         X : array_like, (T, N, I)
         batch_size : int
             Sequences per forward call (memory vs. speed; results do not depend on it).
+        lengths : array_like of int (N,) or None
+            Right-padded sequences: outputs past each end are those of a zero state
+            (``per_step``), and ``last`` reads each sequence's own last step.
 
         Returns
         -------
@@ -525,33 +500,40 @@ class SequenceModel:
             model's dtype.
         """
         X = self.check_inputs(X)
+        lengths = self.check_lengths(lengths, X.shape[0], X.shape[1])
         batch_size = _checks.positive_int("batch_size", batch_size)
-        task = TASKS[self.task]
         out = []
         for start in range(0, X.shape[1], batch_size):
-            logits, _, _ = self._forward(X[:, start : start + batch_size], training=False)
-            out.append(task.predict(logits))
+            part = slice(start, start + batch_size)
+            logits, _, _ = self._forward(X[:, part], False, None if lengths is None else lengths[part])
+            out.append(self._task().predict(logits))
         return np.concatenate(out, axis=1 if self.output == "per_step" else 0)
 
-    def evaluate(self, X: Any, y: Any, mask: Any = None, batch_size: int = 256) -> dict[str, float]:
-        """Loss (as :meth:`fit` defines it) and, for binary tasks, accuracy on a data set.
+    def evaluate(
+        self, X: Any, y: Any, mask: Any = None, batch_size: int = 256, lengths: Any = None
+    ) -> dict[str, float]:
+        """Loss (as :meth:`fit` defines it, without class weights) and, for classification
+        tasks, accuracy on a data set.
 
         Returns
         -------
         dict
-            ``{"loss": float}`` plus ``"accuracy"`` for ``task="binary"``.
+            ``{"loss": float}`` plus ``"accuracy"`` for binary and multiclass tasks.
         """
-        X, y, mask = self._check_data(X, y, mask)
-        return self._evaluate(X, y, mask, _checks.positive_int("batch_size", batch_size))
+        X, y, mask, lengths = self._check_data(X, y, mask, lengths)
+        return self._evaluate(X, y, mask, lengths, _checks.positive_int("batch_size", batch_size))
 
-    def _evaluate(self, X: Array, y: Array, mask: Array | None, batch_size: int) -> dict[str, float]:
-        task = TASKS[self.task]
-        scores = Scores(task)
+    def _evaluate(
+        self, X: Array, y: Array, mask: Array | None, lengths: Array | None, batch_size: int
+    ) -> dict[str, float]:
+        task_ = self._task()
+        scores = Scores(task_)
         for start in range(0, X.shape[1], batch_size):
-            xb, yb, mb = self._batch(X, y, mask, slice(start, start + batch_size))
-            assert yb is not None
-            logits, _, _ = self._forward(xb, training=False)
-            total, _, count = task.loss(logits, yb, mb)
+            part = slice(start, start + batch_size)
+            xb, yb, mb, lb = data.select(self.output, X, y, mask, lengths, part)
+            logits, _, _ = self._forward(xb, False, lb)
+            mb = self._loss_mask(mb, lb, xb.shape[0])
+            total, _, count = task_.loss(logits, yb, mb)
             scores.add(total, count, logits, yb, mb)
         return scores.result()
 
@@ -567,5 +549,6 @@ class SequenceModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SequenceModel:
-        """Read a model written by :meth:`save` (see :func:`lstmfast.training.checkpoint.load`)."""
+        """Read a model written by :meth:`save` (or a training checkpoint; see
+        :func:`lstmfast.training.checkpoint.load`)."""
         return checkpoint.load(path)

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import _checks
 
-__all__ = ["SGD", "Adam", "Optimizer", "clip_grad_norm"]
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm"]
 
 
 def _fraction(name: str, value: Any) -> float:
@@ -76,8 +76,9 @@ class Optimizer:
     between steps (e.g. for a schedule).
     """
 
-    def __init__(self, lr: float) -> None:
+    def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
         self.lr = _checks.positive_real("lr", lr)
+        self.weight_decay = _checks.positive_real("weight_decay", weight_decay, allow_zero=True)
         self.state: dict[str, dict[str, Any]] = {}
 
     def step(self, params: MutableMapping[str, np.ndarray], grads: Mapping[str, Any]) -> None:
@@ -103,9 +104,39 @@ class Optimizer:
                     )
             self._update(p, g.astype(p.dtype, copy=False), state)
 
+    def _decay(self, p: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """g + weight_decay·p: the L2 penalty's gradient added (PyTorch's SGD and Adam)."""
+        return g + p.dtype.type(self.weight_decay) * p if self.weight_decay else g
+
     def reset(self) -> None:
         """Forget all state (momentum buffers, moments, step counts)."""
         self.state.clear()
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """The constructor's arguments: ``type(opt)(**opt.hyperparameters())`` is a fresh copy."""
+        return {"lr": self.lr, "weight_decay": self.weight_decay}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a later run needs to continue exactly: the kind of optimizer,
+        its hyperparameters (including the current ``lr``) and a copy of its state."""
+        state = {
+            name: {key: value.copy() if isinstance(value, np.ndarray) else value for key, value in s.items()}
+            for name, s in self.state.items()
+        }
+        return {"optimizer": type(self).__name__, "hyperparameters": self.hyperparameters(), "state": state}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state_dict` of an optimizer of the same kind."""
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"optimizer", "hyperparameters", "state"}:
+            raise TypeError("state_dict: expected the dict of Optimizer.state_dict()")
+        if state_dict["optimizer"] != type(self).__name__:
+            raise ValueError(f"state_dict: holds the state of {state_dict['optimizer']}, not of {type(self).__name__}")
+        fresh = type(self)(**state_dict["hyperparameters"])  # checks them
+        self.__dict__.update({k: v for k, v in vars(fresh).items() if k != "state"})
+        self.state = {
+            name: {key: np.array(value) if isinstance(value, np.ndarray) else value for key, value in s.items()}
+            for name, s in state_dict["state"].items()
+        }
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -128,16 +159,22 @@ class SGD(Optimizer):
         In [0, 1).
     nesterov : bool
         Nesterov momentum (needs ``momentum > 0``).
+    weight_decay : float
+        L2 penalty: ``weight_decay·p`` is added to g first (PyTorch's SGD).
     """
 
-    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False) -> None:
-        super().__init__(lr)
+    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> None:
+        super().__init__(lr, weight_decay)
         self.momentum = _fraction("momentum", momentum)
         self.nesterov = _checks.flag("nesterov", nesterov)
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov: Nesterov momentum needs momentum > 0")
 
+    def hyperparameters(self) -> dict[str, Any]:
+        return {**super().hyperparameters(), "momentum": self.momentum, "nesterov": self.nesterov}
+
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        g = self._decay(p, g)
         if self.momentum == 0:
             p -= self.lr * g
             return
@@ -150,7 +187,7 @@ class SGD(Optimizer):
         p -= self.lr * (g + self.momentum * v if self.nesterov else v)
 
     def __repr__(self) -> str:
-        return f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov})"
+        return f"SGD({', '.join(f'{k}={v!r}' for k, v in self.hyperparameters().items())})"
 
 
 class Adam(Optimizer):
@@ -172,16 +209,27 @@ class Adam(Optimizer):
         β1, β2 in [0, 1) (default (0.9, 0.999)).
     eps : float
         > 0, added to the denominator (default 1e-8).
+    weight_decay : float
+        L2 penalty: ``weight_decay·p`` is added to g first (PyTorch's Adam; see
+        :class:`AdamW` for the decoupled form).
     """
 
-    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-        super().__init__(lr)
+    def __init__(
+        self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0
+    ) -> None:
+        super().__init__(lr, weight_decay)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
         self.betas = (_fraction("betas[0]", betas[0]), _fraction("betas[1]", betas[1]))
         self.eps = _checks.positive_real("eps", eps)
 
+    def hyperparameters(self) -> dict[str, Any]:
+        return {**super().hyperparameters(), "betas": self.betas, "eps": self.eps}
+
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        self._adam_step(p, self._decay(p, g), state)
+
+    def _adam_step(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
         b1, b2 = self.betas
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
@@ -198,7 +246,23 @@ class Adam(Optimizer):
         p -= step_size * (m / denom)
 
     def __repr__(self) -> str:
-        return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps})"
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.hyperparameters().items())})"
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter, 2019; PyTorch's AdamW):
+    every parameter first shrinks, ``p ← p − lr·weight_decay·p``, then takes the Adam
+    step on its gradient alone. Default ``weight_decay`` 0.01, as PyTorch's."""
+
+    def __init__(
+        self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01
+    ) -> None:
+        super().__init__(lr, betas, eps, weight_decay)
+
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+        if self.weight_decay:
+            p *= p.dtype.type(1 - self.lr * self.weight_decay)
+        self._adam_step(p, g, state)
 
 
 def clip_grad_norm(grads: MutableMapping[str, np.ndarray | None], max_norm: float) -> float:
