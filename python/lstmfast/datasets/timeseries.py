@@ -196,11 +196,13 @@ def fixed_partition(
 # --------------------------------------------------------------------------- windows
 
 
-def make_windows(series: Any, window_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every window of ``window_size`` consecutive values, and the value that follows it.
+def make_windows(series: Any, window_size: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Every window of ``window_size`` consecutive values, and the ``horizon`` values
+    that follow it.
 
     Window j is ``series[j : j + window_size]`` and its target is
-    ``series[j + window_size]``, for j = 0 ... N − window_size − 1.
+    ``series[j + window_size : j + window_size + horizon]``, for j = 0 ... M − 1
+    with M = N − window_size − horizon + 1.
 
     Parameters
     ----------
@@ -208,18 +210,26 @@ def make_windows(series: Any, window_size: int) -> tuple[np.ndarray, np.ndarray]
         Finite values (no NaN).
     window_size : int
         1 <= window_size < N.
+    horizon : int
+        Values to predict from each window (a model with ``output="last"`` and
+        ``output_size=horizon`` forecasts them at once), 1 <= horizon <= N − window_size.
 
     Returns
     -------
-    X : numpy.ndarray, (window_size, N − window_size, 1)
+    X : numpy.ndarray, (window_size, M, 1)
         Time-major inputs, ready for ``lstm_forward``: ``X[:, j, 0]`` is window j.
-    y : numpy.ndarray, (N − window_size, 1)
-        ``y[j, 0]`` is the target of window j.
+    y : numpy.ndarray, (M, horizon)
+        ``y[j]`` is the target of window j.
     """
-    series, window_size = _series_cut(series, "window_size", window_size)
-    windows = np.lib.stride_tricks.sliding_window_view(series, window_size)[:-1]  # (N - w, w)
+    values, window_size = _series_cut(series, "window_size", window_size)
+    n = len(values)
+    horizon = _checks.integer(
+        "horizon", horizon, 1, n - window_size, rule=f"1 <= horizon <= len(series) - window_size = {n - window_size}"
+    )
+    count = n - window_size - horizon + 1
+    windows = np.lib.stride_tricks.sliding_window_view(values, window_size)[:count]  # (M, w)
     X = np.array(windows.T, order="C", copy=True)[:, :, None]  # a writable copy
-    y = series[window_size:, None].copy()
+    y = np.lib.stride_tricks.sliding_window_view(values[window_size:], horizon).copy()  # (M, horizon)
     return X, y
 
 

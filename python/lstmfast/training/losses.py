@@ -300,7 +300,9 @@ def softmax_cross_entropy_with_logits(
     weights = None
     if mask is not None:
         m = array("mask", mask).astype(z.dtype, copy=False)
-        if m.shape == z.shape:
+        if m.ndim == z.ndim and m.shape[-1] == 1:  # one weight per position, on an axis of its own
+            m = m[..., 0]
+        elif m.shape == z.shape:  # the same weight repeated over the classes
             m = m[..., 0] if m.size == 0 else m.max(axis=-1)
         try:
             weights = np.broadcast_to(m, z.shape[:-1])
