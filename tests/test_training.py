@@ -322,7 +322,7 @@ def test_learning_rate_scheduler_sets_and_records_each_epochs_rate():
         X, y, epochs=4, optimizer=optimizer, progress=False, callbacks=[LearningRateScheduler(lr_sweep(1e-3, 10, 1))]
     )
     assert history["lr"] == pytest.approx([1e-3, 1e-2, 1e-1, 1.0])
-    assert optimizer.lr == pytest.approx(1.0) and list(history)[0] == "loss"
+    assert optimizer.lr == pytest.approx(1.0) and next(iter(history)) == "loss"
 
 
 def test_a_resumed_run_ends_bit_identical(tmp_path):
