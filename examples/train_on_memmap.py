@@ -84,8 +84,10 @@ def main() -> None:
     x_test, y_test = windows(np.arange(held_out, len(series) - window - 1, 97))
     error = float(np.abs(model.predict(x_test)[:, 0] - y_test).mean())
     naive = float(np.abs(x_test[-1, :, 0] - y_test).mean())
-    print(f"trained {args.epochs} epochs of {batches} batches in {time.perf_counter() - start:.1f} s; "
-          f"loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}")
+    print(
+        f"trained {args.epochs} epochs of {batches} batches in {time.perf_counter() - start:.1f} s; "
+        f"loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}"
+    )
     print(f"held-out MAE {error:.3f} (naive forecast {naive:.3f}); {memory()}")
 
 
@@ -95,8 +97,10 @@ def memory() -> str:
     try:
         with open("/proc/self/status") as f:
             status = dict(line.split(":", 1) for line in f if ":" in line)
-        return (f"private memory {int(status['RssAnon'].split()[0]) >> 10} MiB, "
-                f"file pages mapped {int(status['RssFile'].split()[0]) >> 10} MiB")
+        return (
+            f"private memory {int(status['RssAnon'].split()[0]) >> 10} MiB, "
+            f"file pages mapped {int(status['RssFile'].split()[0]) >> 10} MiB"
+        )
     except (OSError, KeyError):
         return f"peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10} MiB"
 

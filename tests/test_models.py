@@ -408,7 +408,7 @@ def test_format_version_constant():
 def test_version_1_files_still_load(tmp_path):
     """Version 1 (before loss and forget_bias were in the config) reads with their defaults."""
     model = SequenceModel(2, 3, seed=0)  # the model _rewrite saves
-    old = {k: v for k, v in model.config.items() if k not in ("loss", "forget_bias")}
+    old = {k: v for k, v in model.config.items() if k not in ("loss", "forget_bias", "batch_first")}
     path = _rewrite(tmp_path, lambda a: a.update({"__version__": np.array(1), "__config__": np.array(json.dumps(old))}))
     loaded = SequenceModel.load(path)
     assert loaded.config == model.config and loaded.loss == "bce" and loaded.forget_bias is None

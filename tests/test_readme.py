@@ -37,8 +37,12 @@ def test_the_memmap_example_streams_and_learns(tmp_path):
     import sys
 
     example = README.parent / "examples" / "train_on_memmap.py"
-    out = subprocess.run([sys.executable, str(example), "--budget", "0", "--values", "300000",
-                          "--path", str(tmp_path / "s.npy")], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(example), "--budget", "0", "--values", "300000", "--path", str(tmp_path / "s.npy")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     mae, naive = (float(part.split()[-1].rstrip(")")) for part in out.splitlines()[-1].split(";")[0].split("("))
     assert mae < naive, out
 

@@ -394,3 +394,23 @@ def test_weight_decay_matches_pytorch():
             q.grad = torch.tensor(g)
             topt.step()
         np.testing.assert_allclose(p, q.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("output", ["per_step", "last"])
+def test_batch_first_is_the_transpose_of_time_major(output):
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(5, 7, 2))  # (T, N, I)
+    y = rng.normal(size=(5, 7) if output == "per_step" else (7,))
+    mask = rng.random(size=y.shape) < 0.8
+    a = SequenceModel(2, 3, output=output, task="regression", dtype=np.float64, seed=0)
+    b = SequenceModel(2, 3, output=output, task="regression", dtype=np.float64, seed=0, batch_first=True)
+    swap = (lambda v: v.swapaxes(0, 1)) if output == "per_step" else (lambda v: v)
+    la, ga = a.loss_and_gradients(X, y, mask)
+    lb, gb = b.loss_and_gradients(X.swapaxes(0, 1), swap(y), swap(mask))
+    assert la == lb and all(np.array_equal(ga[k], gb[k]) for k in ga)
+    np.testing.assert_array_equal(swap(a.predict(X)), b.predict(X.swapaxes(0, 1)))
+    with pytest.raises(ValueError, match=r"X: expected a 3-D array \(N, T, I\) with I = 2 \(batch_first\)"):
+        b.predict(X[0])
+    if output == "per_step":
+        with pytest.raises(ValueError, match=r"y: expected shape \(N, T, O\) = \(7, 5, 1\)"):
+            b.fit(X.swapaxes(0, 1), y, progress=False)  # time-major targets given to a batch-first model

@@ -30,18 +30,17 @@ class Batch(NamedTuple):
     lengths: Array | None
 
 
-def inputs(name: str, X: Any, input_size: int, dtype: Any) -> Array:
+def inputs(name: str, X: Any, input_size: int, dtype: Any, batch_first: bool = False) -> Array:
     """Sequences (T, N, I), time-major, with I = ``input_size``, at least one step and
-    one sequence, no NaN or infinity."""
+    one sequence, no NaN or infinity; given as (N, T, I) if ``batch_first``."""
     arr = _checks.array(name, X)
+    dims, order = ("(N, T, I)", "batch_first") if batch_first else ("(T, N, I)", "time-major")
     if arr.ndim != 3 or arr.shape[2] != input_size:
-        raise ValueError(
-            f"{name}: expected a 3-D array (T, N, I) with I = {input_size} (time-major), got shape {arr.shape}"
-        )
+        raise ValueError(f"{name}: expected a 3-D array {dims} with I = {input_size} ({order}), got shape {arr.shape}")
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ValueError(f"{name}: expected at least one time step and one sequence, got shape {arr.shape}")
     _checks.finite(name, arr)
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return np.ascontiguousarray(arr.swapaxes(0, 1) if batch_first else arr, dtype=dtype)
 
 
 def targets(name: str, y: Any, task: Task, shape: tuple[int, ...], layout: str, hint: str, dtype: Any) -> Array:

@@ -94,6 +94,7 @@ def architecture(
     loss: Any = None,
     nonlinearity: Any = None,
     forget_bias: Any = None,
+    batch_first: Any = False,
     dtype: Any = np.float32,
 ) -> dict[str, Any]:
     """The arguments of :class:`SequenceModel` checked and normalised, as its
@@ -120,6 +121,7 @@ def architecture(
         "loss": loss,
         "nonlinearity": _checks.check_nonlinearity(nonlinearity or "tanh") if kind.nonlinearities else None,
         "forget_bias": forget_bias,
+        "batch_first": _checks.flag("batch_first", batch_first),
         "dtype": _checks.float_dtype(dtype).name,
     }
 
@@ -165,6 +167,9 @@ class SequenceModel:
         (``bias_ih``'s forget block; ``bias_hh``'s is 0), e.g. 1 to 3, so that Γf
         starts near σ(forget_bias) and the cell state (and its gradient) is kept
         over long spans from the first epoch. None: PyTorch's initialisation.
+    batch_first : bool
+        Inputs (N, T, I) and per-step targets and predictions (N, T, O), as Keras
+        lays them out; time-major (T, N, ...) otherwise.
     dtype : float32 (default) or float64
         Of every parameter and computation. Inputs are converted to it.
     seed : int or None
@@ -191,6 +196,7 @@ class SequenceModel:
         loss: str | None = None,
         nonlinearity: str | None = None,
         forget_bias: float | None = None,
+        batch_first: bool = False,
         dtype: Any = np.float32,
         seed: int | None = None,
     ) -> None:
@@ -204,6 +210,7 @@ class SequenceModel:
             loss=loss,
             nonlinearity=nonlinearity,
             forget_bias=forget_bias,
+            batch_first=batch_first,
             dtype=dtype,
         )
         self.input_size: int = config["input_size"]
@@ -215,6 +222,7 @@ class SequenceModel:
         self.loss: str = config["loss"]
         self.nonlinearity: str | None = config["nonlinearity"]
         self.forget_bias: float | None = config["forget_bias"]
+        self.batch_first: bool = config["batch_first"]
         self.dtype = np.dtype(config["dtype"])
         self.stop_training = False
         rng = np.random.default_rng(_checks.seed(seed))
@@ -302,6 +310,7 @@ class SequenceModel:
             "loss": self.loss,
             "nonlinearity": self.nonlinearity,
             "forget_bias": self.forget_bias,
+            "batch_first": self.batch_first,
             "dtype": self.dtype.name,
         }
 
@@ -319,20 +328,32 @@ class SequenceModel:
     # -- data ---------------------------------------------------------------------
 
     def check_inputs(self, X: Any, name: str = "X") -> Array:
-        """``X`` checked and converted: (T, N, I) in the model's dtype."""
-        return data.inputs(name, X, self.input_size, self.dtype)
+        """``X`` checked and converted: (T, N, I), time-major, in the model's dtype
+        (given as (N, T, I) when ``batch_first``)."""
+        return data.inputs(name, X, self.input_size, self.dtype, self.batch_first)
 
     def target_shape(self, T: int, N: int) -> tuple[tuple[int, ...], str]:
-        """The shape of the targets of T steps of N sequences, and its symbolic form."""
-        if self.output == "per_step":
-            return (T, N, self.output_size), "(T, N, O)"
-        return (N, self.output_size), "(N, O)"
+        """The shape of the targets of T steps of N sequences as the caller gives them
+        (batch-first too when ``batch_first``), and its symbolic form."""
+        if self.output == "last":
+            return (N, self.output_size), "(N, O)"
+        if self.batch_first:
+            return (N, T, self.output_size), "(N, T, O)"
+        return (T, N, self.output_size), "(T, N, O)"
+
+    def _time_major(self, arr: Array | None) -> Array | None:
+        """Per-step targets or masks given batch-first, as the loss takes them."""
+        if arr is None or not (self.batch_first and self.output == "per_step"):
+            return arr
+        return np.ascontiguousarray(arr.swapaxes(0, 1))
 
     def check_targets(self, y: Any, T: int, N: int, name: str = "y") -> Array:
-        """``y`` checked and converted to :meth:`target_shape` (multiclass: one-hot)."""
+        """``y`` checked and converted (multiclass: to one-hot rows), time-major."""
         shape, layout = self.target_shape(T, N)
         hint = (" (T and N from X)" if self.output == "per_step" else " (N from X)") + f" for output={self.output!r}"
-        return data.targets(name, y, self._task(), shape, layout, hint, self.dtype)
+        checked = self._time_major(data.targets(name, y, self._task(), shape, layout, hint, self.dtype))
+        assert checked is not None
+        return checked
 
     def check_lengths(self, lengths: Any, T: int, N: int, name: str = "lengths") -> Array | None:
         """None, or int64 (N,) with every length in [1, T]."""
@@ -350,7 +371,7 @@ class SequenceModel:
         return (
             X,
             self.check_targets(y, T, N, prefix + "y"),
-            data.mask(prefix + "mask", mask, shape, layout, self.dtype),
+            self._time_major(data.mask(prefix + "mask", mask, shape, layout, self.dtype)),
             self.check_lengths(lengths, T, N, prefix + "lengths"),
         )
 
@@ -507,7 +528,10 @@ class SequenceModel:
             part = slice(start, start + batch_size)
             logits, _, _ = self._forward(X[:, part], False, None if lengths is None else lengths[part])
             out.append(self._task().predict(logits))
-        return np.concatenate(out, axis=1 if self.output == "per_step" else 0)
+        if self.output == "last":
+            return np.concatenate(out, axis=0)
+        predictions = np.concatenate(out, axis=1)
+        return np.ascontiguousarray(predictions.swapaxes(0, 1)) if self.batch_first else predictions
 
     def evaluate(
         self, X: Any, y: Any, mask: Any = None, batch_size: int = 256, lengths: Any = None
