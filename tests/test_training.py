@@ -414,3 +414,37 @@ def test_batch_first_is_the_transpose_of_time_major(output):
     if output == "per_step":
         with pytest.raises(ValueError, match=r"y: expected shape \(N, T, O\) = \(7, 5, 1\)"):
             b.fit(X.swapaxes(0, 1), y, progress=False)  # time-major targets given to a batch-first model
+
+
+@pytest.mark.parametrize("output", ["per_step", "last"])
+@pytest.mark.parametrize(
+    "task,loss,weights",
+    [("multiclass", None, None), ("multiclass", None, [0.5, 2.0, 1.0]), ("regression", "huber", None)],
+)
+def test_model_gradients_of_the_new_losses_match_finite_differences(output, task, loss, weights):
+    """As test_models' check (float64, centred differences, eps 1e-6: truncation ~1e-12,
+    rounding ~1e-10), for the multiclass (with class weights) and Huber losses."""
+    from lstmfast.training.loop import _class_weight
+
+    rng = np.random.default_rng(9)
+    model = SequenceModel(2, [3, 2], 3, output=output, task=task, loss=loss, dtype=np.float64, seed=1)
+    T, N = 4, 3
+    X = rng.normal(size=(T, N, 2))
+    shape = (T, N) if output == "per_step" else (N,)
+    y = rng.integers(0, 3, shape) if task == "multiclass" else rng.normal(size=(*shape, 3)) * 3
+    lengths = np.array([4, 2, 3])
+    cw = _class_weight(model, weights)
+    Xc, yc, mc, lc = model._check_data(X, y, None, lengths)
+    task_ = model._task(cw)
+
+    def loss_value():
+        logits, _, _ = model._forward(Xc, False, lc)
+        total, _, count = task_.loss(logits, yc, model._loss_mask(mc, lc, T))
+        return total / count
+
+    total, count, grads, _, _ = model._train_batch(Xc, yc, mc, lc, task_)
+    assert total / count == pytest.approx(loss_value(), rel=1e-12)
+    for name, p in model.parameters().items():
+        np.testing.assert_allclose(
+            grads[name], numeric_grad(lambda _, p=p: loss_value(), p), rtol=1e-6, atol=1e-7, err_msg=name
+        )
