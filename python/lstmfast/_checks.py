@@ -206,26 +206,50 @@ def read_file(path: Any, what: str, limit: int) -> tuple[str, bytes]:
 
 
 def to_numpy(value: Any) -> Any:
-    """A torch tensor becomes a NumPy array (without importing torch); anything else is returned as is."""
+    """A torch tensor becomes a NumPy array (without importing torch; bfloat16, which
+    NumPy lacks, widened exactly to float32); anything else is returned as is."""
     if hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):
-        return value.detach().cpu().numpy()
+        tensor = value.detach().cpu()
+        if str(getattr(tensor, "dtype", "")) == "torch.bfloat16":
+            tensor = tensor.float()
+        return tensor.numpy()
     return value
+
+
+def is_real(dtype: np.dtype[Any]) -> bool:
+    """Booleans, integers and floats of any width, including the extension floats of
+    ml_dtypes (bfloat16, float8...), which NumPy knows as kind "V" castable to float64."""
+    if dtype.kind in "biuf":
+        return True
+    return dtype.kind == "V" and dtype.fields is None and np.can_cast(dtype, np.float64)
 
 
 def array(name: str, value: Any, kinds: str = "biuf") -> Array:
     """``np.asarray(value)`` (torch tensors too) if its dtype kind is one of ``kinds``
-    (default: booleans and real numbers); a clear error otherwise. Never a copy
-    unless conversion needs one."""
+    (default: booleans and real numbers, including bfloat16 and other ml_dtypes
+    floats when ``kinds`` has "f"); a clear error otherwise. Never a copy unless
+    conversion needs one."""
     if value is None:
         raise TypeError(f"{name}: expected an array, got None")
     try:
         arr = np.asarray(to_numpy(value))
     except (ValueError, TypeError) as err:  # e.g. ragged nested lists
         raise ValueError(f"{name}: cannot be converted to an array ({err})") from None
-    if arr.dtype.kind not in kinds:
+    extension_float = "f" in kinds and arr.dtype.kind == "V" and is_real(arr.dtype)
+    if arr.dtype.kind not in kinds and not extension_float:
         what = "real numbers or booleans" if "b" in kinds else "real numbers"
         raise TypeError(f"{name}: expected {what}, got dtype {arr.dtype}")
     return arr
+
+
+def real_array(name: str, value: Any, dtype: np.dtype[Any]) -> Array:
+    """The one dtype rule of objects that have a dtype (layers, cells, models,
+    estimators): ``value`` converted to ``dtype`` if it holds booleans, integers or
+    floats of any width (float16, bfloat16, ...), else ``TypeError`` naming
+    ``name`` (complex numbers, datetimes, strings, bytes, Python objects). The same
+    array if it already is ``dtype``."""
+    arr = array(name, value)
+    return arr if arr.dtype == dtype else arr.astype(dtype)
 
 
 def finite(name: str, arr: Array) -> Array:

@@ -493,7 +493,7 @@ class _Recurrent:
         items = list(state) if len(parts) > 1 else [state]
         out = []
         for part, s in zip(parts, items):
-            s = np.asarray(_checks.to_numpy(s), dtype=self.dtype)
+            s = _checks.real_array(f"{name}: {part}0", s, self.dtype)
             if s.shape != shape:
                 raise ValueError(
                     f"{name}: {part}0 expected shape (num_layers * num_directions, B, H) = {shape}, got {s.shape}"
@@ -558,7 +558,7 @@ class _Recurrent:
         state : h_n or (h_n, c_n), each (num_layers * D, B, H);
         tape : a :class:`LayerTape` if ``training`` else None.
         """
-        x = np.asarray(_checks.to_numpy(x), dtype=self.dtype)  # float64 data into a float32 layer, say
+        x = _checks.real_array("x", x, self.dtype)  # the one dtype rule: see _checks.real_array
         if x.ndim != 3:
             layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
             raise ValueError(f"x: expected a 3-D array {layout}, got shape {x.shape}")
@@ -602,7 +602,7 @@ class _Recurrent:
             )
         T, B = tape.stack.shape
         D, H = self.directions, self.hidden_size
-        dy = np.asarray(_checks.to_numpy(dy), dtype=self.dtype)
+        dy = _checks.real_array("dy", dy, self.dtype)
         expected = (B, T, D * H) if tape.batch_first else (T, B, D * H)
         if dy.shape != expected:
             layout = "(B, T, D*H)" if tape.batch_first else "(T, B, D*H)"
@@ -634,7 +634,7 @@ class _Recurrent:
                 "step: a bidirectional layer needs the whole sequence (its reverse half runs from "
                 "the end); call the layer on the sequence instead"
             )
-        x_t = np.asarray(_checks.to_numpy(x_t), dtype=self.dtype)
+        x_t = _checks.real_array("x_t", x_t, self.dtype)
         if x_t.ndim != 2 or x_t.shape[1] != self.input_size:
             raise ValueError(f"x_t: expected shape (B, input_size) = (B, {self.input_size}), got {x_t.shape}")
         x = x_t[:, None] if self.batch_first else x_t[None]
@@ -790,7 +790,7 @@ class _Cell:
         self._layer.load_state_dict({name + "_l0": p for name, p in state_dict.items()})
 
     def _sequence(self, x: Any) -> Array:
-        arr: Array = np.asarray(_checks.to_numpy(x))
+        arr: Array = _checks.real_array("x", x, self._layer.dtype)
         if arr.ndim != 2 or arr.shape[1] != self.input_size:
             raise ValueError(f"x: expected shape (B, input_size) = (B, {self.input_size}), got {arr.shape}")
         return arr[None]
@@ -801,8 +801,8 @@ class _Cell:
         if len(self._parts) > 1:
             if not (isinstance(state, (tuple, list)) and len(state) == len(self._parts)):
                 raise TypeError(f"{name}: expected None or a pair (h, c) of (B, H) arrays")
-            return tuple(np.asarray(_checks.to_numpy(s))[None] for s in state)
-        return np.asarray(_checks.to_numpy(state))[None]
+            return tuple(_checks.real_array(name, s, self._layer.dtype)[None] for s in state)
+        return _checks.real_array(name, state, self._layer.dtype)[None]
 
     def _state_out(self, state: Any) -> Any:
         return tuple(s[0] for s in state) if isinstance(state, tuple) else state[0]
