@@ -54,7 +54,7 @@ _LAZY = {
     "gradient_flow": "lstmfast.training",
     "GradientFlow": "lstmfast.training",
 }
-_SUBPACKAGES = ("training", "datasets", "teaching", "app")
+_SUBPACKAGES = ("training", "datasets", "teaching", "app", "integrations")
 
 __all__ = [
     "GRU",
@@ -90,7 +90,7 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name in _SUBPACKAGES:
         return importlib.import_module(f"{__name__}.{name}")
-    if name in _moved.OLD_PATHS:
+    if name in _moved.ALIASES:
         return importlib.import_module(f"{__name__}.{name}")  # the finder in _moved resolves it
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

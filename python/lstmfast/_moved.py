@@ -28,6 +28,8 @@ OLD_PATHS = {
     "course": "teaching.course",
     "cli": "app.cli",
 }
+# short names of the integrations, served the same way
+ALIASES = {**OLD_PATHS, "sklearn": "integrations.sklearn"}
 _PACKAGE = __name__.rpartition(".")[0]
 
 
@@ -52,9 +54,9 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         package, _, name = fullname.rpartition(".")
-        if package != _PACKAGE or name not in OLD_PATHS:
+        if package != _PACKAGE or name not in ALIASES:
             return None
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(f"{_PACKAGE}.{OLD_PATHS[name]}"))
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(f"{_PACKAGE}.{ALIASES[name]}"))
 
 
 if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):

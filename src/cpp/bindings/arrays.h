@@ -27,7 +27,9 @@ inline std::string shape_str(const std::vector<index_t>& s) {
 // Checks a C-contiguous array of dtype T and exactly `shape`.
 template <class T>
 const T* in(const py::array& a, const char* name, std::vector<index_t> shape) {
-  if (!a.dtype().is(py::dtype::of<T>()))
+  // By value: NumPy does not keep dtypes as singletons (an unpickled or
+  // memory-mapped array has a dtype object of its own).
+  if (!a.dtype().equal(py::dtype::of<T>()))
     throw py::type_error(std::string(name) + ": expected dtype " + std::string(py::str(py::dtype::of<T>())) +
                          ", got " + std::string(py::str(a.dtype())));
   std::vector<index_t> got(a.shape(), a.shape() + a.ndim());
@@ -134,8 +136,8 @@ struct TapeInputs {
   }
 };
 
-inline bool is_float32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
-inline bool is_float64(const py::array& a) { return a.dtype().is(py::dtype::of<double>()); }
+inline bool is_float32(const py::array& a) { return a.dtype().equal(py::dtype::of<float>()); }
+inline bool is_float64(const py::array& a) { return a.dtype().equal(py::dtype::of<double>()); }
 
 inline void require_float(const py::array& x) {
   if (!is_float32(x) && !is_float64(x))

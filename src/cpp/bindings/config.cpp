@@ -84,7 +84,7 @@ void register_config(py::module_& m) {
   });
   m.def("matmul", [](const py::array& a, const py::array& b) {
     require_float(a);
-    if (!a.dtype().is(b.dtype())) throw py::type_error("a and b must share a dtype");
+    if (!a.dtype().equal(b.dtype())) throw py::type_error("a and b must share a dtype");
     return is_float32(a) ? matmul<float>(a, b) : matmul<double>(a, b);
   });
 }
