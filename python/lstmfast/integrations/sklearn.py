@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .. import _checks
 from ..training import SGD, Adam, AdamW, Optimizer, SequenceModel
 
 __all__ = ["LSTMClassifier", "LSTMRegressor"]
@@ -50,7 +51,7 @@ class _SequenceEstimator(BaseEstimator):  # type: ignore[misc]
         clip_norm: float | None = None,
         forget_bias: float | None = None,
         dtype: str = "float32",
-        random_state: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
     ) -> None:
         # scikit-learn's rule: store the arguments as given; fit checks them.
@@ -93,14 +94,13 @@ class _SequenceEstimator(BaseEstimator):  # type: ignore[misc]
         if optimizer is None:
             raise ValueError(f"optimizer: expected one of {tuple(_OPTIMIZERS)}, got {self.optimizer!r}")
         hidden = self.hidden_size
-        if isinstance(self.num_layers, bool) or not isinstance(self.num_layers, int) or self.num_layers < 1:
-            raise ValueError(f"num_layers: expected a positive int, got {self.num_layers!r}")
+        layers = _checks.positive_int("num_layers", self.num_layers)
         seed = self.random_state
         if seed is not None and not isinstance(seed, (int, np.integer)):  # a RandomState: draw a seed from it once
             seed = int(check_random_state(seed).randint(2**31))
         self.model_ = SequenceModel(
             X.shape[2],
-            [hidden] * self.num_layers,
+            [hidden] * layers,
             outputs,
             cell=self.cell,
             output="last",
@@ -162,7 +162,7 @@ class LSTMRegressor(RegressorMixin, _SequenceEstimator):  # type: ignore[misc]
         forget_bias: float | None = None,
         loss: str = "mse",
         dtype: str = "float32",
-        random_state: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
     ) -> None:
         super().__init__(
