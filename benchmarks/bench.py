@@ -163,10 +163,15 @@ def new_row(label, training, threads, flops_forward, **fields):
 
 
 def validate_then_time(row, engines, expected, budget, numpy_slow):
-    """Check every engine against the reference, then time each (``numpy_slow``: the
-    NumPy reference gets 3 samples instead of 7)."""
+    """Check every engine against the reference, then time each."""
     for name, fn in engines.items():
         row["max_rel_err"][name] = validate(name, fn(), expected)
+    time_engines(row, engines, budget, numpy_slow)
+
+
+def time_engines(row, engines, budget, numpy_slow):
+    """Median time of each engine (``numpy_slow``: the NumPy reference gets 3 samples
+    instead of 7)."""
     for name, fn in engines.items():
         # Let every library's worker threads go back to sleep first: OpenBLAS,
         # OpenMP and our own pool spin for a while after a call, and a spinning
@@ -302,6 +307,58 @@ def run_layer_cases(cases, threads_list, modes, budget, include_reference=True):
     return rows
 
 
+# ------------------------------------------------------------------ a torch training step (T1)
+
+# One training step of a small torch model (LSTM + Linear head + Adam), with
+# torch.nn.LSTM and with lstmfast.torch.LSTM in its place (issue 11).
+TORCH_CASES = {"T1": {"T": 100, "B": 32, "I": 32, "H": 128}}
+
+
+def torch_model_step(cls, case, x, target):
+    """A fresh LSTM + Linear net (seeded) with Adam, and one training step of it."""
+    torch.manual_seed(1)
+    net = torch.nn.ModuleDict({"lstm": cls(case["I"], case["H"]), "head": torch.nn.Linear(case["H"], 1)})
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def step():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(net["head"](net["lstm"](x)[0][-1]), target)
+        loss.backward()
+        optimizer.step()
+        return (loss.detach().numpy()[None],), {n: p.grad.numpy().copy() for n, p in net.named_parameters()}
+
+    return net, step
+
+
+def run_torch_cases(cases, threads_list, budget):
+    import lstmfast.torch as lt
+
+    rows = []
+    for label in cases:
+        case = TORCH_CASES[label]
+        T, B, I, H = case["T"], case["B"], case["I"], case["H"]
+        g = torch.Generator().manual_seed(0)
+        x, target = torch.randn(T, B, I, generator=g), torch.randn(B, 1, generator=g)
+        for n in threads_list:
+            with Threads(n):
+                ours, theirs = (
+                    torch_model_step(lt.LSTM, case, x, target),
+                    torch_model_step(torch.nn.LSTM, case, x, target),
+                )
+                theirs[0].load_state_dict(ours[0].state_dict())  # the same weights: the same first step
+                row = new_row(label, True, n, 2.0 * T * B * 4 * H * (I + H), **case)
+                row["max_rel_err"]["lstmfast"] = validate("lstmfast.torch", ours[1](), theirs[1]())
+                time_engines(row, {"lstmfast": ours[1], "torch": theirs[1]}, budget, numpy_slow=False)
+            rows.append(row)
+            fast = row["ms"]["lstmfast"]
+            print(
+                f"{label} torch training step {n}t  lstmfast.torch {fast:9.3f} ms  torch.nn {row['ms']['torch']:9.3f} "
+                f"ms ({row['ms']['torch'] / fast:5.2f}x)",
+                flush=True,
+            )
+    return rows
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -368,8 +425,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
         "--shapes",
-        default=",".join(list(SHAPES) + list(LAYER_CASES)),
-        help="comma-separated subset of " + ",".join(list(SHAPES) + list(LAYER_CASES)),
+        default=",".join(list(SHAPES) + list(LAYER_CASES) + list(TORCH_CASES)),
+        help="comma-separated subset of " + ",".join(list(SHAPES) + list(LAYER_CASES) + list(TORCH_CASES)),
     )
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--modes", default="inference,training")
@@ -378,15 +435,18 @@ def main(argv=None):
     ap.add_argument("--json", metavar="FILE", help="write the raw numbers here")
     args = ap.parse_args(argv)
     shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
-    unknown = [s for s in shapes if s not in SHAPES and s not in LAYER_CASES]
+    known = {**SHAPES, **LAYER_CASES, **TORCH_CASES}
+    unknown = [s for s in shapes if s not in known]
     if unknown:
-        ap.error(f"unknown shapes {unknown}; choose from {list(SHAPES) + list(LAYER_CASES)}")
+        ap.error(f"unknown shapes {unknown}; choose from {list(known)}")
     threads = [int(t) for t in args.threads.split(",")]
     modes = [m.strip() == "training" for m in args.modes.split(",")]
     info = machine()
     print(json.dumps(info))
     rows, peaks = run([s for s in shapes if s in SHAPES], threads, modes, args.budget, not args.no_reference)
     rows += run_layer_cases([s for s in shapes if s in LAYER_CASES], threads, modes, args.budget, not args.no_reference)
+    if torch is not None:
+        rows += run_torch_cases([s for s in shapes if s in TORCH_CASES], threads, args.budget)
     print("float32 matmul peak GFLOP/s:", json.dumps(peaks))
     if args.json:
         with open(args.json, "w") as f:
