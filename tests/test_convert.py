@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+import lstmfast
 from lstmfast import convert
 from lstmfast import reference as ref
 
@@ -434,3 +435,59 @@ def test_errors():
         convert.to_torch_state_dict({**g, "w_ih": p["w_ih"]})
     with raises(ValueError, "Wax: expected shape (H, I) = (5, 2), got (4, 2)"):
         convert.from_course_rnn({"Wax": np.zeros((H - 1, I)), "Waa": np.zeros((H, H)), "ba": np.zeros((H, 1))})
+
+
+def test_keras_weights_load_into_layers_directly():
+    """load_state_dict(convert.from_keras...(layer.get_weights())) in one call, and the
+    layer then computes Keras' recurrence (written out here from Keras' definitions)."""
+    rng = np.random.default_rng(11)
+    T, B, I, H = 5, 3, 2, 4
+    x = rng.normal(size=(T, B, I))
+
+    def sigmoid(z):
+        return 1 / (1 + np.exp(-z))
+
+    # SimpleRNN: h = tanh(x kernel + h recurrent_kernel + bias)
+    kernel, recurrent, bias = rng.normal(size=(I, H)), rng.normal(size=(H, H)) * 0.5, rng.normal(size=H)
+    rnn = lstmfast.RNN(I, H, dtype=np.float64)
+    rnn.load_state_dict(convert.from_keras_rnn([kernel, recurrent, bias]))
+    h = np.zeros((B, H))
+    for t in range(T):
+        h = np.tanh(x[t] @ kernel + h @ recurrent + bias)
+    np.testing.assert_allclose(rnn(x)[1][0], h, rtol=1e-12)
+    np.testing.assert_allclose(
+        convert.to_keras_rnn(convert.from_keras_rnn([kernel, recurrent, bias]))["kernel"], kernel
+    )
+
+    # LSTM: gates i, f, c, o in kernel's columns
+    kernel, recurrent, bias = rng.normal(size=(I, 4 * H)), rng.normal(size=(H, 4 * H)) * 0.5, rng.normal(size=4 * H)
+    lstm = lstmfast.LSTM(I, H, dtype=np.float64)
+    lstm.load_state_dict(convert.from_keras([kernel, recurrent, bias]))
+    h, c = np.zeros((B, H)), np.zeros((B, H))
+    for t in range(T):
+        z = x[t] @ kernel + h @ recurrent + bias
+        i, f, g, o = sigmoid(z[:, :H]), sigmoid(z[:, H : 2 * H]), np.tanh(z[:, 2 * H : 3 * H]), sigmoid(z[:, 3 * H :])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    np.testing.assert_allclose(lstm(x)[1][0][0], h, rtol=1e-12)
+
+    # GRU (reset_after=True): z, r, h blocks; bias (2, 3H) = [input; recurrent]
+    kernel, recurrent, bias = (
+        rng.normal(size=(I, 3 * H)),
+        rng.normal(size=(H, 3 * H)) * 0.5,
+        rng.normal(size=(2, 3 * H)),
+    )
+    gru = lstmfast.GRU(I, H, dtype=np.float64)
+    gru.load_state_dict(convert.from_keras_gru([kernel, recurrent, bias]))
+    h = np.zeros((B, H))
+    for t in range(T):
+        xz, hz = x[t] @ kernel + bias[0], h @ recurrent + bias[1]
+        zg, rg = sigmoid(xz[:, :H] + hz[:, :H]), sigmoid(xz[:, H : 2 * H] + hz[:, H : 2 * H])
+        hh = np.tanh(xz[:, 2 * H :] + rg * hz[:, 2 * H :])
+        h = zg * h + (1 - zg) * hh
+    np.testing.assert_allclose(gru(x)[1][0], h, rtol=1e-12)
+
+    cell = lstmfast.GRUCell(I, H, dtype=np.float64)
+    cell.load_state_dict(convert.from_keras_gru([kernel, recurrent, bias]))  # cells take them too
+    with pytest.raises(ValueError, match="describe one layer and direction"):
+        lstmfast.GRU(I, H, num_layers=2).load_state_dict(convert.from_keras_gru([kernel, recurrent, bias]))

@@ -74,12 +74,14 @@ __all__ = [
     "from_course_rnn",
     "from_keras",
     "from_keras_gru",
+    "from_keras_rnn",
     "from_onnx",
     "from_torch_state_dict",
     "to_course_lstm",
     "to_course_rnn",
     "to_keras",
     "to_keras_gru",
+    "to_keras_rnn",
     "to_onnx",
     "to_torch_state_dict",
 ]
@@ -364,6 +366,23 @@ def from_keras_gru(weights: Any) -> dict[str, np.ndarray | None]:
         check_shape("bias", bias, "(2, 3*H)", (2, 3 * H))
         b_ih, b_hh = (_reorder(half, _KERAS_GRU_ORDER) for half in bias)
     return _params(_reorder(kernel.T, _KERAS_GRU_ORDER), _reorder(recurrent.T, _KERAS_GRU_ORDER), b_ih, b_hh)
+
+
+def to_keras_rnn(params: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
+    """Keras ``SimpleRNN`` weights: ``kernel`` (I, H), ``recurrent_kernel`` (H, H),
+    ``bias`` (H,) = b_ih + b_hh (None without biases)."""
+    w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params, cells.RNN)
+    return {"kernel": w_ih.T.copy(), "recurrent_kernel": w_hh.T.copy(), "bias": _summed_bias(b_ih, b_hh)}
+
+
+def from_keras_rnn(weights: Any) -> dict[str, np.ndarray | None]:
+    """``params`` from Keras ``SimpleRNN`` weights (a dict or ``layer.get_weights()``:
+    ``[kernel (I, H), recurrent_kernel (H, H)]`` plus ``bias (H,)``); ``b_ih = bias``,
+    ``b_hh = zeros``. Keras' default activation, tanh, is the RNN's default too."""
+    kernel, recurrent, bias, H = _keras_weights(weights, cells.RNN)
+    if bias is not None:
+        check_shape("bias", bias, "(H,)", (H,))
+    return _params(kernel.T, recurrent.T, bias, None if bias is None else np.zeros_like(bias))
 
 
 # --------------------------------------------------------------------------- ONNX

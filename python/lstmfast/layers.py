@@ -451,15 +451,26 @@ class _Recurrent:
         return {name: p.copy() for name, p in self._params.items()}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Load parameters by PyTorch's names (NumPy arrays or torch tensors).
+        """Load parameters by PyTorch's names (NumPy arrays or torch tensors), or, for
+        a single-layer unidirectional layer, a ``params`` dict of
+        :mod:`lstmfast.convert` (``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``: what
+        ``convert.from_keras`` and the other converters return).
 
         Every parameter of the layer must be present with its exact shape; extra
-        keys are an error. Values are converted to the layer's dtype and copied
-        into the parameter arrays (which stay the same objects). Nothing is
-        changed if any check fails.
+        keys are an error (a bias given as None counts as absent). Values are
+        converted to the layer's dtype and copied into the parameter arrays (which
+        stay the same objects). Nothing is changed if any check fails.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
+        if state_dict and set(state_dict) <= {"w_ih", "w_hh", "b_ih", "b_hh"}:
+            if self.num_layers != 1 or self.bidirectional:
+                raise ValueError(
+                    "state_dict: w_ih/w_hh/b_ih/b_hh keys describe one layer and direction; this layer "
+                    "has more: use PyTorch's names (weight_ih_l0, ...)"
+                )
+            names = parameter_names(0)
+            state_dict = {names[key]: value for key, value in state_dict.items() if value is not None}
         missing = sorted(set(self._params) - set(state_dict))
         unexpected = sorted(set(state_dict) - set(self._params))
         if missing or unexpected:
@@ -785,8 +796,13 @@ class _Cell:
         return self._rename(self._layer.state_dict())
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Load parameters by PyTorch's cell names (``weight_ih``, ...), or a ``params``
+        dict of :mod:`lstmfast.convert` (``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``)."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
+        if state_dict and set(state_dict) <= {"w_ih", "w_hh", "b_ih", "b_hh"}:
+            self._layer.load_state_dict(state_dict)
+            return
         self._layer.load_state_dict({name + "_l0": p for name, p in state_dict.items()})
 
     def _sequence(self, x: Any) -> Array:
