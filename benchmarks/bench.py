@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 import lstmfast
-from lstmfast import cells, convert
+from lstmfast import cells
 from lstmfast.app.speed import IDLE_PAUSE, engine, measure, problem, torch_engine, validate
 from lstmfast.layers import stack_backward, stack_forward
 
@@ -111,39 +111,20 @@ def matmul_peak(threads: int) -> dict[str, float]:
 
 
 def engine_onnxruntime(p, threads):
-    from onnx import TensorProto, helper
+    import tempfile
 
-    T, B, I = p["x"].shape
-    H = p["w_hh"].shape[1]
-    w = convert.to_onnx({k: p[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")})
-    inits = [
-        helper.make_tensor(name, TensorProto.FLOAT, arr.shape, arr.astype(np.float32).ravel())
-        for name, arr in (("W", w["W"]), ("R", w["R"]), ("B", w["B"]))
-    ]
-    node = helper.make_node("LSTM", ["X", "W", "R", "B", "", "h0", "c0"], ["Y", "Y_h", "Y_c"], hidden_size=H)
-    graph = helper.make_graph(
-        [node],
-        "lstm",
-        [
-            helper.make_tensor_value_info("X", TensorProto.FLOAT, [T, B, I]),
-            helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, B, H]),
-            helper.make_tensor_value_info("c0", TensorProto.FLOAT, [1, B, H]),
-        ],
-        [
-            helper.make_tensor_value_info("Y", TensorProto.FLOAT, [T, 1, B, H]),
-            helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, B, H]),
-            helper.make_tensor_value_info("Y_c", TensorProto.FLOAT, [1, B, H]),
-        ],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
-    model.ir_version = 8
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    feeds = {"X": p["x"], "h0": p["h0"][None], "c0": p["c0"][None]}
-    return lambda: ((sess.run(["Y"], feeds)[0][:, 0],), None)
+    from lstmfast.integrations import onnx as lstmfast_onnx
+
+    layer = lstmfast.LSTM(p["x"].shape[2], p["w_hh"].shape[1])
+    layer.load_state_dict({k: p[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")})
+    with tempfile.TemporaryDirectory() as folder:
+        path = lstmfast_onnx.export(layer, os.path.join(folder, "lstm.onnx"), initial_states=True)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    feeds = {"x": p["x"], "h0": p["h0"][None], "c0": p["c0"][None]}
+    return lambda: ((sess.run(["y"], feeds)[0],), None)
 
 
 # ------------------------------------------------------------------ one row of the table

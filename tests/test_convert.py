@@ -383,7 +383,7 @@ def test_errors():
         "params: expected keys ('w_ih', 'w_hh', 'b_ih', 'b_hh') (biases optional); missing ['w_hh'], unknown ['bias']",
     ):
         convert.to_keras({"w_ih": p["w_ih"], "bias": p["b_ih"]})
-    with raises(TypeError, "params: expected a dict"):
+    with raises(TypeError, "params: expected a dict, or a list of two"):
         convert.to_onnx([p["w_ih"], p["w_hh"]])
     with raises(ValueError, "w_ih: expected shape (4*H, I) = (20, 2), got (21, 2)"):
         convert.to_onnx({**p, "w_ih": np.zeros((4 * H + 1, I))})
@@ -403,11 +403,13 @@ def test_errors():
         convert.from_keras([np.zeros((I, 4 * H)), np.zeros((H, 4 * H)), np.zeros(8)])
     with raises(TypeError, "weights: expected a dict or the list"):
         convert.from_keras([np.zeros((I, 4 * H))])
-    with raises(ValueError, "W: expected num_directions = 1 as the first dimension (bidirectional"):
-        convert.from_onnx(np.zeros((2, 4 * H, I)), np.zeros((2, 4 * H, H)))
-    with raises(ValueError, "R: expected shape (1, 4*H, H) = (1, 20, 5), got (1, 16, 5)"):
+    with raises(ValueError, "W: expected a 3-D array (num_directions, G, I) with 1 or 2 directions"):
+        convert.from_onnx(np.zeros((3, 4 * H, I)), np.zeros((3, 4 * H, H)))
+    with raises(ValueError, "direction: expected 0 <= direction <= num_directions - 1 = 0, got 1"):
+        convert.from_onnx(np.zeros((1, 4 * H, I)), np.zeros((1, 4 * H, H)), direction=1)
+    with raises(ValueError, "R: expected shape (D, 4*H, H) = (1, 20, 5), got (1, 16, 5)"):
         convert.from_onnx(np.zeros((1, 4 * H, I)), np.zeros((1, 16, H)))
-    with raises(ValueError, "B: expected shape (1, 8*H) = (1, 40), got (1, 20)"):
+    with raises(ValueError, "B: expected shape (D, 2*4*H) = (1, 40), got (1, 20)"):
         convert.from_onnx(np.zeros((1, 4 * H, I)), np.zeros((1, 4 * H, H)), np.zeros((1, 4 * H)))
     course = convert.to_course_lstm(p)
     with raises(ValueError, "course: missing keys ['bo']"):

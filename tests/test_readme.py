@@ -50,7 +50,7 @@ def test_the_memmap_example_streams_and_learns(tmp_path):
 def test_readme_training_examples_run():
     """Each block runs as pasted, and its comments tell the truth."""
     text = README.read_text(encoding="utf-8")
-    training = text[text.index("## Training") : text.index("## The `lstmfast` command")]
+    training = text[text.index("## Training") : text.index("## Dtypes")]
     blocks = re.findall(r"```python\n(.*?)```", training, flags=re.S)
     assert len(blocks) == 3
     ns: dict = {}

@@ -29,7 +29,7 @@ OLD_PATHS = {
     "cli": "app.cli",
 }
 # short names of the integrations, served the same way
-ALIASES = {**OLD_PATHS, "sklearn": "integrations.sklearn", "torch": "integrations.torch"}
+ALIASES = {**OLD_PATHS, "sklearn": "integrations.sklearn", "torch": "integrations.torch", "onnx": "integrations.onnx"}
 _PACKAGE = __name__.rpartition(".")[0]
 
 

@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 
 from . import cells
-from ._checks import as_float_arrays, check_shape, check_weights, present
+from ._checks import as_float_arrays, check_shape, check_weights, integer, present
 from .layers import parameter_names
 
 __all__ = [
@@ -88,10 +88,11 @@ __all__ = [
 
 PARAM_KEYS = ("w_ih", "w_hh", "b_ih", "b_hh")
 COURSE_LSTM_GATES = ("Wi", "Wf", "Wc", "Wo")  # our block order i, f, g, o
-# ONNX stacks the gates as i, o, f, c. Block k of ONNX is our block _ONNX_FROM_OURS[k];
-# block k of ours is ONNX block _OURS_FROM_ONNX[k].
-_ONNX_FROM_OURS = (0, 3, 1, 2)
-_OURS_FROM_ONNX = (0, 2, 3, 1)
+# ONNX stacks an LSTM's gates as i, o, f, c and a GRU's as z, r, h: block k of ONNX's
+# rows is our block _ONNX_ORDER[cell][k]; block k of ours is ONNX's block
+# _OURS_FROM_ONNX[cell][k].
+_ONNX_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2), "rnn": (0,)}
+_OURS_FROM_ONNX = {"lstm": (0, 2, 3, 1), "gru": (1, 0, 2), "rnn": (0,)}
 # Keras' GRU stacks z, r, h; ours r, z, n. Swapping the first two blocks goes either way.
 # (Read from Keras 3's GRUCell, keras/src/layers/rnn/gru.py in keras-team/keras: build()
 # makes kernel (input_dim, 3*units), recurrent_kernel (units, 3*units) and, with
@@ -388,57 +389,85 @@ def from_keras_rnn(weights: Any) -> dict[str, np.ndarray | None]:
 # --------------------------------------------------------------------------- ONNX
 
 
-def to_onnx(params: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
-    """Inputs ``W``, ``R``, ``B`` of an ONNX ``LSTM`` node (one direction, order i, o, f, c).
+def to_onnx(
+    params: Mapping[str, Any] | Sequence[Mapping[str, Any]], cell: str | None = None
+) -> dict[str, np.ndarray | None]:
+    """Inputs ``W``, ``R``, ``B`` of an ONNX ``LSTM``, ``GRU`` or ``RNN`` node.
+
+    Parameters
+    ----------
+    params : dict, or a list of two dicts
+        One direction's ``params``, or ``[forward, reverse]`` for a node with
+        ``direction="bidirectional"``.
+    cell : {"lstm", "gru", "rnn"} or None
+        None: read from the shapes.
 
     Returns
     -------
     dict
-        ``W`` (1, 4H, I), ``R`` (1, 4H, H), ``B`` (1, 8H) = [Wb, Rb] (a missing bias
-        half is zeros; ``B`` is None if there is no bias at all).
+        ``W`` (D, G, I), ``R`` (D, G, H), ``B`` (D, 2G) = [Wb, Rb] (a missing bias half
+        is zeros; ``B`` is None if there is no bias at all), with ONNX's gate orders:
+        LSTM i, o, f, c; GRU z, r, h (for ``linear_before_reset=1``, PyTorch's GRU).
     """
-    w_ih, w_hh, b_ih, b_hh, _, H = _check_params(params, cells.LSTM)
-    B = None
-    if b_ih is not None or b_hh is not None:
-        zeros = np.zeros(4 * H, dtype=w_ih.dtype)
-        wb = zeros if b_ih is None else _reorder(b_ih, _ONNX_FROM_OURS)
-        rb = zeros if b_hh is None else _reorder(b_hh, _ONNX_FROM_OURS)
-        B = np.concatenate([wb, rb])[None]
-    return {"W": _reorder(w_ih, _ONNX_FROM_OURS)[None], "R": _reorder(w_hh, _ONNX_FROM_OURS)[None], "B": B}
+    directions = list(params) if isinstance(params, Sequence) and not isinstance(params, Mapping) else [params]
+    if not 1 <= len(directions) <= 2 or not all(isinstance(d, Mapping) for d in directions):
+        raise TypeError("params: expected a dict, or a list of two (forward, reverse), of w_ih, w_hh, b_ih, b_hh")
+    W: list[np.ndarray] = []
+    R: list[np.ndarray] = []
+    B: list[np.ndarray | None] = []
+    for p in directions:
+        w_ih, w_hh, b_ih, b_hh, _, H = _check_params(p, cell=cell)
+        kind = _cell_of(cell, w_hh)
+        order = _ONNX_ORDER[kind.name]
+        W.append(_reorder(w_ih, order))
+        R.append(_reorder(w_hh, order))
+        zeros = np.zeros(kind.gates * H, dtype=w_ih.dtype)
+        if b_ih is None and b_hh is None:
+            B.append(None)
+        else:
+            B.append(np.concatenate([zeros if b is None else _reorder(b, order) for b in (b_ih, b_hh)]))
+    bias = None
+    if any(b is not None for b in B):  # a direction without biases gets zeros
+        bias = np.stack([np.zeros(2 * W[0].shape[0], W[0].dtype) if b is None else b for b in B])
+    return {"W": np.stack(W), "R": np.stack(R), "B": bias}
 
 
-def from_onnx(W: Any, R: Any, B: Any = None) -> dict[str, np.ndarray | None]:
-    """``params`` from the ``W``, ``R`` and optional ``B`` inputs of an ONNX ``LSTM``.
+def from_onnx(
+    W: Any, R: Any, B: Any = None, *, direction: int = 0, cell: str | None = None
+) -> dict[str, np.ndarray | None]:
+    """``params`` of one direction of an ONNX ``LSTM``, ``GRU`` or ``RNN`` node.
 
     Parameters
     ----------
-    W : array_like, (1, 4H, I)
-    R : array_like, (1, 4H, H)
-    B : array_like (1, 8H) or None
-        [Wb, Rb]; Wb becomes ``b_ih``, Rb ``b_hh``. None gives no biases.
-
-    Only forward, single-direction LSTMs are supported (leading dimension 1).
+    W : array_like, (D, G, I); R : array_like, (D, G, H); B : array_like (D, 2G) or None
+        The node's inputs (G = 4H, 3H or H); [Wb, Rb] in ``B`` become ``b_ih``,
+        ``b_hh``. None gives no biases.
+    direction : int
+        0 (forward) or, for a bidirectional node, 1 (reverse).
+    cell : {"lstm", "gru", "rnn"} or None
+        None: read from the shapes. A GRU's weights convert exactly only for
+        ``linear_before_reset=1`` (PyTorch's GRU); see :mod:`lstmfast.onnx`.
     """
     W, R, B = as_float_arrays(W=W, R=R, B=B)
     W, R = present("W", W), present("R", R)
-    for name, a in (("W", W), ("R", R), ("B", B)):
-        if a is not None and (a.ndim < 1 or a.shape[0] != 1):
+    for name, a in (("W", W), ("R", R)):
+        if a.ndim != 3 or a.shape[0] not in (1, 2) or a.shape[2] < 1:
             raise ValueError(
-                f"{name}: expected num_directions = 1 as the first dimension "
-                f"(bidirectional LSTMs are not supported), got shape {a.shape}"
+                f"{name}: expected a 3-D array (num_directions, G, {'I' if name == 'W' else 'H'}) with "
+                f"1 or 2 directions, got shape {a.shape}"
             )
-    if R.ndim != 3 or R.shape[2] < 1:
-        raise ValueError(f"R: expected a 3-D array (1, 4*H, H) with H >= 1, got shape {R.shape}")
-    H = R.shape[2]
-    check_shape("R", R, "(1, 4*H, H)", (1, 4 * H, H))
-    if W.ndim != 3 or W.shape[2] < 1:
-        raise ValueError(f"W: expected a 3-D array (1, 4*H, I) with I >= 1, got shape {W.shape}")
-    check_shape("W", W, "(1, 4*H, I)", (1, 4 * H, W.shape[2]))
+    D, H = R.shape[0], R.shape[2]
+    kind = _cell_of(cell, R[0])
+    g = kind.layout
+    check_shape("R", R, f"(D, {g}, H)", (D, kind.gates * H, H))
+    check_shape("W", W, f"(D, {g}, I)", (D, kind.gates * H, W.shape[2]))
+    d = integer("direction", direction, 0, D - 1, rule=f"0 <= direction <= num_directions - 1 = {D - 1}")
+    order = _OURS_FROM_ONNX[kind.name]
     b_ih = b_hh = None
     if B is not None:
-        check_shape("B", B, "(1, 8*H)", (1, 8 * H))
-        b_ih, b_hh = (_reorder(half, _OURS_FROM_ONNX) for half in np.split(B[0], 2))
-    return _params(_reorder(W[0], _OURS_FROM_ONNX), _reorder(R[0], _OURS_FROM_ONNX), b_ih, b_hh)
+        check_shape("B", B, f"(D, 2*{g})", (D, 2 * kind.gates * H))
+        b_ih, b_hh = (_reorder(half, order) for half in np.split(B[d], 2))
+    return _params(_reorder(W[d], order), _reorder(R[d], order), b_ih, b_hh)
 
 
 # --------------------------------------------------------------------------- course
