@@ -60,6 +60,9 @@ Schedule = Callable[[int, float], float]  # (epoch, current lr) -> lr for this e
 class Callback:
     """Does nothing at every moment; subclasses override what they need."""
 
+    #: In data-parallel training, callbacks that write files run on rank 0 only.
+    writes_files = False
+
     model: SequenceModel
     optimizer: Optimizer
 
@@ -165,6 +168,8 @@ class ModelCheckpoint(Callback):
     with ``save_best_only`` a checkpoint is written only when ``monitor`` improves.
     """
 
+    writes_files = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -247,6 +252,8 @@ class LearningRateScheduler(Callback):
 
 
 class _FileLogger(Callback):
+    writes_files = True
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path: expected a str or os.PathLike, got {type(path).__name__}")

@@ -13,6 +13,7 @@ import numpy as np
 from .. import _checks
 from .callbacks import Callback, ModelCheckpoint, check_callbacks
 from .data import Batch, select
+from .distributed import DataParallel, data_checksum
 from .optim import Adam, Optimizer, clip_grad_norm
 from .tasks import Scores
 
@@ -45,6 +46,9 @@ def fit(
     callbacks: Any = None,
     class_weight: Any = None,
     resume: str | os.PathLike[str] | None = None,
+    comm: Any = None,
+    sharded: bool = False,
+    comm_timeout: float = 600.0,
 ) -> History:
     """Train ``model`` with mini-batch gradient descent; every forward and BPTT in C++.
 
@@ -98,6 +102,22 @@ def fit(
         continue from it, with its parameters, optimizer state, shuffling state
         and history, to ``epochs``. The run ends bit-identical to one that never
         stopped.
+    comm : mpi4py communicator, optional
+        Data-parallel training over MPI (``MPI.COMM_WORLD``; ``pip install
+        "lstmfast[mpi]"``; launch with ``mpirun -n 4 python train.py``): every
+        rank calls ``fit`` with the same arguments, each computes the gradient of
+        its part of every batch, and one ``Allreduce`` per step sums them (see
+        :mod:`lstmfast.training.distributed`). Every rank starts from rank 0's
+        parameters and ends with the same ones; rank 0 alone shows progress and
+        writes files (checkpoints, logs); a failing rank stops every rank.
+    sharded : bool
+        With ``comm``: False, every rank passes the same data and each batch is
+        split across the ranks (the result is that of one process, but for the
+        order of the sums); True, each rank passes its own data and takes
+        ``batch_size`` sequences of it per step (the global batch is the sum).
+    comm_timeout : float
+        With ``comm``: seconds a rank waits for the others at any step before it
+        raises ``TimeoutError`` (a rank that died or hung).
 
     Returns
     -------
@@ -107,7 +127,8 @@ def fit(
         batch was seen, as Keras reports it), ``"accuracy"`` (classification:
         weighted fraction of right predictions), with validation also
         ``"val_loss"`` (and ``"val_accuracy"``), measured after the epoch, and
-        whatever callbacks add (``"lr"``).
+        whatever callbacks add (``"lr"``); with ``comm``, ``"allreduce_seconds"``
+        (the epoch's time waiting in the step's collectives, on this rank).
 
     Raises
     ------
@@ -115,102 +136,280 @@ def fit(
         If the loss becomes NaN or infinite (try a smaller learning rate or
         ``clip_norm``).
     """
-    epochs = _checks.positive_int("epochs", epochs)
-    batch_size = _checks.positive_int("batch_size", batch_size)
-    if optimizer is not None and not isinstance(optimizer, Optimizer):
-        raise TypeError(
-            f"optimizer: expected an lstmfast.training optimizer (with a step(params, grads) method), "
-            f"got {type(optimizer).__name__}"
-        )
-    if clip_norm is not None:
-        clip_norm = _checks.positive_real("clip_norm", clip_norm, what="None or a finite number > 0")
-    shuffle = _checks.flag("shuffle", shuffle)
-    progress = _checks.flag("progress", progress)
-    callbacks = check_callbacks(callbacks)
-    task = model._task(_class_weight(model, class_weight))
-    rng = np.random.default_rng(_checks.seed(seed))
+    parallel = _data_parallel(comm, sharded, comm_timeout)
+    try:
+        run = _Run(model, parallel, epochs, batch_size, optimizer, clip_norm, shuffle, progress, callbacks, seed)
+        run.data(X, y, mask, lengths, validation_data, validation_split, class_weight)
+        if resume is not None and (parallel is None or parallel.rank == 0):
+            run.resume(resume)
+    except Exception as err:
+        if parallel is not None:
+            parallel.agree(None, err)  # every rank stops
+        raise
+    if parallel is not None:
+        parallel.agree(run.description(), None)
+        run.share_start()
+    return run.train()
 
-    if y is None:  # a source of batches
-        if mask is not None or lengths is not None or validation_split is not None:
+
+def _data_parallel(comm: Any, sharded: Any, timeout: Any) -> DataParallel | None:
+    sharded = _checks.flag("sharded", sharded)
+    timeout = _checks.positive_real("comm_timeout", timeout)
+    if comm is None:
+        if sharded:
+            raise ValueError("sharded: only with comm (data-parallel training over MPI)")
+        return None
+    from .distributed import DataParallel
+
+    return DataParallel(comm, sharded, timeout)
+
+
+class _Run:
+    """One call of :func:`fit`: its checked arguments, data and state, and the loop."""
+
+    def __init__(
+        self,
+        model: SequenceModel,
+        parallel: DataParallel | None,
+        epochs: Any,
+        batch_size: Any,
+        optimizer: Any,
+        clip_norm: Any,
+        shuffle: Any,
+        progress: Any,
+        callbacks: Any,
+        seed: Any,
+    ) -> None:
+        self.model, self.parallel = model, parallel
+        self.epochs = _checks.positive_int("epochs", epochs)
+        self.batch_size = _checks.positive_int("batch_size", batch_size)
+        if optimizer is not None and not isinstance(optimizer, Optimizer):
             raise TypeError(
-                "mask, lengths, validation_split: only with arrays X, y; a source of batches "
-                "carries its own masks and lengths"
+                f"optimizer: expected an lstmfast.training optimizer (with a step(params, grads) method), "
+                f"got {type(optimizer).__name__}"
             )
-        train: Arrays | Any = _batch_source(X)
-        val = _validation(model, validation_data)
-    else:
-        train = model._check_data(X, y, mask, lengths)
-        train, val = _split(model, train, validation_data, validation_split)
+        self.optimizer: Optimizer | None = optimizer
+        self.clip_norm = (
+            None
+            if clip_norm is None
+            else _checks.positive_real("clip_norm", clip_norm, what="None or a finite number > 0")
+        )
+        self.shuffle = _checks.flag("shuffle", shuffle)
+        self.progress = _checks.flag("progress", progress) and (parallel is None or parallel.rank == 0)
+        self.callbacks = check_callbacks(callbacks)
+        if parallel is not None and parallel.rank != 0:  # files are written by rank 0 only
+            self.callbacks = [c for c in self.callbacks if not c.writes_files]
+        self.rng = np.random.default_rng(_checks.seed(seed))
+        self.history: History = {}
+        self.start = 0
 
-    history: History = {}
-    start = 0
-    if resume is not None:
+    def data(
+        self,
+        X: Any,
+        y: Any,
+        mask: Any,
+        lengths: Any,
+        validation_data: Any,
+        validation_split: Any,
+        class_weight: Any,
+    ) -> None:
+        model = self.model
+        self.task = model._task(_class_weight(model, class_weight))
+        if y is None:  # a source of batches
+            if mask is not None or lengths is not None or validation_split is not None:
+                raise TypeError(
+                    "mask, lengths, validation_split: only with arrays X, y; a source of batches "
+                    "carries its own masks and lengths"
+                )
+            self.train_data: Arrays | Any = _batch_source(X)
+            self.val = _validation(model, validation_data)
+        else:
+            train = model._check_data(X, y, mask, lengths)
+            self.train_data, self.val = _split(model, train, validation_data, validation_split)
+
+    def resume(self, path: str | os.PathLike[str]) -> None:
         from .checkpoint import load_training, optimizer_of
 
-        state = load_training(resume, model)
-        optimizer = optimizer or optimizer_of(state["optimizer"])
-        optimizer.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["rng"]
-        history = state["history"]
-        start = state["epoch"]
-    optimizer = optimizer or Adam(lr=1e-3)
+        state = load_training(path, self.model)
+        self.optimizer = self.optimizer or optimizer_of(state["optimizer"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.history = state["history"]
+        self.start = state["epoch"]
 
-    for c in callbacks:
-        c.model, c.optimizer = model, optimizer
-        if isinstance(c, ModelCheckpoint):
-            c.training_state = lambda epoch: {
-                "epoch": epoch,
-                "optimizer": optimizer.state_dict(),
-                "rng": rng.bit_generator.state,
-                "history": history,
-            }
+    # -- data-parallel: agreeing on the call, starting from rank 0's state ----------------
 
-    from tqdm import tqdm  # a runtime dependency; imported when training
+    def description(self) -> dict[str, Any]:
+        """What every rank must agree on before the first step."""
+        assert self.parallel is not None
+        model, train = self.model, self.train_data
+        arrays = isinstance(train, tuple)
+        described: dict[str, Any] = {
+            "model": model.config,
+            "parameters": {name: list(p.shape) for name, p in model.parameters().items()},
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "shuffle": self.shuffle,
+            "clip_norm": self.clip_norm,
+            "optimizer": None if self.optimizer is None else type(self.optimizer).__name__,
+            "class_weight": None if self.task.class_weight is None else self.task.class_weight.tolist(),
+            "validation": self.val is not None,
+            "data": "arrays" if arrays else "a source of batches",
+            "sharded": self.parallel.sharded,
+            "ranks": self.parallel.size,
+        }
+        if arrays and not self.parallel.sharded:  # the same data on every rank, to the bit
+            described["data shapes"] = [None if a is None else list(a.shape) for a in train]
+            described["data checksum"] = data_checksum(train)
+        return described
 
-    per_epoch = -(-train[0].shape[1] // batch_size) if isinstance(train, tuple) else _length(train)
-    total = None if per_epoch is None else (epochs - start) * per_epoch
-    model.stop_training = False
-    logs: dict[str, float] = {}
-    _each(callbacks, "on_train_begin", logs)
-    with tqdm(total=total, unit="batch", disable=not progress, leave=True, dynamic_ncols=True) as bar:
-        for epoch in range(start, epochs):
-            bar.set_description(f"epoch {epoch + 1}/{epochs}")
-            logs = {}  # callbacks may write into it (the learning rate of the epoch, say)
-            _each(callbacks, "on_epoch_begin", epoch, logs)
-            scores = Scores(task)
-            for b, batch in enumerate(_epoch(model, train, batch_size, shuffle, rng)):
-                _each(callbacks, "on_batch_begin", b, {})
-                total_loss, count, grads, logits, loss_mask = model._train_batch(*batch, task=task)
-                if not math.isfinite(total_loss):
-                    raise FloatingPointError(
-                        f"fit: the loss became {total_loss} at epoch {epoch + 1}, batch {b + 1}; "
-                        f"lower the learning rate or pass clip_norm"
-                    )
-                if clip_norm is not None:
-                    clip_grad_norm(grads, clip_norm)  # type: ignore[arg-type]
-                optimizer.step(model.parameters(), grads)
-                scores.add(total_loss, count, logits, batch.y, loss_mask)
-                bar.update(1)
-                if progress:
-                    bar.set_postfix(loss=f"{scores.loss:.4g}", refresh=False)
-                _each(
-                    callbacks,
-                    "on_batch_end",
-                    b,
-                    {"loss": total_loss / count if count else 0.0, "size": float(batch.x.shape[1])},
-                )
-            logs = {**scores.result(), **logs}
-            if val is not None:
-                logs.update({f"val_{k}": v for k, v in model._evaluate(*val, batch_size).items()})
-            for name, value in logs.items():
-                history.setdefault(name, []).append(value)
-            _each(callbacks, "on_epoch_end", epoch, logs)
-            if progress:
-                bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in history.items()})
-            if model.stop_training:
-                break
-    _each(callbacks, "on_train_end", logs)
-    return history
+    def share_start(self) -> None:
+        """Every rank starts from rank 0's parameters, optimizer state, shuffling state
+        and history (a resumed checkpoint is read by rank 0 only)."""
+        assert self.parallel is not None
+        model = self.model
+        mine = {
+            "parameters": model.state_dict(),
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "history": self.history,
+            "start": self.start,
+        }
+        start = self.parallel.share(mine)
+        if self.parallel.rank != 0:
+            from .checkpoint import optimizer_of
+
+            model.load_state_dict(start["parameters"])
+            if start["optimizer"] is not None:
+                self.optimizer = self.optimizer or optimizer_of(start["optimizer"])
+                self.optimizer.load_state_dict(start["optimizer"])
+            self.rng.bit_generator.state = start["rng"]
+            self.history, self.start = start["history"], start["start"]
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def train(self) -> History:
+        from tqdm import tqdm  # a runtime dependency; imported when training
+
+        model, callbacks, parallel = self.model, self.callbacks, self.parallel
+        self.optimizer = optimizer = self.optimizer or Adam(lr=1e-3)
+        for c in callbacks:
+            c.model, c.optimizer = model, optimizer
+            if isinstance(c, ModelCheckpoint):
+                c.training_state = lambda epoch: {
+                    "epoch": epoch,
+                    "optimizer": optimizer.state_dict(),
+                    "rng": self.rng.bit_generator.state,
+                    "history": self.history,
+                }
+        train = self.train_data
+        per_epoch = -(-train[0].shape[1] // self.batch_size) if isinstance(train, tuple) else _length(train)
+        if parallel is not None and parallel.sharded:
+            per_epoch = None  # the longest shard decides
+        total = None if per_epoch is None else (self.epochs - self.start) * per_epoch
+        model.stop_training = False
+        logs: dict[str, float] = {}
+        _each(callbacks, "on_train_begin", logs)
+        with tqdm(total=total, unit="batch", disable=not self.progress, leave=True, dynamic_ncols=True) as bar:
+            for epoch in range(self.start, self.epochs):
+                bar.set_description(f"epoch {epoch + 1}/{self.epochs}")
+                logs = {}  # callbacks may write into it (the learning rate of the epoch, say)
+                _each(callbacks, "on_epoch_begin", epoch, logs)
+                if parallel is None:
+                    scores = self._serial_epoch(epoch, bar)
+                    val = None if self.val is None else model._scores(*self.val, self.batch_size)
+                    stop = self._end_epoch(epoch, scores, val, logs, bar)
+                else:
+                    seconds = parallel.seconds
+                    scores = self._parallel_epoch(epoch, bar, parallel)
+                    logs["allreduce_seconds"] = parallel.seconds - seconds
+                    stop = self._parallel_end_epoch(epoch, scores, logs, bar, parallel)
+                if stop:
+                    break
+        _each(callbacks, "on_train_end", logs)
+        return self.history
+
+    def _step(self, grads: Mapping[str, Array]) -> None:
+        if self.clip_norm is not None:
+            clip_grad_norm(grads, self.clip_norm)  # type: ignore[arg-type]
+        assert self.optimizer is not None
+        self.optimizer.step(self.model.parameters(), grads)
+
+    def _serial_epoch(self, epoch: int, bar: Any) -> Scores:
+        model, task, callbacks = self.model, self.task, self.callbacks
+        scores = Scores(task)
+        for b, batch in enumerate(_epoch(model, self.train_data, self.batch_size, self.shuffle, self.rng)):
+            _each(callbacks, "on_batch_begin", b, {})
+            total_loss, count, grads, logits, loss_mask = model._train_batch(*batch, task=task)
+            _check_loss(total_loss, epoch, b)
+            self._step(grads)
+            scores.add(total_loss, count, logits, batch.y, loss_mask)
+            self._batch_end(bar, scores, b, total_loss, count, batch.x.shape[1])
+        return scores
+
+    def _parallel_epoch(self, epoch: int, bar: Any, parallel: DataParallel) -> Scores:
+        """The serial epoch's steps with every rank's part summed by one Allreduce each."""
+        model, task, callbacks = self.model, self.task, self.callbacks
+        scores = Scores(task)
+        batches = iter(parallel.batches(model, self.train_data, self.batch_size, self.shuffle, self.rng, _epoch))
+        batch, more = parallel.first(batches)
+        b = 0
+        while more:
+            _each(callbacks, "on_batch_begin", b, {})
+            step, grads, batch = parallel.step(model, batch, batches, task, model.parameters())
+            _check_loss(step.loss, epoch, b)
+            self._step(grads)
+            scores.add_sums(step.loss, step.counted, step.right, step.seen)
+            self._batch_end(bar, scores, b, step.loss, step.counted, step.sequences)
+            more, b = step.more, b + 1
+        return scores
+
+    def _batch_end(self, bar: Any, scores: Scores, b: int, total_loss: float, count: float, size: int) -> None:
+        bar.update(1)
+        if self.progress:
+            bar.set_postfix(loss=f"{scores.loss:.4g}", refresh=False)
+        _each(self.callbacks, "on_batch_end", b, {"loss": total_loss / count if count else 0.0, "size": float(size)})
+
+    def _end_epoch(self, epoch: int, scores: Scores, val: Scores | None, logs: dict[str, float], bar: Any) -> bool:
+        """Record the epoch, run the callbacks; returns whether to stop."""
+        logs = {**scores.result(), **logs}
+        if val is not None:
+            logs.update({f"val_{k}": v for k, v in val.result().items()})
+        for name, value in logs.items():
+            self.history.setdefault(name, []).append(value)
+        _each(self.callbacks, "on_epoch_end", epoch, logs)
+        if self.progress:
+            bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in self.history.items()})
+        return self.model.stop_training
+
+    def _parallel_end_epoch(
+        self, epoch: int, scores: Scores, logs: dict[str, float], bar: Any, parallel: DataParallel
+    ) -> bool:
+        """The serial end of an epoch, with every rank's failure told to the others and,
+        sharded, the validation sums of every rank's shard added up."""
+        error: BaseException | None = None
+        val: Scores | None = None
+        try:
+            val = None if self.val is None else self.model._scores(*self.val, self.batch_size)
+        except Exception as err:  # told to every rank, then raised here
+            error = err
+        if self.val is not None and parallel.sharded:
+            val, error = parallel.sum_scores(val, self.task, error), None
+        stop = False
+        if error is None:
+            try:
+                stop = self._end_epoch(epoch, scores, val, logs, bar)
+            except Exception as err:
+                error = err
+        return parallel.end_epoch(self.model.parameters(), stop, error)
+
+
+def _check_loss(total_loss: float, epoch: int, b: int) -> None:
+    if not math.isfinite(total_loss):
+        raise FloatingPointError(
+            f"fit: the loss became {total_loss} at epoch {epoch + 1}, batch {b + 1}; "
+            f"lower the learning rate or pass clip_norm"
+        )
 
 
 def _each(callbacks: list[Callback], moment: str, *args: Any) -> None:

@@ -419,14 +419,23 @@ class SequenceModel:
         return real if mask is None else mask * real
 
     def _train_batch(
-        self, x: Array, y: Array, mask: Array | None, lengths: Array | None = None, task: Task | None = None
+        self,
+        x: Array,
+        y: Array,
+        mask: Array | None,
+        lengths: Array | None = None,
+        task: Task | None = None,
+        mean: bool = True,
     ) -> tuple[float, float, Grads, Array, Array | None]:
+        """``total, count, grads, logits, mask``: the gradient of the mean loss
+        (``mean=False``: of the summed loss, for data-parallel steps)."""
         logits, features, tape = self._forward(x, True, lengths)
         assert tape is not None
         mask = self._loss_mask(mask, lengths, x.shape[0])
         total, dlogits, count = (task or self._task()).loss(logits, y, mask)
-        scale = 1.0 / count if count > 0 else 0.0
-        grads = self._backward(dlogits * self.dtype.type(scale), features, tape, lengths)
+        if mean:
+            dlogits = dlogits * self.dtype.type(1.0 / count if count > 0 else 0.0)
+        grads = self._backward(dlogits, features, tape, lengths)
         return total, count, grads, logits, mask
 
     def loss_and_gradients(self, X: Any, y: Any, mask: Any = None, lengths: Any = None) -> tuple[float, Grads]:
@@ -472,12 +481,16 @@ class SequenceModel:
         callbacks: Any = None,
         class_weight: Any = None,
         resume: str | os.PathLike[str] | None = None,
+        comm: Any = None,
+        sharded: bool = False,
+        comm_timeout: float = 600.0,
     ) -> History:
         """Train with mini-batch gradient descent; every forward and BPTT in C++.
 
         See :func:`lstmfast.training.loop.fit` for every argument: ``X``, ``y`` as
         arrays (or ``X`` a source of batches and ``y`` None), callbacks, validation,
-        class weights, and ``resume`` from a training checkpoint.
+        class weights, ``resume`` from a training checkpoint, and data-parallel
+        training over MPI (``comm``, ``sharded``, ``comm_timeout``).
         """
         from .loop import fit
 
@@ -499,6 +512,9 @@ class SequenceModel:
             callbacks=callbacks,
             class_weight=class_weight,
             resume=resume,
+            comm=comm,
+            sharded=sharded,
+            comm_timeout=comm_timeout,
         )
 
     def predict(self, X: Any, batch_size: int = 256, lengths: Any = None) -> Array:
@@ -550,6 +566,9 @@ class SequenceModel:
     def _evaluate(
         self, X: Array, y: Array, mask: Array | None, lengths: Array | None, batch_size: int
     ) -> dict[str, float]:
+        return self._scores(X, y, mask, lengths, batch_size).result()
+
+    def _scores(self, X: Array, y: Array, mask: Array | None, lengths: Array | None, batch_size: int) -> Scores:
         task_ = self._task()
         scores = Scores(task_)
         for start in range(0, X.shape[1], batch_size):
@@ -559,7 +578,7 @@ class SequenceModel:
             mb = self._loss_mask(mb, lb, xb.shape[0])
             total, _, count = task_.loss(logits, yb, mb)
             scores.add(total, count, logits, yb, mb)
-        return scores.result()
+        return scores
 
     # -- files ----------------------------------------------------------------------
 

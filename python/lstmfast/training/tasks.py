@@ -165,12 +165,18 @@ class Scores:
         self.loss_sum = self.count = self.right = self.seen = 0.0
 
     def add(self, total: float, count: float, logits: Array, y: Array, mask: Array | None) -> None:
+        right, seen = self.task.correct(logits, y, mask) if self.task.metrics else (0.0, 0.0)
+        self.add_sums(total, count, right, seen)
+
+    def add_sums(self, total: float, count: float, right: float, seen: float) -> None:
+        """Add a batch by its sums: the loss, the counted targets, the right and the seen predictions."""
         self.loss_sum += total
         self.count += count
-        if self.task.metrics:
-            right, seen = self.task.correct(logits, y, mask)
-            self.right += right
-            self.seen += seen
+        self.right += right
+        self.seen += seen
+
+    def sums(self) -> tuple[float, float, float, float]:
+        return self.loss_sum, self.count, self.right, self.seen
 
     @property
     def loss(self) -> float:
