@@ -17,6 +17,7 @@ import time
 import numpy as np
 from mpi4py import MPI
 
+import lstmfast
 from lstmfast.training import Adam, Callback, ModelCheckpoint, SequenceModel
 
 T, N, I, H = 12, 40, 2, 8
@@ -36,6 +37,20 @@ def model(seed: int = 0) -> SequenceModel:
 
 def fit_kwargs() -> dict:
     return {"epochs": 3, "batch_size": 8, "optimizer": Adam(1e-2), "seed": 5, "progress": False}
+
+
+class Perturb(Callback):
+    """Changes one parameter on the rank it runs on: the ranks no longer agree."""
+
+    def on_epoch_end(self, epoch, logs):
+        next(iter(self.model.parameters().values()))[0] += 1e-3
+
+
+class Threads(Callback):
+    """Records the kernels' thread count during the steps."""
+
+    def on_batch_end(self, batch, logs):
+        self.during = lstmfast.config.get_num_threads()
 
 
 class FailAt(Callback):
@@ -99,6 +114,12 @@ def main(scenario: str, out: str) -> None:
                 time.sleep(4)  # busy elsewhere, then leaves
             else:
                 history = m.fit(X, y, comm=comm, comm_timeout=1.0, **fit_kwargs())
+        elif scenario == "diverge":
+            history = m.fit(X, y, comm=comm, callbacks=[Perturb()] if rank == 1 else None, **fit_kwargs())
+        elif scenario == "threads":
+            before, probe = lstmfast.config.get_num_threads(), Threads()
+            m.fit(X, y, comm=comm, callbacks=[probe], **fit_kwargs())
+            history = {"before": before, "during": probe.during, "after": lstmfast.config.get_num_threads()}
         elif scenario == "not_a_communicator":
             history = m.fit(X, y, comm="COMM_WORLD", **fit_kwargs())
         elif scenario == "progress":

@@ -13,6 +13,7 @@ smallest parameters.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ import pytest
 pytest.importorskip("mpi4py")
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import lstmfast
 import mpi_worker
 from lstmfast.training import Adam
 
@@ -155,6 +157,25 @@ def test_a_failing_rank_stops_every_rank(tmp_path, scenario, own_error):
     ranks = run(scenario, tmp_path)
     assert ranks[1]["error"].startswith(own_error)
     assert ranks[0]["error"] == "RankFailed: fit(comm=...): rank 1 failed (see its error); every rank stops"
+
+
+def test_ranks_whose_parameters_differ_stop(tmp_path):
+    """The end-of-epoch check can fail: a callback on rank 1 changes a parameter there."""
+    for rank in run("diverge", tmp_path):
+        assert rank["error"] == (
+            "RuntimeError: fit(comm=...): the ranks' parameters differ after an epoch (the MPI library's Allreduce "
+            "did not give every rank the same sums)"
+        )
+
+
+def test_ranks_on_one_machine_share_its_cores(tmp_path):
+    default = lstmfast.config.kernel_config()["default_threads"]
+    for rank in run("threads", tmp_path):
+        assert rank["history"] == {
+            "before": default,
+            "during": max(1, min(default, (os.cpu_count() or 1) // 2)),
+            "after": default,
+        }
 
 
 def test_comm_must_be_a_communicator(tmp_path):

@@ -34,8 +34,10 @@ at the same epoch).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import time
 import zlib
 from collections.abc import Iterator, Mapping
@@ -43,6 +45,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from .. import _core
 from .data import Batch, select
 from .tasks import Scores, Task
 
@@ -143,6 +146,25 @@ class DataParallel:
             f"{k}: " + ", ".join(f"rank {r}: {d.get(k)}" for r, d in enumerate(everyone)) for k in differ
         )
         raise ValueError(f"fit(comm=...): the ranks disagree on {', '.join(differ)} ({details})")
+
+    @contextlib.contextmanager
+    def threads(self) -> Iterator[None]:
+        """During the steps, the kernels of the ranks that share a machine share its
+        cores (cores // ranks there, at least 1) instead of each taking them all;
+        unless the caller chose a count (``set_num_threads``,
+        ``LSTMFAST_NUM_THREADS``). A collective: call it on every rank after
+        :meth:`agree`."""
+        local = self.comm.Split_type(self.MPI.COMM_TYPE_SHARED)
+        ranks_here = local.Get_size()
+        local.Free()
+        previous = _core.get_num_threads()
+        chosen = os.environ.get("LSTMFAST_NUM_THREADS") or previous != _core.default_num_threads()
+        if not chosen:
+            _core.set_num_threads(max(1, min(previous, (os.cpu_count() or 1) // ranks_here)))
+        try:
+            yield
+        finally:
+            _core.set_num_threads(previous)
 
     def share(self, value: Any) -> Any:
         """Rank 0's ``value`` on every rank (once per fit: pickled)."""

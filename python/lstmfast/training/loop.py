@@ -109,7 +109,9 @@ def fit(
         its part of every batch, and one ``Allreduce`` per step sums them (see
         :mod:`lstmfast.training.distributed`). Every rank starts from rank 0's
         parameters and ends with the same ones; rank 0 alone shows progress and
-        writes files (checkpoints, logs); a failing rank stops every rank.
+        writes files (checkpoints, logs); a failing rank stops every rank. Ranks
+        on one machine share its cores (each uses cores // ranks kernel threads,
+        unless ``set_num_threads`` or ``LSTMFAST_NUM_THREADS`` chose).
     sharded : bool
         With ``comm``: False, every rank passes the same data and each batch is
         split across the ranks (the result is that of one process, but for the
@@ -146,10 +148,12 @@ def fit(
         if parallel is not None:
             parallel.agree(None, err)  # every rank stops
         raise
-    if parallel is not None:
-        parallel.agree(run.description(), None)
-        run.share_start()
-    return run.train()
+    if parallel is None:
+        return run.train()
+    parallel.agree(run.description(), None)
+    run.share_start()
+    with parallel.threads():
+        return run.train()
 
 
 def _data_parallel(comm: Any, sharded: Any, timeout: Any) -> DataParallel | None:
