@@ -29,7 +29,13 @@ OLD_PATHS = {
     "cli": "app.cli",
 }
 # short names of the integrations, served the same way
-ALIASES = {**OLD_PATHS, "sklearn": "integrations.sklearn", "torch": "integrations.torch", "onnx": "integrations.onnx"}
+ALIASES = {
+    **OLD_PATHS,
+    "sklearn": "integrations.sklearn",
+    "torch": "integrations.torch",
+    "onnx": "integrations.onnx",
+    "dask": "integrations.dask",
+}
 _PACKAGE = __name__.rpartition(".")[0]
 
 
