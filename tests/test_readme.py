@@ -7,6 +7,7 @@ import pathlib
 import re
 
 import numpy as np
+import pytest
 
 README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 
@@ -61,3 +62,43 @@ def test_readme_training_examples_run():
     assert ns["proba"].shape == (200, 3) and np.allclose(ns["proba"].sum(1), 1, atol=1e-5)
     exec(compile(blocks[2], str(README), "exec"), ns)
     assert len(ns["history"]["loss"]) < 30 and min(ns["history"]["val_loss"]) < 0.01
+
+
+def _scaling_blocks() -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Scaling out") : text.index("## The `lstmfast` command")]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 2
+    return blocks
+
+
+def test_readme_mpi_script_runs_on_two_ranks(tmp_path):
+    """The train.py of "Scaling out", run as it says (mpirun -n 2 here)."""
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("mpi4py")
+    launcher = shutil.which("mpirun", path=str(pathlib.Path(sys.executable).parent)) or shutil.which("mpirun")
+    assert launcher is not None, "mpi4py is installed but mpirun is not"
+    script = tmp_path / "train.py"
+    script.write_text(_scaling_blocks()[0], encoding="utf-8")
+    subprocess.run([launcher, "-n", "2", sys.executable, "train.py"], cwd=tmp_path, check=True, timeout=300)
+    from lstmfast.training import SequenceModel
+
+    model = SequenceModel.load(tmp_path / "seen_a_one.npz")
+    X = (np.random.default_rng(1).random((20, 200, 1)) < 0.1).astype(np.float32)  # new data
+    accuracy = ((model.predict(X) > 0.5) == (np.cumsum(X, axis=0) > 0)).mean()
+    assert accuracy > 0.99  # it learned the task
+
+
+def test_readme_dask_example_runs(capsys):
+    pytest.importorskip("distributed")
+    namespace: dict = {}
+    exec(compile(_scaling_blocks()[1], str(README), "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert all(f"sensor {k}" in printed for k in range(4))
+    serial = namespace["fan_out"](namespace["forecast"], namespace["tasks"], seed=0, scheduler=None)
+    for name, result in namespace["results"].items():  # the cluster's results are the serial ones
+        for method, values in serial[name].forecasts.items():
+            np.testing.assert_array_equal(result.forecasts[method], values)

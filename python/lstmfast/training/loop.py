@@ -383,7 +383,7 @@ class _Run:
             self.history.setdefault(name, []).append(value)
         _each(self.callbacks, "on_epoch_end", epoch, logs)
         if self.progress:
-            bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in self.history.items()})
+            bar.set_postfix({k: f"{v[-1]:.4g}" for k, v in self.history.items() if k != "allreduce_seconds"})
         return self.model.stop_training
 
     def _parallel_end_epoch(
