@@ -245,3 +245,22 @@ def test_bad_states_lengths_and_steps():
         uni.backward(tape, np.zeros((5, 2, 8), np.float32))
     with pytest.raises(TypeError, match="tape: expected the LayerTape"):
         uni.backward(None, np.zeros((5, 2, 4), np.float32))
+
+
+def test_cells_check_their_state():
+    cell = lstmfast.LSTMCell(3, 4)
+    x = np.zeros((2, 3), np.float32)
+    h = np.zeros((2, 4), np.float32)
+    with pytest.raises(ValueError, match=r"state: c expected shape \(B, H\) = \(2, 4\), got \(2, 5\)"):
+        cell(x, (h, np.zeros((2, 5), np.float32)))
+    with pytest.raises(TypeError, match=r"state: expected None or a pair \(h, c\)"):
+        cell(x, h)
+    with pytest.raises(TypeError, match="state: h: expected real numbers or booleans, got dtype complex64"):
+        cell(x, (h + 1j, h))
+    with pytest.raises(ValueError, match=r"x: expected shape \(B, input_size\) = \(B, 3\), got \(2, 4\)"):
+        cell(np.zeros((2, 4), np.float32), (h, h))
+    gru = lstmfast.GRUCell(3, 4, dtype=np.float64, seed=1)
+    as_lists = gru(x.tolist(), h.tolist())  # converted, like every array argument
+    np.testing.assert_array_equal(as_lists, gru(x.astype(np.float64), h.astype(np.float64)))
+    with pytest.raises(ValueError, match=r"state: h expected shape \(B, H\) = \(2, 4\), got \(3, 4\)"):
+        gru(x, np.zeros((3, 4)))

@@ -248,6 +248,8 @@ def real_array(name: str, value: Any, dtype: np.dtype[Any]) -> Array:
     floats of any width (float16, bfloat16, ...), else ``TypeError`` naming
     ``name`` (complex numbers, datetimes, strings, bytes, Python objects). The same
     array if it already is ``dtype``."""
+    if type(value) is np.ndarray and value.dtype == dtype:  # the common case, in a microsecond-scale step
+        return value
     arr = array(name, value)
     return arr if arr.dtype == dtype else arr.astype(dtype)
 

@@ -428,7 +428,18 @@ class _Recurrent:
 
     def levels(self) -> list[Level]:
         """The layers of this stack for :func:`stack_forward`, input side first
-        (they hold the live parameter arrays)."""
+        (they hold the live parameter arrays, so they are made once)."""
+        cached: list[Level] | None = self.__dict__.get("_levels")
+        if cached is None:
+            cached = self._levels = self._make_levels()
+        return list(cached)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_levels", None)  # rebuilt on use (it holds the cell records' function tables)
+        return state
+
+    def _make_levels(self) -> list[Level]:
         p = self._params
         out = []
         for layer in range(self.num_layers):
@@ -648,9 +659,24 @@ class _Recurrent:
         x_t = _checks.real_array("x_t", x_t, self.dtype)
         if x_t.ndim != 2 or x_t.shape[1] != self.input_size:
             raise ValueError(f"x_t: expected shape (B, input_size) = (B, {self.input_size}), got {x_t.shape}")
-        x = x_t[:, None] if self.batch_first else x_t[None]
-        y, state = self(x, state)
-        return (y[:, 0] if self.batch_first else y[0]), state
+        y, final = self._infer(x_t[None], self._initial_state(state, x_t.shape[0]))
+        if self.stateful:
+            self._state = tuple(final)  # fresh arrays of the kernels
+        return y[0], self._pack_state(final)
+
+    def _infer(self, x: Array, parts: list[Array] | None) -> tuple[Array, list[Array]]:
+        """Inference of a unidirectional layer on checked time-major x (T, B, I) from
+        checked state parts (each (L, B, H), or None): y and the final parts. The
+        lean route of :meth:`step` and the cells (a step costs microseconds): no
+        tape, no dropout, no stacking of one layer's state."""
+        finals: list[list[Array]] = [[] for _ in self.cell.states]
+        for k, level in enumerate(self.levels()):
+            start = None if parts is None else tuple(part[k] for part in parts)
+            options = dict(level.options) if level.options else None
+            x, state, _ = level.cell.forward(x, level.weights[0], start, reverse=level.reverse[0], options=options)
+            for collected, s in zip(finals, state):
+                collected.append(_present(s))
+        return x, [f[0][None] if len(f) == 1 else np.stack(f) for f in finals]
 
     # -- printing -------------------------------------------------------------------
 
@@ -825,8 +851,23 @@ class _Cell:
 
     def __call__(self, x: Any, state: Any = None) -> Any:
         """The next state: h (GRU, RNN) or (h, c) (LSTM), each (B, H)."""
-        _, state = self._layer(self._sequence(x), self._state_in(state))
-        return self._state_out(state)
+        x = self._sequence(x)
+        _, final = self._layer._infer(x, self._parts_in(state, x.shape[1]))
+        return self._state_out(self._layer._pack_state(final))
+
+    def _parts_in(self, state: Any, B: int) -> list[Array] | None:
+        """``state`` checked: a list of (1, B, H) arrays, one per part, or None."""
+        if state is None:
+            return None
+        if len(self._parts) > 1 and not (isinstance(state, (tuple, list)) and len(state) == len(self._parts)):
+            raise TypeError("state: expected None or a pair (h, c) of (B, H) arrays")
+        parts = []
+        for part, s in zip(self._parts, state if len(self._parts) > 1 else (state,)):
+            s = _checks.real_array(f"state: {part}", s, self._layer.dtype)
+            if s.shape != (B, self.hidden_size):
+                raise ValueError(f"state: {part} expected shape (B, H) = {(B, self.hidden_size)}, got {s.shape}")
+            parts.append(s[None])
+        return parts
 
     def forward(self, x: Any, state: Any = None, training: bool = True) -> tuple[Any, LayerTape | None]:
         """The next state and a tape for :meth:`backward`."""
