@@ -64,15 +64,14 @@ def test_forecast_shapes_baselines_and_determinism():
     r = forecast(s, config=cfg)
     split = ts.COURSE_SPLIT_TIME
     n_valid = len(s) - split
-    assert next(iter(r.forecasts)) == "LSTM"
+    assert r.model_name == "LSTM"
     for values in r.forecasts.values():
         assert values.shape == (n_valid,)
     np.testing.assert_array_equal(r.actual, s.values[split:])
     np.testing.assert_array_equal(r.forecasts["naive (last value)"], s.values[split - 1 : -1])
-    w = r.ma_window
-    np.testing.assert_allclose(
-        r.forecasts[f"moving average ({w})"][:3], [s.values[split - w + k : split + k].mean() for k in range(3)]
-    )
+    ma = r.baseline("moving average")
+    w = int(ma.split("(")[1].split(")")[0])
+    np.testing.assert_allclose(r.forecasts[ma][:3], [s.values[split - w + k : split + k].mean() for k in range(3)])
     np.testing.assert_array_equal(r.forecasts["seasonal naive (365)"], s.values[split - 365 : -365])
     assert r.metrics["LSTM"]["MAE"] == pytest.approx(np.mean(np.abs(r.forecasts["LSTM"] - r.actual)))
     assert len(r.history) == 1
@@ -83,14 +82,14 @@ def test_forecast_shapes_baselines_and_determinism():
 
 def test_forecast_never_looks_at_the_validation_period_to_train():
     """Changing the last value (a validation target, never an input) changes no forecast:
-    neither the training, the normalisation nor the moving-average window saw it."""
+    neither the training, the normalisation nor any baseline's parameter saw it."""
     s = builtin_series("sunspots")
     cfg = ForecastConfig(epochs=2)
     a = forecast(s, config=cfg)
     values = s.values.copy()
     values[-1] = 1e6
     b = forecast(Series("changed", values, s.time, s.split_time, s.season), config=cfg)
-    assert a.ma_window == b.ma_window
+    assert list(a.forecasts) == list(b.forecasts) and a.validation.choices == b.validation.choices
     for name in a.forecasts:
         np.testing.assert_array_equal(a.forecasts[name], b.forecasts[name])
     assert b.mae("LSTM") > a.mae("LSTM")
@@ -166,7 +165,7 @@ def test_sunspots_lstm_beats_both_baselines_for_every_seed():
     maes = []
     for seed in range(10):
         r = forecast("sunspots", seed=seed)
-        assert r.beats_baselines, r.table()
+        assert r.beats_baselines(), r.table()
         maes.append(r.mae("LSTM"))
     naive = r.mae("naive (last value)")
     assert max(maes) < 0.7 * naive  # not a close call: at least 30 % below the naive error

@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ..cells import CELLS
     from ..datasets.series import BUILTIN_SERIES
     from .agreement_experiment import FULL, QUICK, RNN_INITS
-    from .forecast_experiment import ForecastConfig
+    from .forecast_experiment import LOSSES, ForecastConfig
     from .gradient_experiment import GradientConfig
     from .speed import BENCH_SHAPES
 
@@ -185,12 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(
         commands,
         "forecast",
-        "LSTM vs naive and moving-average forecasts of a series",
-        "Split a series by time, train an LSTM on windows of the training period (normalised with "
-        "its statistics only), forecast the validation period one step ahead, and compare it with "
-        "the naive, moving-average (window picked on the training period) and seasonal-naive "
-        "forecasts: MAE, RMSE, MAPE.",
-        plot="the forecasts against the actual values",
+        "a recurrent forecaster vs fair baselines; learning-rate sweep; forecasts past the end",
+        "Split a series by time, train an LSTM (or GRU, RNN, bidirectional) on windows of the training "
+        "period (normalised with its statistics only), forecast the validation period one step ahead, "
+        "and compare it with the naive, moving-average, seasonal-naive and differencing baselines, each "
+        "parameter chosen on the training period by the model's own loss (the naive forecast is inside "
+        "the moving-average search): MAE, RMSE, MAPE. --test adds a test period, scored after retraining "
+        "on training + validation; --horizon N forecasts N steps past the end (after retraining on the "
+        "whole series); --lr-sweep runs the course's learning-rate sweep instead.",
+        plot="the forecasts against the actual values (with --lr-sweep: the loss against the rate)",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", choices=BUILTIN_SERIES, default="sunspots", help="a built-in series")
@@ -204,8 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="first validation index, or the training fraction like 0.8 (default: the series' own "
         "split, sunspots 1950; else 0.8)",
     )
-    p.add_argument("--window", type=_positive_int, default=d.window, help="past values the LSTM reads")
-    p.add_argument("--hidden", type=_positive_int, default=d.hidden, help="LSTM hidden size")
+    p.add_argument(
+        "--test",
+        type=_split,
+        default=None,
+        help="first test index (negative: from the end), or the fraction before it; the model is "
+        "retrained on training + validation before it (default: no test period)",
+    )
+    p.add_argument("--cell", choices=tuple(CELLS), default=d.cell, help="recurrent cell of the forecaster")
+    p.add_argument("--bidirectional", action="store_true", help="read each window in both directions")
+    p.add_argument("--loss", choices=LOSSES, default=d.loss, help="training loss (huber: outliers pull less)")
+    p.add_argument("--window", type=_positive_int, default=d.window, help="past values the model reads")
+    p.add_argument("--hidden", type=_positive_int, default=d.hidden, help="hidden size")
     p.add_argument("--epochs", type=_positive_int, default=d.epochs, help="passes over the training windows")
     p.add_argument("--lr", type=_positive_float, default=d.lr, help="Adam learning rate")
     p.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help="windows per step")
@@ -213,13 +226,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--ma-window",
         type=_positive_int,
         default=None,
-        help="moving-average window (default: the best on the training period)",
+        help="moving-average window (default: the best of 1..50 on the training period; 1 is the naive forecast)",
     )
     p.add_argument(
         "--season",
         type=_positive_int,
         default=None,
-        help="steps per season for the seasonal-naive baseline (default: the series' own)",
+        help="steps per season for the seasonal baselines (default: the series' own)",
+    )
+    p.add_argument(
+        "--horizon",
+        type=_positive_int,
+        default=0,
+        help="also forecast this many steps past the end of the series",
+    )
+    p.add_argument("--out", metavar="FILE.csv", help="write the --horizon forecasts to this CSV file (time,forecast)")
+    p.add_argument(
+        "--lr-sweep",
+        action="store_true",
+        help="instead of forecasting: train --epochs epochs with the rate x10 every 10 epochs from 1e-5, "
+        "print the loss per rate (and --plot it)",
     )
 
     q, f = QUICK, FULL
@@ -429,33 +455,57 @@ def cmd_demo(args: argparse.Namespace, out: Any) -> int:
 
 def cmd_forecast(args: argparse.Namespace, out: Any) -> int:
     from ..datasets.series import SeriesError, builtin_series, read_csv_series
-    from .forecast_experiment import ForecastConfig, forecast
-    from .plotting import plot_forecast
+    from .forecast_experiment import ForecastConfig, forecast, lr_sweep
+    from .plotting import plot_forecast, plot_lr_sweep
 
     if args.csv is None and (args.column is not None or args.delimiter is not None):
         raise CommandError("--column and --delimiter go with --csv FILE")
+    if args.out is not None and not args.horizon:
+        raise CommandError("--out FILE goes with --horizon N (the forecasts past the end it writes)")
+    if args.lr_sweep and (args.horizon or args.test is not None):
+        raise CommandError("--lr-sweep runs the sweep only: leave out --horizon and --test")
     _prepare_plot(args.plot)
+    _prepare_output(args.out, "--out")
+    config = ForecastConfig(**_keywords(ForecastConfig, args))
     try:
         series = (
             read_csv_series(args.csv, args.column, delimiter=args.delimiter) if args.csv else builtin_series(args.data)
         )
-        result = forecast(series, **_keywords(forecast, args), config=ForecastConfig(**_keywords(ForecastConfig, args)))
+        if args.lr_sweep:
+            sweep = lr_sweep(series, split=args.split, config=config)
+            print(sweep.summary(), file=out)
+            _draw(plot_lr_sweep, sweep, args.plot, out)
+            return 0
+        result = forecast(series, **_keywords(forecast, args), config=config)
     except SeriesError as err:
         raise CommandError(str(err)) from None
     print(result.summary(), file=out)
+    if args.out is not None and result.future is not None and result.future_time is not None:
+        try:
+            with open(args.out, "w", encoding="utf-8", newline="") as handle:
+                handle.write(f"{result.series.time_label},forecast\n")
+                for t, v in zip(result.future_time, result.future):
+                    handle.write(f"{t},{float(v)!r}\n")
+        except OSError as err:
+            raise CommandError(f"--out {args.out}: cannot write ({err.strerror or err})") from None
+        print(f"\nforecasts: {args.out}", file=out)
     _draw(plot_forecast, result, args.plot, out)
     return 0
 
 
-def _prepare_json(path: str | None) -> None:
-    """Fail before any computation if the JSON file cannot be written there."""
+def _prepare_output(path: str | None, option: str) -> None:
+    """Fail before any computation if a file cannot be written there."""
     if path is None:
         return
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise CommandError(f"--json {path}: the folder {folder} does not exist")
+        raise CommandError(f"{option} {path}: the folder {folder} does not exist")
     if os.path.isdir(path):
-        raise CommandError(f"--json {path}: is a folder")
+        raise CommandError(f"{option} {path}: is a folder")
+
+
+def _prepare_json(path: str | None) -> None:
+    _prepare_output(path, "--json")
 
 
 def _write_json(document: dict[str, Any], path: str | None, out: Any, seconds: float) -> None:

@@ -4,7 +4,8 @@ matplotlib is imported here only, and only when a picture is drawn; the rest of
 lstmfast never needs it. Figures are drawn with matplotlib's object API (no
 pyplot, no GUI backend) and written to a file whose extension picks the format.
 
-* :func:`plot_forecast`: the series, the split, and the forecasts against the actual values;
+* :func:`plot_forecast`: the series, the cuts, and the forecasts against the actual values;
+* :func:`plot_lr_sweep`: the training loss against the learning rate;
 * :func:`plot_agreement`: every seed's accuracy by training distance (tested at, just
   beyond and twice beyond it) and the share of seeds that solve each distance;
 * :func:`plot_cell`: the LSTM cell in the course's notation, drawn from the graph
@@ -30,6 +31,7 @@ __all__ = [
     "plot_cell",
     "plot_forecast",
     "plot_gradients",
+    "plot_lr_sweep",
 ]
 
 INSTALL_HINT = 'pip install "lstmfast[plot]"'
@@ -86,30 +88,62 @@ def _save(fig: Any, path: str) -> str:
 
 
 def plot_forecast(result: Any, path: str) -> str:
-    """The whole series with the split, and the validation period: actual vs forecasts.
+    """The whole series with the cuts (and the forecasts past the end, if any), then each
+    scored period: actual vs every method, one step ahead.
 
-    ``result`` is a :class:`lstmfast.experiments.forecast.ForecastResult`.
+    ``result`` is a :class:`lstmfast.app.forecast_experiment.ForecastResult`.
     """
-    fig = _figure(10, 6.5)
-    top, bottom = fig.subplots(2, 1)
+    periods = [p for p in (result.validation, result.test) if p is not None]
+    fig = _figure(10, 3.2 * (1 + len(periods)))
+    axes = fig.subplots(1 + len(periods), 1)
+    top = axes[0]
     s = result.series
     time = s.time
-    top.plot(time, s.values, color="0.4", lw=0.8)
+    top.plot(time, s.values, color="0.4", lw=0.8, label="series")
     top.axvline(time[result.split_time], color="k", ls=":", lw=1)
-    top.set_title(f"{s.name}: training | validation (split at {time[result.split_time]})")
+    cuts = f"split at {time[result.split_time]}"
+    if result.test_time is not None:
+        top.axvline(time[result.test_time], color="k", ls="--", lw=1)
+        cuts += f", test from {time[result.test_time]}"
+    if result.future is not None:
+        top.plot(
+            result.future_time, result.future, color="tab:blue", lw=1.4, label=f"{result.model_name}, past the end"
+        )
+        top.legend(fontsize=8)
+    top.set_title(f"{s.name}: {cuts}")
     top.set_ylabel("value")
+    for ax, scored in zip(axes[1:], periods):
+        end = scored.start + len(scored.actual)
+        t = time[scored.start : end]
+        ax.plot(t, scored.actual, color="k", lw=1.6, label="actual")
+        for k, (name, values) in enumerate(scored.forecasts.items()):
+            style = {"color": "tab:blue", "lw": 1.6} if k == 0 else {"lw": 1, "ls": "--"}
+            ax.plot(t, values, label=f"{name}: MAE {scored.mae(name):.3g}", **style)
+        ax.set_title(f"{scored.period} period, one step ahead")
+        ax.set_xlabel(s.time_label)
+        ax.set_ylabel("value")
+        ax.legend(fontsize=7)
+    return _save(fig, path)
 
-    vt = result.valid_time
-    bottom.plot(vt, result.actual, color="k", lw=1.6, label="actual")
-    styles = {"LSTM": {"color": "tab:blue", "lw": 1.6}}
-    for name, values in result.forecasts.items():
-        mae = result.metrics[name]["MAE"]
-        style = styles.get(name, {"lw": 1, "ls": "--"})
-        bottom.plot(vt, values, label=f"{name}: MAE {mae:.3g}", **style)
-    bottom.set_title("validation period, one step ahead")
-    bottom.set_xlabel(s.time_label)
-    bottom.set_ylabel("value")
-    bottom.legend(fontsize=8)
+
+def plot_lr_sweep(result: Any, path: str) -> str:
+    """Training loss against the learning rate of its epoch, both on log scales.
+
+    ``result`` is a :class:`lstmfast.app.forecast_experiment.LRSweep`.
+    """
+    fig = _figure(7, 4.5)
+    ax = fig.subplots()
+    ax.loglog(result.lrs, result.losses, "o-", ms=3, color="tab:blue")
+    ax.axvline(result.best_lr, color="0.4", ls=":", lw=1)
+    ax.text(result.best_lr, max(result.losses), f" lowest loss\n {result.best_lr:.0e}", va="top", fontsize=8)
+    ax.axvline(result.suggested_lr, color="tab:green", ls="--", lw=1)
+    ax.text(result.suggested_lr, min(result.losses), f"a tenth: {result.suggested_lr:.0e} ", ha="right", fontsize=8)
+    if result.diverged_at is not None:
+        ax.axvline(result.diverged_at, color="tab:red", lw=1)
+        ax.text(result.diverged_at, max(result.losses), " diverged", color="tab:red", va="top", fontsize=8)
+    ax.set_xlabel("learning rate (one per epoch)")
+    ax.set_ylabel("training loss of the epoch")
+    ax.set_title(f"learning-rate sweep: {result.config.model_name}, {result.config.loss} loss, Adam")
     return _save(fig, path)
 
 
