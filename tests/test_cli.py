@@ -447,3 +447,18 @@ def test_bench_tiny_run(capsys):
     assert code == 0, err
     assert "lstmfast" in out and "numpy" in out and "checked against the NumPy reference" in out
     assert "PyTorch: skipped" in out
+
+
+def test_every_command_line_in_the_readme_parses():
+    """The command lines the README shows (in its command and lessons sections) are ones the
+    parser accepts: a renamed or removed option fails here."""
+    import pathlib
+    import shlex
+
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    lines = [line.strip() for line in readme.splitlines() if line.startswith("    lstmfast ")]  # the code blocks
+    assert len(lines) >= 10
+    parser = build_parser()
+    for line in lines:
+        argv = shlex.split(line.split("#")[0])[1:]
+        parser.parse_args(argv)  # SystemExit (exit 2) on an unknown option

@@ -123,3 +123,34 @@ def test_trained_rnn_paradox_and_trained_lstm():
     assert r.paradox().startswith("Paradox:")
     for bias in r.config.forget_biases:
         assert r.curve("lstm", trained=True, forget_bias=bias).probe_accuracy >= 0.9
+
+
+def test_committed_run_meets_the_issue_thresholds():
+    """docs/results/gradients.json is a real run of `lstmfast gradients --json` (the
+    default, trained): the issue's thresholds, recomputed here from its raw per-step norms
+    (step 0 the earliest, the last step where the loss is)."""
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "docs" / "results" / "gradients.json"
+    document = json.loads(path.read_text())
+    curves = document["curves"]
+    steps = document["subject_steps_back"]
+    assert steps == 100
+
+    def back(cell, state, variant="standard", trained=False, forget_bias=None):
+        (c,) = [
+            c
+            for c in curves
+            if (c["cell"], c["state"], c["variant"], c["trained"], c["forget_bias"])
+            == (cell, state, variant, trained, forget_bias)
+        ]
+        norms = np.array(c["norms"])
+        return norms[len(norms) - 1 - steps] / norms[-1]
+
+    assert back("rnn", "a") < 1e-10
+    assert back("lstm", "c", forget_bias=3.0) > 1e-3 and back("lstm", "c", forget_bias=5.0) > 1e-3
+    assert back("rnn", "a", variant="exploding") > 1e3
+    carousel = np.array(next(c["norms"] for c in curves if c["variant"] == "carousel"))
+    assert np.max(np.abs(carousel / carousel[-1] - 1)) < 1e-6
+    assert {c["trained"] for c in curves} == {False, True}
+    assert document["latch"]["accuracy"] >= 0.9 and document["paradox"].startswith("Paradox:")

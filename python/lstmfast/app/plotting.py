@@ -253,6 +253,8 @@ def plot_gradients(result: Any, path: str) -> str:
     fig = _figure(5.2 * len(panels), 5.2)
     axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
     tiny = np.finfo(np.float64).tiny  # zeros cannot be drawn on a log scale: floor them
+    smallest = min(float(np.min(c.relative[c.relative > 0])) for c in result.curves if np.any(c.relative > 0))
+    floor = max(1e-100, min(1e-30, smallest / 10))  # every curve in view, down to 1e-100
     labels = sorted({c.label for c in result.curves if c.variant == "standard"}, key=_curve_order)
     colours = {label: _gradient_colour(label, k) for k, label in enumerate(labels)}
     for ax, (title, chosen) in zip(axes, panels):
@@ -266,9 +268,20 @@ def plot_gradients(result: Any, path: str) -> str:
                 steps_back, np.maximum(c.relative, tiny), ls="-" if c.state == "a" else "--", color=colour, label=name
             )
         ax.axvline(result.subject_steps, color="0.4", ls=":", lw=1)
-        ax.text(result.subject_steps, 1e-30, " subject", rotation=90, va="bottom", ha="right", fontsize=8)
+        ax.text(result.subject_steps, floor * 10, " subject", rotation=90, va="bottom", ha="right", fontsize=8)
+        if title.startswith("exploding"):
+            k = result.clipping
+            ax.text(
+                0.02,
+                0.5,
+                f"clipping: the parameters' gradient norm {k['gradient_norm']:.1e}\nis cut to "
+                f"{result.config.clip_norm:g}; the update keeps its direction,\nthe flow drawn here is unchanged",
+                transform=ax.transAxes,
+                fontsize=8,
+                color="0.25",
+            )
         ax.axhline(1.0, color="0.6", lw=0.8)
-        ax.set_ylim(1e-45, 1e12)
+        ax.set_ylim(floor, 1e12)
         ax.set_xlabel("steps back from the loss (at the verb)")
         ax.set_title(title, fontsize=10)
         ax.legend(fontsize=6.5, loc="lower left")
