@@ -4,6 +4,8 @@ subprocess run that checks `python -m lstmfast` end to end)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import subprocess
 import sys
 
@@ -13,7 +15,7 @@ import pytest
 from lstmfast.app.cli import build_parser, main
 from lstmfast.app.forecast_experiment import MIN_TRAIN_WINDOWS, MIN_VALID
 
-COMMANDS = ("demo", "forecast", "agreement", "gradients", "bench")
+COMMANDS = ("demo", "forecast", "agreement", "gradients", "cell", "bench")
 PLOT_HINT = 'pip install "lstmfast[plot]"'
 
 
@@ -51,7 +53,7 @@ def test_each_command_has_help_with_seed(capsys, command):
     assert "--seed" in out
 
 
-@pytest.mark.parametrize("command", ["forecast", "agreement", "gradients"])
+@pytest.mark.parametrize("command", ["forecast", "agreement", "gradients", "cell"])
 def test_commands_with_pictures_have_plot(capsys, command):
     _, out, _ = run(capsys, command, "--help")
     assert "--plot FILE.png" in out
@@ -70,8 +72,13 @@ def test_defaults_and_typed_options():
     assert (args.data, args.csv, args.split, args.window, args.seed) == ("sunspots", None, None, 12, 0)
     assert parser.parse_args(["forecast", "--split", "0.75"]).split == 0.75
     assert parser.parse_args(["forecast", "--split", "-40"]).split == -40
-    args = parser.parse_args(["agreement", "--distances", "1,5,40", "--per-step", "--seed", "3"])
-    assert args.distances == (1, 5, 40) and args.per_step and args.seed == 3
+    args = parser.parse_args(["agreement", "--distances", "1,5,40", "--forget-bias=-1,3", "--seed", "3"])
+    assert args.distances == (1, 5, 40) and args.forget_biases == (-1.0, 3.0) and args.seed == 3
+    assert args.seeds is None and not args.full  # None: the quick or the full run's value
+    args = parser.parse_args(["agreement", "--full", "--cells", "rnn,gru", "--rnn-init", "identity"])
+    assert args.full and args.cells == ["rnn", "gru"] and args.rnn_inits == ["identity"]
+    args = parser.parse_args(["gradients", "--no-train", "--forget-bias", "3"])
+    assert args.no_train and args.forget_biases == (3.0,) and args.length == 102
     assert parser.parse_args(["bench", "--shapes", "tiny,long"]).shapes == ["tiny", "long"]
     assert parser.parse_args(["demo", "--quick"]).quick
 
@@ -88,6 +95,10 @@ def test_defaults_and_typed_options():
         ["forecast", "--data", "co2", "--csv", "f.csv"],
         ["agreement", "--distances", "1,0"],
         ["agreement", "--attractor-prob", "2"],
+        ["agreement", "--cells", "lstm,tree"],
+        ["agreement", "--rnn-init", "random"],
+        ["agreement", "--forget-bias", "a"],
+        ["gradients", "--explode-radius", "0"],
         ["bench", "--shapes", "huge"],
         ["bench", "--modes", "sideways"],
         ["demo", "--nope"],
@@ -309,38 +320,124 @@ def test_demo_quick_prints_every_section(capsys):
     assert "FAILED" not in out and "DISAGREEMENT" not in out
 
 
-def test_agreement_tiny_run(capsys, tmp_path):
+TINY_AGREEMENT = ["--train-size", "60", "--epochs", "1", "--seeds", "2", "--distances", "3,6", "--test-size", "20"]
+
+
+def test_agreement_tiny_run_writes_json_and_plot(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    path, picture = tmp_path / "agreement.json", tmp_path / "agreement.png"
     code, out, err = run(
-        capsys,
-        "agreement",
-        "--train-size",
-        "200",
-        "--epochs",
-        "1",
-        "--repeats",
-        "1",
-        "--max-distance",
-        "4",
-        "--distances",
-        "1,4",
-        "--test-size",
-        "20",
-        "--hidden",
-        "8",
+        capsys, "agreement", *TINY_AGREEMENT, "--hidden", "4", "--json", str(path), "--plot", str(picture)
     )
     assert code == 0, err
-    assert "vanilla RNN" in out and "LSTM" in out and "last-noun shortcut" in out and "chance" in out
+    for words in (
+        "vanilla RNN",
+        "orthogonal W_aa",
+        "forget bias +3",
+        "forget bias +0",
+        "baseline: last noun",
+        "chance",
+    ):
+        assert words in out, words
+    assert "seed 1, distance   6" in err  # a line per model on stderr
+    document = json.loads(path.read_text())
+    assert len(document["results"]) == 4 * 2 * 2 * 3
+    first = document["results"][0]
+    assert {k: first[k] for k in ("cell", "forget_bias", "train_distance", "test_distance", "seed")} == {
+        "cell": "rnn",
+        "forget_bias": None,
+        "train_distance": 3,
+        "test_distance": 3,
+        "seed": 0,
+    }
+    assert document["machine"]["cpu"] and document["seconds"] >= 0
+    assert picture.read_bytes()[:4] == b"\x89PNG"
+    assert f"numbers: {path}" in out and f"picture: {picture}" in out
 
 
-def test_gradients_tiny_run(capsys):
-    code, out, err = run(capsys, "gradients", "--length", "20", "--train-size", "200", "--epochs", "1", "--hidden", "8")
+def test_agreement_from_json_reports_and_draws_without_training(capsys, tmp_path):
+    path = tmp_path / "a.json"
+    code, first, err = run(capsys, "agreement", *TINY_AGREEMENT, "--hidden", "4", "--json", str(path), "--quiet")
     assert code == 0, err
-    assert "<- the subject" in out and "RNN init" in out and "LSTM trained" in out
+    code, again, err = run(capsys, "agreement", "--from-json", str(path))
+    assert code == 0, err
+    table = first[: first.index("finished in")].rstrip()
+    assert again.rstrip().endswith(table.split("\n", 3)[-1])  # the same table and conclusions
+    document = json.loads(path.read_text())
+    del document["results"][0]
+    path.write_text(json.dumps(document))
+    code, _, err = run(capsys, "agreement", "--from-json", str(path))
+    assert code == 2 and "has not 2 seeds" in err
+    path.write_text("[1, 2]")
+    code, _, err = run(capsys, "agreement", "--from-json", str(path))
+    assert code == 2 and "expected a JSON object" in err
+
+
+def test_agreement_full_flag_takes_the_full_runs_values_unless_given(capsys, monkeypatch):
+    from lstmfast.app import agreement_experiment as ae
+
+    seen = []
+
+    def fake(config, progress=None):
+        seen.append(config)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(ae, "agreement_experiment", fake)
+    code, _, err = run(capsys, "agreement", "--full", "--seeds", "3", "--quiet")
+    assert code == 2 and "stop here" in err
+    assert seen[0] == dataclasses.replace(ae.FULL, seeds=3)
+    run(capsys, "agreement", "--cells", "lstm", "--forget-bias", "1", "--quiet")
+    assert seen[1] == dataclasses.replace(ae.QUICK, cells=("lstm",), forget_biases=(1.0,))
+
+
+def test_json_to_a_missing_folder_fails_before_training(capsys, tmp_path):
+    code, _, err = run(capsys, "agreement", "--json", str(tmp_path / "no" / "x.json"))
+    assert code == 2 and "the folder" in err and "does not exist" in err
+    code, _, err = run(capsys, "gradients", "--json", str(tmp_path))
+    assert code == 2 and "is a folder" in err
+
+
+def test_gradients_no_train_run_writes_json(capsys, tmp_path):
+    path = tmp_path / "g.json"
+    code, out, err = run(capsys, "gradients", "--no-train", "--length", "30", "--probe-size", "8", "--json", str(path))
+    assert code == 0, err
+    assert "at initialisation" in out and "constant error carousel" in out and "Clipping bounds the update" in out
+    curves = json.loads(path.read_text())["curves"]
+    assert {c["variant"] for c in curves} == {"standard", "exploding", "carousel"}
+    assert all(len(c["norms"]) == 30 for c in curves)
+
+
+def test_gradients_tiny_trained_run(capsys):
+    code, out, err = run(
+        capsys,
+        "gradients",
+        "--length",
+        "12",
+        "--train-size",
+        "60",
+        "--epochs",
+        "1",
+        "--hidden",
+        "4",
+        "--probe-size",
+        "4",
+    )
+    assert code == 0, err
+    assert "after training" in out and "probe accuracy" in out and "trained RNN" in out
 
 
 def test_gradients_length_out_of_range(capsys):
     code, _, err = run(capsys, "gradients", "--length", "3")
-    assert code == 2 and "--length: expected 5.." in err
+    assert code == 2 and "length: expected 5 <= length" in err
+
+
+def test_cell_prints_the_equations_and_draws(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    picture = tmp_path / "cell.png"
+    code, out, err = run(capsys, "cell", "--plot", str(picture))
+    assert code == 0, err
+    assert "c<t> = Γf * c<t-1> + Γu * c~<t>" in out and "a<t> = Γo * tanh(c<t>)" in out
+    assert picture.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_bench_tiny_run(capsys):
@@ -350,3 +447,18 @@ def test_bench_tiny_run(capsys):
     assert code == 0, err
     assert "lstmfast" in out and "numpy" in out and "checked against the NumPy reference" in out
     assert "PyTorch: skipped" in out
+
+
+def test_every_command_line_in_the_readme_parses():
+    """The command lines the README shows (in its command and lessons sections) are ones the
+    parser accepts: a renamed or removed option fails here."""
+    import pathlib
+    import shlex
+
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    lines = [line.strip() for line in readme.splitlines() if line.startswith("    lstmfast ")]  # the code blocks
+    assert len(lines) >= 10
+    parser = build_parser()
+    for line in lines:
+        argv = shlex.split(line.split("#")[0])[1:]
+        parser.parse_args(argv)  # SystemExit (exit 2) on an unknown option

@@ -245,3 +245,111 @@ def test_bad_arguments(call, exc, message):
     x = np.zeros((4, 3, 2))
     with pytest.raises(exc, match=message):
         call(model, layer, x)
+
+
+# --------------------------------------------------------------------------- the cell state's gradient
+
+
+def test_cell_state_gradient_matches_finite_differences():
+    """Perturb c<t> itself, and with it a<t> = Γo * tanh(c<t>) (Γo<t> read from the
+    reference's tape), then re-run the reference from that state over the steps after t:
+    the total derivative, both paths of c<t>. Centred differences, ε = 1e-6 in float64: the
+    truncation error is O(ε²) ~ 1e-12 and the rounding error ~1e-16/ε = 1e-10 relative to
+    gradients of order 0.1-1 (the smallest here, 100 steps of forget gate ~0.5 away, is
+    ~1e-3), so rtol 1e-6 leaves a margin of about 1000."""
+    T, N, H = 6, 2, 3
+    model = SequenceModel(2, H, output_size=2, cell="lstm", dtype=np.float64, seed=8)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((T, N, 2))
+    y = rng.random((T, N, 2))
+    flow = gradient_flow(model, x, y)
+    assert flow.c_norms is not None and flow.c_per_example is not None
+    layer = model.layers[0]
+    w_y, b_y = model.parameters()["head.weight"], model.parameters()["head.bias"]
+    tape = ref_run(layer, x, training=True)[-1]
+
+    def last_loss(t, c):
+        h = tape.gates[t][:, 3 * H :] * np.tanh(c)  # a<t> = Γo<t> * tanh(c<t>)
+        if t < T - 1:
+            h = ref_run(layer, x[t + 1 :], h, c)[1]
+        z = losses.dense_forward(h, w_y, b_y)
+        return (np.maximum(z, 0) - z * y[-1] + np.log1p(np.exp(-np.abs(z)))).sum(axis=1)
+
+    eps = 1e-6
+    for t in range(T):
+        grad = np.empty((N, H))
+        for j in range(H):
+            step = np.zeros((N, H))
+            step[:, j] = eps
+            grad[:, j] = (last_loss(t, tape.cs[t] + step) - last_loss(t, tape.cs[t] - step)) / (2 * eps)
+        np.testing.assert_allclose(flow.c_per_example[t], np.linalg.norm(grad, axis=1), rtol=1e-6)
+    np.testing.assert_allclose(flow.c_norms, flow.c_per_example.mean(axis=1))
+    assert flow.relative_c is not None and flow.relative_c[-1] == 1.0
+
+
+def test_cell_state_gradient_matches_torch_autograd():
+    """An independent oracle: PyTorch's autograd through an unrolled nn.LSTMCell with the
+    same weights (float64), the gradient of every c<t> and a<t> kept with retain_grad."""
+    torch = pytest.importorskip("torch")
+    T, N, I, H = 12, 3, 4, 5
+    layer = lstmfast.LSTM(I, H, dtype=np.float64, forget_bias=1.0, seed=10)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((T, N, I))
+    dy_last = rng.standard_normal((N, H))
+    flow = gradient_flow(layer, x, dy_last=dy_last)
+
+    cell = torch.nn.LSTMCell(I, H, dtype=torch.float64)
+    with torch.no_grad():
+        for name, value in layer.parameters().items():
+            getattr(cell, name.removesuffix("_l0")).copy_(torch.from_numpy(value))
+    h = torch.zeros(N, H, dtype=torch.float64)
+    c = torch.zeros(N, H, dtype=torch.float64)
+    hs, cs = [], []
+    for t in range(T):
+        h, c = cell(torch.from_numpy(x[t]), (h, c))
+        h.retain_grad()
+        c.retain_grad()
+        hs.append(h)
+        cs.append(c)
+    (hs[-1] * torch.from_numpy(dy_last)).sum().backward()
+    da = np.stack([np.linalg.norm(v.grad.numpy(), axis=1) for v in hs])
+    dc = np.stack([np.linalg.norm(v.grad.numpy(), axis=1) for v in cs])
+    np.testing.assert_allclose(flow.per_example, da, rtol=1e-10)
+    np.testing.assert_allclose(flow.c_per_example, dc, rtol=1e-10)
+
+
+def test_cell_state_gradient_of_every_layer_and_none_without_a_cell_state():
+    """Two stacked LSTM layers against PyTorch's autograd: the lower layer's c<t> reach the
+    loss through the upper layer, and its gradients come out of the same chain."""
+    torch = pytest.importorskip("torch")
+    T, N, I = 7, 5, 2
+    layers = lstmfast.LSTM(I, 4, num_layers=2, dtype=np.float64, seed=0)
+    x = np.random.default_rng(0).standard_normal((T, N, I))
+    dy_last = np.random.default_rng(1).standard_normal((N, 4))
+    split = [lstmfast.LSTM(I, 4, dtype=np.float64), lstmfast.LSTM(4, 4, dtype=np.float64)]
+    cells = [torch.nn.LSTMCell(I, 4, dtype=torch.float64), torch.nn.LSTMCell(4, 4, dtype=torch.float64)]
+    for k in range(2):
+        own = {name.replace(f"_l{k}", "_l0"): v for name, v in layers.parameters().items() if name.endswith(f"_l{k}")}
+        split[k].load_state_dict(own)
+        with torch.no_grad():
+            for name, value in own.items():
+                getattr(cells[k], name.removesuffix("_l0")).copy_(torch.from_numpy(value))
+    run = _chained_bptt(split, x, None, dy_last, np.dtype(np.float64))
+
+    states = [(torch.zeros(N, 4, dtype=torch.float64),) * 2 for _ in range(2)]
+    kept = [[], []]
+    for t in range(T):
+        inp = torch.from_numpy(x[t])
+        for k in range(2):
+            h, c = cells[k](inp, states[k])
+            c.retain_grad()
+            kept[k].append(c)
+            states[k] = (h, c)
+            inp = h
+    (states[1][0] * torch.from_numpy(dy_last)).sum().backward()
+    for k in range(2):
+        expected = np.stack([c.grad.numpy() for c in kept[k]])
+        np.testing.assert_allclose(run["dc"][k], expected, rtol=1e-10, atol=1e-14)
+    for cell in ("gru", "rnn"):
+        flow = gradient_flow(SequenceModel(2, 3, cell=cell, seed=0), x, np.ones((7, 5)))
+        assert flow.c_norms is None and flow.c_per_example is None and flow.relative_c is None

@@ -2,8 +2,9 @@
 
     lstmfast demo                      the lecture's claims, measured, in about half a minute
     lstmfast forecast                  LSTM vs baselines on a series (built-in or --csv FILE)
-    lstmfast agreement                 vanilla RNN vs LSTM on "the cat(s) ... was/were"
-    lstmfast gradients                 vanishing gradients: RNN vs LSTM, before and after training
+    lstmfast agreement                 vanilla RNN vs LSTM on "the cat(s) ... was/were", by distance
+    lstmfast gradients                 vanishing, exploding and constant error flow, measured
+    lstmfast cell                      the LSTM cell's equations in the course's notation, and a picture
     lstmfast bench                     lstmfast vs the NumPy reference (and PyTorch if installed)
 
 Exit codes: 0 success; 2 a bad argument or input (a one-line message on stderr, no
@@ -13,7 +14,11 @@ traceback); 1 ``--plot`` without matplotlib.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
+import json
+import os
+import platform
 import sys
 import time
 from collections.abc import Sequence
@@ -87,6 +92,16 @@ def _int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(_checks.real("value", float(v)) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    return values
+
+
 def _name_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
         names = [v.strip() for v in text.split(",") if v.strip()]
@@ -130,18 +145,21 @@ def _command(commands: Any, name: str, summary: str, description: str, *, plot: 
     return p
 
 
-def _add_training(p: argparse.ArgumentParser, a: Any) -> None:
-    """The options of the agreement task's training, shared by the RNN and the LSTM."""
-    p.add_argument("--hidden", type=_positive_int, default=a.hidden, help="hidden size of both cells")
-    p.add_argument("--train-size", type=_positive_int, default=a.train_size, help="training sentences")
-    p.add_argument("--epochs", type=_positive_int, default=a.epochs, help="training budget of each cell")
+def _add_json(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--json", metavar="FILE.json", help=f"also write {what} to this file")
+
+
+def _csv(values: Sequence[Any]) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
+    from ..cells import CELLS
     from ..datasets.series import BUILTIN_SERIES
-    from .agreement_experiment import AgreementConfig
-    from .forecast_experiment import ForecastConfig
+    from .agreement_experiment import FULL, QUICK, RNN_INITS
+    from .forecast_experiment import LOSSES, ForecastConfig
+    from .gradient_experiment import GradientConfig
     from .speed import BENCH_SHAPES
 
     parser = argparse.ArgumentParser(
@@ -167,12 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(
         commands,
         "forecast",
-        "LSTM vs naive and moving-average forecasts of a series",
-        "Split a series by time, train an LSTM on windows of the training period (normalised with "
-        "its statistics only), forecast the validation period one step ahead, and compare it with "
-        "the naive, moving-average (window picked on the training period) and seasonal-naive "
-        "forecasts: MAE, RMSE, MAPE.",
-        plot="the forecasts against the actual values",
+        "a recurrent forecaster vs fair baselines; learning-rate sweep; forecasts past the end",
+        "Split a series by time, train an LSTM (or GRU, RNN, bidirectional) on windows of the training "
+        "period (normalised with its statistics only), forecast the validation period one step ahead, "
+        "and compare it with the naive, moving-average, seasonal-naive and differencing baselines, each "
+        "parameter chosen on the training period by the model's own loss (the naive forecast is inside "
+        "the moving-average search): MAE, RMSE, MAPE. --test adds a test period, scored after retraining "
+        "on training + validation; --horizon N forecasts N steps past the end (after retraining on the "
+        "whole series); --lr-sweep runs the course's learning-rate sweep instead.",
+        plot="the forecasts against the actual values (with --lr-sweep: the loss against the rate)",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", choices=BUILTIN_SERIES, default="sunspots", help="a built-in series")
@@ -186,8 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="first validation index, or the training fraction like 0.8 (default: the series' own "
         "split, sunspots 1950; else 0.8)",
     )
-    p.add_argument("--window", type=_positive_int, default=d.window, help="past values the LSTM reads")
-    p.add_argument("--hidden", type=_positive_int, default=d.hidden, help="LSTM hidden size")
+    p.add_argument(
+        "--test",
+        type=_split,
+        default=None,
+        help="first test index (negative: from the end), or the fraction before it; the model is "
+        "retrained on training + validation before it (default: no test period)",
+    )
+    p.add_argument("--cell", choices=tuple(CELLS), default=d.cell, help="recurrent cell of the forecaster")
+    p.add_argument("--bidirectional", action="store_true", help="read each window in both directions")
+    p.add_argument("--loss", choices=LOSSES, default=d.loss, help="training loss (huber: outliers pull less)")
+    p.add_argument("--window", type=_positive_int, default=d.window, help="past values the model reads")
+    p.add_argument("--hidden", type=_positive_int, default=d.hidden, help="hidden size")
     p.add_argument("--epochs", type=_positive_int, default=d.epochs, help="passes over the training windows")
     p.add_argument("--lr", type=_positive_float, default=d.lr, help="Adam learning rate")
     p.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help="windows per step")
@@ -195,61 +226,139 @@ def build_parser() -> argparse.ArgumentParser:
         "--ma-window",
         type=_positive_int,
         default=None,
-        help="moving-average window (default: the best on the training period)",
+        help="moving-average window (default: the best of 1..50 on the training period; 1 is the naive forecast)",
     )
     p.add_argument(
         "--season",
         type=_positive_int,
         default=None,
-        help="steps per season for the seasonal-naive baseline (default: the series' own)",
+        help="steps per season for the seasonal baselines (default: the series' own)",
+    )
+    p.add_argument(
+        "--horizon",
+        type=_positive_int,
+        default=0,
+        help="also forecast this many steps past the end of the series",
+    )
+    p.add_argument("--out", metavar="FILE.csv", help="write the --horizon forecasts to this CSV file (time,forecast)")
+    p.add_argument(
+        "--lr-sweep",
+        action="store_true",
+        help="instead of forecasting: train --epochs epochs with the rate x10 every 10 epochs from 1e-5, "
+        "print the loss per rate (and --plot it)",
     )
 
-    a = AgreementConfig()
+    q, f = QUICK, FULL
     p = _command(
         commands,
         "agreement",
-        "vanilla RNN vs LSTM on 'the cat(s) ... was/were'",
-        "Train a vanilla RNN and an LSTM (same hidden size, data and budget) to predict the verb's "
-        "number from the subject, with up to --max-distance words in between, then measure accuracy "
-        "by distance on new sentences, next to the last-noun shortcut and chance.",
-        plot="accuracy against distance, and against epochs",
+        "vanilla RNN vs LSTM on 'the cat(s) ... was/were', by distance",
+        "One model per distance d and seed, trained only on sentences with exactly d words between "
+        "subject and verb (attractor nouns of the other number in between), every model on the same "
+        "budget; tested on new sentences at d, d+1 and 2d. Compares the vanilla RNN (also from an "
+        "orthogonal or identity W_aa), the LSTM at each forget-gate bias, and the GRU. Reports every "
+        "seed, the median and the share of seeds reaching 95%% with its 95%% interval. The default "
+        f"is a quick run ({q.seeds} seeds, distances {','.join(map(str, q.distances))}); --full runs "
+        f"{f.seeds} seeds at distances {','.join(map(str, f.distances))} with the GRU and every RNN start.",
+        plot="every seed's accuracy by distance, and the share of seeds that solve it",
     )
-    _add_training(p, a)
     p.add_argument(
-        "--max-distance",
-        type=_positive_int,
-        default=max(a.train_distances),
-        help="training distances are 1..this, uniformly mixed",
+        "--full",
+        action="store_true",
+        help=f"the full run: {f.seeds} seeds, distances {','.join(map(str, f.distances))}, cells "
+        f"{','.join(f.cells)}, RNN starts {','.join(f.rnn_inits)} (options given explicitly still apply)",
     )
-    p.add_argument("--distances", type=_int_list, default=a.test_distances, metavar="D1,D2,...", help="test distances")
-    p.add_argument("--test-size", type=_positive_int, default=a.test_size, help="test sentences per distance")
+    p.add_argument(
+        "--distances", type=_int_list, metavar="D1,D2,...", help=f"training distances (default {_csv(q.distances)})"
+    )
+    p.add_argument("--seeds", type=_positive_int, help=f"seeds per distance and model (default {q.seeds})")
+    p.add_argument(
+        "--cells", type=_name_list(tuple(CELLS)), metavar="C1,C2", help=f"cells to compare (default {_csv(q.cells)})"
+    )
+    p.add_argument(
+        "--forget-bias",
+        dest="forget_biases",
+        type=_float_list,
+        metavar="B1,B2",
+        help=f"the LSTM's forget-gate biases, one model each (default {_csv(q.forget_biases)}; "
+        "negative: --forget-bias=-1,3)",
+    )
+    p.add_argument(
+        "--rnn-init",
+        dest="rnn_inits",
+        type=_name_list(RNN_INITS),
+        metavar="I1,I2",
+        help=f"how the RNN's W_aa starts, one model each, from {', '.join(RNN_INITS)} (default {_csv(q.rnn_inits)})",
+    )
+    p.add_argument("--hidden", type=_positive_int, help=f"hidden size of every model (default {q.hidden})")
+    p.add_argument("--train-size", type=_positive_int, help=f"training sentences per model (default {q.train_size})")
+    p.add_argument("--epochs", type=_positive_int, help=f"training budget of every model (default {q.epochs})")
+    p.add_argument("--test-size", type=_positive_int, help=f"test sentences per distance (default {q.test_size})")
     p.add_argument(
         "--attractor-prob",
         type=_probability,
-        default=a.attractor_prob,
-        help="chance that each noun in between has the other number",
+        help=f"chance that each noun in between has the other number (default {q.attractor_prob:g})",
     )
+    p.add_argument("--lr", type=_positive_float, help=f"Adam learning rate (default {q.lr:g})")
+    p.add_argument("--batch-size", type=_positive_int, help=f"sentences per step (default {q.batch_size})")
+    p.add_argument("--clip-norm", type=_positive_float, help=f"gradient clipping (default {q.clip_norm:g})")
+    p.add_argument("--language", choices=("en", "es"), help="English or Spanish sentences (default en)")
+    _add_json(p, "every model's accuracy at every test distance")
     p.add_argument(
-        "--per-step",
-        action="store_true",
-        help="train on every step after the subject, not only the verb (makes it easy for both)",
+        "--from-json",
+        metavar="FILE.json",
+        help="train nothing: report (and --plot) the results a previous --json run wrote",
     )
-    p.add_argument("--lr", type=_positive_float, default=a.lr, help="Adam learning rate")
-    p.add_argument("--batch-size", type=_positive_int, default=a.batch_size, help="sentences per step")
-    p.add_argument("--repeats", type=_positive_int, default=a.repeats, help="seeds (seed, seed+1, ...)")
-    p.add_argument("--language", choices=("en", "es"), default=a.language, help="English or Spanish sentences")
+    p.add_argument("--quiet", action="store_true", help="no line per trained model on stderr")
 
+    g = GradientConfig()
     p = _command(
         commands,
         "gradients",
-        "vanishing gradients: RNN vs LSTM, before and after training",
-        "Train a vanilla RNN and an LSTM on the plural-cats task, then measure |dL<verb>/da<t>| "
-        "(the gradient of the verb's loss reaching each earlier hidden state, from the real BPTT) on "
-        "sentences of --length steps, at initialisation and after training.",
+        "vanishing, exploding and constant error flow: RNN vs LSTM, before and after training",
+        "Measure |dL/da<t>| and, for the LSTM, |dL/dc<t>| (the gradient of the verb's loss reaching "
+        "each earlier step, from the real BPTT) on agreement sentences of --length steps: the vanilla "
+        "RNN, the LSTM at each forget-gate bias and the GRU at initialisation and after training; an "
+        "RNN whose W_aa has a spectral radius above 1 (exploding) and what clipping does to it; and the "
+        "constant error carousel (forget gate = 1, W_hh = 0).",
         plot="gradient norm against steps back (log scale)",
     )
-    p.add_argument("--length", type=_positive_int, default=100, help="steps of the probe sentences (>= 5)")
-    _add_training(p, a)
+    p.add_argument(
+        "--length",
+        type=_positive_int,
+        default=g.length,
+        help="steps of the probe sentences, >= 5; the subject is length-2 steps before the loss",
+    )
+    p.add_argument("--hidden", type=_positive_int, default=g.hidden, help="hidden size of every model")
+    p.add_argument(
+        "--forget-bias",
+        dest="forget_biases",
+        type=_float_list,
+        default=g.forget_biases,
+        metavar="B1,B2",
+        help="the LSTM's forget-gate biases, one model each",
+    )
+    p.add_argument(
+        "--explode-radius",
+        type=_positive_float,
+        default=g.explode_radius,
+        help="spectral radius of W_aa in the exploding RNN",
+    )
+    p.add_argument("--no-train", action="store_true", help="initialisation, exploding and carousel only (seconds)")
+    p.add_argument("--train-size", type=_positive_int, default=g.train_size, help="training sentences")
+    p.add_argument("--epochs", type=_positive_int, default=g.epochs, help="training budget of each model")
+    p.add_argument("--probe-size", type=_positive_int, default=g.probe_size, help="probe sentences")
+    _add_json(p, "every curve's per-step gradient norms")
+
+    p = _command(
+        commands,
+        "cell",
+        "the LSTM cell in the course's notation: its equations, and a picture",
+        "Print the LSTM cell's equations in the course's notation (c~, Γu, Γf, Γo, c, a) with "
+        "PyTorch's names, from the same graph of operations the picture is drawn from and the tests "
+        "run against the package's LSTM.",
+        plot="the LSTM cell",
+    )
 
     p = _command(
         commands,
@@ -346,62 +455,154 @@ def cmd_demo(args: argparse.Namespace, out: Any) -> int:
 
 def cmd_forecast(args: argparse.Namespace, out: Any) -> int:
     from ..datasets.series import SeriesError, builtin_series, read_csv_series
-    from .forecast_experiment import ForecastConfig, forecast
-    from .plotting import plot_forecast
+    from .forecast_experiment import ForecastConfig, forecast, lr_sweep
+    from .plotting import plot_forecast, plot_lr_sweep
 
     if args.csv is None and (args.column is not None or args.delimiter is not None):
         raise CommandError("--column and --delimiter go with --csv FILE")
+    if args.out is not None and not args.horizon:
+        raise CommandError("--out FILE goes with --horizon N (the forecasts past the end it writes)")
+    if args.lr_sweep and (args.horizon or args.test is not None):
+        raise CommandError("--lr-sweep runs the sweep only: leave out --horizon and --test")
     _prepare_plot(args.plot)
+    _prepare_output(args.out, "--out")
+    config = ForecastConfig(**_keywords(ForecastConfig, args))
     try:
         series = (
             read_csv_series(args.csv, args.column, delimiter=args.delimiter) if args.csv else builtin_series(args.data)
         )
-        result = forecast(series, **_keywords(forecast, args), config=ForecastConfig(**_keywords(ForecastConfig, args)))
+        if args.lr_sweep:
+            sweep = lr_sweep(series, split=args.split, config=config)
+            print(sweep.summary(), file=out)
+            _draw(plot_lr_sweep, sweep, args.plot, out)
+            return 0
+        result = forecast(series, **_keywords(forecast, args), config=config)
     except SeriesError as err:
         raise CommandError(str(err)) from None
     print(result.summary(), file=out)
+    if args.out is not None and result.future is not None and result.future_time is not None:
+        try:
+            with open(args.out, "w", encoding="utf-8", newline="") as handle:
+                handle.write(f"{result.series.time_label},forecast\n")
+                for t, v in zip(result.future_time, result.future):
+                    handle.write(f"{t},{float(v)!r}\n")
+        except OSError as err:
+            raise CommandError(f"--out {args.out}: cannot write ({err.strerror or err})") from None
+        print(f"\nforecasts: {args.out}", file=out)
     _draw(plot_forecast, result, args.plot, out)
     return 0
 
 
+def _prepare_output(path: str | None, option: str) -> None:
+    """Fail before any computation if a file cannot be written there."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CommandError(f"{option} {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise CommandError(f"{option} {path}: is a folder")
+
+
+def _prepare_json(path: str | None) -> None:
+    _prepare_output(path, "--json")
+
+
+def _write_json(document: dict[str, Any], path: str | None, out: Any, seconds: float) -> None:
+    if path is None:
+        return
+    document = {**document, "machine": _machine(), "seconds": round(seconds, 1)}
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=1, allow_nan=False)
+            handle.write("\n")
+    except OSError as err:
+        raise CommandError(f"--json {path}: cannot write ({err.strerror or err})") from None
+    print(f"\nnumbers: {path}", file=out)
+
+
+def _read_json(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except OSError as err:
+        raise CommandError(f"--from-json {path}: cannot read ({err.strerror or err})") from None
+    except json.JSONDecodeError as err:
+        raise CommandError(f"--from-json {path}: not JSON ({err})") from None
+    if not isinstance(document, dict):
+        raise CommandError(f"--from-json {path}: expected a JSON object")
+    return document
+
+
+def _machine() -> dict[str, Any]:
+    """What the run was measured on: the CPU's name, its cores, the kernels' ISA and threads."""
+    from ..config import kernel_config
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            name = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), name)
+    except OSError:
+        pass
+    info = kernel_config()
+    return {"cpu": name, "cores": os.cpu_count(), "isa": info["isa"], "threads": info["threads"]}
+
+
 def cmd_agreement(args: argparse.Namespace, out: Any) -> int:
-    from ..datasets import agreement as ag
-    from .agreement_experiment import AgreementConfig, agreement_experiment
+    from .agreement_experiment import FULL, QUICK, AgreementResult, agreement_experiment
     from .plotting import plot_agreement
 
-    too_far = [d for d in args.distances if d > ag.MAX_DISTANCE]
-    if args.max_distance > ag.MAX_DISTANCE or too_far:
-        raise CommandError(f"distances: at most {ag.MAX_DISTANCE}")
     _prepare_plot(args.plot)
-    config = AgreementConfig(
-        **_keywords(
-            AgreementConfig,
-            args,
-            train_distances=tuple(range(1, args.max_distance + 1)),
-            test_distances=tuple(sorted(set(args.distances))),
-        )
-    )
-    _status(f"training a vanilla RNN and an LSTM, {args.repeats} seed(s) x {args.epochs} epochs ...")
-    result = agreement_experiment(config)
+    _prepare_json(args.json)
+    if args.from_json is not None:
+        result = AgreementResult.from_json(_read_json(args.from_json))
+        print(result.summary(), file=out)
+        _draw(plot_agreement, result, args.plot, out)
+        return 0
+    base = FULL if args.full else QUICK
+    given: dict[str, Any] = {
+        name: getattr(args, name)
+        for name in (f.name for f in dataclasses.fields(base))
+        if getattr(args, name, None) is not None
+    }
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+    config = dataclasses.replace(base, **given)
+    start = time.perf_counter()
+    result = agreement_experiment(config, progress=None if args.quiet else _status)
+    seconds = time.perf_counter() - start
     print(result.summary(), file=out)
+    print(f"\nfinished in {seconds:.0f} s", file=out)
+    _write_json(result.to_json(), args.json, out, seconds)
     _draw(plot_agreement, result, args.plot, out)
     return 0
 
 
 def cmd_gradients(args: argparse.Namespace, out: Any) -> int:
-    from ..datasets import agreement as ag
-    from .agreement_experiment import AgreementConfig
-    from .gradient_experiment import gradient_experiment
+    from .gradient_experiment import GradientConfig, gradient_experiment
     from .plotting import plot_gradients
 
-    if not 5 <= args.length <= ag.MAX_DISTANCE + 3:
-        raise CommandError(f"--length: expected 5..{ag.MAX_DISTANCE + 3}, got {args.length}")
     _prepare_plot(args.plot)
-    config = AgreementConfig(**_keywords(AgreementConfig, args))
-    _status(f"training a vanilla RNN and an LSTM on the plural-cats task ({args.epochs} epochs) ...")
-    result = gradient_experiment(args.length, config=config)
+    _prepare_json(args.json)
+    config = GradientConfig(**_keywords(GradientConfig, args, train=not args.no_train))
+    if config.train:
+        _status(f"training a vanilla RNN, {len(config.forget_biases)} LSTMs and a GRU ({config.epochs} epochs) ...")
+    start = time.perf_counter()
+    result = gradient_experiment(config)
+    seconds = time.perf_counter() - start
     print(result.summary(), file=out)
+    print(f"\nfinished in {seconds:.0f} s", file=out)
+    _write_json(result.to_json(), args.json, out, seconds)
     _draw(plot_gradients, result, args.plot, out)
+    return 0
+
+
+def cmd_cell(args: argparse.Namespace, out: Any) -> int:
+    from ..teaching.cell_graph import LSTM_GRAPH
+    from .plotting import plot_cell
+
+    _prepare_plot(args.plot)
+    print(LSTM_GRAPH.equations(), file=out)
+    _draw(lambda graph, path: plot_cell(path, graph), LSTM_GRAPH, args.plot, out)
     return 0
 
 
@@ -444,6 +645,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Any], int]] = {
     "forecast": cmd_forecast,
     "agreement": cmd_agreement,
     "gradients": cmd_gradients,
+    "cell": cmd_cell,
     "bench": cmd_bench,
 }
 

@@ -22,7 +22,7 @@ from . import timeseries as ts
 __all__ = ["BUILTIN_SERIES", "Series", "SeriesError", "builtin_series", "read_csv_series"]
 
 #: Names accepted by :func:`builtin_series`.
-BUILTIN_SERIES = ("sunspots", "synthetic", "co2")
+BUILTIN_SERIES = ("sunspots", "sunspots-monthly", "synthetic", "co2")
 
 # Delimiters recognised when sniffing a CSV file (comma is the fallback).
 _DELIMITERS = ",;\t|"
@@ -80,6 +80,9 @@ def builtin_series(name: str) -> Series:
 
     * ``"sunspots"``: yearly mean sunspot numbers 1700–2008; training 1700–1949,
       validation 1950–2008 (five solar cycles).
+    * ``"sunspots-monthly"``: monthly means 1749-01 to 2009-06 (3126 values), split at
+      3000 as the course splits its longer monthly file (validation 1999-01 to 2009-06);
+      season 132 months, the 11-year cycle.
     * ``"synthetic"``: the course's four years of daily data (trend + season + noise),
       split at day 1000 as in the course.
     * ``"co2"``: weekly Mauna Loa CO2 1958–2001 (the 59 missing weeks interpolated),
@@ -95,6 +98,17 @@ def builtin_series(name: str) -> Series:
             season=11,
             description="yearly mean sunspot numbers, 1700-2008 (SIDC, via statsmodels)",
             time_label="year",
+        )
+    if name == "sunspots-monthly":
+        months, values = ts.load_sunspots_monthly()
+        return Series(
+            "sunspots-monthly",
+            values,
+            months,
+            split_time=3000,
+            season=132,
+            description="monthly mean sunspot numbers, 1749-01 to 2009-06 (SIDC version 1, via statsmodels)",
+            time_label="month",
         )
     if name == "synthetic":
         days, values = ts.synthetic_series()

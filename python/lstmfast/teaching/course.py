@@ -63,18 +63,19 @@ Comparing with the notebook, and its known quirks
 -------------------------------------------------
 Seeded the way the notebook seeds its checks (``np.random.seed(1)``, then the
 arrays drawn in the notebook's order), all eight functions here reproduce the
-notebook's printed "Expected Output" values (``tests/test_course.py`` pins them),
-with one exception that is the notebook's, not ours:
+notebook's printed "Expected Output" values (``tests/test_course.py`` pins them):
 
-* **lstm_backward's expected output is not backpropagation through time.** Its
-  printed numbers are what you get when every step receives only its own
-  ``da[:, :, t]`` and ``dc_next = 0``: no gradient flows from step t + 1 to step t.
-  That is not the gradient of any loss through the sequence, so the default here
-  is the exact gradient (checked by finite differences), and
-  ``lstm_backward(da, caches, through_time=False)`` reproduces the notebook's
-  numbers. A correct BPTT in your notebook will therefore *not* match its printed
-  lstm_backward output. (Its rnn_backward output, by contrast, is proper BPTT
-  with ``da_next = da[:, :, t] + da_prev``, and matches the default here.)
+* **lstm_backward is true backpropagation through time, and so is the
+  notebook's.** The current notebook prints ``dx[1][2] = [0.00218254,
+  0.28205375, -0.48292508, -0.43281115]`` and ``da0[2][3] = 0.312770310257``,
+  which the default here (``da_next = da[:, :, t] + da_prev`` and ``dc_next =
+  dc_prev`` from step t + 1, checked by finite differences) reproduces digit for
+  digit. Earlier versions of the notebook printed the numbers of a loop in which
+  no gradient flows from step t + 1 to step t (each step gets only its own
+  ``da[:, :, t]`` and ``dc_next = 0``: not the gradient of any loss through the
+  sequence); ``lstm_backward(da, caches, through_time=False)`` reproduces those,
+  for anyone comparing against an old copy, and shows what is lost without the
+  flow through time. ``rnn_backward`` works the same way.
 * **The lstm_backward check passes a ``da`` of 4 steps for a forward pass of 7.**
   Accepted: a ``da`` with T ≤ T_x steps means the loss depends on the first T
   hidden states only, and ``dx`` then has T steps, as in the notebook.
@@ -676,12 +677,11 @@ def lstm_backward(da: Any, caches: tuple[list[LSTMCache], Any], *, through_time:
     caches : tuple
         ``(list_of_caches, x)`` from :func:`lstm_forward`.
     through_time : bool, keyword-only
-        True (default): full backpropagation through time, the exact gradient.
+        True (default): full backpropagation through time, the exact gradient;
+        it reproduces the current notebook's printed "Expected Output".
         False: each step gets only ``da_next = da[:, :, t]`` and ``dc_next = 0``,
-        so no gradient flows between steps. **The notebook's printed "Expected
-        Output" for lstm_backward is this** (its numbers are reproduced exactly
-        with ``through_time=False``); it is not the gradient of the loss, and a
-        correct BPTT, like the default here, gives different numbers.
+        so no gradient flows between steps: not the gradient of the loss, but
+        what earlier versions of the notebook printed (reproduced exactly).
 
     Returns
     -------

@@ -5,6 +5,8 @@ back through every earlier hidden state. :func:`gradient_flow` measures its size
 
     g<t> = ‖∂L<T>/∂a<t>‖      for t = 0 ... T-1,
 
+and, for an LSTM, the gradient reaching its cell state, ‖∂L<T>/∂c<t>‖ (the
+memory an LSTM carries is c<t>; a<t> = Γo * tanh(c<t>) is only what it shows),
 with the real BPTT of the C++ kernels. In a vanilla RNN every step back multiplies
 the gradient by ``diag(tanh')·W_aa``; when those factors are below 1 (small weights,
 saturated units) g<t> shrinks geometrically with the distance T-1-t: the first
@@ -21,7 +23,10 @@ chunk from the end, each handing its initial-state gradients (dh, dc) to the
 chunk before as the gradients of that chunk's final state. The gradient reaching
 a<t> is then ``dy<t> + dh`` (its own output's share plus the part from later steps)
 - exactly what the full-sequence BPTT computes internally (the tests check that the
-chained gradients equal the full-sequence ones).
+chained gradients equal the full-sequence ones). The gradient reaching c<t> has two
+paths: through a<t> = Γo * tanh(c<t>), i.e. ∂L/∂a<t> * Γo * (1 - tanh²(c<t>)) with Γo
+and c<t> read off chunk t's tape, and through c<t+1> = Γu * c~<t+1> + Γf * c<t>, which is
+the initial-state gradient ``dc`` of chunk t+1 (none at the last step).
 
 Typical use::
 
@@ -38,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from .. import _checks
-from ..layers import Layer, Level, _Recurrent, stack_backward, stack_forward
+from ..layers import Layer, Level, StackTape, _Recurrent, stack_backward, stack_forward
 from . import data, losses, tasks
 from .model import SequenceModel
 
@@ -62,13 +67,20 @@ class GradientFlow:
     layer_norms : numpy.ndarray, (L, T)
         ``norms`` for every layer, input side first (``layer_norms[-1]`` is ``norms``).
     cell : str
-        "lstm" or "rnn".
+        "lstm", "gru" or "rnn".
+    c_norms : numpy.ndarray (T,) or None
+        LSTM: ``c_norms[t]`` is the mean over the examples of ‖∂L<T>/∂c<t>‖ (top
+        layer). None for a cell without a cell state.
+    c_per_example : numpy.ndarray (T, N) or None
+        The same for every example.
     """
 
     norms: np.ndarray
     per_example: np.ndarray
     layer_norms: np.ndarray
     cell: str
+    c_norms: np.ndarray | None = None
+    c_per_example: np.ndarray | None = None
 
     @property
     def steps(self) -> np.ndarray:
@@ -85,6 +97,15 @@ class GradientFlow:
         """``norms / norms[-1]``: 1 at the last step (inf/nan if the last norm is 0)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             ratios: np.ndarray = self.norms / self.norms[-1]
+        return ratios
+
+    @property
+    def relative_c(self) -> np.ndarray | None:
+        """``c_norms / c_norms[-1]`` (None without a cell state)."""
+        if self.c_norms is None:
+            return None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios: np.ndarray = self.c_norms / self.c_norms[-1]
         return ratios
 
     def table(self, distances: Any | None = None) -> str:
@@ -197,11 +218,14 @@ def gradient_flow(
 
     run = _chained_bptt(layers, x, head, dy_last, dtype)
     per_layer = [np.linalg.norm(r.astype(np.float64), axis=-1) for r in run["dh"]]  # each (T, N)
+    c_per_example = None if run["dc"] is None else np.linalg.norm(run["dc"][-1].astype(np.float64), axis=-1)
     return GradientFlow(
         norms=per_layer[-1].mean(axis=1),
         per_example=per_layer[-1],
         layer_norms=np.stack([n.mean(axis=1) for n in per_layer]),
         cell=cell,
+        c_norms=None if c_per_example is None else c_per_example.mean(axis=1),
+        c_per_example=c_per_example,
     )
 
 
@@ -221,7 +245,8 @@ def _chained_bptt(
     None, ``dy_last`` is ∂L/∂a<T-1> itself.
 
     Returns a dict: ``"dh"``, a list per layer of (T, N, H) arrays, the gradient
-    reaching every a<t>; ``"x"`` (T, N, I); ``"h0"`` and ``"c0"`` (None without a cell
+    reaching every a<t>; ``"dc"``, the same for every c<t> (None without a cell
+    state); ``"x"`` (T, N, I); ``"h0"`` and ``"c0"`` (None without a cell
     state), lists per layer of the initial-state gradients; ``"params"``, a list per
     layer of the parameter gradients summed over chunks, keyed like ``lstm_backward``'s;
     and ``"loss"`` (None without a head).
@@ -231,9 +256,10 @@ def _chained_bptt(
 
     # forward: step t of every layer is one chunk; the state carried to the next chunk
     state = None
-    tapes = []
+    tapes: list[StackTape] = []
     for t in range(T):
         _, state, tape = stack_forward(levels, x[t : t + 1], state, training=True)
+        assert tape is not None  # training=True keeps one
         tapes.append(tape)
     assert state is not None
     top = state[-1][0][0]  # the top layer's a<T-1>
@@ -249,24 +275,35 @@ def _chained_bptt(
 
     # backward, chunk by chunk from the end, carrying the state's gradient
     reach = [np.empty((T, N, level.hidden_size), dtype=dtype) for level in levels]
+    has_c = "c" in levels[0].cell.states
+    reach_c = [np.empty((T, N, level.hidden_size), dtype=dtype) for level in levels] if has_c else None
     dx = np.empty(x.shape, dtype=dtype)
     params: list[dict[str, Any]] = [{} for _ in levels]
     dstate = None
     for t in reversed(range(T)):
         top_dy = dy_last if t == T - 1 else np.zeros_like(dy_last)
-        g = stack_backward(levels, tapes[t], top_dy[None], dstate)  # type: ignore[arg-type]
+        g = stack_backward(levels, tapes[t], top_dy[None], dstate)
         for k in range(len(levels)):
             # ∂L<T>/∂a<t>: through this step's output, plus through the state into later steps
             reach[k][t] = g.outputs[k][0] + (0 if dstate is None else dstate[k][0][0])
+            if reach_c is not None:
+                # c<t> reaches the loss through a<t> = Γo * tanh(c<t>) and through
+                # c<t+1> = ... + Γf * c<t> (chunk t+1's initial-state gradient; none at T-1)
+                cell_tape = tapes[t].tapes[k][0]
+                H, o = levels[k].hidden_size, levels[k].cell.gate_names.index("o")
+                gate_o = cell_tape.gates[0][:, o * H : (o + 1) * H]
+                reach_c[k][t] = reach[k][t] * gate_o * (1 - np.tanh(cell_tape.c[1]) ** 2)
+                if dstate is not None:
+                    reach_c[k][t] += dstate[k][0][1]
             for name, value in g.weights[k][0].items():
                 if value is not None:
                     params[k][name] = params[k].get(name, 0) + value
         dx[t] = g.x[0]
         dstate = g.initial
     assert dstate is not None
-    has_c = len(levels[0].cell.states) > 1
     return {
         "dh": reach,
+        "dc": reach_c,
         "x": dx,
         "h0": [d[0][0] for d in dstate],
         "c0": [d[0][1] for d in dstate] if has_c else None,
