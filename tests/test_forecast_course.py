@@ -10,7 +10,6 @@ import pytest
 
 from lstmfast.app.cli import main
 from lstmfast.app.forecast_experiment import (
-    BidirectionalForecaster,
     ForecastConfig,
     _criterion,
     forecast,
@@ -18,7 +17,7 @@ from lstmfast.app.forecast_experiment import (
 )
 from lstmfast.datasets import timeseries as ts
 from lstmfast.datasets.series import Series, builtin_series
-from lstmfast.training import losses
+from lstmfast.training import SequenceModel, losses
 
 TINY = ForecastConfig(window=6, hidden=4, epochs=2, batch_size=64)
 
@@ -204,27 +203,32 @@ def test_other_cells_forecast(cell):
 
 
 def test_bidirectional_forecaster_gradients_match_torch():
-    """The bidirectional forecaster's loss and every gradient against PyTorch: nn.LSTM
-    (bidirectional) whose h_n of both directions feeds nn.Linear, MSE, float64."""
+    """The bidirectional forecaster (a SequenceModel with bidirectional layers, its head
+    on both directions' final states) against PyTorch: nn.LSTM (bidirectional) whose
+    h_n of both directions feeds nn.Linear, MSE, float64."""
     torch = pytest.importorskip("torch")
-    model = BidirectionalForecaster(3, seed=0, dtype=np.float64)
+    from lstmfast.app.forecast_experiment import _model
+
+    model = _model(ForecastConfig(hidden=3, bidirectional=True))
+    model = SequenceModel(**{**model.config, "dtype": "float64"}, seed=0)
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((7, 5, 1)), rng.standard_normal(5)
     loss, grads = model.loss_and_gradients(X, y)
     lstm = torch.nn.LSTM(1, 3, bidirectional=True, dtype=torch.float64)
     head = torch.nn.Linear(6, 1, dtype=torch.float64)
+    params = model.parameters()
     with torch.no_grad():
         for name, p in lstm.named_parameters():
-            p.copy_(torch.from_numpy(model.layer.parameters()[name]))
-        head.weight.copy_(torch.from_numpy(model.head["head.weight"]))
-        head.bias.copy_(torch.from_numpy(model.head["head.bias"]))
+            p.copy_(torch.from_numpy(params[f"lstm.{name}"]))
+        head.weight.copy_(torch.from_numpy(params["head.weight"]))
+        head.bias.copy_(torch.from_numpy(params["head.bias"]))
     _, (h_n, _) = lstm(torch.from_numpy(X))
     pred = head(torch.cat([h_n[0], h_n[1]], dim=1))
     expected = ((pred[:, 0] - torch.from_numpy(y)) ** 2).mean()
     expected.backward()
     assert loss == pytest.approx(expected.item(), rel=1e-12)
     for name, p in lstm.named_parameters():
-        np.testing.assert_allclose(grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(grads[f"lstm.{name}"], p.grad.numpy(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(grads["head.weight"], head.weight.grad.numpy(), rtol=1e-9)
     r = forecast("sunspots", config=TINY, bidirectional=True)
     assert r.model_name == "bidirectional LSTM" and np.all(np.isfinite(r.forecasts[r.model_name]))

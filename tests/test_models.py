@@ -70,6 +70,67 @@ def test_gradients_match_finite_differences(cell, output, task, hidden):
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-7, err_msg=name)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("output", ["per_step", "last"])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_bidirectional_gradients_match_finite_differences(cell, output, with_lengths):
+    """Two bidirectional layers; with lengths, ``last`` reads the forward direction
+    at each sequence's own last step and the backward one at t = 0 (tolerances as above)."""
+    model = SequenceModel(
+        2,
+        [3, 2],
+        output_size=2,
+        cell=cell,
+        output=output,
+        task="regression",
+        bidirectional=True,
+        dtype=np.float64,
+        seed=2,
+    )
+    X, y, _ = tiny_problem(model, T=4, N=3, seed=5)
+    lengths = np.array([4, 2, 3]) if with_lengths else None
+    loss, grads = model.loss_and_gradients(X, y, lengths=lengths)
+    assert list(grads) == list(model.parameters())
+    assert "lstm.weight_hh_l1_reverse" in grads or cell != "lstm"
+    eps = 1e-6
+    for name, p in model.parameters().items():
+        numeric = np.empty_like(p)
+        for i in np.ndindex(p.shape):
+            keep = p[i]
+            p[i] = keep + eps
+            up = model.evaluate(X, y, lengths=lengths)["loss"]
+            p[i] = keep - eps
+            down = model.evaluate(X, y, lengths=lengths)["loss"]
+            p[i] = keep
+            numeric[i] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-7, err_msg=name)
+    if with_lengths and output == "last":  # the padding changes nothing
+        padded = X.copy()
+        padded[2:, 1] = 50.0
+        assert model.evaluate(padded, y, lengths=lengths)["loss"] == pytest.approx(loss, rel=1e-14)
+
+
+@pytest.mark.parametrize("output", ["per_step", "last"])
+def test_bidirectional_model_matches_torch(output):
+    """torch's bidirectional LSTM and a head on [forward at T-1, backward at 0] (last)."""
+    torch = pytest.importorskip("torch")
+    T, N, I, H, O = 6, 5, 3, 4, 2
+    model = SequenceModel(I, [H, H], O, output=output, task="regression", bidirectional=True, dtype=np.float64, seed=3)
+    X, y, _ = tiny_problem(model, T, N, seed=4)
+    net = torch.nn.Module()
+    net.lstm = torch.nn.LSTM(I, H, num_layers=2, bidirectional=True, dtype=torch.float64)
+    net.head = torch.nn.Linear(2 * H, O, dtype=torch.float64)
+    net.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
+    a, _ = net.lstm(torch.tensor(X))
+    z = net.head(a if output == "per_step" else torch.cat([a[-1, :, :H], a[0, :, H:]], dim=1))
+    expected = torch.nn.functional.mse_loss(z, torch.tensor(y))
+    expected.backward()
+    loss, grads = model.loss_and_gradients(X, y)
+    assert loss == pytest.approx(expected.item(), rel=1e-12)
+    for name, p in net.named_parameters():
+        np.testing.assert_allclose(grads[name], p.grad.numpy(), rtol=1e-10, atol=1e-13, err_msg=name)
+
+
 @pytest.mark.parametrize(
     "cell,output,task",
     [("lstm", "per_step", "binary"), ("gru", "per_step", "regression"), ("rnn", "last", "regression")],
@@ -307,6 +368,7 @@ def test_parameters_are_live_and_named_like_pytorch():
             "output_size": 2,
             "dtype": np.float64,
         },
+        {"hidden_size": [3, 2], "cell": "gru", "bidirectional": True, "output": "last"},
     ],
 )
 def test_save_load_round_trip(tmp_path, kwargs):
@@ -347,7 +409,7 @@ def _pop(key):
         (_pop("__format__"), "not an lstmfast model file"),
         (_set("__format__", np.array("something.else")), "not an lstmfast model file"),
         (_pop("__version__"), "has no format version"),
-        (_set("__version__", np.array(3)), r"format version 3 is not supported .*reads versions \[1, 2\]"),
+        (_set("__version__", np.array(4)), r"format version 4 is not supported .*reads versions \[1, 2, 3\]"),
         (_set("__version__", np.array("1")), "format version '1' is not supported"),
         (_pop("__config__"), "has no architecture config"),
         (_set("__config__", np.array("{not json")), "invalid architecture config"),
@@ -402,18 +464,31 @@ def test_load_refuses_corrupt_and_foreign_files(tmp_path):
 
 
 def test_format_version_constant():
-    assert FORMAT_VERSION == 2
+    assert FORMAT_VERSION == 3
 
 
-def test_version_1_files_still_load(tmp_path):
-    """Version 1 (before loss and forget_bias were in the config) reads with their defaults."""
+@pytest.mark.parametrize(
+    "version, newer", [(1, ("loss", "forget_bias", "batch_first", "bidirectional")), (2, ("bidirectional",))]
+)
+def test_older_versions_still_load(tmp_path, version, newer):
+    """Version 1 (before loss, forget_bias and batch_first were in the config) and 2
+    (before bidirectional) read with the defaults of what they lack."""
     model = SequenceModel(2, 3, seed=0)  # the model _rewrite saves
-    old = {k: v for k, v in model.config.items() if k not in ("loss", "forget_bias", "batch_first")}
-    path = _rewrite(tmp_path, lambda a: a.update({"__version__": np.array(1), "__config__": np.array(json.dumps(old))}))
+    old = {k: v for k, v in model.config.items() if k not in newer}
+    path = _rewrite(
+        tmp_path, lambda a: a.update({"__version__": np.array(version), "__config__": np.array(json.dumps(old))})
+    )
     loaded = SequenceModel.load(path)
     assert loaded.config == model.config and loaded.loss == "bce" and loaded.forget_bias is None
+    assert not loaded.bidirectional
     for name, p in model.parameters().items():
         np.testing.assert_array_equal(loaded.parameters()[name], p)
+    with pytest.raises(ValueError, match="invalid architecture config"):  # version 2 without the new key only
+        SequenceModel.load(
+            _rewrite(
+                tmp_path, lambda a: a.update({"__version__": np.array(3), "__config__": np.array(json.dumps(old))})
+            )
+        )
 
 
 # --------------------------------------------------------------------------- bad arguments

@@ -88,7 +88,8 @@ def test_initial_states_are_inputs_when_asked(tmp_path, cell):
 @pytest.mark.parametrize("output", ["per_step", "last"])
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("with_lengths", [False, True])
-def test_model_export_predicts_the_same(tmp_path, task, output_size, output, batch_first, with_lengths):
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_model_export_predicts_the_same(tmp_path, task, output_size, output, batch_first, with_lengths, bidirectional):
     model = SequenceModel(
         input_size=I,
         hidden_size=[5, 4],
@@ -97,6 +98,7 @@ def test_model_export_predicts_the_same(tmp_path, task, output_size, output, bat
         task=task,
         output=output,
         batch_first=batch_first,
+        bidirectional=bidirectional,
         seed=0,
     )
     x = inputs(batch_first, seed=2)

@@ -45,19 +45,15 @@ import numpy as np
 from .. import _checks, cells
 from ..datasets import timeseries as ts
 from ..datasets.series import Series, SeriesError, builtin_series
-from ..layers import LAYERS
 from ..training.callbacks import Callback, LearningRateScheduler
 from ..training.callbacks import lr_sweep as sweep_schedule
-from ..training.losses import dense_backward, dense_forward
 from ..training.model import SequenceModel
-from ..training.optim import Adam, Optimizer, clip_grad_norm
-from ..training.tasks import task
+from ..training.optim import Adam
 
 __all__ = [
     "LOSSES",
     "MIN_TRAIN_WINDOWS",
     "MIN_VALID",
-    "BidirectionalForecaster",
     "ForecastConfig",
     "ForecastResult",
     "LRSweep",
@@ -320,135 +316,16 @@ class LRSweep:
         return max(1, round(1 / math.log10(self.lrs[1] / self.lrs[0])))
 
 
-# --------------------------------------------------------------------------- the bidirectional forecaster
-
-
-class BidirectionalForecaster:
-    """A bidirectional recurrent layer over the window and a linear head on both
-    directions' final states (the forward direction after the last value, the
-    reverse one after the first), trained like :class:`SequenceModel` with
-    ``output="last", task="regression"``.
-
-    (``SequenceModel`` has no bidirectional layers yet; this is the forecaster's
-    own small model on :class:`lstmfast.LSTM` / ``GRU`` / ``RNN`` with
-    ``bidirectional=True``.)
-    """
-
-    def __init__(
-        self, hidden: int, *, cell: str = "lstm", loss: str = "mse", seed: int | None = None, dtype: Any = np.float32
-    ) -> None:
-        kind = cells.get(cell)
-        rng = np.random.default_rng(_checks.seed(seed))
-        self.dtype = _checks.float_dtype(dtype)
-        self.layer = LAYERS[kind.name](
-            1,
-            _checks.positive_int("hidden", hidden),
-            bidirectional=True,
-            dtype=self.dtype,
-            seed=int(rng.integers(2**63)),
-        )
-        scale = 1.0 / math.sqrt(2 * hidden)  # like torch.nn.Linear
-        self.head = {
-            "head.weight": rng.uniform(-scale, scale, (1, 2 * hidden)).astype(self.dtype),
-            "head.bias": rng.uniform(-scale, scale, 1).astype(self.dtype),
-        }
-        self.task = task("regression", _checks.choice("loss", loss, LOSSES))
-
-    def parameters(self) -> dict[str, np.ndarray]:
-        return {**self.layer.parameters(), **self.head}
-
-    def _final_h(self, state: Any) -> np.ndarray:
-        h_n = state[0] if "c" in self.layer.cell.states else state  # (2, B, H)
-        out: np.ndarray = np.concatenate([h_n[0], h_n[1]], axis=1)
-        return out
-
-    def loss_and_gradients(self, X: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]:
-        """The mean loss on windows ``X`` (T, N, 1) with targets ``y`` (N,) and the
-        gradient of every parameter (one forward and one BPTT in C++)."""
-        X = np.asarray(X, dtype=self.dtype)
-        y = np.asarray(y, dtype=self.dtype).reshape(-1, 1)
-        _, state, tape = self.layer.forward(X, training=True)
-        assert tape is not None
-        features = self._final_h(state)
-        logits = dense_forward(features, self.head["head.weight"], self.head["head.bias"])
-        total, dlogits, n = self.task.loss(logits, y, None)
-        dfeatures, dw, db = dense_backward(features, self.head["head.weight"], dlogits / n)
-        H = self.layer.hidden_size
-        dh_n = np.stack([dfeatures[:, :H], dfeatures[:, H:]])  # forward direction, then reverse
-        dstate = (dh_n, np.zeros_like(dh_n)) if "c" in self.layer.cell.states else dh_n
-        dy = np.zeros((*X.shape[:2], 2 * H), self.dtype)  # only the final states feed the head
-        grads = {
-            k: v
-            for k, v in self.layer.backward(tape, dy, dstate).items()
-            if v is not None and k in self.layer.parameters()
-        }
-        grads.update({"head.weight": dw, "head.bias": db})
-        return total / n, grads
-
-    def predict(self, X: Any, batch_size: int = 256) -> np.ndarray:
-        """(N, 1) forecasts of the windows ``X`` (T, N, 1)."""
-        X = np.asarray(X, dtype=self.dtype)
-        out = []
-        for start in range(0, X.shape[1], batch_size):
-            _, state = self.layer(X[:, start : start + batch_size])
-            out.append(dense_forward(self._final_h(state), self.head["head.weight"], self.head["head.bias"]))
-        return np.concatenate(out, axis=0)
-
-    def fit(
-        self,
-        X: Any,
-        y: Any,
-        epochs: int,
-        batch_size: int = 32,
-        *,
-        optimizer: Optimizer | None = None,
-        seed: int | None = None,
-        callbacks: Any = None,
-        progress: bool = False,
-        clip_norm: float | None = None,
-    ) -> dict[str, list[float]]:
-        """Mini-batch training, like :meth:`SequenceModel.fit`; ``callbacks`` get
-        ``on_epoch_begin`` and ``on_epoch_end`` (e.g. a :class:`LearningRateScheduler`;
-        none may need ``callback.model``). Returns ``{"loss": [...]}`` (and ``"lr"``)."""
-        X = np.asarray(X, dtype=self.dtype)
-        y = np.asarray(y, dtype=self.dtype).reshape(-1, 1)
-        optimizer = optimizer or Adam(1e-3)
-        rng = np.random.default_rng(_checks.seed(seed))
-        hooks = list(callbacks or [])
-        for hook in hooks:
-            hook.optimizer = optimizer
-        history: dict[str, list[float]] = {"loss": []}
-        params = self.parameters()
-        for epoch in range(_checks.positive_int("epochs", epochs)):
-            logs: dict[str, float] = {}
-            for hook in hooks:
-                hook.on_epoch_begin(epoch, logs)
-            total, count = 0.0, 0.0
-            for part in np.array_split(rng.permutation(X.shape[1]), max(1, math.ceil(X.shape[1] / batch_size))):
-                loss, grads = self.loss_and_gradients(X[:, part], y[part])
-                if not math.isfinite(loss):
-                    raise FloatingPointError(f"the loss became {loss} at epoch {epoch + 1}: try a smaller --lr")
-                if clip_norm is not None:
-                    clip_grad_norm(grads, clip_norm)  # type: ignore[arg-type]  # a dict of arrays is such a mapping
-                optimizer.step(params, grads)
-                total += loss * len(part)
-                count += len(part)
-            logs["loss"] = total / count
-            for key, value in logs.items():
-                history.setdefault(key, []).append(value)
-            for hook in hooks:
-                hook.on_epoch_end(epoch, logs)
-        return history
-
-
-Forecaster = Any  # a SequenceModel or a BidirectionalForecaster
-
-
-def _model(config: ForecastConfig) -> Forecaster:
-    if config.bidirectional:
-        return BidirectionalForecaster(config.hidden, cell=config.cell, loss=config.loss, seed=config.seed)
+def _model(config: ForecastConfig) -> SequenceModel:
     return SequenceModel(
-        1, config.hidden, cell=config.cell, output="last", task="regression", loss=config.loss, seed=config.seed
+        1,
+        config.hidden,
+        cell=config.cell,
+        output="last",
+        task="regression",
+        loss=config.loss,
+        bidirectional=config.bidirectional,
+        seed=config.seed,
     )
 
 
@@ -640,7 +517,9 @@ def _normaliser(train: np.ndarray) -> tuple[float, float]:
     return mean, (std if std > 0 else 1.0)  # a constant training period: only shift
 
 
-def _train(config: ForecastConfig, z: np.ndarray, callbacks: Any = None) -> tuple[Forecaster, dict[str, list[float]]]:
+def _train(
+    config: ForecastConfig, z: np.ndarray, callbacks: Any = None
+) -> tuple[SequenceModel, dict[str, list[float]]]:
     X, y = ts.make_windows(z, config.window)
     model = _model(config)
     history = model.fit(
@@ -656,14 +535,14 @@ def _train(config: ForecastConfig, z: np.ndarray, callbacks: Any = None) -> tupl
     return model, history
 
 
-def _one_step(model: Forecaster, z: np.ndarray, window: int, start: int, end: int) -> np.ndarray:
+def _one_step(model: SequenceModel, z: np.ndarray, window: int, start: int, end: int) -> np.ndarray:
     """Forecasts of z[start:end], each from the ``window`` actual values before it."""
     windows = np.lib.stride_tricks.sliding_window_view(z[:end], window)[start - window : end - window]
     out: np.ndarray = model.predict(np.ascontiguousarray(windows.T)[:, :, None])[:, 0].astype(np.float64)
     return out
 
 
-def _recursive(model: Forecaster, z: np.ndarray, window: int, horizon: int) -> np.ndarray:
+def _recursive(model: SequenceModel, z: np.ndarray, window: int, horizon: int) -> np.ndarray:
     """``horizon`` forecasts after the end of z, each step fed the forecasts before it."""
     history = list(z[-window:])
     out = []

@@ -109,12 +109,36 @@ def _head(g: _Graph, model: SequenceModel, y: str, lengths: bool) -> str:
     p = model.parameters()
     if model.output == "per_step":
         features = y
-    elif not lengths:  # the last step
-        features = g.first("Gather", [y, g.constant("last", np.array(-1, np.int64))], axis=0)
-    else:  # each sequence's own last step: y[lengths[b] - 1, b]
-        last = g.first("Cast", [g.first("Sub", ["lengths", g.constant("one", np.array(1, np.int32))])], to=7)
-        index = g.first("Unsqueeze", [last, g.constant("axes", np.array([1], np.int64))])  # (B, 1) int64
-        features = g.first("GatherND", [g.first("Transpose", [y], perm=[1, 0, 2]), index], batch_dims=1)
+    else:
+        if not lengths:  # the last step
+            features = g.first("Gather", [y, g.constant("last", np.array(-1, np.int64))], axis=0)
+        else:  # each sequence's own last step: y[lengths[b] - 1, b]
+            last = g.first("Cast", [g.first("Sub", ["lengths", g.constant("one", np.array(1, np.int32))])], to=7)
+            index = g.first("Unsqueeze", [last, g.constant("axes", np.array([1], np.int64))])  # (B, 1) int64
+            features = g.first("GatherND", [g.first("Transpose", [y], perm=[1, 0, 2]), index], batch_dims=1)
+        if model.bidirectional:  # the backward direction's state after the whole sequence: y[0, b, H:]
+            H = model.hidden_sizes[-1]
+            first = g.first("Gather", [y, g.constant("first", np.array(0, np.int64))], axis=0)
+            halves = [g.constant("axis", np.array([1], np.int64))]
+            forward = g.first(
+                "Slice",
+                [
+                    features,
+                    g.constant("start", np.array([0], np.int64)),
+                    g.constant("end", np.array([H], np.int64)),
+                    *halves,
+                ],
+            )
+            backward = g.first(
+                "Slice",
+                [
+                    first,
+                    g.constant("start", np.array([H], np.int64)),
+                    g.constant("end", np.array([2 * H], np.int64)),
+                    *halves,
+                ],
+            )
+            features = g.first("Concat", [forward, backward], axis=1)
     product = g.first("MatMul", [features, g.constant("w", p["head.weight"].T)])
     logits = g.first("Add", [product, g.constant("b", p["head.bias"])])
     if model.task == "binary":

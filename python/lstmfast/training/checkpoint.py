@@ -34,13 +34,15 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT_VERSION", "load", "load_training", "save", "save_training"]
 
 #: Version of the .npz layout written by :func:`save` (1: before ``loss``,
-#: ``forget_bias`` and ``batch_first`` were in the config; still read).
-FORMAT_VERSION = 2
+#: ``forget_bias`` and ``batch_first`` were in the config; 2: before
+#: ``bidirectional``; both still read).
+FORMAT_VERSION = 3
 _FORMAT_NAME = "lstmfast.SequenceModel"
 _FORMAT_KEY, _VERSION_KEY, _CONFIG_KEY, _PARAM_PREFIX = "__format__", "__version__", "__config__", "param."
 _TRAINING_KEY, _OPTIM_PREFIX = "__training__", "optim."  # training checkpoints only
 _CONFIG_KEYS = {1: {"input_size", "hidden_size", "output_size", "cell", "output", "task", "nonlinearity", "dtype"}}
 _CONFIG_KEYS[2] = _CONFIG_KEYS[1] | {"loss", "forget_bias", "batch_first"}
+_CONFIG_KEYS[3] = _CONFIG_KEYS[2] | {"bidirectional"}
 # A config (or a training record) is a short JSON object; anything longer is not one of ours.
 _MAX_CONFIG_CHARS = 1 << 16
 _MAX_TRAINING_CHARS = 1 << 24  # the history of very many epochs

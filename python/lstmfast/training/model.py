@@ -95,6 +95,7 @@ def architecture(
     nonlinearity: Any = None,
     forget_bias: Any = None,
     batch_first: Any = False,
+    bidirectional: Any = False,
     dtype: Any = np.float32,
 ) -> dict[str, Any]:
     """The arguments of :class:`SequenceModel` checked and normalised, as its
@@ -122,6 +123,7 @@ def architecture(
         "nonlinearity": _checks.check_nonlinearity(nonlinearity or "tanh") if kind.nonlinearities else None,
         "forget_bias": forget_bias,
         "batch_first": _checks.flag("batch_first", batch_first),
+        "bidirectional": _checks.flag("bidirectional", bidirectional),
         "dtype": _checks.float_dtype(dtype).name,
     }
 
@@ -131,10 +133,11 @@ def parameter_shapes(config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     order, without allocating them (``config`` is checked like the constructor's
     arguments)."""
     c = architecture(**config)
-    hidden = c["hidden_size"]
-    layers = parameter_shapes_of_layers(cells.get(c["cell"]), [c["input_size"], *hidden[:-1]], hidden)
+    hidden, D = c["hidden_size"], 2 if c["bidirectional"] else 1
+    inputs = [c["input_size"], *(D * h for h in hidden[:-1])]
+    layers = parameter_shapes_of_layers(cells.get(c["cell"]), inputs, hidden, directions=D)
     shapes = {f"{c['cell']}.{name}": shape for name, shape in layers.items()}
-    shapes.update({"head.weight": (c["output_size"], hidden[-1]), "head.bias": (c["output_size"],)})
+    shapes.update({"head.weight": (c["output_size"], D * hidden[-1]), "head.bias": (c["output_size"],)})
     return shapes
 
 
@@ -170,6 +173,12 @@ class SequenceModel:
     batch_first : bool
         Inputs (N, T, I) and per-step targets and predictions (N, T, O), as Keras
         lays them out; time-major (T, N, ...) otherwise.
+    bidirectional : bool
+        Every layer also reads each sequence backwards and outputs both
+        directions' states (2H features). With ``output="last"`` the head reads
+        the forward direction's state after each sequence's last real step and
+        the backward direction's after it has read the whole sequence (at t = 0),
+        as Keras' ``Bidirectional(return_sequences=False)``.
     dtype : float32 (default) or float64
         Of every parameter and computation. Inputs are converted to it.
     seed : int or None
@@ -197,6 +206,7 @@ class SequenceModel:
         nonlinearity: str | None = None,
         forget_bias: float | None = None,
         batch_first: bool = False,
+        bidirectional: bool = False,
         dtype: Any = np.float32,
         seed: int | None = None,
     ) -> None:
@@ -211,6 +221,7 @@ class SequenceModel:
             nonlinearity=nonlinearity,
             forget_bias=forget_bias,
             batch_first=batch_first,
+            bidirectional=bidirectional,
             dtype=dtype,
         )
         self.input_size: int = config["input_size"]
@@ -223,6 +234,7 @@ class SequenceModel:
         self.nonlinearity: str | None = config["nonlinearity"]
         self.forget_bias: float | None = config["forget_bias"]
         self.batch_first: bool = config["batch_first"]
+        self.bidirectional: bool = config["bidirectional"]
         self.dtype = np.dtype(config["dtype"])
         self.stop_training = False
         rng = np.random.default_rng(_checks.seed(seed))
@@ -238,11 +250,12 @@ class SequenceModel:
                 seed=int(rng.integers(2**63)),
                 nonlinearity=self.nonlinearity,
                 forget_bias=self.forget_bias,
+                bidirectional=self.bidirectional,
             )
             self.layers.append(layer)
-            self._names.append({name: f"{self.cell}.{name[: -len('_l0')]}_l{k}" for name in layer.parameters()})
-            in_size = h
-        H, O = self.hidden_sizes[-1], self.output_size
+            self._names.append({name: f"{self.cell}.{name.replace('_l0', f'_l{k}')}" for name in layer.parameters()})
+            in_size = layer.directions * h
+        H, O = in_size, self.output_size
         scale = 1.0 / math.sqrt(H)  # like torch.nn.Linear
         self._head = {
             "head.weight": rng.uniform(-scale, scale, (O, H)).astype(self.dtype),
@@ -255,8 +268,9 @@ class SequenceModel:
         """The live parameter arrays by name (an optimizer updates them in place).
 
         Layer k's are ``"{cell}.weight_ih_l{k}"``, ``"{cell}.weight_hh_l{k}"``,
-        ``"{cell}.bias_ih_l{k}"``, ``"{cell}.bias_hh_l{k}"``; the head's are
-        ``"head.weight"`` (O, H) and ``"head.bias"`` (O,).
+        ``"{cell}.bias_ih_l{k}"``, ``"{cell}.bias_hh_l{k}"`` (and, bidirectional,
+        the same with ``_reverse``: PyTorch's names); the head's are
+        ``"head.weight"`` (O, D*H) and ``"head.bias"`` (O,).
         """
         params: dict[str, Array] = {}
         for layer, names in zip(self.layers, self._names):
@@ -311,6 +325,7 @@ class SequenceModel:
             "nonlinearity": self.nonlinearity,
             "forget_bias": self.forget_bias,
             "batch_first": self.batch_first,
+            "bidirectional": self.bidirectional,
             "dtype": self.dtype.name,
         }
 
@@ -319,6 +334,7 @@ class SequenceModel:
         extra = f", nonlinearity={self.nonlinearity!r}" if self.nonlinearity is not None else ""
         extra += f", forget_bias={self.forget_bias}" if self.forget_bias is not None else ""
         extra += f", loss={self.loss!r}" if self.loss != TASKS[self.task][0] else ""
+        extra += ", bidirectional=True" if self.bidirectional else ""
         return (
             f"SequenceModel(input_size={self.input_size}, hidden_size={hidden}, "
             f"output_size={self.output_size}, cell={self.cell!r}{extra}, output={self.output!r}, "
@@ -386,10 +402,11 @@ class SequenceModel:
         h, _, tape = stack_forward(self.levels(), x, training=training, lengths=lengths)  # C++, whole sequences
         if self.output == "per_step":
             features = h
-        elif lengths is None:
-            features = h[-1]
-        else:  # each sequence's own last step
-            features = h[lengths - 1, np.arange(h.shape[1])]
+        else:  # each sequence's own last step (and, bidirectional, the backward direction's first)
+            features = h[self._last_steps(h.shape[0], lengths), np.arange(h.shape[1])]
+            if self.bidirectional:
+                H = self.hidden_sizes[-1]
+                features[:, H:] = h[0, :, H:]
         logits = losses.dense_forward(features, self._head["head.weight"], self._head["head.bias"])
         return logits, features, tape
 
@@ -400,16 +417,27 @@ class SequenceModel:
         else:  # only the last step feeds the head
             T, B = tape.shape
             dy = np.zeros((T, B, dfeatures.shape[-1]), dtype=self.dtype)
-            dy[(T - 1 if lengths is None else lengths - 1), np.arange(B)] = dfeatures
+            if self.bidirectional:
+                H = self.hidden_sizes[-1]
+                dy[self._last_steps(T, lengths), np.arange(B), :H] = dfeatures[:, :H]
+                dy[0, :, H:] = dfeatures[:, H:]
+            else:
+                dy[self._last_steps(T, lengths), np.arange(B)] = dfeatures
         g = stack_backward(self.levels(), tape, dy)  # BPTT in C++
         grads: Grads = {}
-        own = parameter_names(0)  # each layer is a one-layer stack of its own
-        for k, names in enumerate(self._names):
-            for key, value in g.weights[k][0].items():
-                if value is not None:
-                    grads[names[own[key]]] = value
+        for k, names in enumerate(self._names):  # each layer is a one-layer stack of its own
+            for d, direction in enumerate(g.weights[k]):
+                own = parameter_names(0, bool(d))
+                for key, value in direction.items():
+                    if value is not None:
+                        grads[names[own[key]]] = value
         grads.update({"head.weight": dw, "head.bias": db})
         return {name: grads[name] for name in self.parameters()}
+
+    @staticmethod
+    def _last_steps(T: int, lengths: Array | None) -> Any:
+        """The index of each sequence's last real step."""
+        return T - 1 if lengths is None else lengths - 1
 
     def _loss_mask(self, mask: Array | None, lengths: Array | None, T: int) -> Array | None:
         """The mask of the loss: ``mask`` and, per step, the real steps of each sequence."""
