@@ -113,7 +113,7 @@ def test_bad_options_exit_2_with_usage(capsys, argv):
 def test_column_without_csv_is_an_error(capsys):
     code, _, err = run(capsys, "forecast", "--column", "value")
     assert code == 2
-    assert_one_line_error(err, "--column and --delimiter go with --csv")
+    assert_one_line_error(err, "--column, --columns and --delimiter go with --csv")
 
 
 # --------------------------------------------------------------------------- forecast --csv: errors
@@ -378,7 +378,7 @@ def test_agreement_full_flag_takes_the_full_runs_values_unless_given(capsys, mon
 
     seen = []
 
-    def fake(config, progress=None):
+    def fake(config, progress=None, scheduler=None, workers=2):
         seen.append(config)
         raise ValueError("stop here")
 
@@ -462,3 +462,20 @@ def test_every_command_line_in_the_readme_parses():
     for line in lines:
         argv = shlex.split(line.split("#")[0])[1:]
         parser.parse_args(argv)  # SystemExit (exit 2) on an unknown option
+
+
+def test_a_closed_pipe_ends_quietly():
+    """lstmfast ... | true: the reader is gone before the first line (true exits at
+    once, lstmfast takes a while to start); no traceback, the shell's SIGPIPE code."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        f"{sys.executable} -m lstmfast forecast --epochs 1 | true; echo ${{PIPESTATUS[0]}}",
+        shell=True,
+        capture_output=True,
+        text=True,
+        executable="/bin/bash",
+    )
+    assert done.stdout.strip() == "141", (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

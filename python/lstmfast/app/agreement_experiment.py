@@ -487,11 +487,44 @@ def _train_data(c: AgreementConfig, distance: int, seed: int) -> ag.AgreementDat
     )
 
 
+def _test_sets(c: AgreementConfig) -> dict[int, ag.AgreementData]:
+    """The test sentences of every test distance: drawn once, from their own stream,
+    the same for every model."""
+    test_seed = int(np.random.SeedSequence([c.seed, 1]).generate_state(1)[0])
+    wanted = sorted({t for d in c.distances for t in evaluation_distances(d)})
+    return {
+        t: ag.dataset(c.test_size, t, attractor_prob=c.attractor_prob, seed=test_seed + t, language=c.language)
+        for t in wanted
+    }
+
+
+def _scores(model: SequenceModel, distance: int, tests: dict[int, ag.AgreementData]) -> list[float]:
+    """Accuracy at the verb at d, d+1 and 2d."""
+    return [
+        model.evaluate(tests[t].x, tests[t].targets, _verb_mask(tests[t]))["accuracy"]
+        for t in evaluation_distances(distance)
+    ]
+
+
+def train_and_score(config: AgreementConfig, variant: Variant, distance: int, seed: int) -> tuple[list[float], float]:
+    """One cell of the experiment's grid, on its own (a Dask task): the accuracies at
+    d, d+1 and 2d and the training seconds. The same numbers as the serial loop
+    (the same sentences, initialisation and batch order)."""
+    tests = {t: data for t, data in _test_sets(config).items() if t in evaluation_distances(distance)}
+    with _threads_for(config.hidden):
+        start = time.perf_counter()
+        model = train_model(config, variant, distance, seed)
+        seconds = time.perf_counter() - start
+    return _scores(model, distance, tests), seconds
+
+
 def agreement_experiment(
     config: AgreementConfig | None = None,
     *,
     keep_models: bool = False,
     progress: Any = None,
+    scheduler: Any = None,
+    workers: int = 2,
     **overrides: Any,
 ) -> AgreementResult:
     """Train every variant at every distance with every seed; test at d, d+1 and 2d.
@@ -502,9 +535,15 @@ def agreement_experiment(
         Default :data:`QUICK`; keyword ``overrides`` replace single fields
         (e.g. ``seeds=10``).
     keep_models : bool
-        Keep the models of the first seed in ``result.models[(variant key, distance)]``.
+        Keep the models of the first seed in ``result.models[(variant key, distance)]``
+        (not with ``scheduler``: the models stay on the workers).
     progress : callable(str), optional
         Called with a line after each model (e.g. ``print``).
+    scheduler : None, "local", a scheduler address or a ``distributed.Client``
+        None: train here, one model after another; else every model is a Dask task
+        (:func:`lstmfast.dask.fan_out`), with the same results.
+    workers : int
+        Worker processes of ``scheduler="local"``.
 
     Returns
     -------
@@ -520,48 +559,56 @@ def agreement_experiment(
     """
     c = _check_config(dataclasses.replace(config or QUICK, **overrides))
     found = variants(c)
-    test_seed = int(np.random.SeedSequence([c.seed, 1]).generate_state(1)[0])
-    wanted = sorted({t for d in c.distances for t in evaluation_distances(d)})
-    tests = {
-        t: ag.dataset(c.test_size, t, attractor_prob=c.attractor_prob, seed=test_seed + t, language=c.language)
-        for t in wanted
-    }
+    tests = _test_sets(c)
+    wanted = sorted(tests)
+    grid = [(seed, d, v) for seed in range(c.seed, c.seed + c.seeds) for d in c.distances for v in found]
     records: list[dict[str, Any]] = []
     seconds = dict.fromkeys((v.key for v in found), 0.0)
     models: dict[tuple[str, int], SequenceModel] = {}
-    with _threads_for(c.hidden):
-        for seed in range(c.seed, c.seed + c.seeds):
-            for d in c.distances:
-                train = _train_data(c, d, seed)
-                for v in found:
-                    start = time.perf_counter()
-                    model = train_model(c, v, d, seed, train)
-                    seconds[v.key] += time.perf_counter() - start
-                    scores = []
-                    for t in evaluation_distances(d):
-                        data = tests[t]
-                        acc = model.evaluate(data.x, data.targets, _verb_mask(data))["accuracy"]
-                        scores.append(acc)
-                        records.append(
-                            {
-                                "cell": v.cell,
-                                "forget_bias": v.forget_bias,
-                                "train_distance": d,
-                                "test_distance": t,
-                                "seed": seed,
-                                "accuracy": acc,
-                                "variant": v.key,
-                                "rnn_init": v.rnn_init,
-                            }
-                        )
-                    if keep_models and seed == c.seed:
-                        models[(v.key, d)] = model
-                    if progress is not None:
-                        progress(
-                            f"  seed {seed}, distance {d:>3}: {v.label:<28} "
-                            + " ".join(f"{s:.2f}" for s in scores)
-                            + " (at d, d+1, 2d)"
-                        )
+
+    def record(seed: int, d: int, v: Variant, scores: list[float], spent: float) -> None:
+        seconds[v.key] += spent
+        for t, acc in zip(evaluation_distances(d), scores):
+            records.append(
+                {
+                    "cell": v.cell,
+                    "forget_bias": v.forget_bias,
+                    "train_distance": d,
+                    "test_distance": t,
+                    "seed": seed,
+                    "accuracy": acc,
+                    "variant": v.key,
+                    "rnn_init": v.rnn_init,
+                }
+            )
+        if progress is not None:
+            progress(
+                f"  seed {seed}, distance {d:>3}: {v.label:<28} "
+                + " ".join(f"{s:.2f}" for s in scores)
+                + " (at d, d+1, 2d)"
+            )
+
+    if scheduler is not None:
+        if keep_models:
+            raise ValueError("keep_models: not with scheduler (the models stay on the workers)")
+        from ..integrations.dask import fan_out
+
+        tasks = {(seed, d, v.key): {"config": c, "variant": v, "distance": d, "seed": seed} for seed, d, v in grid}
+        spread = fan_out(train_and_score, tasks, seed=None, scheduler=scheduler, workers=workers)
+        for seed, d, v in grid:
+            record(seed, d, v, *spread[(seed, d, v.key)])
+    else:
+        with _threads_for(c.hidden):
+            train = None
+            for seed, d, v in grid:
+                if v is found[0]:  # every variant of a seed and distance trains on the same sentences
+                    train = _train_data(c, d, seed)
+                start = time.perf_counter()
+                model = train_model(c, v, d, seed, train)
+                spent = time.perf_counter() - start
+                record(seed, d, v, _scores(model, d, tests), spent)
+                if keep_models and seed == c.seed:
+                    models[(v.key, d)] = model
     last_noun = {t: ag.last_noun_baseline(tests[t].sentences) for t in wanted}
     chance = float(np.mean([ag.chance_accuracy(tests[t].numbers) for t in wanted]))
     return AgreementResult(

@@ -14,6 +14,7 @@ traceback); 1 ``--plot`` without matplotlib.
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import inspect
 import json
@@ -149,6 +150,24 @@ def _add_json(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--json", metavar="FILE.json", help=f"also write {what} to this file")
 
 
+def _add_scheduler(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--scheduler",
+        metavar="local|tcp://HOST:PORT",
+        type=_scheduler,
+        help=f"run {what} as Dask tasks: on an embedded cluster ('local') or a running one by its scheduler's "
+        'address (pip install "lstmfast[dask]"); the results are those of a run here (default: here, one '
+        "after another)",
+    )
+    p.add_argument("--workers", type=_positive_int, default=2, help="worker processes of --scheduler local (default 2)")
+
+
+def _scheduler(text: str) -> str:
+    if text != "local" and "://" not in text:
+        raise argparse.ArgumentTypeError(f"expected 'local' or a scheduler address like tcp://HOST:8786, got {text!r}")
+    return text
+
+
 def _csv(values: Sequence[Any]) -> str:
     return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
@@ -198,7 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", choices=BUILTIN_SERIES, default="sunspots", help="a built-in series")
     src.add_argument("--csv", metavar="FILE", help="your own series: a CSV file with a header row")
-    p.add_argument("--column", metavar="NAME", help="the column of --csv to forecast (needed if it has several)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--column", metavar="NAME", help="the column of --csv to forecast (needed if it has several)")
+    which.add_argument(
+        "--columns",
+        metavar="all|C1,C2",
+        help="forecast several columns of --csv, one model each: 'all' (every column whose first value is a "
+        "number) or their names; prints one line per column, --out writes every forecast",
+    )
     p.add_argument("--delimiter", metavar="CHAR", help="field separator of --csv (default: detected)")
     p.add_argument(
         "--split",
@@ -240,7 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="also forecast this many steps past the end of the series",
     )
-    p.add_argument("--out", metavar="FILE.csv", help="write the --horizon forecasts to this CSV file (time,forecast)")
+    p.add_argument(
+        "--out",
+        metavar="FILE.csv",
+        help="write the --horizon forecasts to this CSV file (time,forecast); with --columns, every forecast "
+        "(column,period,time,actual,forecast)",
+    )
+    _add_scheduler(p, "the models of --columns")
     p.add_argument(
         "--lr-sweep",
         action="store_true",
@@ -310,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train nothing: report (and --plot) the results a previous --json run wrote",
     )
     p.add_argument("--quiet", action="store_true", help="no line per trained model on stderr")
+    _add_scheduler(p, "the models (one task per seed, distance and model)")
 
     g = GradientConfig()
     p = _command(
@@ -458,8 +491,14 @@ def cmd_forecast(args: argparse.Namespace, out: Any) -> int:
     from .forecast_experiment import ForecastConfig, forecast, lr_sweep
     from .plotting import plot_forecast, plot_lr_sweep
 
-    if args.csv is None and (args.column is not None or args.delimiter is not None):
-        raise CommandError("--column and --delimiter go with --csv FILE")
+    if args.csv is None and (args.column is not None or args.columns is not None or args.delimiter is not None):
+        raise CommandError("--column, --columns and --delimiter go with --csv FILE")
+    if args.scheduler is not None and args.columns is None:
+        raise CommandError("--scheduler goes with --columns (one model per column, each a task)")
+    if args.columns is not None:
+        if args.lr_sweep or args.plot:
+            raise CommandError("--columns forecasts every column: leave out --lr-sweep and --plot")
+        return _forecast_columns(args, out)
     if args.out is not None and not args.horizon:
         raise CommandError("--out FILE goes with --horizon N (the forecasts past the end it writes)")
     if args.lr_sweep and (args.horizon or args.test is not None):
@@ -491,6 +530,70 @@ def cmd_forecast(args: argparse.Namespace, out: Any) -> int:
         print(f"\nforecasts: {args.out}", file=out)
     _draw(plot_forecast, result, args.plot, out)
     return 0
+
+
+def _forecast_columns(args: argparse.Namespace, out: Any) -> int:
+    """``forecast --csv FILE --columns ...``: one model per column, here or as Dask tasks."""
+    from ..datasets.series import SeriesError, read_csv_columns
+    from .forecast_experiment import ForecastConfig, forecast
+
+    _prepare_output(args.out, "--out")
+    config = ForecastConfig(**_keywords(ForecastConfig, args))
+    names = None if args.columns == "all" else [n.strip() for n in args.columns.split(",") if n.strip()]
+    try:
+        columns, left_out = read_csv_columns(args.csv, names, delimiter=args.delimiter)
+    except SeriesError as err:
+        raise CommandError(str(err)) from None
+    options = {k: v for k, v in _keywords(forecast, args).items() if k not in ("config", "series")}
+    tasks = {name: {"series": series, "config": config, **options} for name, series in columns.items()}
+    from ..integrations.dask import TaskFailed, fan_out
+
+    start = time.perf_counter()
+    try:
+        results = fan_out(forecast, tasks, seed=args.seed, scheduler=args.scheduler, workers=args.workers)
+    except TaskFailed as err:
+        raise CommandError(_first_line(err)) from None
+    seconds = time.perf_counter() - start
+    where = "here" if args.scheduler is None else f"as Dask tasks ({args.scheduler})"
+    print(f"{len(results)} columns of {args.csv}, one model each, {where}, in {seconds:.1f} s", file=out)
+    if left_out:
+        print(f"left out (their first value is not a number): {', '.join(left_out)}", file=out)
+    width = max(len(name) for name in results)
+    print(f"\n{'column':<{width}}  values  model MAE  best baseline (MAE)", file=out)
+    for name, r in results.items():
+        baselines = {m: r.mae(m) for m in r.forecasts if m != r.model_name}
+        best = min(baselines, key=lambda m: baselines[m])
+        verdict = "beats every baseline" if r.beats_baselines() else "does not beat every baseline"
+        print(
+            f"{name:<{width}}  {len(r.series):>6}  {r.mae(r.model_name):>9.4g}  {best} ({baselines[best]:.4g}); "
+            f"{verdict}",
+            file=out,
+        )
+    if args.out is not None:
+        _write_column_forecasts(results, args.out)
+        print(f"\nforecasts: {args.out}", file=out)
+    return 0
+
+
+def _write_column_forecasts(results: dict[str, Any], path: str) -> None:
+    """Every column's model forecasts: validation, test and past the end, one row each."""
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["column", "period", "time", "actual", "forecast"])
+            for name, r in results.items():
+                periods = [("validation", r.validation, r.split_time)]
+                if r.test is not None and r.test_time is not None:
+                    periods.append(("test", r.test, r.test_time))
+                for period, scored, first in periods:
+                    times = r.series.time[first : first + len(scored.actual)]
+                    for t, actual, value in zip(times, scored.actual, scored.forecasts[r.model_name]):
+                        writer.writerow([name, period, t, repr(float(actual)), repr(float(value))])
+                if r.future is not None and r.future_time is not None:
+                    for t, value in zip(r.future_time, r.future):
+                        writer.writerow([name, "future", t, "", repr(float(value))])
+    except OSError as err:
+        raise CommandError(f"--out {path}: cannot write ({err.strerror or err})") from None
 
 
 def _prepare_output(path: str | None, option: str) -> None:
@@ -568,7 +671,9 @@ def cmd_agreement(args: argparse.Namespace, out: Any) -> int:
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
     config = dataclasses.replace(base, **given)
     start = time.perf_counter()
-    result = agreement_experiment(config, progress=None if args.quiet else _status)
+    result = agreement_experiment(
+        config, progress=None if args.quiet else _status, scheduler=args.scheduler, workers=args.workers
+    )
     seconds = time.perf_counter() - start
     print(result.summary(), file=out)
     print(f"\nfinished in {seconds:.0f} s", file=out)
@@ -674,3 +779,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (lstmfast ... | head): not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that Python's own flush at exit does not fail too
+        return 141  # 128 + SIGPIPE, as a shell reports it

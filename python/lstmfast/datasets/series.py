@@ -12,6 +12,7 @@ import csv
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 from .. import _checks
 from . import timeseries as ts
 
-__all__ = ["BUILTIN_SERIES", "Series", "SeriesError", "builtin_series", "read_csv_series"]
+__all__ = ["BUILTIN_SERIES", "Series", "SeriesError", "builtin_series", "read_csv_columns", "read_csv_series"]
 
 #: Names accepted by :func:`builtin_series`.
 BUILTIN_SERIES = ("sunspots", "sunspots-monthly", "synthetic", "co2")
@@ -183,79 +184,114 @@ def read_csv_series(path: str, column: str | None = None, *, delimiter: str | No
         message lists the available ones), a row with too few fields, a missing,
         NaN, infinite or non-numeric value (with its line number).
     """
-    try:
-        where, raw = _checks.read_file(path, "a CSV file of one series", MAX_CSV_BYTES)
-    except (OSError, ValueError) as err:
-        raise SeriesError(str(err)) from None
-    if b"\x00" in raw:
-        raise SeriesError(f"{where}: not a text CSV file (it contains NUL bytes; is it binary?)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise SeriesError(f"{where}: not a UTF-8 text file (undecodable byte at offset {err.start})") from None
-
-    lines = _strip_comments(text.splitlines())
-    if not lines:
-        raise SeriesError(f"{where}: the file is empty (no header, no values)")
-    if delimiter is None:
-        delimiter = _sniff_delimiter("\n".join(line for _, line in lines[:20]))
-    elif len(delimiter) != 1:
-        raise SeriesError(f"delimiter: expected one character, got {delimiter!r}")
-
-    try:
-        parsed = list(csv.reader((line for _, line in lines), delimiter=delimiter, strict=True))
-    except csv.Error as err:
-        raise SeriesError(f"{where}: not a valid CSV file ({err})") from None
-    rows = list(zip((k for k, _ in lines), parsed))
-
-    header_line, header = rows[0]
-    header = [name.strip() for name in header]
-    if not any(header):
-        raise SeriesError(f"{where}: line {header_line}: the header row names no column")
-    if all(_is_number(name) for name in header if name):
-        raise SeriesError(
-            f"{where}: line {header_line}: expected a header row naming the columns, "
-            f"got numbers ({', '.join(header[:4])}); add a first line such as 'value'"
-        )
-    available = ", ".join(repr(name) for name in header)
+    table = _Table(path, delimiter)
     if column is None:
-        if len(header) != 1:
-            raise SeriesError(f"{where}: {len(header)} columns; choose one with --column (available: {available})")
-        index = 0
-    elif column in header:
-        index = header.index(column)
-    else:
-        raise SeriesError(f"{where}: no column {column!r}; available: {available}")
-    name = header[index]
+        if len(table.header) != 1:
+            raise SeriesError(
+                f"{table.where}: {len(table.header)} columns; choose one with --column (available: {table.available})"
+            )
+        return table.series(0)
+    return table.series(table.index(column))
 
-    values = []
-    for line_no, row in rows[1:]:
-        if index >= len(row):
+
+def read_csv_columns(
+    path: str, columns: Sequence[str] | None = None, *, delimiter: str | None = None
+) -> tuple[dict[str, Series], list[str]]:
+    """Several numeric columns of a CSV file (a "wide" file: one series per column),
+    read as :func:`read_csv_series` reads one.
+
+    ``columns``: their names; None: every column whose first value is a number (a
+    column of dates or labels is left out and named in the second value returned;
+    a numeric column with a bad value further down is an error, as always).
+    Returns ``({name: Series}, [names left out])``.
+    """
+    table = _Table(path, delimiter)
+    if columns is not None:
+        return {name: table.series(table.index(name)) for name in columns}, []
+    first = table.rows[1][1] if len(table.rows) > 1 else []
+    chosen = [k for k, name in enumerate(table.header) if name and k < len(first) and _is_number(first[k])]
+    if not chosen:
+        raise SeriesError(f"{table.where}: no column starts with a number (columns: {table.available})")
+    left_out = [name for k, name in enumerate(table.header) if k not in chosen]
+    return {table.header[k]: table.series(k) for k in chosen}, left_out
+
+
+class _Table:
+    """A CSV file's header and rows, checked (see :func:`read_csv_series`)."""
+
+    def __init__(self, path: str, delimiter: str | None) -> None:
+        try:
+            where, raw = _checks.read_file(path, "a CSV file of series", MAX_CSV_BYTES)
+        except (OSError, ValueError) as err:
+            raise SeriesError(str(err)) from None
+        if b"\x00" in raw:
+            raise SeriesError(f"{where}: not a text CSV file (it contains NUL bytes; is it binary?)")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise SeriesError(f"{where}: not a UTF-8 text file (undecodable byte at offset {err.start})") from None
+
+        lines = _strip_comments(text.splitlines())
+        if not lines:
+            raise SeriesError(f"{where}: the file is empty (no header, no values)")
+        if delimiter is None:
+            delimiter = _sniff_delimiter("\n".join(line for _, line in lines[:20]))
+        elif len(delimiter) != 1:
+            raise SeriesError(f"delimiter: expected one character, got {delimiter!r}")
+        try:
+            parsed = list(csv.reader((line for _, line in lines), delimiter=delimiter, strict=True))
+        except csv.Error as err:
+            raise SeriesError(f"{where}: not a valid CSV file ({err})") from None
+        self.where = where
+        self.rows = list(zip((k for k, _ in lines), parsed))
+        header_line, header = self.rows[0]
+        self.header = [name.strip() for name in header]
+        if not any(self.header):
+            raise SeriesError(f"{where}: line {header_line}: the header row names no column")
+        if all(_is_number(name) for name in self.header if name):
             raise SeriesError(
-                f"{where}: line {line_no}: {len(row)} field(s), but column {name!r} is field {index + 1} of the header"
+                f"{where}: line {header_line}: expected a header row naming the columns, "
+                f"got numbers ({', '.join(self.header[:4])}); add a first line such as 'value'"
             )
-        cell = row[index].strip()
-        if cell.lower() in _MISSING:
-            shown = "empty" if cell == "" else repr(cell)
-            raise SeriesError(
-                f"{where}: line {line_no}: column {name!r} has a missing value ({shown}); "
-                f"fill or drop missing values first"
-            )
-        if cell.lower().lstrip("+-") in ("inf", "infinity"):
-            raise SeriesError(f"{where}: line {line_no}: column {name!r} has a non-finite value {cell!r}")
-        if not _is_number(cell):
-            raise SeriesError(f"{where}: line {line_no}: column {name!r} has a non-numeric value {cell[:40]!r}")
-        value = float(cell)
-        if not math.isfinite(value):
-            raise SeriesError(f"{where}: line {line_no}: column {name!r} has a non-finite value {cell!r}")
-        values.append(value)
-    if not values:
-        raise SeriesError(f"{where}: column {name!r} has no values (only a header)")
-    label = os.path.basename(where)
-    return Series(
-        f"{label}:{name}",
-        np.array(values, dtype=np.float64),
-        np.arange(len(values)),
-        description=f"column {name!r} of {where} ({len(values)} values)",
-        time_label="row",
-    )
+        self.available = ", ".join(repr(name) for name in self.header)
+
+    def index(self, column: str) -> int:
+        if column not in self.header:
+            raise SeriesError(f"{self.where}: no column {column!r}; available: {self.available}")
+        return self.header.index(column)
+
+    def series(self, index: int) -> Series:
+        """Column ``index``, every value checked."""
+        where, name = self.where, self.header[index]
+        values = []
+        for line_no, row in self.rows[1:]:
+            if index >= len(row):
+                raise SeriesError(
+                    f"{where}: line {line_no}: {len(row)} field(s), but column {name!r} is field {index + 1} of "
+                    f"the header"
+                )
+            cell = row[index].strip()
+            if cell.lower() in _MISSING:
+                shown = "empty" if cell == "" else repr(cell)
+                raise SeriesError(
+                    f"{where}: line {line_no}: column {name!r} has a missing value ({shown}); "
+                    f"fill or drop missing values first"
+                )
+            if cell.lower().lstrip("+-") in ("inf", "infinity"):
+                raise SeriesError(f"{where}: line {line_no}: column {name!r} has a non-finite value {cell!r}")
+            if not _is_number(cell):
+                raise SeriesError(f"{where}: line {line_no}: column {name!r} has a non-numeric value {cell[:40]!r}")
+            value = float(cell)
+            if not math.isfinite(value):
+                raise SeriesError(f"{where}: line {line_no}: column {name!r} has a non-finite value {cell!r}")
+            values.append(value)
+        if not values:
+            raise SeriesError(f"{where}: column {name!r} has no values (only a header)")
+        label = os.path.basename(where)
+        return Series(
+            f"{label}:{name}",
+            np.array(values, dtype=np.float64),
+            np.arange(len(values)),
+            description=f"column {name!r} of {where} ({len(values)} values)",
+            time_label="row",
+        )

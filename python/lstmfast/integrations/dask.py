@@ -56,7 +56,7 @@ def cluster(scheduler: Any = "local", workers: int = 2) -> Iterator[Any]:
         n = _checks.integer("workers", workers, 1, 1024)
         with (
             LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
             ) as local,
             Client(local) as client,
         ):
@@ -77,13 +77,14 @@ def fan_out(
     function: Callable[..., Any],
     tasks: Mapping[Any, Mapping[str, Any]],
     *,
-    seed: int = 0,
+    seed: int | None = 0,
     scheduler: Any = "local",
     workers: int = 2,
 ) -> dict[Any, Any]:
     """``{key: function(**tasks[key], seed=task_seed(seed, key))}`` for every key,
     as Dask tasks (``scheduler`` as in :func:`cluster`) or, with ``scheduler=None``,
     one after another in this process. The results are the same either way.
+    ``seed=None``: the tasks carry their own seeds; no ``seed`` argument is added.
 
     ``function`` must be importable by the workers (a module-level function);
     its arguments and result travel by pickle. A task that raises stops the run
@@ -93,8 +94,11 @@ def fan_out(
         raise TypeError(f"function: expected a callable, got {type(function).__name__}")
     if not isinstance(tasks, Mapping):
         raise TypeError(f"tasks: expected a mapping {{key: {{argument: value}}}}, got {type(tasks).__name__}")
-    seed = _checks.integer("seed", seed, 0)
-    calls = {key: {**dict(arguments), "seed": task_seed(seed, key)} for key, arguments in tasks.items()}
+    if seed is None:
+        calls = {key: dict(arguments) for key, arguments in tasks.items()}
+    else:
+        seed = _checks.integer("seed", seed, 0)
+        calls = {key: {**dict(arguments), "seed": task_seed(seed, key)} for key, arguments in tasks.items()}
     if scheduler is None:
         return {key: _run(function, key, arguments) for key, arguments in calls.items()}
     with cluster(scheduler, workers) as client:
