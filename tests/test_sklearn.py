@@ -83,3 +83,14 @@ def test_clone_pickle_and_refit_give_the_same_model():
     np.testing.assert_array_equal(a, b)  # same seed, same model
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict_proba(X), a)
+
+
+def test_bidirectional_estimators_learn_and_clone():
+    """bidirectional=True reaches the model (parameters of both directions) and learns."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 12))
+    y = (X[:, 0] > 0).astype(int)  # decided by the first step: the backward direction reads it last
+    clf = LSTMClassifier(hidden_size=8, epochs=15, bidirectional=True, random_state=0).fit(X, y)
+    assert "lstm.weight_hh_l0_reverse" in clf.model_.parameters()
+    assert clf.score(X, y) > 0.9
+    assert clone(clf).get_params()["bidirectional"] is True

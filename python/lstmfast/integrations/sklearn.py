@@ -50,6 +50,7 @@ class _SequenceEstimator(BaseEstimator):  # type: ignore[misc]
         weight_decay: float = 0.0,
         clip_norm: float | None = None,
         forget_bias: float | None = None,
+        bidirectional: bool = False,
         dtype: str = "float32",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
@@ -65,6 +66,7 @@ class _SequenceEstimator(BaseEstimator):  # type: ignore[misc]
         self.weight_decay = weight_decay
         self.clip_norm = clip_norm
         self.forget_bias = forget_bias
+        self.bidirectional = bidirectional
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
@@ -107,6 +109,7 @@ class _SequenceEstimator(BaseEstimator):  # type: ignore[misc]
             task=task,
             loss=loss,
             forget_bias=self.forget_bias,
+            bidirectional=self.bidirectional,
             batch_first=True,
             dtype=self.dtype,
             seed=seed,
@@ -140,6 +143,8 @@ class LSTMRegressor(RegressorMixin, _SequenceEstimator):  # type: ignore[misc]
         (``optimizer`` "adam", "adamw" or "sgd")
     forget_bias : float or None
         LSTM only: start the forget gate at this bias (see ``SequenceModel``).
+    bidirectional : bool
+        Read each sequence both ways; the head reads both directions' final states.
     loss : {"mse", "huber"}
     dtype : "float32" or "float64"
     random_state : int or None
@@ -160,6 +165,7 @@ class LSTMRegressor(RegressorMixin, _SequenceEstimator):  # type: ignore[misc]
         weight_decay: float = 0.0,
         clip_norm: float | None = None,
         forget_bias: float | None = None,
+        bidirectional: bool = False,
         loss: str = "mse",
         dtype: str = "float32",
         random_state: int | np.random.RandomState | None = None,
@@ -176,6 +182,7 @@ class LSTMRegressor(RegressorMixin, _SequenceEstimator):  # type: ignore[misc]
             weight_decay,
             clip_norm,
             forget_bias,
+            bidirectional,
             dtype,
             random_state,
             verbose,
