@@ -13,7 +13,6 @@
 
 #include "buffer.h"
 #include "parallel.h"
-#include "recurrent.h"
 #include "tile.h"
 
 namespace lstmfast {

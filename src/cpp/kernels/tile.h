@@ -4,6 +4,8 @@
 // kernels hand it to a fused epilogue (gate nonlinearities, c/h update).
 #pragma once
 
+#include <type_traits>
+
 #include "simd.h"
 
 namespace lstmfast {
@@ -21,6 +23,16 @@ constexpr int kGemmMR = 6, kGemmNV = 2;  // 12 accumulators
 constexpr int kLstmMR = 3;               // x 4 gates = 12
 constexpr int kGruMR = 4;                // x 3 gates = 12
 #endif
+
+// Calls f(std::integral_constant<int, NV>) for a runtime tile width nv in
+// 1..kGemmNV vectors.
+template <int NV = kGemmNV, class F>
+inline void with_nv(int nv, F&& f) {
+  if constexpr (NV > 0) {
+    if (nv == NV) f(std::integral_constant<int, NV>{});
+    else with_nv<NV - 1>(nv, f);
+  }
+}
 
 template <class T, int MR, int NV>
 struct Tile {
