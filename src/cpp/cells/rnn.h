@@ -2,7 +2,10 @@
 // algorithm (lstm.h) with one gate, h<t> = act(x<t> W_ih^T + b + h<t-1> W_hh^T).
 #pragma once
 
-#include "lstm.h"
+#include "../kernels/activations.h"
+#include "../kernels/epilogue.h"
+#include "../kernels/plans.h"
+#include "../kernels/weight_gradients.h"
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {

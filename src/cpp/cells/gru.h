@@ -10,7 +10,10 @@
 // so the GRU keeps two dG arrays and two weight products.
 #pragma once
 
-#include "lstm.h"
+#include "../kernels/activations.h"
+#include "../kernels/epilogue.h"
+#include "../kernels/plans.h"
+#include "../kernels/weight_gradients.h"
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {

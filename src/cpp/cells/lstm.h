@@ -1,9 +1,9 @@
 // LSTM forward and backpropagation through time, for one instruction set.
 //
-// Forward (DESIGN.md): the input projection x<t> W_ih^T + b for many steps is
-// one GEMM; in the time loop only h<t-1> W_hh^T remains, computed by a
-// register tile that holds the i, f, g, o pre-activations of the same W hidden
-// units, so the gate nonlinearities and the c/h update run right on the tile.
+// Forward: the input projection x<t> W_ih^T + b for many steps is one GEMM;
+// in the time loop only h<t-1> W_hh^T remains, computed by a register tile
+// that holds the i, f, g, o pre-activations of the same W hidden units, so
+// the gate nonlinearities and the c/h update run right on the tile.
 // Threads own blocks of hidden units (their slice of W_hh stays in their
 // cache for all T steps) and meet at one barrier per step.
 //
@@ -13,39 +13,13 @@
 // steps.
 #pragma once
 
-#include "kernels/activations.h"
-#include "kernels/gemm.h"
-#include "kernels/plans.h"
+#include "../kernels/activations.h"
+#include "../kernels/epilogue.h"
+#include "../kernels/plans.h"
+#include "../kernels/weight_gradients.h"
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {
-
-// The number of rows of a finished tile handed to an epilogue.
-template <int R, int NV, class T>
-constexpr int rows_of(const T (&)[R][NV]) {
-  return R;
-}
-
-// An epilogue over a tile of NV vectors of units (block jb of NV*W units):
-// calls unit(lanes, tile[m][v], row, first unit) for every row and every
-// vector inside H. Blocks inside H take the branch-free full-lane path.
-template <class T, int NV, class Unit>
-auto units_epilogue(index_t jb, index_t H, Unit& unit) {
-  return [jb, H, &unit](const auto& tile, index_t b0) {
-    constexpr int W = kWidth<T>;
-    const index_t u0 = jb * NV * W;
-    if (u0 + NV * W <= H) {
-#pragma GCC unroll 8
-      for (int m = 0; m < rows_of(tile); ++m)
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) unit(Lanes<true>{W}, tile[m][v], b0 + m, u0 + v * W);
-      return;
-    }
-    for (int m = 0; m < rows_of(tile); ++m)
-      for (int v = 0; v < NV && u0 + v * W < H; ++v)
-        unit(Lanes<false>{static_cast<int>(min_i(W, H - u0 - v * W))}, tile[m][v], b0 + m, u0 + v * W);
-  };
-}
 
 template <class T>
 void lstm_forward(const LstmForwardArgs<T>& a) {
@@ -114,40 +88,6 @@ void lstm_forward(const LstmForwardArgs<T>& a) {
     });
   };
   forward_steps(seq, H, xp, nt, blocks, 4 * W, a.h0, a.h_n, step);
-}
-
-// out (cols x rows) = in (rows x cols)^T, in 32 x 32 blocks so both sides
-// move whole cache lines.
-template <class T>
-void transpose(const T* in, index_t rows, index_t cols, T* out) {
-  constexpr index_t kBlock = 32;
-  for (index_t r0 = 0; r0 < rows; r0 += kBlock)
-    for (index_t c0 = 0; c0 < cols; c0 += kBlock)
-      for (index_t c = c0; c < min_i(c0 + kBlock, cols); ++c)
-        for (index_t r = r0; r < min_i(r0 + kBlock, rows); ++r) out[c * rows + r] = in[r * cols + c];
-}
-
-// dx = dG W_ih, dW_ih = dG^T x, dW_hh = dG_h^T h<t-1>: products over all T*B
-// rows, shared by the LSTM (G = 4H), the RNN (G = H) and the GRU (G = 3H,
-// whose n gate has a different gradient on the h side: dg_h). When dg_h is
-// dG the two weight gradients are one product, [dW_ih | dW_hh]^T = [x | h]^T
-// dG, so dG (the big operand) is packed once and its rows copied whole. (db
-// is summed in the backward epilogues, while dG is in registers.)
-template <class T>
-void weight_gradients(index_t TB, index_t G, index_t I, index_t H, const T* dg, const T* dg_h, const T* x,
-                      const T* h_prev_all, const T* w_ih, T* dx, bool accumulate_dx, T* dw_ih, T* dw_hh) {
-  gemm(GemmArgs<T>{TB, I, G, dg, G, 1, w_ih, I, 1, dx, I, nullptr, accumulate_dx});
-  Buffer<T> dw_t((I + H) * G);
-  if (dg_h == dg) {
-    GemmArgs<T> g{I + H, G, TB, x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false};
-    g.a2 = h_prev_all, g.a_split = I, g.a_rs2 = 1, g.a_cs2 = H;
-    gemm(g);
-  } else {
-    gemm(GemmArgs<T>{I, G, TB, x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false});
-    gemm(GemmArgs<T>{H, G, TB, h_prev_all, 1, H, dg_h, G, 1, dw_t.get() + I * G, G, nullptr, false});
-  }
-  transpose(dw_t.get(), I, G, dw_ih);
-  transpose(dw_t.get() + I * G, H, G, dw_hh);
 }
 
 template <class T>

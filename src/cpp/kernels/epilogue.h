@@ -1,0 +1,40 @@
+// Epilogues of the recurrent products whose tiles hold NV vectors of
+// consecutive hidden units (the RNN forward, every backward): the cell's
+// per-unit math called on each vector of the finished tile.
+#pragma once
+
+#include "buffer.h"
+#include "simd.h"
+
+namespace lstmfast {
+namespace LSTMFAST_ISA {
+
+// The number of rows of a finished tile handed to an epilogue.
+template <int R, int NV, class T>
+constexpr int rows_of(const T (&)[R][NV]) {
+  return R;
+}
+
+// An epilogue over a tile of NV vectors of units (block jb of NV*W units):
+// calls unit(lanes, tile[m][v], row, first unit) for every row and every
+// vector inside H. Blocks inside H take the branch-free full-lane path.
+template <class T, int NV, class Unit>
+auto units_epilogue(index_t jb, index_t H, Unit& unit) {
+  return [jb, H, &unit](const auto& tile, index_t b0) {
+    constexpr int W = kWidth<T>;
+    const index_t u0 = jb * NV * W;
+    if (u0 + NV * W <= H) {
+#pragma GCC unroll 8
+      for (int m = 0; m < rows_of(tile); ++m)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) unit(Lanes<true>{W}, tile[m][v], b0 + m, u0 + v * W);
+      return;
+    }
+    for (int m = 0; m < rows_of(tile); ++m)
+      for (int v = 0; v < NV && u0 + v * W < H; ++v)
+        unit(Lanes<false>{static_cast<int>(min_i(W, H - u0 - v * W))}, tile[m][v], b0 + m, u0 + v * W);
+  };
+}
+
+}  // namespace LSTMFAST_ISA
+}  // namespace lstmfast
