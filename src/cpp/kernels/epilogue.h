@@ -1,6 +1,7 @@
-// Epilogues of the recurrent products whose tiles hold NV vectors of
-// consecutive hidden units (the RNN forward, every backward): the cell's
-// per-unit math called on each vector of the finished tile.
+// What the epilogues of the recurrent products share: where a cell's math
+// works, and the epilogue of tiles that hold NV vectors of consecutive hidden
+// units (the RNN forward, every backward), which calls the cell's per-unit
+// math on each vector of the finished tile.
 #pragma once
 
 #include "buffer.h"
@@ -8,6 +9,12 @@
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {
+
+// Where a cell's epilogue works: batch row r at natural time tn, whose row
+// of the (T, B, .) arrays is `row` = tn * B + r, units u.. of the lanes.
+struct At {
+  index_t r, u, tn, row;
+};
 
 // The number of rows of a finished tile handed to an epilogue.
 template <int R, int NV, class T>
@@ -20,7 +27,7 @@ constexpr int rows_of(const T (&)[R][NV]) {
 // vector inside H. Blocks inside H take the branch-free full-lane path.
 template <class T, int NV, class Unit>
 auto units_epilogue(index_t jb, index_t H, Unit& unit) {
-  return [jb, H, &unit](const auto& tile, index_t b0) {
+  return [jb, H, &unit](const auto& tile, index_t b0) LSTMFAST_INLINE_LAMBDA {
     constexpr int W = kWidth<T>;
     const index_t u0 = jb * NV * W;
     if (u0 + NV * W <= H) {

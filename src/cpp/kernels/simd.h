@@ -25,6 +25,9 @@
 // For functions that take or return register tiles: a call that is not
 // inlined would force the tile through memory.
 #define LSTMFAST_INLINE inline __attribute__((always_inline))
+// The same for a lambda, after its parameter list: a cell's math inlined into
+// the epilogue that calls it, wherever that epilogue is instantiated.
+#define LSTMFAST_INLINE_LAMBDA __attribute__((always_inline))
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {
