@@ -33,15 +33,21 @@ struct Steps {
   bool reverse = false;
 };
 
-// What every cell's forward pass takes. G = gates * H rows of the weights,
-// in the cell's gate order.
+// What a cell's forward and backward passes both read: the sizes, how the
+// steps are taken, the input and the weights. G = gates * H rows of the
+// weights, in the cell's gate order.
 template <class T>
-struct ForwardArgs {
+struct CellInputs {
   Dims d;
   Steps steps;
   const T* x;     // (T, B, I)
   const T* w_ih;  // (G, I)
   const T* w_hh;  // (G, H)
+};
+
+// Every cell's forward pass.
+template <class T>
+struct ForwardArgs : CellInputs<T> {
   const T* bias;  // (G,): the bias of the input projection, or nullptr
   const T* h0;    // (B, H)
   T* y;           // (T, B, *): row t*B + b at y + (t*B + b) * ldy
@@ -50,15 +56,10 @@ struct ForwardArgs {
   T* h_all;       // training only (nullptr for inference): (T+1, B, H), see Steps
 };
 
-// What every cell's backward pass takes: the forward's inputs and states
-// (its tape) and the gradients arriving at its outputs.
+// Every cell's backward pass: the forward's states (its tape) and the
+// gradients arriving at its outputs.
 template <class T>
-struct BackwardArgs {
-  Dims d;
-  Steps steps;
-  const T* x;          // (T, B, I)
-  const T* w_ih;       // (G, I)
-  const T* w_hh;       // (G, H)
+struct BackwardArgs : CellInputs<T> {
   const T* h_all;      // (T+1, B, H)
   const T* dy;         // (T, B, *), row stride ldy
   index_t ldy;
