@@ -4,6 +4,8 @@
 // math on each vector of the finished tile.
 #pragma once
 
+#include <type_traits>
+
 #include "buffer.h"
 #include "simd.h"
 
@@ -16,11 +18,10 @@ struct At {
   index_t r, u, tn, row;
 };
 
-// The number of rows of a finished tile handed to an epilogue.
-template <int R, int NV, class T>
-constexpr int rows_of(const T (&)[R][NV]) {
-  return R;
-}
+// The number of rows of a finished tile (an array V<T>[R][NV]) handed to an
+// epilogue, as a constant expression: the loops over them can be unrolled.
+template <class Tile>
+constexpr int rows_of = static_cast<int>(std::extent_v<std::remove_reference_t<Tile>>);
 
 // An epilogue over a tile of NV vectors of units (block jb of NV*W units):
 // calls unit(lanes, tile[m][v], row, first unit) for every row and every
@@ -31,13 +32,12 @@ auto units_epilogue(index_t jb, index_t H, Unit& unit) {
     constexpr int W = kWidth<T>;
     const index_t u0 = jb * NV * W;
     if (u0 + NV * W <= H) {
-#pragma GCC unroll 8
-      for (int m = 0; m < rows_of(tile); ++m)
+      for (int m = 0; m < rows_of<decltype(tile)>; ++m)
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) unit(Lanes<true>{W}, tile[m][v], b0 + m, u0 + v * W);
       return;
     }
-    for (int m = 0; m < rows_of(tile); ++m)
+    for (int m = 0; m < rows_of<decltype(tile)>; ++m)
       for (int v = 0; v < NV && u0 + v * W < H; ++v)
         unit(Lanes<false>{static_cast<int>(min_i(W, H - u0 - v * W))}, tile[m][v], b0 + m, u0 + v * W);
   };

@@ -99,9 +99,7 @@ void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into,
       const index_t j = jb * W;
       with_lanes<T>(static_cast<int>(min_i(W, H - j)), [&](auto lanes) {
         auto rows = [=, &advance](const auto& zh, index_t b0) {
-          // Rows unrolled: their activations are independent chains the core can overlap.
-#pragma GCC unroll 8
-          for (int m = 0; m < rows_of(zh); ++m) advance(t, h_prev, h_next, lanes, zh[m], b0 + m, j);
+          for (int m = 0; m < rows_of<decltype(zh)>; ++m) advance(t, h_prev, h_next, lanes, zh[m], b0 + m, j);
         };
         recurrent_block<T, MR, Gates>(B, H, h_prev, H, wp.panel(jb), partial, rows);
       });
