@@ -15,9 +15,10 @@
 //   Option       an extra forward argument kept in the tape (the RNN's
 //                nonlinearity), or NoOption
 //   ForwardArgs<T>, BackwardArgs<T>, run(kernels, args): the kernel calls
-//   set(args, arrays[, option]): the args only this cell has
+//   set(args, arrays, option): the fields of args only this cell has
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <iterator>
@@ -53,10 +54,10 @@ struct Tape {
   Dims d;
   typename Cell::Option option;
   bool has_b_ih, has_b_hh;
-  py::array x, w_ih, w_hh;     // copies of the inputs
+  py::array x, w_ih, w_hh;       // copies of the inputs
   std::array<py::array, S> all;  // (T+1, B, H) per state part: see Steps in api.h
-  py::array gates;             // (T, B, tape_gates * H), when the cell keeps it
-  py::object lengths;          // int64 (B,) copy, or None
+  py::array gates;               // (T, B, tape_gates * H), when the cell keeps it
+  py::object lengths;            // int64 (B,) copy, or None
   bool reverse;
 };
 
@@ -109,12 +110,9 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   std::vector<py::array_t<T>> final;
   for (std::size_t s = 0; s < S; ++s) final.push_back(out<T>({B, H}));
   const std::vector<T> bias = summed_bias(pb_ih, pb_hh, G, Cell::projected_hh_gates * H);
-  std::vector<T> zeros;
-  for (std::size_t s = 0; s < S; ++s) {
-    if (arrays.initial[s]) continue;
+  std::vector<T> zeros;  // the initial state parts not given
+  if (std::count(arrays.initial.begin(), arrays.initial.end(), nullptr) > 0)
     zeros.assign(static_cast<std::size_t>(BH), T(0));
-    break;
-  }
   for (std::size_t s = 0; s < S; ++s) {
     if (!arrays.initial[s]) arrays.initial[s] = zeros.data();
     arrays.final[s] = ptr(final[s]);
@@ -172,7 +170,8 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
 }
 
 template <class Cell, class T>
-py::dict backward(const Tape<Cell>& tape, const py::array& dy, const std::array<py::object, Tape<Cell>::S>& final_grad) {
+py::dict backward(const Tape<Cell>& tape, const py::array& dy,
+                  const std::array<py::object, Tape<Cell>::S>& final_grad) {
   constexpr std::size_t S = Tape<Cell>::S;
   const Dims d = tape.d;
   const index_t T_ = d.T, B = d.B, I = d.I, H = d.H, G = Cell::gates * H;
@@ -183,7 +182,8 @@ py::dict backward(const Tape<Cell>& tape, const py::array& dy, const std::array<
   a.dy = in<T>(dy, "dy", {T_, B, H});
   a.ldy = H;
   BackwardArrays<T, S> arrays{};
-  for (std::size_t s = 0; s < S; ++s) arrays.final_grad[s] = in_opt<T>(final_grad[s], Cell::parts[s].final_grad, {B, H});
+  for (std::size_t s = 0; s < S; ++s)
+    arrays.final_grad[s] = in_opt<T>(final_grad[s], Cell::parts[s].final_grad, {B, H});
   a.x = data_of<T>(tape.x);
   a.w_ih = data_of<T>(tape.w_ih);
   a.w_hh = data_of<T>(tape.w_hh);
@@ -264,7 +264,8 @@ struct BackwardEntry;
 
 template <class Cell, std::size_t... S>
 struct BackwardEntry<Cell, std::index_sequence<S...>> {
-  py::dict operator()(const Tape<Cell>& tape, const py::array& dy, const typename Object<S>::type&... final_grad) const {
+  py::dict operator()(const Tape<Cell>& tape, const py::array& dy,
+                      const typename Object<S>::type&... final_grad) const {
     const std::array<py::object, sizeof...(S)> grads{final_grad...};
     return is_float32(tape.x) ? backward<Cell, float>(tape, dy, grads) : backward<Cell, double>(tape, dy, grads);
   }
