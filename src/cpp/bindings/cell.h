@@ -14,7 +14,7 @@
 //   one_bias_gradient    the kernel writes one db for b_ih and b_hh alike
 //   Option       an extra forward argument kept in the tape (the RNN's
 //                nonlinearity), or NoOption
-//   ForwardArgs<T>, BackwardArgs<T>, run(kernels, args): the kernel calls
+//   ForwardArgs<T>, BackwardArgs<T>, forward<T>, backward<T>: the kernels
 //   set(args, arrays, option): the fields of args only this cell has
 #pragma once
 
@@ -137,7 +137,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
     Cell::set(a, arrays, option);
     {
       py::gil_scoped_release nogil;
-      Cell::run(k, a);
+      (k.*Cell::template forward<T>)(a);
     }
     result[S + 1] = py::none();
     return result;
@@ -160,7 +160,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   {
     py::gil_scoped_release nogil;
     inputs.fill(px, pw_ih, pw_hh);
-    Cell::run(k, a);
+    (k.*Cell::template forward<T>)(a);
   }
   for (py::array* arr : {&tape.x, &tape.w_ih, &tape.w_hh}) freeze(*arr);
   for (py::array& arr : tape.all) freeze(arr);
@@ -208,7 +208,7 @@ py::dict backward(const Tape<Cell>& tape, const py::array& dy,
   Cell::set(a, arrays, tape.option);
   {
     py::gil_scoped_release nogil;
-    Cell::run(typed<T>(active_kernels()), a);
+    (typed<T>(active_kernels()).*Cell::template backward<T>)(a);
   }
   py::dict g;
   g["x"] = dx;

@@ -29,13 +29,9 @@ struct Gru {
   using BackwardArgs = GruBackwardArgs<T>;
 
   template <class T>
-  static void run(const TypedKernels<T>& k, const ForwardArgs<T>& a) {
-    k.gru_forward(a);
-  }
+  static constexpr auto forward = &TypedKernels<T>::gru_forward;
   template <class T>
-  static void run(const TypedKernels<T>& k, const BackwardArgs<T>& a) {
-    k.gru_backward(a);
-  }
+  static constexpr auto backward = &TypedKernels<T>::gru_backward;
   template <class T>
   static void set(ForwardArgs<T>& a, const ForwardArrays<T, 1>& f, Option) {
     a.b_hn = f.b_hh ? f.b_hh + 2 * a.d.H : nullptr, a.gates = f.gates;

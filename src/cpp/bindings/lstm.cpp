@@ -33,13 +33,9 @@ struct Lstm {
   using BackwardArgs = LstmBackwardArgs<T>;
 
   template <class T>
-  static void run(const TypedKernels<T>& k, const ForwardArgs<T>& a) {
-    k.lstm_forward(a);
-  }
+  static constexpr auto forward = &TypedKernels<T>::lstm_forward;
   template <class T>
-  static void run(const TypedKernels<T>& k, const BackwardArgs<T>& a) {
-    k.lstm_backward(a);
-  }
+  static constexpr auto backward = &TypedKernels<T>::lstm_backward;
   template <class T>
   static void set(ForwardArgs<T>& a, const ForwardArrays<T, 2>& f, Option) {
     a.c0 = f.initial[1], a.c_n = f.final[1], a.c_all = f.all[1], a.gates = f.gates;

@@ -47,13 +47,9 @@ struct Rnn {
   using BackwardArgs = RnnBackwardArgs<T>;
 
   template <class T>
-  static void run(const TypedKernels<T>& k, const ForwardArgs<T>& a) {
-    k.rnn_forward(a);
-  }
+  static constexpr auto forward = &TypedKernels<T>::rnn_forward;
   template <class T>
-  static void run(const TypedKernels<T>& k, const BackwardArgs<T>& a) {
-    k.rnn_backward(a);
-  }
+  static constexpr auto backward = &TypedKernels<T>::rnn_backward;
   template <class T>
   static void set(ForwardArgs<T>& a, const ForwardArrays<T, 1>&, Option option) {
     a.act = option.act;
