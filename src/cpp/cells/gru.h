@@ -53,7 +53,8 @@ void gru_backward(const GruBackwardArgs<T>& a) {
   const StepGradients<T> dg_x(seq, G), dg_h(seq, G);
   Buffer<T> carry(BH);
   fill_zero(carry.get(), BH);
-  auto cell = [&](auto lanes, const V<T>& dh, const At& at, T* dg_step) LSTMFAST_INLINE_LAMBDA {
+  auto cell = [&a, &seq, &dg_x, &dg_h, &carry, H, G, BH](auto lanes, const V<T>& dh, const At& at,
+                                                        T* dg_step) LSTMFAST_INLINE_LAMBDA {
     const index_t u = at.u;
     const T* s = a.gates + at.row * 4 * H + u;
     const V<T> rg = lanes.load(s), zg = lanes.load(s + H), ng = lanes.load(s + 2 * H), hn = lanes.load(s + 3 * H);

@@ -61,7 +61,7 @@ void lstm_backward(const LstmBackwardArgs<T>& a) {
   //   dc    = dc<t+1 carried> + dh o (1 - tanh²c<t>)
   //   dz_i = dc g i(1-i),  dz_f = dc c<t-1> f(1-f),  dz_g = dc i (1-g²),
   //   dz_o = dh tanh(c<t>) o(1-o),  carried dc<t-1> = dc f
-  auto cell = [&](auto lanes, const V<T>& dh, const At& at, T* dg_step) LSTMFAST_INLINE_LAMBDA {
+  auto cell = [&a, &seq, &dg, H, G, BH](auto lanes, const V<T>& dh, const At& at, T* dg_step) LSTMFAST_INLINE_LAMBDA {
     const index_t u = at.u;
     const T* s = a.gates + at.row * G + u;
     const V<T> i = lanes.load(s), f = lanes.load(s + H), g = lanes.load(s + 2 * H), o = lanes.load(s + 3 * H);

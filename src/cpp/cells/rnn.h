@@ -38,7 +38,7 @@ void rnn_backward(const RnnBackwardArgs<T>& a) {
   if (!begin_backward(a, seq, H)) return;
   const StepGradients<T> dg(seq, H);
   // dz<t> = dh<t> act'(z<t>)
-  auto cell = [&](auto lanes, const V<T>& dh, const At& at, T* dg_step) LSTMFAST_INLINE_LAMBDA {
+  auto cell = [&a, &seq, &dg, H, BH](auto lanes, const V<T>& dh, const At& at, T* dg_step) LSTMFAST_INLINE_LAMBDA {
     const V<T> h = lanes.load(a.h_all + seq.slot_after(at.tn) * BH + at.r * H + at.u);
     const V<T> dz = dh * activation_slope<T>(a.act, h);
     lanes.store(dg.get() + at.row * H + at.u, dz);

@@ -75,25 +75,28 @@ class StepGradients {
   Buffer<T> dg_;
 };
 
+template <class Carried>
+constexpr bool kHasCarry = !std::is_same_v<Carried, std::nullptr_t>;
+
 // The backward time loop of a cell with `Gates` gates (G = Gates * H).
 // `carried`: a (B, H) gradient the cell carries to h<t-1> itself, or nullptr
 // (then known at compile time: the cells without a carry pay no test for it).
 template <class T, int Gates, class Carried, class Cell>
 void backward_pass(const BackwardArgs<T>& a, const Sequence& seq, Carried carried, const Cell& cell) {
-  constexpr bool has_carry = !std::is_same_v<Carried, std::nullptr_t>;
   const index_t B = seq.B, H = a.d.H, G = Gates * H;
   const BackwardPanels<T> wp(a.w_hh, G, H, B);
   with_nv(wp.nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
     auto step = [&](index_t t, index_t jb, const T* dg_next, T* dg_step, T* partial) {
-      auto unit = [&](auto lanes, const V<T>& dhw, index_t r, index_t u) LSTMFAST_INLINE_LAMBDA {
+      auto unit = [&seq, &a, cell, carried, t, dg_step, G, H](auto lanes, const V<T>& dhw, index_t r,
+                                                              index_t u) LSTMFAST_INLINE_LAMBDA {
         if (!seq.active(t, r)) {  // padding: no gradient
           for (int gate = 0; gate < Gates; ++gate) lanes.store(dg_step + r * G + gate * H + u, V<T>{});
           return;
         }
         const index_t tn = seq.time(t, r), row = seq.row(tn, r);
         V<T> dh = dhw + lanes.load(a.dy + row * a.ldy + u);
-        if constexpr (has_carry) dh += lanes.load(carried + r * H + u);
+        if constexpr (kHasCarry<Carried>) dh += lanes.load(carried + r * H + u);
         if (a.dh_n && t == seq.length(r) - 1) dh += lanes.load(a.dh_n + r * H + u);
         cell(lanes, dh, At{r, u, tn, row}, dg_step);
       };
@@ -102,7 +105,7 @@ void backward_pass(const BackwardArgs<T>& a, const Sequence& seq, Carried carrie
     };
     auto initial = [&](index_t jb, const T* dg_first, T* partial) {
       auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) {
-        if constexpr (has_carry) lanes.store(a.dh0 + r * H + u, d + lanes.load(carried + r * H + u));
+        if constexpr (kHasCarry<Carried>) lanes.store(a.dh0 + r * H + u, d + lanes.load(carried + r * H + u));
         else lanes.store(a.dh0 + r * H + u, d);
       };
       recurrent_block<T, kGemmMR, NV>(B, G, dg_first, G, wp.panel(jb), partial, units_epilogue<T, NV>(jb, H, store));

@@ -26,9 +26,10 @@ constexpr int rows_of = static_cast<int>(std::extent_v<std::remove_reference_t<T
 // An epilogue over a tile of NV vectors of units (block jb of NV*W units):
 // calls unit(lanes, tile[m][v], row, first unit) for every row and every
 // vector inside H. Blocks inside H take the branch-free full-lane path.
+// Holds `unit` by value, like the forward's epilogues (forward_pass.h).
 template <class T, int NV, class Unit>
-auto units_epilogue(index_t jb, index_t H, Unit& unit) {
-  return [jb, H, &unit](const auto& tile, index_t b0) LSTMFAST_INLINE_LAMBDA {
+auto units_epilogue(index_t jb, index_t H, const Unit& unit) {
+  return [jb, H, unit](const auto& tile, index_t b0) LSTMFAST_INLINE_LAMBDA {
     constexpr int W = kWidth<T>;
     const index_t u0 = jb * NV * W;
     if (u0 + NV * W <= H) {
