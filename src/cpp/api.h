@@ -33,125 +33,90 @@ struct Steps {
   bool reverse = false;
 };
 
+// What a cell's forward and backward passes both read: the sizes, how the
+// steps are taken, the input and the weights. G = gates * H rows of the
+// weights, in the cell's gate order.
 template <class T>
-struct LstmForwardArgs {
+struct CellInputs {
   Dims d;
   Steps steps;
   const T* x;     // (T, B, I)
-  const T* w_ih;  // (4H, I), gate rows i, f, g, o
-  const T* w_hh;  // (4H, H)
-  const T* bias;  // (4H,) = b_ih + b_hh, or nullptr
+  const T* w_ih;  // (G, I)
+  const T* w_hh;  // (G, H)
+};
+
+// Every cell's forward pass.
+template <class T>
+struct ForwardArgs : CellInputs<T> {
+  const T* bias;  // (G,): the bias of the input projection, or nullptr
   const T* h0;    // (B, H)
-  const T* c0;    // (B, H)
   T* y;           // (T, B, *): row t*B + b at y + (t*B + b) * ldy
   index_t ldy;    // >= H (2H when two directions share y)
   T* h_n;         // (B, H)
-  T* c_n;         // (B, H)
-  // Training only (nullptr for inference): what BPTT needs.
+  T* h_all;       // training only (nullptr for inference): (T+1, B, H), see Steps
+};
+
+// Every cell's backward pass: the forward's states (its tape) and the
+// gradients arriving at its outputs.
+template <class T>
+struct BackwardArgs : CellInputs<T> {
+  const T* h_all;      // (T+1, B, H)
+  const T* dy;         // (T, B, *), row stride ldy
+  index_t ldy;
+  const T* dh_n;       // (B, H) or nullptr (zeros)
+  T* dx;               // (T, B, I)
+  bool accumulate_dx;  // dx += (two directions reading one input)
+  T* dh0;              // (B, H)
+  T* dw_ih;            // (G, I)
+  T* dw_hh;            // (G, H)
+};
+
+// LSTM, G = 4H, gate rows i, f, g, o; bias = b_ih + b_hh.
+template <class T>
+struct LstmForwardArgs : ForwardArgs<T> {
+  const T* c0;  // (B, H)
+  T* c_n;       // (B, H)
+  // Training only (nullptr for inference), with h_all: what BPTT needs.
   T* gates;  // (T, B, 4H) activated i, f, g, o
-  T* h_all;  // (T+1, B, H), see Steps
-  T* c_all;  // (T+1, B, H)
+  T* c_all;  // (T+1, B, H), like h_all
 };
 
 template <class T>
-struct LstmBackwardArgs {
-  Dims d;
-  Steps steps;
-  const T* x;      // (T, B, I)
-  const T* w_ih;   // (4H, I)
-  const T* w_hh;   // (4H, H)
-  const T* h_all;  // (T+1, B, H)
+struct LstmBackwardArgs : BackwardArgs<T> {
   const T* c_all;  // (T+1, B, H)
   const T* gates;  // (T, B, 4H)
-  const T* dy;     // (T, B, *), row stride ldy
-  index_t ldy;
-  const T* dh_n;   // (B, H) or nullptr (zeros)
   const T* dc_n;   // (B, H) or nullptr (zeros)
-  T* dx;           // (T, B, I)
-  bool accumulate_dx;  // dx += (two directions reading one input)
-  T* dh0;          // (B, H)
   T* dc0;          // (B, H)
-  T* dw_ih;        // (4H, I)
-  T* dw_hh;        // (4H, H)
-  T* db;           // (4H,) or nullptr (no bias)
+  T* db;           // (4H,) or nullptr (no bias): the gradient of b_ih and of b_hh
 };
 
+// Vanilla RNN, G = H: h<t> = act(x<t> W_ih^T + b + h<t-1> W_hh^T).
 enum class Nonlinearity : int { tanh = 0, relu = 1 };
 
 template <class T>
-struct RnnForwardArgs {
-  Dims d;
-  Steps steps;
+struct RnnForwardArgs : ForwardArgs<T> {
   Nonlinearity act;
-  const T* x;     // (T, B, I)
-  const T* w_ih;  // (H, I)
-  const T* w_hh;  // (H, H)
-  const T* bias;  // (H,) = b_ih + b_hh, or nullptr
-  const T* h0;    // (B, H)
-  T* y;           // (T, B, *), row stride ldy
-  index_t ldy;
-  T* h_n;         // (B, H)
-  T* h_all;       // training only: (T+1, B, H), see Steps; else nullptr
 };
 
 template <class T>
-struct RnnBackwardArgs {
-  Dims d;
-  Steps steps;
+struct RnnBackwardArgs : BackwardArgs<T> {
   Nonlinearity act;
-  const T* x;      // (T, B, I)
-  const T* w_ih;   // (H, I)
-  const T* w_hh;   // (H, H)
-  const T* h_all;  // (T+1, B, H)
-  const T* dy;     // (T, B, *), row stride ldy
-  index_t ldy;
-  const T* dh_n;   // (B, H) or nullptr
-  T* dx;           // (T, B, I)
-  bool accumulate_dx;
-  T* dh0;          // (B, H)
-  T* dw_ih;        // (H, I)
-  T* dw_hh;        // (H, H)
-  T* db;           // (H,) or nullptr
+  T* db;  // (H,) or nullptr
 };
 
-// GRU in PyTorch's formulation, gate rows r, z, n:
+// GRU in PyTorch's formulation, G = 3H, gate rows r, z, n:
 //   r = σ(x W_ir^T + b_ir + h W_hr^T + b_hr),  z = σ(x W_iz^T + b_iz + h W_hz^T + b_hz)
 //   n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn)),  h' = (1 - z) ⊙ n + z ⊙ h
+// bias = b_ih + (b_hr, b_hz, 0); b_hn stays inside r ⊙ (...).
 template <class T>
-struct GruForwardArgs {
-  Dims d;
-  Steps steps;
-  const T* x;     // (T, B, I)
-  const T* w_ih;  // (3H, I)
-  const T* w_hh;  // (3H, H)
-  const T* bias;  // (3H,) = b_ih + (b_hr, b_hz, 0), or nullptr: added to the input projection
-  const T* b_hn;  // (H,) or nullptr: the recurrent bias inside r ⊙ (...)
-  const T* h0;    // (B, H)
-  T* y;           // (T, B, *), row stride ldy
-  index_t ldy;
-  T* h_n;         // (B, H)
-  // Training only (nullptr for inference):
-  T* gates;  // (T, B, 4H): r, z, n and hn = h<t-1> W_hn^T + b_hn
-  T* h_all;  // (T+1, B, H), see Steps
+struct GruForwardArgs : ForwardArgs<T> {
+  const T* b_hn;  // (H,) or nullptr
+  T* gates;       // training only: (T, B, 4H): r, z, n and hn = h<t-1> W_hn^T + b_hn
 };
 
 template <class T>
-struct GruBackwardArgs {
-  Dims d;
-  Steps steps;
-  const T* x;      // (T, B, I)
-  const T* w_ih;   // (3H, I)
-  const T* w_hh;   // (3H, H)
-  const T* h_all;  // (T+1, B, H)
+struct GruBackwardArgs : BackwardArgs<T> {
   const T* gates;  // (T, B, 4H)
-  const T* dy;     // (T, B, *), row stride ldy
-  index_t ldy;
-  const T* dh_n;   // (B, H) or nullptr
-  T* dx;           // (T, B, I)
-  bool accumulate_dx;
-  T* dh0;          // (B, H)
-  T* dw_ih;        // (3H, I)
-  T* dw_hh;        // (3H, H)
   T* db_ih;        // (3H,) or nullptr
   T* db_hh;        // (3H,) or nullptr
 };

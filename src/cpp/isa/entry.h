@@ -3,8 +3,9 @@
 // (CMakeLists.txt), includes this file once, and names its table.
 #pragma once
 
-#include "../gru.h"
-#include "../rnn.h"
+#include "../cells/gru.h"
+#include "../cells/lstm.h"
+#include "../cells/rnn.h"
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {

@@ -13,7 +13,6 @@
 
 #include "buffer.h"
 #include "parallel.h"
-#include "recurrent.h"
 #include "tile.h"
 
 namespace lstmfast {
@@ -186,8 +185,8 @@ __attribute__((noinline)) void gemm_micro(index_t kc, const T* a, index_t lda, c
                                           int rows, int cols, bool overwrite, const T* bias) {
   Tile<T, kGemmMR, NV> t;
   t.zero();
-  if (lda > 0) t.accumulate_rows(kc, a, lda, bp);
-  else t.accumulate_packed(kc, a, bp);
+  if (lda > 0) t.accumulate(kc, RowsInPlace<T, kGemmMR>(a, lda), bp);
+  else t.accumulate(kc, PackedRows<T, kGemmMR>{a}, bp);
   store_tile(t, c, ldc, rows, cols, overwrite, bias);
 }
 

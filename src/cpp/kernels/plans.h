@@ -1,6 +1,6 @@
 // The set-up every recurrent kernel shares: the input projection computed a
-// chunk of steps at a time, the split of W_hh's columns for the backward
-// product, and the gradients of a pass over no steps.
+// chunk of steps at a time, and W_hh packed and split across threads for the
+// forward and the backward products.
 #pragma once
 
 #include "gemm.h"
@@ -69,6 +69,31 @@ class InputProjection {
   Buffer<T> w_packed_;
 };
 
+// W_hh packed for the forward product h<t-1> W_hh^T, in blocks of hidden
+// units, one thread per group of blocks. A cell with several gates gets
+// blocks of W units whose panel rows hold the gates' vectors side by side, so
+// one tile has every pre-activation of its units; the RNN gets blocks of nv
+// vectors of units, nv as wide as the tile while every thread has a block.
+template <class T, int Gates>
+struct ForwardPanels {
+  int nt, nv;
+  index_t width, blocks, H;  // a panel row holds `width` values
+  Buffer<T> panels;
+
+  ForwardPanels(const T* w_hh, index_t H_, index_t B)
+      : nt(threads_for(2.0 * double(B) * double(Gates * H_) * double(H_), ceil_div(H_, kWidth<T>),
+                       kStepFlopsPerThread)),
+        nv(Gates > 1 ? 1 : units_nv<T>(H_, nt)),
+        width(index_t(Gates) * nv * kWidth<T>),
+        blocks(ceil_div(H_, index_t(nv) * kWidth<T>)),
+        H(H_),
+        panels(blocks * H_ * width) {
+    pack_forward_panels(w_hh, H_, Gates > 1 ? Gates : nv, Gates > 1, panels.get());
+  }
+
+  const T* panel(index_t jb) const { return panels.get() + jb * H * width; }
+};
+
 // The backward product dG<t+1> W_hh (K = G rows of W_hh) split into blocks of
 // nv vectors of hidden units, one thread per group of blocks, packed once.
 template <class T>
@@ -97,74 +122,6 @@ struct BackwardPanels {
   }
   static int choose_nv(index_t B, index_t K, index_t H) { return units_nv<T>(H, threads(B, K, H)); }
 };
-
-// The time loop of a forward pass, on threads that own blocks of hidden units:
-// each chunk's input projection, a barrier, then per step step(t, jb, h_prev,
-// h_next, partial) for each of the thread's blocks and a barrier. h alternates
-// between two (B, H) buffers in batch order (the recurrent product's rows);
-// the last one goes to h_n. `partial_cols`: a tile's width, for the parked
-// sums of K chunks.
-template <class T, class Step>
-void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int nt, index_t blocks,
-                   index_t partial_cols, const T* h0, T* h_n, const Step& step) {
-  const index_t B = seq.B, BH = B * H;
-  Buffer<T> h_state(2 * BH);
-  copy(h_state.get(), h0, BH);
-  Buffer<T> partial(index_t(nt) * B * partial_cols);
-  auto body = [&](int tid, int n, Barrier& barrier) {
-    const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
-    T* my_partial = partial.get() + tid * B * partial_cols;
-    for (index_t t0 = 0; t0 < seq.T; t0 += xp.chunk()) {
-      const index_t steps = min_i(xp.chunk(), seq.T - t0);
-      xp.compute(t0, steps, tid, n);
-      barrier.wait();
-      for (index_t t = t0; t < t0 + steps; ++t) {
-        const T* h_prev = h_state.get() + (t % 2) * BH;
-        T* h_next = h_state.get() + ((t + 1) % 2) * BH;
-        for (index_t jb = jb0; jb < jb1; ++jb) step(t, jb, h_prev, h_next, my_partial);
-        barrier.wait();
-      }
-    }
-  };
-  run_parallel(nt, body);
-  copy(h_n, h_state.get() + (seq.T % 2) * BH, BH);
-}
-
-// The time loop of a backward pass, last step first, on the threads of wp:
-// per step step(t, jb, dg_next, dg_step, partial) for each of the thread's
-// blocks, then a barrier. dg_next is step t+1's dG in batch order (the
-// recurrent product's rows; nullptr at the last step), dg_step where step t
-// puts its own. Then initial(jb, dg_first, partial): the gradient reaching the
-// initial state comes from the first step's dG.
-template <class T, class Step, class Initial>
-void backward_steps(const BackwardPanels<T>& wp, index_t T_, index_t B, const Step& step, const Initial& initial) {
-  const index_t BG = B * wp.K;
-  Buffer<T> dg_steps(2 * BG);
-  auto body = [&](int tid, int n, Barrier& barrier) {
-    const index_t jb0 = share_begin(wp.blocks, tid, n), jb1 = share_begin(wp.blocks, tid + 1, n);
-    T* my_partial = wp.partial_for(tid, B);
-    for (index_t t = T_ - 1; t >= 0; --t) {
-      const T* dg_next = t == T_ - 1 ? nullptr : dg_steps.get() + ((t + 1) % 2) * BG;
-      T* dg_step = dg_steps.get() + (t % 2) * BG;
-      for (index_t jb = jb0; jb < jb1; ++jb) step(t, jb, dg_next, dg_step, my_partial);
-      barrier.wait();
-    }
-    for (index_t jb = jb0; jb < jb1; ++jb) initial(jb, static_cast<const T*>(dg_steps.get()), my_partial);
-  };
-  run_parallel(wp.nt, body);
-}
-
-// Backward over no steps or no sequences: the initial state's gradient is the
-// final state's, the rest is zero.
-template <class T>
-void empty_backward(index_t TBI, index_t G, index_t I, index_t H, index_t BH, const T* dh_n, T* dh0, T* dx,
-                    bool accumulate_dx, T* dw_ih, T* dw_hh) {
-  if (dh_n) copy(dh0, dh_n, BH);
-  else fill_zero(dh0, BH);
-  if (!accumulate_dx) fill_zero(dx, TBI);
-  fill_zero(dw_ih, G * I);
-  fill_zero(dw_hh, G * H);
-}
 
 }  // namespace LSTMFAST_ISA
 }  // namespace lstmfast

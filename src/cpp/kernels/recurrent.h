@@ -27,15 +27,6 @@ inline void for_row_tiles(index_t B, F&& f) {
   if (b0 < B) call_tail<MR - 1>(static_cast<int>(B - b0), b0, f);
 }
 
-// Calls f(std::integral_constant<int, NV>) for a runtime nv in 1..kGemmNV.
-template <int NV = kGemmNV, class F>
-inline void with_nv(int nv, F&& f) {
-  if constexpr (NV > 0) {
-    if (nv == NV) f(std::integral_constant<int, NV>{});
-    else with_nv<NV - 1>(nv, f);
-  }
-}
-
 // Vectors per unit block for a layer of H units: as wide as the register
 // tile allows, but narrow enough that `threads` threads each get a block.
 template <class T>

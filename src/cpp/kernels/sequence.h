@@ -13,6 +13,8 @@ struct Sequence {
   const index_t* lengths;  // nullptr: every sequence has length T
   bool reverse;
 
+  Sequence(const Dims& d, const Steps& s) : T(d.T), B(d.B), lengths(s.lengths), reverse(s.reverse) {}
+
   index_t length(index_t b) const { return lengths ? lengths[b] : T; }
   // Step t (in processing order) of sequence b is real, not padding.
   bool active(index_t t, index_t b) const { return t < length(b); }

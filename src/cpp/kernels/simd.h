@@ -25,6 +25,9 @@
 // For functions that take or return register tiles: a call that is not
 // inlined would force the tile through memory.
 #define LSTMFAST_INLINE inline __attribute__((always_inline))
+// The same for a lambda, after its parameter list: a cell's math inlined into
+// the epilogue that calls it, wherever that epilogue is instantiated.
+#define LSTMFAST_INLINE_LAMBDA __attribute__((always_inline))
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {
@@ -180,7 +183,9 @@ LSTMFAST_INLINE V<T> reciprocal(V<T> d) {
 #if defined(__AVX512F__)
 template <>
 LSTMFAST_INLINE V<float> reciprocal<float>(V<float> d) {
-  const V<float> r = (V<float>)_mm512_rcp14_ps((__m512)d);
+  // The all-lanes mask form: gcc 12's _mm512_rcp14_ps warns (its passthrough
+  // operand is "uninitialised"); this compiles to the same vrcp14ps.
+  const V<float> r = (V<float>)_mm512_maskz_rcp14_ps(static_cast<__mmask16>(0xFFFF), (__m512)d);
   return r * (2.0f - d * r);
 }
 #endif

@@ -4,6 +4,8 @@
 // kernels hand it to a fused epilogue (gate nonlinearities, c/h update).
 #pragma once
 
+#include <type_traits>
+
 #include "simd.h"
 
 namespace lstmfast {
@@ -22,6 +24,38 @@ constexpr int kLstmMR = 3;               // x 4 gates = 12
 constexpr int kGruMR = 4;                // x 3 gates = 12
 #endif
 
+// Calls f(std::integral_constant<int, NV>) for a runtime tile width nv in
+// 1..kGemmNV vectors.
+template <int NV = kGemmNV, class F>
+inline void with_nv(int nv, F&& f) {
+  if constexpr (NV > 0) {
+    if (nv == NV) f(std::integral_constant<int, NV>{});
+    else with_nv<NV - 1>(nv, f);
+  }
+}
+
+// The tile's MR rows of A, element (m, k) at a(m, k), in the two layouts the
+// products use.
+//
+// An MR-row panel, k-major: (m, k) at a[k * MR + m] (the GEMM's packed A).
+template <class T, int MR>
+struct PackedRows {
+  const T* a;
+  LSTMFAST_INLINE T operator()(int m, index_t k) const { return a[k * MR + m]; }
+};
+
+// Rows read in place: (m, k) at a[m * lda + k] (the recurrent kernels'
+// h<t-1> or dG<t+1>, used once per panel; the GEMM's A with contiguous rows).
+template <class T, int MR>
+struct RowsInPlace {
+  const T* row[MR];
+  LSTMFAST_INLINE RowsInPlace(const T* a, index_t lda) {
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; ++m) row[m] = a + m * lda;
+  }
+  LSTMFAST_INLINE T operator()(int m, index_t k) const { return row[m][k]; }
+};
+
 template <class T, int MR, int NV>
 struct Tile {
   V<T> acc[MR][NV];
@@ -33,8 +67,9 @@ struct Tile {
       for (int v = 0; v < NV; ++v) acc[m][v] = V<T>{};
   }
 
-  // accumulate_rows with the K loop split S ways: S independent sets of
-  // accumulators (k = s mod S) added at the end as ((p0 + p1) + p2) + ...
+  // accumulate(K, RowsInPlace(a, lda), panel) with the K loop split S ways:
+  // S independent sets of accumulators (k = s mod S) added at the end as
+  // ((p0 + p1) + p2) + ...
   // A tile of one or two rows has only NV to 2 NV chains of dependent FMAs,
   // so it waits on FMA latency; splitting K gives the core S times as many.
   // The sum order depends on S alone, which the callers derive from the
@@ -42,7 +77,7 @@ struct Tile {
   template <int S>
   LSTMFAST_INLINE void accumulate_rows_split(index_t K, const T* a, index_t lda, const T* panel) {
     if constexpr (S == 1) {
-      accumulate_rows(K, a, lda, panel);
+      accumulate(K, RowsInPlace<T, MR>(a, lda), panel);
     } else {
       constexpr int W = kWidth<T>;
       V<T> part[S][MR][NV];
@@ -106,9 +141,10 @@ struct Tile {
       for (int v = 0; v < NV; ++v) out[m][v] = acc[m][v];
   }
 
-  // acc[m][v] += sum_k a[k * MR + m] * panel[k][v]: A packed in MR-row panels
-  // (GEMM), panel rows of NV vectors stored contiguously.
-  LSTMFAST_INLINE void accumulate_packed(index_t K, const T* a, const T* panel) {
+  // acc[m][v] += sum_k A(m, k) * panel[k][v], panel rows of NV vectors
+  // stored contiguously; A is PackedRows or RowsInPlace (below).
+  template <class Rows>
+  LSTMFAST_INLINE void accumulate(index_t K, const Rows& a, const T* panel) {
     constexpr int W = kWidth<T>;
     for (index_t k = 0; k < K; ++k) {
       V<T> w[NV];
@@ -116,27 +152,7 @@ struct Tile {
       for (int v = 0; v < NV; ++v) w[v] = loadu<T>(panel + (k * NV + v) * W);
 #pragma GCC unroll 16
       for (int m = 0; m < MR; ++m) {
-        const V<T> am = set1<T>(a[k * MR + m]);
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) acc[m][v] += am * w[v];
-      }
-    }
-  }
-
-  // The same with A read in place: row m of A at a + m * lda (the recurrent
-  // kernels' h<t-1> or dG<t+1>, which are used once per panel).
-  LSTMFAST_INLINE void accumulate_rows(index_t K, const T* a, index_t lda, const T* panel) {
-    constexpr int W = kWidth<T>;
-    const T* row[MR];
-#pragma GCC unroll 16
-    for (int m = 0; m < MR; ++m) row[m] = a + m * lda;
-    for (index_t k = 0; k < K; ++k) {
-      V<T> w[NV];
-#pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) w[v] = loadu<T>(panel + (k * NV + v) * W);
-#pragma GCC unroll 16
-      for (int m = 0; m < MR; ++m) {
-        const V<T> am = set1<T>(row[m][k]);
+        const V<T> am = set1<T>(a(m, k));
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[m][v] += am * w[v];
       }

@@ -1,0 +1,313 @@
+// One template registers a kind of recurrent cell: its <name>_forward and
+// <name>_backward functions and its tape class. Each function checks the
+// buffers, allocates the outputs (and, training, the tape), releases the GIL
+// and calls the active ISA's kernel. A cell kind is a traits struct
+// (lstm.cpp, gru.cpp, rnn.cpp) that says:
+//
+//   forward_name, backward_name, tape_name, tape_doc, w_hh_shape
+//   gates        G = gates * H rows of the weights
+//   parts[]      the state parts (h; the LSTM's h, c): tape property, initial
+//                state and final-state gradient argument names, doc
+//   tape_gates   the tape keeps a (T, B, tape_gates * H) array `gates` (0: none)
+//   gates_doc
+//   projected_hh_gates   gate blocks of b_hh added into the input projection
+//   one_bias_gradient    the kernel writes one db for b_ih and b_hh alike
+//   Option       an extra forward argument kept in the tape (the RNN's
+//                nonlinearity), or NoOption
+//   ForwardArgs<T>, BackwardArgs<T>, forward<T>, backward<T>: the kernels
+//   set(args, arrays, option): the fields of args only this cell has
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <iterator>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../dispatch.h"
+#include "arrays.h"
+
+namespace lstmfast {
+namespace bind {
+
+// One part of a cell's state.
+struct StatePart {
+  const char* name;        // the tape property: "h", "c"
+  const char* initial;     // forward's initial-state argument and its gradient's key: "h0"
+  const char* final_grad;  // backward's final-state gradient argument: "dh_n"
+  const char* doc;         // the tape property's doc
+};
+
+// The extra forward argument of a cell that has none.
+struct NoOption {
+  static NoOption parse() { return {}; }
+};
+
+// What training keeps for backward: private copies (the caller may change
+// its arrays after forward) in one dtype. Read-only once filled.
+template <class Cell>
+struct Tape {
+  static constexpr std::size_t S = std::size(Cell::parts);
+  Dims d;
+  typename Cell::Option option;
+  bool has_b_ih, has_b_hh;
+  py::array x, w_ih, w_hh;       // copies of the inputs
+  std::array<py::array, S> all;  // (T+1, B, H) per state part: see Steps in api.h
+  py::array gates;               // (T, B, tape_gates * H), when the cell keeps it
+  py::object lengths;            // int64 (B,) copy, or None
+  bool reverse;
+};
+
+// Where one call's arrays are, for the fields only a cell's args have.
+template <class T, std::size_t S>
+struct ForwardArrays {
+  std::array<const T*, S> initial;  // (B, H) each
+  std::array<T*, S> final;          // (B, H) each
+  std::array<T*, S> all;            // training: the tape's (T+1, B, H) arrays; else nullptr
+  T* gates;                         // training: the tape's gates; else nullptr
+  const T* b_hh;                    // (G,) or nullptr
+};
+
+template <class T, std::size_t S>
+struct BackwardArrays {
+  std::array<const T*, S> all, final_grad;  // final_grad: (B, H) or nullptr
+  std::array<T*, S> initial_grad;
+  const T* gates;
+  T* db_ih;  // one_bias_gradient: the one db
+  T* db_hh;
+};
+
+template <class T>
+const T* data_of(const py::array& a) {
+  return static_cast<const T*>(a.data());
+}
+
+template <class T>
+T* mutable_data_of(py::array& a) {
+  return static_cast<T*>(a.mutable_data());
+}
+
+template <class Cell, class T>
+py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
+                  const py::object& b_hh, const std::array<py::object, Tape<Cell>::S>& initial,
+                  const typename Cell::Option& option, bool training, const py::object& lengths, bool reverse) {
+  constexpr std::size_t S = Tape<Cell>::S;
+  const index_t T_ = dim(x, 0), B = dim(x, 1), I = dim(x, 2), H = dim(w_hh, 1), G = Cell::gates * H, BH = B * H;
+  if (H < 1 || I < 1) throw py::value_error("hidden and input sizes must be at least 1");
+  const T* px = in<T>(x, "x", {T_, B, I});
+  const T* pw_ih = in<T>(w_ih, "w_ih", {G, I});
+  const T* pw_hh = in<T>(w_hh, "w_hh", {G, H});
+  const T* pb_ih = in_opt<T>(b_ih, "b_ih", {G});
+  const T* pb_hh = in_opt<T>(b_hh, "b_hh", {G});
+  ForwardArrays<T, S> arrays{};
+  for (std::size_t s = 0; s < S; ++s) arrays.initial[s] = in_opt<T>(initial[s], Cell::parts[s].initial, {B, H});
+  const Lengths len(lengths, T_, B);
+
+  auto y = out<T>({T_, B, H});
+  std::vector<py::array_t<T>> final;
+  for (std::size_t s = 0; s < S; ++s) final.push_back(out<T>({B, H}));
+  const std::vector<T> bias = summed_bias(pb_ih, pb_hh, G, Cell::projected_hh_gates * H);
+  std::vector<T> zeros;  // the initial state parts not given
+  if (std::count(arrays.initial.begin(), arrays.initial.end(), nullptr) > 0)
+    zeros.assign(static_cast<std::size_t>(BH), T(0));
+  for (std::size_t s = 0; s < S; ++s) {
+    if (!arrays.initial[s]) arrays.initial[s] = zeros.data();
+    arrays.final[s] = ptr(final[s]);
+  }
+  arrays.b_hh = pb_hh;
+
+  typename Cell::template ForwardArgs<T> a{};
+  a.d = Dims{T_, B, I, H};
+  a.steps = Steps{len.data(), reverse};
+  a.bias = bias.empty() ? nullptr : bias.data();
+  a.h0 = arrays.initial[0];
+  a.y = ptr(y);
+  a.ldy = H;
+  a.h_n = arrays.final[0];
+  const auto& k = typed<T>(active_kernels());
+  py::tuple result(S + 2);
+  result[0] = y;
+  for (std::size_t s = 0; s < S; ++s) result[s + 1] = final[s];
+
+  if (!training) {
+    a.x = px, a.w_ih = pw_ih, a.w_hh = pw_hh;
+    Cell::set(a, arrays, option);
+    {
+      py::gil_scoped_release nogil;
+      (k.*Cell::template forward<T>)(a);
+    }
+    result[S + 1] = py::none();
+    return result;
+  }
+
+  TapeInputs<T> inputs(a.d, G);
+  Tape<Cell> tape{a.d, option, pb_ih != nullptr, pb_hh != nullptr, inputs.x, inputs.w_ih, inputs.w_hh, {}, {},
+                  len.copy(), reverse};
+  for (std::size_t s = 0; s < S; ++s) {
+    tape.all[s] = out<T>({T_ + 1, B, H});
+    arrays.all[s] = mutable_data_of<T>(tape.all[s]);
+  }
+  if (Cell::tape_gates > 0) {
+    tape.gates = out<T>({T_, B, Cell::tape_gates * H});
+    arrays.gates = mutable_data_of<T>(tape.gates);
+  }
+  a.x = inputs.x_data, a.w_ih = inputs.w_ih_data, a.w_hh = inputs.w_hh_data;
+  a.h_all = arrays.all[0];
+  Cell::set(a, arrays, option);
+  {
+    py::gil_scoped_release nogil;
+    inputs.fill(px, pw_ih, pw_hh);
+    (k.*Cell::template forward<T>)(a);
+  }
+  for (py::array* arr : {&tape.x, &tape.w_ih, &tape.w_hh}) freeze(*arr);
+  for (py::array& arr : tape.all) freeze(arr);
+  if (Cell::tape_gates > 0) freeze(tape.gates);
+  result[S + 1] = py::cast(std::move(tape));
+  return result;
+}
+
+template <class Cell, class T>
+py::dict backward(const Tape<Cell>& tape, const py::array& dy,
+                  const std::array<py::object, Tape<Cell>::S>& final_grad) {
+  constexpr std::size_t S = Tape<Cell>::S;
+  const Dims d = tape.d;
+  const index_t T_ = d.T, B = d.B, I = d.I, H = d.H, G = Cell::gates * H;
+  typename Cell::template BackwardArgs<T> a{};
+  a.d = d;
+  const Lengths len(tape.lengths, T_, B);
+  a.steps = Steps{len.data(), tape.reverse};
+  a.dy = in<T>(dy, "dy", {T_, B, H});
+  a.ldy = H;
+  BackwardArrays<T, S> arrays{};
+  for (std::size_t s = 0; s < S; ++s)
+    arrays.final_grad[s] = in_opt<T>(final_grad[s], Cell::parts[s].final_grad, {B, H});
+  a.x = data_of<T>(tape.x);
+  a.w_ih = data_of<T>(tape.w_ih);
+  a.w_hh = data_of<T>(tape.w_hh);
+  for (std::size_t s = 0; s < S; ++s) arrays.all[s] = data_of<T>(tape.all[s]);
+  if (Cell::tape_gates > 0) arrays.gates = data_of<T>(tape.gates);
+  auto dx = out<T>({T_, B, I}), dw_ih = out<T>({G, I}), dw_hh = out<T>({G, H});
+  std::vector<py::array_t<T>> initial_grad;
+  for (std::size_t s = 0; s < S; ++s) {
+    initial_grad.push_back(out<T>({B, H}));
+    arrays.initial_grad[s] = ptr(initial_grad[s]);
+  }
+  // Both biases receive the same gradient: one array for the kernel, then
+  // each key gets its own.
+  const bool one_db = Cell::one_bias_gradient, any_bias = tape.has_b_ih || tape.has_b_hh;
+  auto db_ih = out<T>({(one_db ? any_bias : tape.has_b_ih) ? G : 0});
+  auto db_hh = out<T>({!one_db && tape.has_b_hh ? G : 0});
+  arrays.db_ih = (one_db ? any_bias : tape.has_b_ih) ? ptr(db_ih) : nullptr;
+  arrays.db_hh = !one_db && tape.has_b_hh ? ptr(db_hh) : nullptr;
+  a.h_all = arrays.all[0];
+  a.dh_n = arrays.final_grad[0];
+  a.dx = ptr(dx), a.dh0 = arrays.initial_grad[0], a.dw_ih = ptr(dw_ih), a.dw_hh = ptr(dw_hh);
+  Cell::set(a, arrays, tape.option);
+  {
+    py::gil_scoped_release nogil;
+    (typed<T>(active_kernels()).*Cell::template backward<T>)(a);
+  }
+  py::dict g;
+  g["x"] = dx;
+  for (std::size_t s = 0; s < S; ++s) g[Cell::parts[s].initial] = initial_grad[s];
+  g["w_ih"] = dw_ih, g["w_hh"] = dw_hh;
+  g["b_ih"] = tape.has_b_ih ? py::object(db_ih) : py::none();
+  if (!tape.has_b_hh) g["b_hh"] = py::none();
+  else if (!one_db) g["b_hh"] = db_hh;
+  else g["b_hh"] = tape.has_b_ih ? py::object(db_ih.attr("copy")()) : py::object(db_ih);
+  return g;
+}
+
+// A parameter type repeated once per state part.
+template <std::size_t>
+struct Object {
+  using type = py::object;
+};
+
+template <class... Extra>
+struct Options {};
+
+// The Python signatures, as functors (a lambda's parameter list cannot
+// expand the packs): <name>_forward(x, w_ih, w_hh, b_ih, b_hh, <initial state
+// per part>, [option], training, lengths=None, reverse=False) and
+// <name>_backward(tape, dy, <final-state gradient per part>).
+template <class Cell, class Parts, class Extra>
+struct ForwardEntry;
+
+template <class Cell, std::size_t... S, class... Extra>
+struct ForwardEntry<Cell, std::index_sequence<S...>, Options<Extra...>> {
+  py::tuple operator()(const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
+                       const py::object& b_hh, const typename Object<S>::type&... initial,
+                       const typename Extra::Python&... option, bool training, const py::object& lengths,
+                       bool reverse) const {
+    require_float(x);
+    require_ndim(x, "x", 3, "(T, B, I)");
+    require_ndim(w_hh, "w_hh", 2, Cell::w_hh_shape);
+    const typename Cell::Option opt = Cell::Option::parse(option...);
+    const std::array<py::object, sizeof...(S)> init{initial...};
+    return is_float32(x) ? forward<Cell, float>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse)
+                         : forward<Cell, double>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse);
+  }
+
+  static void def(py::module_& m) {
+    m.def(Cell::forward_name, ForwardEntry{}, py::arg("x"), py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih"),
+          py::arg("b_hh"), py::arg(Cell::parts[S].initial)..., py::arg(Extra::name)..., py::arg("training"),
+          py::arg("lengths") = py::none(), py::arg("reverse") = false);
+  }
+};
+
+template <class Cell, class Parts>
+struct BackwardEntry;
+
+template <class Cell, std::size_t... S>
+struct BackwardEntry<Cell, std::index_sequence<S...>> {
+  py::dict operator()(const Tape<Cell>& tape, const py::array& dy,
+                      const typename Object<S>::type&... final_grad) const {
+    const std::array<py::object, sizeof...(S)> grads{final_grad...};
+    return is_float32(tape.x) ? backward<Cell, float>(tape, dy, grads) : backward<Cell, double>(tape, dy, grads);
+  }
+
+  static void def(py::module_& m) {
+    m.def(Cell::backward_name, BackwardEntry{}, py::arg("tape"), py::arg("dy"), py::arg(Cell::parts[S].final_grad)...);
+  }
+};
+
+template <class Cell>
+void register_cell(py::module_& m) {
+  using TapeT = Tape<Cell>;
+  using Option = typename Cell::Option;
+  py::class_<TapeT> tape(m, Cell::tape_name, Cell::tape_doc);
+  tape.def_property_readonly("shape", [](const TapeT& t) { return py::make_tuple(t.d.T, t.d.B, t.d.I, t.d.H); },
+                             "(T, B, I, H)");
+  tape.def_property_readonly("dtype", [](const TapeT& t) { return t.x.dtype(); });
+  if constexpr (!std::is_same_v<Option, NoOption>)
+    tape.def_property_readonly(Option::name, [](const TapeT& t) { return t.option.name_of(); });
+  for (std::size_t s = 0; s < TapeT::S; ++s)
+    tape.def_property_readonly(
+        Cell::parts[s].name, [s](py::object self) { return read_only_view(self.cast<TapeT&>().all[s], self); },
+        Cell::parts[s].doc);
+  if constexpr (Cell::tape_gates > 0)
+    tape.def_property_readonly(
+        "gates", [](py::object self) { return read_only_view(self.cast<TapeT&>().gates, self); }, Cell::gates_doc);
+  tape.def_property_readonly("lengths", [](const TapeT& t) { return t.lengths; });
+  tape.def_property_readonly("reverse", [](const TapeT& t) { return t.reverse; });
+  tape.def_property_readonly("nbytes", [](const TapeT& t) {
+    py::ssize_t n = t.x.nbytes() + t.w_ih.nbytes() + t.w_hh.nbytes();
+    for (const py::array& a : t.all) n += a.nbytes();
+    return Cell::tape_gates > 0 ? n + t.gates.nbytes() : n;
+  });
+  tape.def("__repr__", [](const TapeT& t) {
+    return "<" + std::string(Cell::tape_name) + " T=" + std::to_string(t.d.T) + " B=" + std::to_string(t.d.B) +
+           " I=" + std::to_string(t.d.I) + " H=" + std::to_string(t.d.H) +
+           " dtype=" + std::string(py::str(t.x.dtype())) + ">";
+  });
+  using Parts = std::make_index_sequence<TapeT::S>;
+  ForwardEntry<Cell, Parts, std::conditional_t<std::is_same_v<Option, NoOption>, Options<>, Options<Option>>>::def(m);
+  BackwardEntry<Cell, Parts>::def(m);
+}
+
+}  // namespace bind
+}  // namespace lstmfast

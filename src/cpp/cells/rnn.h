@@ -1,0 +1,53 @@
+// Vanilla RNN forward and BPTT, for one instruction set: the cell's math, run
+// by kernels/forward_pass.h and kernels/backward_pass.h with one gate,
+// h<t> = act(x<t> W_ih^T + b + h<t-1> W_hh^T).
+#pragma once
+
+#include "../kernels/activations.h"
+#include "../kernels/backward_pass.h"
+#include "../kernels/forward_pass.h"
+
+namespace lstmfast {
+namespace LSTMFAST_ISA {
+
+template <class T>
+inline V<T> activate(Nonlinearity act, V<T> z) {
+  return act == Nonlinearity::tanh ? tanh<T>(z) : relu<T>(z);
+}
+
+// act'(z) from h = act(z): tanh' = 1 - h², relu' = [h > 0].
+template <class T>
+inline V<T> activation_slope(Nonlinearity act, V<T> h) {
+  if (act == Nonlinearity::tanh) return T(1) - h * h;
+  return select<T>(h > T(0), set1<T>(T(1)), set1<T>(T(0)));
+}
+
+template <class T>
+void rnn_forward(const RnnForwardArgs<T>& a) {
+  auto cell = [&](auto lanes, const V<T>& zh, const T* xz, const T*, const At&) LSTMFAST_INLINE_LAMBDA {
+    return activate<T>(a.act, zh + lanes.load(xz));
+  };
+  forward_pass<T, kGemmMR, 1>(a, Sequence(a.d, a.steps), nullptr, cell);
+}
+
+template <class T>
+void rnn_backward(const RnnBackwardArgs<T>& a) {
+  const index_t H = a.d.H, BH = a.d.B * H;
+  const Sequence seq(a.d, a.steps);
+  if (a.db) fill_zero(a.db, H);
+  if (!begin_backward(a, seq, H)) return;
+  const StepGradients<T> dg(seq, H);
+  // dz<t> = dh<t> act'(z<t>)
+  auto cell = [&a, &seq, &dg, H, BH](auto lanes, const V<T>& dh, const At& at, T* dg_step) LSTMFAST_INLINE_LAMBDA {
+    const V<T> h = lanes.load(a.h_all + seq.slot_after(at.tn) * BH + at.r * H + at.u);
+    const V<T> dz = dh * activation_slope<T>(a.act, h);
+    lanes.store(dg.get() + at.row * H + at.u, dz);
+    lanes.store(dg_step + at.r * H + at.u, dz);
+    if (a.db) lanes.store(a.db + at.u, lanes.load(a.db + at.u) + dz);  // fixed order per column
+  };
+  backward_pass<T, 1>(a, seq, nullptr, cell);
+  weight_gradients(a, seq, H, dg.get(), dg.get());
+}
+
+}  // namespace LSTMFAST_ISA
+}  // namespace lstmfast

@@ -1,0 +1,118 @@
+// A cell's backward pass around its math, the same for every cell: the time
+// loop last step first, on threads that own blocks of hidden units, where per
+// step and block one tile product dG<t+1> W_hh gives the gradient reaching
+// h<t>, and the cell's gradient equations run on the finished tile, one batch
+// row and vector of units at a time:
+//
+//   cell(lanes, dh, at, dg_step)
+//
+// dh = dG<t+1> W_hh + dy<t> [+ carried] [+ dh_n at the sequence's last step]
+// for the units of `at` (At, epilogue.h); the cell puts its dG<t> for
+// them in dg_step (batch order, G columns: the next step's product reads it)
+// and wherever else it keeps it. Rows past their end give dG = 0. After the
+// loop, dh0 = dG<first step> W_hh [+ carried].
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+#include "epilogue.h"
+#include "plans.h"
+#include "weight_gradients.h"
+
+namespace lstmfast {
+namespace LSTMFAST_ISA {
+
+// The time loop of a backward pass, last step first, on the threads of wp:
+// per step step(t, jb, dg_next, dg_step, partial) for each of the thread's
+// blocks, then a barrier. dg_next is step t+1's dG in batch order (the
+// recurrent product's rows; nullptr at the last step), dg_step where step t
+// puts its own. Then initial(jb, dg_first, partial): the gradient reaching the
+// initial state comes from the first step's dG.
+template <class T, class Step, class Initial>
+void backward_steps(const BackwardPanels<T>& wp, index_t T_, index_t B, const Step& step, const Initial& initial) {
+  const index_t BG = B * wp.K;
+  Buffer<T> dg_steps(2 * BG);
+  auto body = [&](int tid, int n, Barrier& barrier) {
+    const index_t jb0 = share_begin(wp.blocks, tid, n), jb1 = share_begin(wp.blocks, tid + 1, n);
+    T* my_partial = wp.partial_for(tid, B);
+    for (index_t t = T_ - 1; t >= 0; --t) {
+      const T* dg_next = t == T_ - 1 ? nullptr : dg_steps.get() + ((t + 1) % 2) * BG;
+      T* dg_step = dg_steps.get() + (t % 2) * BG;
+      for (index_t jb = jb0; jb < jb1; ++jb) step(t, jb, dg_next, dg_step, my_partial);
+      barrier.wait();
+    }
+    for (index_t jb = jb0; jb < jb1; ++jb) initial(jb, static_cast<const T*>(dg_steps.get()), my_partial);
+  };
+  run_parallel(wp.nt, body);
+}
+
+// Backward over no steps or no sequences writes its gradients (the initial
+// state's is the final state's, the rest zero) and returns false.
+template <class T>
+bool begin_backward(const BackwardArgs<T>& a, const Sequence& seq, index_t G) {
+  if (seq.T > 0 && seq.B > 0) return true;
+  const index_t H = a.d.H;
+  if (a.dh_n) copy(a.dh0, a.dh_n, seq.B * H);
+  else fill_zero(a.dh0, seq.B * H);
+  if (!a.accumulate_dx) fill_zero(a.dx, seq.T * seq.B * a.d.I);
+  fill_zero(a.dw_ih, G * a.d.I);
+  fill_zero(a.dw_hh, G * H);
+  return false;
+}
+
+// dG of every step by natural time, for the weight products; zero at padded
+// positions.
+template <class T>
+class StepGradients {
+ public:
+  StepGradients(const Sequence& seq, index_t G) : dg_(seq.T * seq.B * G) {
+    if (seq.lengths) fill_zero(dg_.get(), seq.T * seq.B * G);
+  }
+  T* get() const { return dg_.get(); }
+
+ private:
+  Buffer<T> dg_;
+};
+
+template <class Carried>
+constexpr bool kHasCarry = !std::is_same_v<Carried, std::nullptr_t>;
+
+// The backward time loop of a cell with `Gates` gates (G = Gates * H).
+// `carried`: a (B, H) gradient the cell carries to h<t-1> itself, or nullptr
+// (then known at compile time: the cells without a carry pay no test for it).
+template <class T, int Gates, class Carried, class Cell>
+void backward_pass(const BackwardArgs<T>& a, const Sequence& seq, Carried carried, const Cell& cell) {
+  const index_t B = seq.B, H = a.d.H, G = Gates * H;
+  const BackwardPanels<T> wp(a.w_hh, G, H, B);
+  with_nv(wp.nv, [&](auto nv_c) {
+    constexpr int NV = decltype(nv_c)::value;
+    auto step = [&](index_t t, index_t jb, const T* dg_next, T* dg_step, T* partial) {
+      auto unit = [&seq, &a, cell, carried, t, dg_step, G, H](auto lanes, const V<T>& dhw, index_t r,
+                                                              index_t u) LSTMFAST_INLINE_LAMBDA {
+        if (!seq.active(t, r)) {  // padding: no gradient
+          for (int gate = 0; gate < Gates; ++gate) lanes.store(dg_step + r * G + gate * H + u, V<T>{});
+          return;
+        }
+        const index_t tn = seq.time(t, r), row = seq.row(tn, r);
+        V<T> dh = dhw + lanes.load(a.dy + row * a.ldy + u);
+        if constexpr (kHasCarry<Carried>) dh += lanes.load(carried + r * H + u);
+        if (a.dh_n && t == seq.length(r) - 1) dh += lanes.load(a.dh_n + r * H + u);
+        cell(lanes, dh, At{r, u, tn, row}, dg_step);
+      };
+      recurrent_block<T, kGemmMR, NV>(B, dg_next ? G : 0, dg_next, G, wp.panel(jb), partial,
+                                      units_epilogue<T, NV>(jb, H, unit));
+    };
+    auto initial = [&](index_t jb, const T* dg_first, T* partial) {
+      auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) {
+        if constexpr (kHasCarry<Carried>) lanes.store(a.dh0 + r * H + u, d + lanes.load(carried + r * H + u));
+        else lanes.store(a.dh0 + r * H + u, d);
+      };
+      recurrent_block<T, kGemmMR, NV>(B, G, dg_first, G, wp.panel(jb), partial, units_epilogue<T, NV>(jb, H, store));
+    };
+    backward_steps(wp, seq.T, B, step, initial);
+  });
+}
+
+}  // namespace LSTMFAST_ISA
+}  // namespace lstmfast
