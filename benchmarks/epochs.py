@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 
@@ -142,10 +141,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
-    print(
-        f"{platform.processor() or platform.machine()}; torch {torch.__version__}; lstmfast "
-        f"{lstmfast.config.kernel_config()['isa']}"
-    )
+    print(f"{lstmfast.config.cpu_name()}; torch {torch.__version__}; lstmfast {lstmfast.config.kernel_config()['isa']}")
     print("| task | threads | lstmfast ms/epoch | torch ms/epoch | torch / lstmfast |\n|---|---|---|---|---|")
     rows = [run(name, int(n), args.repeats) for name in TASKS for n in args.threads.split(",")]
     if args.json:

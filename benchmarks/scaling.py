@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -230,7 +229,7 @@ def main() -> None:
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
     print(
-        f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"CPU: {lstmfast.config.cpu_name()}, {os.cpu_count()} cores; "
         f"lstmfast {lstmfast.__version__}, ISA {lstmfast.config.kernel_config()['isa']}"
     )
     result = {"mpi": run_mpi, "dask": run_dask, "cost": run_cost}[args.mode](args.repeats)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -110,7 +109,7 @@ def main() -> None:
     args = ap.parse_args()
     lstmfast.set_num_threads(args.threads)
     print(
-        f"{platform.processor() or platform.machine()}; {args.threads} thread(s); lstmfast "
+        f"{lstmfast.config.cpu_name()}; {args.threads} thread(s); lstmfast "
         f"{lstmfast.config.kernel_config()['isa']}; torch {getattr(torch, '__version__', None)}; "
         f"onnxruntime {getattr(ort, '__version__', None)}"
     )

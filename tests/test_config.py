@@ -67,3 +67,13 @@ def test_release_memory_empties_the_scratch_cache():
     assert _core.cached_memory_bytes() > 0
     freed = lstmfast.release_memory()
     assert freed > 0 and _core.cached_memory_bytes() == 0
+
+
+def test_cpu_name_names_the_cpu():
+    name = lstmfast.config.cpu_name()
+    assert name and name == lstmfast.config.kernel_config()["cpu"]
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), None)
+        if model:
+            assert name.startswith(model)

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import _checks, _core
 
-__all__ = ["get_num_threads", "kernel_config", "release_memory", "set_num_threads", "show_config"]
+__all__ = ["cpu_name", "get_num_threads", "kernel_config", "release_memory", "set_num_threads", "show_config"]
 
 
 def set_num_threads(n: int) -> None:
@@ -35,9 +35,30 @@ def release_memory() -> int:
     return cached
 
 
+def cpu_name() -> str:
+    """The CPU's model name as the OS reports it, with its family and model numbers
+    on Linux (/proc/cpuinfo; the family tells AMD's Zen 4 (25) from Zen 5 (26)),
+    else the platform's processor or machine name."""
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if not key.strip():
+                    break  # the first processor is enough
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']}, model {fields['model']})"
+    return name
+
+
 def kernel_config() -> dict[str, Any]:
     """The build and run-time configuration, as a dict (see :func:`show_config`)."""
     return {
+        "cpu": cpu_name(),
         "isa": _core.isa(),
         "vector_bits": 8 * _core.vector_bytes(),
         "cpu_supports": _core.usable_isas(),

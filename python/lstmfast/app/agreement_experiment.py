@@ -463,18 +463,26 @@ def train_model(
         seed=seed,
     )
     _recurrent_start(model, variant, seed)
+    fit_on_sentences(model, train, c.epochs, c.batch_size, c.lr, c.clip_norm, seed)
+    return model
+
+
+def fit_on_sentences(
+    model: SequenceModel, train: ag.AgreementData, epochs: int, batch_size: int, lr: float, clip_norm: float, seed: int
+) -> None:
+    """How every agreement model trains: Adam, clipped gradients, the loss at every
+    word of the sentence (the mask), batches shuffled with ``seed``."""
     model.fit(
         train.x,
         train.targets,
-        epochs=c.epochs,
-        batch_size=c.batch_size,
-        optimizer=Adam(c.lr),
-        clip_norm=c.clip_norm,
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=Adam(lr),
+        clip_norm=clip_norm,
         mask=train.mask,
         seed=seed,
         progress=False,
     )
-    return model
 
 
 def _train_data(c: AgreementConfig, distance: int, seed: int) -> ag.AgreementData:

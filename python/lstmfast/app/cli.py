@@ -19,7 +19,6 @@ import dataclasses
 import inspect
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
@@ -641,14 +640,8 @@ def _machine() -> dict[str, Any]:
     """What the run was measured on: the CPU's name, its cores, the kernels' ISA and threads."""
     from ..config import kernel_config
 
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            name = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), name)
-    except OSError:
-        pass
     info = kernel_config()
-    return {"cpu": name, "cores": os.cpu_count(), "isa": info["isa"], "threads": info["threads"]}
+    return {"cpu": info["cpu"], "cores": os.cpu_count(), "isa": info["isa"], "threads": info["threads"]}
 
 
 def cmd_agreement(args: argparse.Namespace, out: Any) -> int:
@@ -674,11 +667,15 @@ def cmd_agreement(args: argparse.Namespace, out: Any) -> int:
     result = agreement_experiment(
         config, progress=None if args.quiet else _status, scheduler=args.scheduler, workers=args.workers
     )
-    seconds = time.perf_counter() - start
+    return _report(result, time.perf_counter() - start, plot_agreement, args, out)
+
+
+def _report(result: Any, seconds: float, plot: Callable[..., Any], args: argparse.Namespace, out: Any) -> int:
+    """An experiment's summary and run time, then its --json and --plot."""
     print(result.summary(), file=out)
     print(f"\nfinished in {seconds:.0f} s", file=out)
     _write_json(result.to_json(), args.json, out, seconds)
-    _draw(plot_agreement, result, args.plot, out)
+    _draw(plot, result, args.plot, out)
     return 0
 
 
@@ -693,12 +690,7 @@ def cmd_gradients(args: argparse.Namespace, out: Any) -> int:
         _status(f"training a vanilla RNN, {len(config.forget_biases)} LSTMs and a GRU ({config.epochs} epochs) ...")
     start = time.perf_counter()
     result = gradient_experiment(config)
-    seconds = time.perf_counter() - start
-    print(result.summary(), file=out)
-    print(f"\nfinished in {seconds:.0f} s", file=out)
-    _write_json(result.to_json(), args.json, out, seconds)
-    _draw(plot_gradients, result, args.plot, out)
-    return 0
+    return _report(result, time.perf_counter() - start, plot_gradients, args, out)
 
 
 def cmd_cell(args: argparse.Namespace, out: Any) -> int:

@@ -41,8 +41,8 @@ from ..datasets import agreement as ag
 from ..layers import stack_forward
 from ..training.diagnostics import GradientFlow, gradient_flow
 from ..training.model import SequenceModel
-from ..training.optim import Adam, clip_grad_norm
-from .agreement_experiment import _threads_for, _verb_mask
+from ..training.optim import clip_grad_norm
+from .agreement_experiment import _threads_for, _verb_mask, fit_on_sentences
 
 __all__ = ["GradientConfig", "GradientCurve", "GradientResult", "gradient_experiment"]
 
@@ -433,17 +433,7 @@ def gradient_experiment(config: GradientConfig | None = None, **overrides: Any) 
         )
         with _threads_for(c.hidden):
             for cell, b, model in fresh:
-                model.fit(
-                    train.x,
-                    train.targets,
-                    epochs=c.epochs,
-                    batch_size=c.batch_size,
-                    optimizer=Adam(c.lr),
-                    clip_norm=1.0,
-                    mask=train.mask,
-                    seed=c.seed,
-                    progress=False,
-                )
+                fit_on_sentences(model, train, c.epochs, c.batch_size, c.lr, 1.0, c.seed)
                 acc = model.evaluate(probe.x, probe.targets, _verb_mask(probe))["accuracy"]
                 flow = gradient_flow(model, probe.x, targets)
                 curves += _curves(flow, cell, "standard", b, True, _label(cell, b), acc)

@@ -133,15 +133,19 @@ def _loss_inputs(
     if targets.shape != pred.shape:
         raise ValueError(f"targets: expected the shape of {name} {pred.shape}, got {targets.shape}")
     if mask is not None:
-        try:
-            mask = np.broadcast_to(mask, pred.shape)
-        except ValueError:
-            raise ValueError(
-                f"mask: shape {mask.shape} cannot be broadcast to the shape of {name} {pred.shape}"
-            ) from None
-        if np.any(mask < 0):
-            raise ValueError("mask: weights must be >= 0 (use 0/1 or booleans)")
+        mask = _mask_weights(mask, pred.shape, f"the shape of {name}")
     return pred, targets, mask
+
+
+def _mask_weights(mask: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """``mask`` broadcast to ``shape``, its weights checked (>= 0)."""
+    try:
+        weights = np.broadcast_to(mask, shape)
+    except ValueError:
+        raise ValueError(f"mask: shape {mask.shape} cannot be broadcast to {what} {shape}") from None
+    if np.any(weights < 0):
+        raise ValueError("mask: weights must be >= 0 (use 0/1 or booleans)")
+    return weights
 
 
 def _reduce(
@@ -304,14 +308,7 @@ def softmax_cross_entropy_with_logits(
             m = m[..., 0]
         elif m.shape == z.shape:  # the same weight repeated over the classes
             m = m[..., 0] if m.size == 0 else m.max(axis=-1)
-        try:
-            weights = np.broadcast_to(m, z.shape[:-1])
-        except ValueError:
-            raise ValueError(
-                f"mask: shape {m.shape} cannot be broadcast to the positions of logits {z.shape[:-1]}"
-            ) from None
-        if np.any(weights < 0):
-            raise ValueError("mask: weights must be >= 0 (use 0/1 or booleans)")
+        weights = _mask_weights(m, z.shape[:-1], "the positions of logits")
     if class_weight is not None:
         cw = array("class_weight", class_weight).astype(z.dtype, copy=False)
         check_shape("class_weight", cw, "(K,)", (z.shape[-1],))

@@ -62,8 +62,8 @@ from .. import _checks, cells
 from ..layers import LAYERS, Layer, Level, StackTape, parameter_names, stack_backward, stack_forward
 from ..layers import parameter_shapes as parameter_shapes_of_layers
 from . import checkpoint, data, losses
+from . import loop as _loop
 from .checkpoint import FORMAT_VERSION
-from .optim import Optimizer
 from .tasks import TASKS, Scores, Task, task
 
 __all__ = ["FORMAT_VERSION", "OUTPUTS", "SequenceModel", "architecture", "parameter_shapes"]
@@ -490,60 +490,7 @@ class SequenceModel:
 
     # -- training and inference ----------------------------------------------------
 
-    def fit(
-        self,
-        X: Any,
-        y: Any = None,
-        epochs: int = 1,
-        batch_size: int = 32,
-        *,
-        optimizer: Optimizer | None = None,
-        clip_norm: float | None = None,
-        mask: Any = None,
-        lengths: Any = None,
-        validation_data: Any = None,
-        validation_split: float | None = None,
-        shuffle: bool = True,
-        seed: int | None = None,
-        progress: bool = True,
-        callbacks: Any = None,
-        class_weight: Any = None,
-        resume: str | os.PathLike[str] | None = None,
-        comm: Any = None,
-        sharded: bool = False,
-        comm_timeout: float = 600.0,
-    ) -> History:
-        """Train with mini-batch gradient descent; every forward and BPTT in C++.
-
-        See :func:`lstmfast.training.loop.fit` for every argument: ``X``, ``y`` as
-        arrays (or ``X`` a source of batches and ``y`` None), callbacks, validation,
-        class weights, ``resume`` from a training checkpoint, and data-parallel
-        training over MPI (``comm``, ``sharded``, ``comm_timeout``).
-        """
-        from .loop import fit
-
-        return fit(
-            self,
-            X,
-            y,
-            epochs,
-            batch_size,
-            optimizer=optimizer,
-            clip_norm=clip_norm,
-            mask=mask,
-            lengths=lengths,
-            validation_data=validation_data,
-            validation_split=validation_split,
-            shuffle=shuffle,
-            seed=seed,
-            progress=progress,
-            callbacks=callbacks,
-            class_weight=class_weight,
-            resume=resume,
-            comm=comm,
-            sharded=sharded,
-            comm_timeout=comm_timeout,
-        )
+    fit = _loop.fit  # the training loop, as a method: model.fit(X, y, epochs=..., ...)
 
     def predict(self, X: Any, batch_size: int = 256, lengths: Any = None) -> Array:
         """Predictions: probabilities ŷ = σ(z) (binary), class probabilities
