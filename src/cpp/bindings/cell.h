@@ -29,6 +29,7 @@
 
 #include "../dispatch.h"
 #include "arrays.h"
+#include "signals.h"
 
 namespace lstmfast {
 namespace bind {
@@ -128,6 +129,8 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   a.ldy = H;
   a.h_n = arrays.final[0];
   const auto& k = typed<T>(active_kernels());
+  Signals signals;
+  a.interrupt = signals.interrupt();
   py::tuple result(S + 2);
   result[0] = y;
   for (std::size_t s = 0; s < S; ++s) result[s + 1] = final[s];
@@ -139,6 +142,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
       py::gil_scoped_release nogil;
       (k.*Cell::template forward<T>)(a);
     }
+    signals.raise_if_interrupted();
     result[S + 1] = py::none();
     return result;
   }
@@ -160,8 +164,11 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   {
     py::gil_scoped_release nogil;
     inputs.fill(px, pw_ih, pw_hh);
+    zero_padded_rows(inputs.x_data, T_, B, I, len.data());
     (k.*Cell::template forward<T>)(a);
+    if (Cell::tape_gates > 0) zero_padded_rows(arrays.gates, T_, B, Cell::tape_gates * H, len.data());
   }
+  signals.raise_if_interrupted();
   for (py::array* arr : {&tape.x, &tape.w_ih, &tape.w_hh}) freeze(*arr);
   for (py::array& arr : tape.all) freeze(arr);
   if (Cell::tape_gates > 0) freeze(tape.gates);
@@ -206,10 +213,13 @@ py::dict backward(const Tape<Cell>& tape, const py::array& dy,
   a.dh_n = arrays.final_grad[0];
   a.dx = ptr(dx), a.dh0 = arrays.initial_grad[0], a.dw_ih = ptr(dw_ih), a.dw_hh = ptr(dw_hh);
   Cell::set(a, arrays, tape.option);
+  Signals signals;
+  a.interrupt = signals.interrupt();
   {
     py::gil_scoped_release nogil;
     (typed<T>(active_kernels()).*Cell::template backward<T>)(a);
   }
+  signals.raise_if_interrupted();
   py::dict g;
   g["x"] = dx;
   for (std::size_t s = 0; s < S; ++s) g[Cell::parts[s].initial] = initial_grad[s];
@@ -304,6 +314,10 @@ void register_cell(py::module_& m) {
            " I=" + std::to_string(t.d.I) + " H=" + std::to_string(t.d.H) +
            " dtype=" + std::string(py::str(t.x.dtype())) + ">";
   });
+  // Tapes come only from forward: no __new__ (an instance made by it would
+  // hold no tape, and backward would read whatever its memory held).
+  // pybind11 makes forward's tapes without tp_new.
+  reinterpret_cast<PyTypeObject*>(tape.ptr())->tp_new = nullptr;
   using Parts = std::make_index_sequence<TapeT::S>;
   ForwardEntry<Cell, Parts, std::conditional_t<std::is_same_v<Option, NoOption>, Options<>, Options<Option>>>::def(m);
   BackwardEntry<Cell, Parts>::def(m);

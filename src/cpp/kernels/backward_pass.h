@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "../interrupt.h"
 #include "epilogue.h"
 #include "plans.h"
 #include "weight_gradients.h"
@@ -30,7 +31,8 @@ namespace LSTMFAST_ISA {
 // puts its own. Then initial(jb, dg_first, partial): the gradient reaching the
 // initial state comes from the first step's dG.
 template <class T, class Step, class Initial>
-void backward_steps(const BackwardPanels<T>& wp, index_t T_, index_t B, const Step& step, const Initial& initial) {
+void backward_steps(const BackwardPanels<T>& wp, index_t T_, index_t B, Interrupt* interrupt, const Step& step,
+                    const Initial& initial) {
   const index_t BG = B * wp.K;
   Buffer<T> dg_steps(2 * BG);
   auto body = [&](int tid, int n, Barrier& barrier) {
@@ -40,7 +42,10 @@ void backward_steps(const BackwardPanels<T>& wp, index_t T_, index_t B, const St
       const T* dg_next = t == T_ - 1 ? nullptr : dg_steps.get() + ((t + 1) % 2) * BG;
       T* dg_step = dg_steps.get() + (t % 2) * BG;
       for (index_t jb = jb0; jb < jb1; ++jb) step(t, jb, dg_next, dg_step, my_partial);
+      const index_t k = T_ - 1 - t;  // steps done
+      if (interrupt && tid == 0) interrupt->poll(k);
       barrier.wait();
+      if (interrupt && interrupt->ends_after(k)) return;
     }
     for (index_t jb = jb0; jb < jb1; ++jb) initial(jb, static_cast<const T*>(dg_steps.get()), my_partial);
   };
@@ -110,7 +115,7 @@ void backward_pass(const BackwardArgs<T>& a, const Sequence& seq, Carried carrie
       };
       recurrent_block<T, kGemmMR, NV>(B, G, dg_first, G, wp.panel(jb), partial, units_epilogue<T, NV>(jb, H, store));
     };
-    backward_steps(wp, seq.T, B, step, initial);
+    backward_steps(wp, seq.T, B, a.interrupt, step, initial);
   });
 }
 

@@ -15,6 +15,7 @@
 // (training) h_all.
 #pragma once
 
+#include "../interrupt.h"
 #include "epilogue.h"
 #include "plans.h"
 
@@ -29,7 +30,7 @@ namespace LSTMFAST_ISA {
 // sums of K chunks.
 template <class T, class Step>
 void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int nt, index_t blocks,
-                   index_t partial_cols, const T* h0, T* h_n, const Step& step) {
+                   index_t partial_cols, const T* h0, T* h_n, Interrupt* interrupt, const Step& step) {
   const index_t B = seq.B, BH = B * H;
   Buffer<T> h_state(2 * BH);
   copy(h_state.get(), h0, BH);
@@ -45,7 +46,9 @@ void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int n
         const T* h_prev = h_state.get() + (t % 2) * BH;
         T* h_next = h_state.get() + ((t + 1) % 2) * BH;
         for (index_t jb = jb0; jb < jb1; ++jb) step(t, jb, h_prev, h_next, my_partial);
+        if (interrupt && tid == 0) interrupt->poll(t);
         barrier.wait();
+        if (interrupt && interrupt->ends_after(t)) return;
       }
     }
   };
@@ -105,7 +108,7 @@ void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into,
         recurrent_block<T, MR, Gates>(B, H, h_prev, H, wp.panel(jb), partial, rows);
       });
     };
-    forward_steps(seq, H, xp, wp.nt, wp.blocks, wp.width, a.h0, a.h_n, step);
+    forward_steps(seq, H, xp, wp.nt, wp.blocks, wp.width, a.h0, a.h_n, a.interrupt, step);
   } else {
     // A tile row holds NV vectors of consecutive units.
     with_nv(wp.nv, [&](auto nv_c) {
@@ -116,7 +119,7 @@ void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into,
         };
         recurrent_block<T, MR, NV>(B, H, h_prev, H, wp.panel(jb), partial, units_epilogue<T, NV>(jb, H, unit));
       };
-      forward_steps(seq, H, xp, wp.nt, wp.blocks, wp.width, a.h0, a.h_n, step);
+      forward_steps(seq, H, xp, wp.nt, wp.blocks, wp.width, a.h0, a.h_n, a.interrupt, step);
     });
   }
 }
