@@ -1,10 +1,10 @@
 // Vector types for one instruction set, from GCC/Clang vector extensions.
 //
-// Included by the kernel headers, which are compiled once per ISA translation
-// unit (isa/*.cpp). That unit defines LSTMFAST_ISA (the namespace that keeps
+// Included by the kernel headers, which are compiled once per ISA through
+// isa/*.cpp, with LSTMFAST_ISA defined by CMakeLists.txt (the namespace that keeps
 // each ISA's inline functions apart, so the linker never mixes an AVX-512
 // copy into the portable path) and LSTMFAST_VECTOR_BYTES (16, 32 or 64), and
-// its compiler flags decide which instructions the operators become.
+// the ISA's compiler flags decide which instructions the operators become.
 // No namespace-scope vector constants: they could run before dispatch.
 #pragma once
 
