@@ -76,7 +76,7 @@ inline py::array read_only_view(const py::array& a, const py::object& owner) {
 }
 
 // Optional sequence lengths: None, or a C-contiguous int64 array (B,) with
-// every value in [1, T] (checked: the kernels index with them).
+// every value in [0, T] (checked: the kernels index with them).
 class Lengths {
  public:
   Lengths(const py::object& o, index_t T, index_t B) {
@@ -85,8 +85,8 @@ class Lengths {
     arr_ = py::reinterpret_borrow<py::array>(o);
     const index_t* p = in<index_t>(arr_, "lengths", {B});
     for (index_t b = 0; b < B; ++b)
-      if (p[b] < 1 || p[b] > T)
-        throw py::value_error("lengths: every length must be in [1, T] = [1, " + std::to_string(T) + "], got " +
+      if (p[b] < 0 || p[b] > T)
+        throw py::value_error("lengths: every length must be in [0, T] = [0, " + std::to_string(T) + "], got " +
                               std::to_string(p[b]) + " at index " + std::to_string(b));
     data_ = p;
   }
