@@ -18,9 +18,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from lstmfast.sklearn import LSTMClassifier, LSTMRegressor  # noqa: E402
 
 # float32 predictions depend on how rows are batched at the 1e-7 level (the
-# kernels' summation order for batches of 1 to 3 rows differs from larger ones),
-# and this check asks for 1e-7: float64 passes it, float32 is listed here.
-FLOAT32_SUBSET = {"check_methods_subset_invariance": "float32 sums depend on the batch size at the 1e-7 level"}
+# kernels' summation order depends on where a row falls in the register tiles,
+# and NumPy's float32 matmul for the head on the number of rows), and
+# check_methods_subset_invariance asks for 1e-7. Which estimator and instruction
+# set trips it varies, so float32 skips that one check, float64 (whose rounding
+# is 1e-16) passes it, and test_float32_batching_changes_predictions_by_rounding_only
+# bounds the float32 difference.
+SUBSET_CHECK = "check_methods_subset_invariance"
 
 
 @parametrize_with_checks(
@@ -29,13 +33,29 @@ FLOAT32_SUBSET = {"check_methods_subset_invariance": "float32 sums depend on the
         LSTMClassifier(random_state=0),
         LSTMClassifier(random_state=0, dtype="float64"),
         LSTMRegressor(random_state=0, cell="gru", dtype="float64"),
-    ],
-    expected_failed_checks=lambda est: (
-        FLOAT32_SUBSET if est.dtype == "float32" and isinstance(est, LSTMClassifier) else {}
-    ),
+    ]
 )
 def test_scikit_learn_estimator_checks(estimator, check):
+    name = getattr(check, "func", check).__name__
+    if name == SUBSET_CHECK and estimator.dtype == "float32":
+        pytest.skip("float32: batching changes predictions at rounding level (see the test that bounds it)")
     check(estimator)
+
+
+@pytest.mark.parametrize("estimator_class", [LSTMRegressor, LSTMClassifier])
+def test_float32_batching_changes_predictions_by_rounding_only(estimator_class, isa):
+    """Predictions of rows taken one by one, in threes, and all together: equal to
+    a few float32 units of roundoff of values of size ~1 (eps = 1.2e-7), bound 1e-6
+    (measured: at most 1.2e-7)."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 8))
+    y = (X[:, 0] > 0).astype(int) if estimator_class is LSTMClassifier else X.sum(1)
+    est = estimator_class(hidden_size=16, epochs=3, random_state=0).fit(X, y)
+    method = est.predict_proba if estimator_class is LSTMClassifier else est.predict
+    whole = method(X)
+    for size in (1, 3, 7):
+        parts = np.concatenate([method(X[k : k + size]) for k in range(0, len(X), size)])
+        np.testing.assert_allclose(parts, whole, rtol=0, atol=1e-6)
 
 
 def majority_data(n=240, T=9, seed=0):

@@ -10,6 +10,8 @@ namespace lstmfast {
 
 using index_t = std::int64_t;
 
+class Interrupt;  // interrupt.h: a way out of a long call
+
 // T time steps, B batch rows, I input features, H hidden units.
 struct Dims {
   index_t T, B, I, H;
@@ -44,6 +46,7 @@ struct CellInputs {
   const T* x;     // (T, B, I)
   const T* w_ih;  // (G, I)
   const T* w_hh;  // (G, H)
+  Interrupt* interrupt = nullptr;  // asked between steps (Ctrl-C); nullptr: never stop
 };
 
 // Every cell's forward pass.

@@ -1,5 +1,7 @@
 #include "memory.h"
 
+#include "environment.h"
+
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -20,20 +22,6 @@ constexpr std::size_t kAlign = 64;
 // the OS is zeroed page by page on first touch, which cost ~10% of a large
 // training step. Smaller blocks come from malloc's own free lists anyway.
 constexpr std::size_t kCacheMin = std::size_t(1) << 20;
-
-std::size_t cache_limit() {
-  static const std::size_t limit = [] {
-    const char* s = std::getenv("LSTMFAST_SCRATCH_CACHE_MB");
-    long mb = 256;
-    if (s && *s) {
-      char* end = nullptr;
-      long v = std::strtol(s, &end, 10);
-      if (*end == '\0' && v >= 0) mb = v;
-    }
-    return std::size_t(mb) << 20;
-  }();
-  return limit;
-}
 
 // Each block starts with a header holding its usable size.
 struct Header {
@@ -85,6 +73,12 @@ void* take_cached(std::size_t bytes) {
 
 }  // namespace
 
+std::size_t scratch_cache_limit() {
+  // At most 1 TiB: larger is a typo, and MB << 20 must not overflow.
+  static const std::size_t limit = std::size_t(env_integer("LSTMFAST_SCRATCH_CACHE_MB", 0, 1L << 20, 256)) << 20;
+  return limit;
+}
+
 void* aligned_alloc_bytes(std::size_t count, std::size_t elem_size) {
   if (elem_size != 0 && count > (std::numeric_limits<std::size_t>::max() - 2 * kAlign) / elem_size)
     throw std::bad_alloc();
@@ -102,11 +96,11 @@ void aligned_free(void* p) noexcept {
   if (!p) return;
   void* raw = static_cast<char*>(p) - kAlign;
   const std::size_t bytes = size_of(raw);
-  if (bytes >= kCacheMin && bytes <= cache_limit()) {
+  if (bytes >= kCacheMin && bytes <= scratch_cache_limit()) {
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mutex);
     // Make room by dropping the oldest blocks.
-    while (!c.blocks.empty() && c.bytes + bytes > cache_limit()) {
+    while (!c.blocks.empty() && c.bytes + bytes > scratch_cache_limit()) {
       c.bytes -= size_of(c.blocks.front());
       std::free(c.blocks.front());
       c.blocks.erase(c.blocks.begin());

@@ -16,6 +16,9 @@ namespace lstmfast {
 void* aligned_alloc_bytes(std::size_t count, std::size_t elem_size);
 void aligned_free(void* p) noexcept;
 
+// LSTMFAST_SCRATCH_CACHE_MB in bytes (read once; std::invalid_argument if bad).
+std::size_t scratch_cache_limit();
+
 // Returns the cached blocks to the system.
 void release_cached_memory() noexcept;
 std::size_t cached_memory_bytes() noexcept;

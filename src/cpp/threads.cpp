@@ -1,5 +1,7 @@
 #include "threads.h"
 
+#include "environment.h"
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
@@ -31,14 +33,7 @@ namespace {
 constexpr int kSpinsBeforeYield = 2000;
 constexpr int kIdleSpins = 20000;
 
-int env_threads() {
-  const char* s = std::getenv("LSTMFAST_NUM_THREADS");
-  if (!s || !*s) return 0;
-  char* end = nullptr;
-  long v = std::strtol(s, &end, 10);
-  if (*end != '\0' || v < 1 || v > 1024) return 0;
-  return static_cast<int>(v);
-}
+int env_threads() { return static_cast<int>(env_integer("LSTMFAST_NUM_THREADS", 1, 1024, 0)); }
 
 std::atomic<int> g_threads{0};
 thread_local int t_cap = 0;

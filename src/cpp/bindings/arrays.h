@@ -37,6 +37,10 @@ const T* in(const py::array& a, const char* name, std::vector<index_t> shape) {
     throw py::value_error(std::string(name) + ": expected shape " + shape_str(shape) + ", got " + shape_str(got));
   if (!(a.flags() & py::array::c_style))
     throw py::value_error(std::string(name) + ": expected a C-contiguous array");
+  // A NumPy array can sit at any byte offset (a view into bytes, a record
+  // field); the kernels read whole elements, which must be aligned.
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    throw py::value_error(std::string(name) + ": expected an aligned array");
   return static_cast<const T*>(a.data());
 }
 
@@ -76,33 +80,47 @@ inline py::array read_only_view(const py::array& a, const py::object& owner) {
 }
 
 // Optional sequence lengths: None, or a C-contiguous int64 array (B,) with
-// every value in [0, T] (checked: the kernels index with them).
+// every value in [0, T] (0: a sequence with no step; its final state is its
+// initial state). Copied, then checked: the kernels index with them
+// while the GIL is released, when another Python thread could change the
+// caller's array (or a tape's, made writeable again).
 class Lengths {
  public:
   Lengths(const py::object& o, index_t T, index_t B) {
     if (o.is_none()) return;
     if (!py::isinstance<py::array>(o)) throw py::type_error("lengths: expected an int64 numpy array or None");
-    arr_ = py::reinterpret_borrow<py::array>(o);
-    const index_t* p = in<index_t>(arr_, "lengths", {B});
+    const index_t* p = in<index_t>(py::reinterpret_borrow<py::array>(o), "lengths", {B});
+    values_.assign(p, p + B);
     for (index_t b = 0; b < B; ++b)
-      if (p[b] < 0 || p[b] > T)
+      if (values_[b] < 0 || values_[b] > T)
         throw py::value_error("lengths: every length must be in [0, T] = [0, " + std::to_string(T) + "], got " +
-                              std::to_string(p[b]) + " at index " + std::to_string(b));
-    data_ = p;
+                              std::to_string(values_[b]) + " at index " + std::to_string(b));
+    given_ = true;
   }
-  const index_t* data() const { return data_; }
-  // A private copy for a tape (None stays None).
+  const index_t* data() const { return given_ ? values_.data() : nullptr; }
+  // A read-only copy for a tape (None stays None).
   py::object copy() const {
-    if (!data_) return py::none();
-    py::array c = arr_.attr("copy")();
+    if (!given_) return py::none();
+    py::array_t<index_t> c(static_cast<py::ssize_t>(values_.size()));
+    copy_n(c.mutable_data(), values_.data(), static_cast<index_t>(values_.size()));
     freeze(c);
     return std::move(c);
   }
 
  private:
-  py::array arr_;
-  const index_t* data_ = nullptr;
+  std::vector<index_t> values_;
+  bool given_ = false;
 };
+
+// Zeroes the rows past each sequence's end of a (T, B, cols) array: a tape's
+// private x (so that NaN or garbage padding in the caller's x cannot turn the
+// weight gradients' 0 * padding into NaN) and its gates (never written there).
+template <class T>
+void zero_padded_rows(T* a, index_t T_, index_t B, index_t cols, const index_t* lengths) {
+  if (!lengths) return;
+  for (index_t b = 0; b < B; ++b)
+    for (index_t t = lengths[b]; t < T_; ++t) std::memset(a + (t * B + b) * cols, 0, sizeof(T) * std::size_t(cols));
+}
 
 // b_ih + b_hh as the one bias of the input projection (empty if neither is
 // given); only the first hh_cols columns of b_hh go in (the GRU keeps the

@@ -41,6 +41,7 @@
 
 #include "../dispatch.h"
 #include "arrays.h"
+#include "signals.h"
 
 namespace lstmfast {
 namespace bind {
@@ -163,6 +164,8 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   a.h_n = arrays.final[0];
   a.clip = static_cast<T>(clip);
   const auto& k = typed<T>(active_kernels());
+  Signals signals;
+  a.interrupt = signals.interrupt();
   py::tuple result(S + 2);
   result[0] = y;
   for (std::size_t s = 0; s < S; ++s) result[s + 1] = final[s];
@@ -174,10 +177,12 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
       py::gil_scoped_release nogil;
       (k.*Cell::template forward<T>)(a);
     }
+    signals.raise_if_interrupted();
     result[S + 1] = py::none();
     return result;
   }
 
+  Cell::set(a, arrays, option);  // checks the cell's own arrays before the tape copies them
   TapeInputs<T> inputs(a.d, G);
   Tape<Cell> tape{a.d,         option.tape_copy(), pb_ih != nullptr, pb_hh != nullptr, inputs.x, inputs.w_ih,
                   inputs.w_hh, {},                 {},               len.copy(),       reverse,  clip,
@@ -200,8 +205,12 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   {
     py::gil_scoped_release nogil;
     inputs.fill(px, pw_ih, pw_hh);
+    zero_padded_rows(inputs.x_data, T_, B, I, len.data());
     (k.*Cell::template forward<T>)(a);
+    if (Cell::tape_gates > 0) zero_padded_rows(arrays.gates, T_, B, Cell::tape_gates * H, len.data());
+    if (clip > 0) zero_padded_rows(a.preact, T_, B, G, len.data());
   }
+  signals.raise_if_interrupted();
   for (py::array* arr : {&tape.x, &tape.w_ih, &tape.w_hh}) freeze(*arr);
   for (py::array& arr : tape.all) freeze(arr);
   if (Cell::tape_gates > 0) freeze(tape.gates);
@@ -251,10 +260,13 @@ py::dict backward(const Tape<Cell>& tape, const py::array& dy,
   Cell::set(a, arrays, tape.option);
   py::dict own;  // the gradients only this cell kind has
   Cell::add_gradients(a, tape.option, own);
+  Signals signals;
+  a.interrupt = signals.interrupt();
   {
     py::gil_scoped_release nogil;
     (typed<T>(active_kernels()).*Cell::template backward<T>)(a);
   }
+  signals.raise_if_interrupted();
   py::dict g;
   g["x"] = dx;
   for (std::size_t s = 0; s < S; ++s) g[Cell::parts[s].initial] = initial_grad[s];
@@ -351,6 +363,7 @@ void register_cell(py::module_& m) {
   tape.def_property_readonly("nbytes", [](const TapeT& t) {
     py::ssize_t n = t.x.nbytes() + t.w_ih.nbytes() + t.w_hh.nbytes();
     for (const py::array& a : t.all) n += a.nbytes();
+    if (t.clip > 0) n += t.preact.nbytes();
     return Cell::tape_gates > 0 ? n + t.gates.nbytes() : n;
   });
   tape.def("__repr__", [](const TapeT& t) {
@@ -358,6 +371,10 @@ void register_cell(py::module_& m) {
            " I=" + std::to_string(t.d.I) + " H=" + std::to_string(t.d.H) +
            " dtype=" + std::string(py::str(t.x.dtype())) + ">";
   });
+  // Tapes come only from forward: no __new__ (an instance made by it would
+  // hold no tape, and backward would read whatever its memory held).
+  // pybind11 makes forward's tapes without tp_new.
+  reinterpret_cast<PyTypeObject*>(tape.ptr())->tp_new = nullptr;
   using Parts = std::make_index_sequence<TapeT::S>;
   ForwardEntry<Cell, Parts, typename Cell::Positional, typename Cell::Keywords>::def(m);
   BackwardEntry<Cell, Parts>::def(m);

@@ -14,6 +14,9 @@ namespace lstmfast {
 namespace bind {
 namespace {
 
+// As LSTMFAST_NUM_THREADS: more is a typo, and would start that many threads.
+constexpr int kMaxThreads = 1024;
+
 std::string compiler() {
 #if defined(__clang__)
   return std::string("clang ") + __clang_version__;
@@ -65,9 +68,20 @@ void register_config(py::module_& m) {
   m.def("compiled_isas", &compiled_isas);
   m.def("usable_isas", &usable_isas);
   m.def("get_num_threads", &num_threads);
-  m.def("set_num_threads", &set_num_threads, py::arg("n"));
-  m.def("set_thread_cap", &set_thread_cap, py::arg("n"),
-        "Cap the threads of kernel calls made from the calling thread (0: no cap).");
+  m.def(
+      "set_num_threads",
+      [](int n) {
+        if (n < 1 || n > kMaxThreads) throw py::value_error("n: expected 1 <= n <= 1024, got " + std::to_string(n));
+        set_num_threads(n);
+      },
+      py::arg("n"));
+  m.def(
+      "set_thread_cap",
+      [](int n) {
+        if (n < 0 || n > kMaxThreads) throw py::value_error("n: expected 0 <= n <= 1024, got " + std::to_string(n));
+        set_thread_cap(n);
+      },
+      py::arg("n"), "Cap the threads of kernel calls made from the calling thread (0: no cap).");
   m.def("default_num_threads", &default_num_threads);
   m.def("compiler", &compiler);
   m.def("release_memory", &release_cached_memory, "Return the kernels' cached scratch memory to the system.");

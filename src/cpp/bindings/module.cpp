@@ -1,13 +1,16 @@
 // lstmfast._core: the compiled half of lstmfast. Private; the public API is
 // the Python package, which validates arguments before calling in here.
-#include "../dispatch.h"
+#include "../environment.h"
 #include "bindings.h"
+#include "signals.h"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "lstmfast's C++ kernels (private: use the lstmfast package)";
-  // Choose the instruction set now, so a bad LSTMFAST_ISA fails the import
-  // with its message rather than the first call.
-  lstmfast::active_kernels();
+  // Read the environment now (the instruction set, threads, scratch cache),
+  // so a bad LSTMFAST_* variable fails the import with its message rather
+  // than some later call.
+  lstmfast::check_environment();
+  lstmfast::bind::record_main_thread();
   lstmfast::bind::register_config(m);
   lstmfast::bind::register_lstm(m);
   lstmfast::bind::register_rnn(m);

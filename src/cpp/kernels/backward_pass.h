@@ -18,6 +18,8 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "../interrupt.h"
+#include "../interrupt.h"
 #include "epilogue.h"
 #include "plans.h"
 #include "weight_gradients.h"
@@ -31,9 +33,10 @@ namespace LSTMFAST_ISA {
 // dG in batch order (K columns, the recurrent product's rows; nullptr at the
 // last step), dg_step where step t puts its own. Then, for each block of
 // `initial`, initial.step(jb, dg_first, partial): the gradient reaching the
-// initial state comes from the first step's dG.
+// initial state comes from the first step's dG. `interrupt` is polled in each
+// step's last phase, before its barrier (interrupt.h); a stop skips the rest.
 template <class T, class Initial, class... Steps>
-void backward_steps(int nt, index_t T_, index_t B, index_t K, const Phase<Initial>& initial,
+void backward_steps(int nt, index_t T_, index_t B, index_t K, Interrupt* interrupt, const Phase<Initial>& initial,
                     const Phase<Steps>&... phases) {
   const index_t BK = B * K;
   Buffer<T> dg_steps(2 * BK);
@@ -41,15 +44,18 @@ void backward_steps(int nt, index_t T_, index_t B, index_t K, const Phase<Initia
   Buffer<T> partial(index_t(nt) * B * cols);
   auto body = [&](int tid, int n, Barrier& barrier) {
     T* my_partial = partial.get() + tid * B * cols;
-    auto run = [&](const auto& phase, index_t t, const T* dg_next, T* dg_step) {
+    auto run = [&](const auto& phase, index_t t, const T* dg_next, T* dg_step, bool last) {
       const index_t jb1 = share_begin(phase.blocks, tid + 1, n);
       for (index_t jb = share_begin(phase.blocks, tid, n); jb < jb1; ++jb) phase.step(t, jb, dg_next, dg_step, my_partial);
+      if (last && interrupt && tid == 0) interrupt->poll(T_ - 1 - t);
       barrier.wait();
     };
     for (index_t t = T_ - 1; t >= 0; --t) {
       const T* dg_next = t == T_ - 1 ? nullptr : dg_steps.get() + ((t + 1) % 2) * BK;
       T* dg_step = dg_steps.get() + (t % 2) * BK;
-      (run(phases, t, dg_next, dg_step), ...);
+      int phase = 0;
+      (run(phases, t, dg_next, dg_step, ++phase == int(sizeof...(Steps))), ...);
+      if (interrupt && interrupt->ends_after(T_ - 1 - t)) return;  // T_ - 1 - t: steps done
     }
     const index_t jb1 = share_begin(initial.blocks, tid + 1, n);
     for (index_t jb = share_begin(initial.blocks, tid, n); jb < jb1; ++jb)
@@ -142,7 +148,7 @@ void backward_pass(const BackwardArgs<T>& a, const Sequence& seq, Carried carrie
       recurrent_block<T, kGemmMR, NV>(B, dg_next ? G : 0, dg_next, G, wp.panel(jb), partial,
                                       units_epilogue<T, NV>(jb, H, unit));
     };
-    backward_steps<T>(wp.nt, seq.T, B, G, Phase{wp.blocks, wp.width, initial_state_step<T, NV>(a, seq, wp, G, carried)},
+    backward_steps<T>(wp.nt, seq.T, B, G, a.interrupt, Phase{wp.blocks, wp.width, initial_state_step<T, NV>(a, seq, wp, G, carried)},
                       Phase{wp.blocks, wp.width, step});
   });
 }

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 
+#include "../interrupt.h"
 #include "epilogue.h"
 #include "plans.h"
 
@@ -28,10 +29,11 @@ namespace LSTMFAST_ISA {
 // (one for most cells; the GRU that resets h<t-1> before its candidate's
 // product needs the reset gate of every unit first), each followed by a
 // barrier. h alternates between two (B, H) buffers in batch order (the
-// recurrent product's rows); the last one goes to h_n.
+// recurrent product's rows); the last one goes to h_n. `interrupt` is polled
+// in each step's last phase, before its barrier (interrupt.h).
 template <class T, class... Steps>
 void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int nt, const T* h0, T* h_n,
-                   const Phase<Steps>&... phases) {
+                   Interrupt* interrupt, const Phase<Steps>&... phases) {
   const index_t B = seq.B, BH = B * H;
   Buffer<T> h_state(2 * BH);
   copy(h_state.get(), h0, BH);
@@ -39,9 +41,10 @@ void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int n
   Buffer<T> partial(index_t(nt) * B * partial_cols);
   auto body = [&](int tid, int n, Barrier& barrier) {
     T* my_partial = partial.get() + tid * B * partial_cols;
-    auto run = [&](const auto& phase, index_t t, const T* h_prev, T* h_next) {
+    auto run = [&](const auto& phase, index_t t, const T* h_prev, T* h_next, bool last) {
       const index_t jb1 = share_begin(phase.blocks, tid + 1, n);
       for (index_t jb = share_begin(phase.blocks, tid, n); jb < jb1; ++jb) phase.step(t, jb, h_prev, h_next, my_partial);
+      if (last && interrupt && tid == 0) interrupt->poll(t);
       barrier.wait();
     };
     for (index_t t0 = 0; t0 < seq.T; t0 += xp.chunk()) {
@@ -51,7 +54,9 @@ void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int n
       for (index_t t = t0; t < t0 + steps; ++t) {
         const T* h_prev = h_state.get() + (t % 2) * BH;
         T* h_next = h_state.get() + ((t + 1) % 2) * BH;
-        (run(phases, t, h_prev, h_next), ...);
+        int phase = 0;
+        (run(phases, t, h_prev, h_next, ++phase == int(sizeof...(Steps))), ...);
+        if (interrupt && interrupt->ends_after(t)) return;
       }
     }
   };
@@ -138,13 +143,13 @@ void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into,
   const auto advance = row_update(a, seq, xp, cell);
   if constexpr (Gates > 1) {
     // A tile row holds the gates of W units, one vector each.
-    forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n, Phase{wp.blocks, wp.width, gate_tile_step<T, MR>(wp, B, advance)});
+    forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n, a.interrupt, Phase{wp.blocks, wp.width, gate_tile_step<T, MR>(wp, B, advance)});
   } else {
     // A tile row holds NV vectors of consecutive units.
     with_nv(wp.nv, [&](auto nv_c) {
       constexpr int NV = decltype(nv_c)::value;
       auto h_prev = [](const T* h) { return h; };
-      forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n,
+      forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n, a.interrupt,
                     Phase{wp.blocks, wp.width, unit_tile_step<T, MR, NV>(wp, B, h_prev, advance)});
     });
   }
@@ -183,7 +188,7 @@ void forward_pass_two_products(const ForwardArgs<T>& a, const Sequence& seq, T* 
   with_nv(wp_last.nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
     auto read_operand = [operand](const T*) -> const T* { return operand; };
-    forward_steps(seq, H, xp, nt, a.h0, a.h_n,
+    forward_steps(seq, H, xp, nt, a.h0, a.h_n, a.interrupt,
                   Phase{wp_first.blocks, wp_first.width, gate_tile_step<T, MR>(wp_first, B, gates)},
                   Phase{wp_last.blocks, wp_last.width, unit_tile_step<T, kGemmMR, NV>(wp_last, B, read_operand, advance)});
   });

@@ -15,12 +15,18 @@ constexpr double kStepFlopsPerThread = 2e5;
 // Inference projects the input this many rows (steps x batch) at a time, so
 // its scratch stays O(B H) however long the sequence.
 constexpr index_t kProjectionRows = 256;
+// Training projects straight into the tape, about this many FLOPs at a time:
+// enough for the GEMM to run at full speed, little enough that the time loop
+// (and a Ctrl-C check) starts within milliseconds and the tape's pages are
+// first touched chunk by chunk rather than all before the first step.
+constexpr double kTrainingProjectionFlops = 1e9;
 
-// x<t> W_ih^T + b, G columns, for the steps of one chunk at a time: the whole
-// sequence when `into` is given (training: straight into the gates array) or
-// when a chunk of steps is not a range of natural times (reverse with
-// lengths); else kProjectionRows rows at a time into scratch. W_ih is packed
-// once and reused by every chunk.
+// x<t> W_ih^T + b, G columns, for the steps of one chunk at a time: into
+// `into` when given (training: straight into the gates array), chunks of
+// about kTrainingProjectionFlops; else kProjectionRows rows at a time into
+// scratch; the whole sequence at once when a chunk of steps is not a range of
+// natural times (reverse with lengths). W_ih is packed once and reused by
+// every chunk. A row's numbers do not depend on the chunking.
 template <class T>
 class InputProjection {
  public:
@@ -29,7 +35,7 @@ class InputProjection {
       : seq_(seq),
         I_(I),
         G_(G),
-        chunk_(into || !seq.chunkable() ? seq.T : min_i(seq.T, max_i(1, kProjectionRows / seq.B))),
+        chunk_(!seq.chunkable() ? seq.T : min_i(seq.T, max_i(1, (into ? training_rows(I, G) : kProjectionRows) / seq.B))),
         scratch_(into ? 1 : chunk_ * seq.B * G),
         out_(into ? into : scratch_.get()),
         full_(into != nullptr),
@@ -42,14 +48,19 @@ class InputProjection {
 
   index_t chunk() const { return chunk_; }
 
+  static index_t training_rows(index_t I, index_t G) {
+    return static_cast<index_t>(kTrainingProjectionFlops / (2.0 * double(I) * double(G))) + 1;
+  }
+
   // This thread's share of the projection for steps [t0, t0 + steps); every
   // thread of the region calls it, then they meet at a barrier.
   void compute(index_t t0, index_t steps, int tid, int nt) {
-    first_ = seq_.first_time(t0, steps);
+    const index_t first = seq_.first_time(t0, steps);
+    if (tid == 0) first_ = first;  // one writer; the others read it after the barrier
     GemmArgs<T> g = args_;
     g.M = steps * seq_.B;
-    g.a = args_.a + first_ * seq_.B * I_;
-    g.c = out_ + (full_ ? first_ * seq_.B * G_ : 0);
+    g.a = args_.a + first * seq_.B * I_;
+    g.c = out_ + (full_ ? first * seq_.B * G_ : 0);
     gemm_part(g, plan_, tid, nt, pack_.a_for(tid), pack_.b_for(tid), w_packed_.get());
   }
 

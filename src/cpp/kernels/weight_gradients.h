@@ -1,6 +1,7 @@
 // The products after a backward time loop, over all T*B rows at once.
 #pragma once
 
+#include "../interrupt.h"
 #include "gemm.h"
 #include "sequence.h"
 #include "transpose.h"
@@ -16,6 +17,7 @@ namespace LSTMFAST_ISA {
 // is summed in the backward epilogues, while dG is in registers.)
 template <class T>
 void weight_gradients(const BackwardArgs<T>& a, const Sequence& seq, index_t G, const T* dg, const T* dg_h) {
+  if (a.interrupt && a.interrupt->stopped()) return;  // the caller raises: no use for the products
   const index_t TB = seq.T * seq.B, I = a.d.I, H = a.d.H;
   const T* h_prev_all = a.h_all + seq.previous_states_offset() * H;
   gemm(GemmArgs<T>{TB, I, G, dg, G, 1, a.w_ih, I, 1, a.dx, I, nullptr, a.accumulate_dx});
@@ -38,6 +40,7 @@ void weight_gradients(const BackwardArgs<T>& a, const Sequence& seq, index_t G, 
 template <class T>
 void weight_gradients_reset_first(const BackwardArgs<T>& a, const Sequence& seq, const T* dg, const T* operand,
                                   index_t ld) {
+  if (a.interrupt && a.interrupt->stopped()) return;  // the caller raises: no use for the products
   const index_t TB = seq.T * seq.B, I = a.d.I, H = a.d.H, G = 3 * H;
   const T* h_prev_all = a.h_all + seq.previous_states_offset() * H;
   gemm(GemmArgs<T>{TB, I, G, dg, G, 1, a.w_ih, I, 1, a.dx, I, nullptr, a.accumulate_dx});
