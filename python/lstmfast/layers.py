@@ -125,7 +125,9 @@ class Level:
 
     @property
     def hidden_size(self) -> int:
-        return int(self.weights[0][1].shape[1])
+        w_hh = self.weights[0][1]
+        assert w_hh is not None
+        return int(w_hh.shape[1])
 
     @property
     def directions(self) -> int:
@@ -134,6 +136,7 @@ class Level:
     def flops(self, T: int, B: int) -> float:
         """Matrix FLOPs of one direction's forward pass over T steps of B sequences."""
         w_ih, w_hh = self.weights[0][:2]
+        assert w_ih is not None and w_hh is not None
         return 2.0 * T * B * int(w_hh.shape[0]) * int(w_ih.shape[1] + w_hh.shape[1])
 
 
@@ -485,7 +488,7 @@ class _Recurrent:
             weights: list[Weights] = []
             for direction in range(self.directions):
                 names = parameter_names(layer, bool(direction))
-                keys = ("w_ih", "w_hh", "b_ih", "b_hh", "peepholes") if self.peepholes else ("w_ih", "w_hh", "b_ih", "b_hh")
+                keys = ("w_ih", "w_hh", "b_ih", "b_hh") + (("peepholes",) if self.peepholes else ())
                 weights.append(tuple(p.get(names[key]) for key in keys))
             reverse = tuple(bool(d) != self.go_backwards for d in range(self.directions))
             out.append(Level(self.cell, tuple(weights), reverse, self._options()))
