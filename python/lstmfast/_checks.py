@@ -92,12 +92,21 @@ def real(
     interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected {what} in {interval}, got {type(value).__name__} {value!r}")
-    number = float(value)
+    number = _as_float(name, value, f"{what} in {interval}")
     above = number > low if low_open else number >= low
     below = number < high if high_open else number <= high
     if not (math.isfinite(number) and above and below):
         raise ValueError(f"{name}: expected {what} in {interval}, got {number}")
     return number
+
+
+def _as_float(name: str, value: Any, what: str) -> float:
+    """``float(value)`` of a real number; an int beyond the float range (10**400)
+    raises the caller's ``ValueError`` rather than Python's OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name}: expected {what}, got an int beyond the float range") from None
 
 
 def positive_real(name: str, value: Any, *, allow_zero: bool = False, what: str = "") -> float:
@@ -108,7 +117,7 @@ def positive_real(name: str, value: Any, *, allow_zero: bool = False, what: str 
         raise TypeError(
             f"{name}: expected {what.replace('a finite number', 'a number')}, got {type(value).__name__} {value!r}"
         )
-    number = float(value)
+    number = _as_float(name, value, what)
     if not (math.isfinite(number) and (number >= 0 if allow_zero else number > 0)):
         raise ValueError(f"{name}: expected {what}, got {number}")
     return number

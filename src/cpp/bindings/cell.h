@@ -66,16 +66,33 @@ struct CellDefaults {
   static void add_gradients(Args&, const Option&, py::dict&) {}
 };
 
+// "int 1": a value's type and repr, for the messages.
+inline std::string described(const py::handle& o) {
+  return std::string(py::str(py::type::of(o).attr("__name__"))) + " " + std::string(py::repr(o));
+}
+
 // clip: None (0, no clipping) or a finite Python float or int > 0 (the
 // Python layer converts other numbers).
 inline double clip_of(const py::object& clip) {
   if (clip.is_none()) return 0.0;
   if (PyBool_Check(clip.ptr()) || !(PyFloat_Check(clip.ptr()) || PyLong_Check(clip.ptr())))
-    throw py::type_error("clip: expected None or a number > 0, got " + std::string(py::str(py::type::of(clip))));
-  const double c = py::float_(clip);
+    throw py::type_error("clip: expected None or a number > 0, got " + described(clip));
+  const double c = PyFloat_AsDouble(clip.ptr());
+  if (c == -1.0 && PyErr_Occurred()) {  // an int beyond the float range (10**400)
+    PyErr_Clear();
+    throw py::value_error("clip: expected None or a finite number > 0, got an int beyond the float range");
+  }
   if (!(c > 0.0 && c <= std::numeric_limits<double>::max()))
     throw py::value_error("clip: expected None or a finite number > 0, got " + std::string(py::str(clip)));
   return c;
+}
+
+// A cell's own flag (the LSTM's input_forget, the GRU's reset_after): True or
+// False only. pybind11's bool would also take None, 0 or 1 (or a float) and
+// silently pick a formulation; the Python layer converts NumPy's bools.
+inline bool flag_of(const py::object& value, const char* name) {
+  if (!PyBool_Check(value.ptr())) throw py::type_error(std::string(name) + ": expected a bool, got " + described(value));
+  return value.ptr() == Py_True;
 }
 
 // What training keeps for backward: private copies (the caller may change

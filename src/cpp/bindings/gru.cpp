@@ -12,15 +12,15 @@ namespace {
 
 struct GruOption {
   bool reset_after;
-  static GruOption parse(bool reset_after) { return {reset_after}; }
+  static GruOption parse(const py::object& reset_after) { return {flag_of(reset_after, "reset_after")}; }
   GruOption tape_copy() const { return *this; }
 };
 
 // reset_after=True: PyTorch's GRU; False: ONNX's linear_before_reset=0.
 struct ResetAfter {
   static constexpr const char* name = "reset_after";
-  using Python = bool;
-  static bool default_value() { return true; }
+  using Python = py::object;  // checked by flag_of
+  static py::object default_value() { return py::bool_(true); }
   static py::object get(const GruOption& o) { return py::bool_(o.reset_after); }
 };
 

@@ -11,7 +11,9 @@ struct LstmOption {
   py::object peepholes;  // None or an array, checked per dtype by Lstm::set
   bool input_forget;
 
-  static LstmOption parse(const py::object& peepholes, bool input_forget) { return {peepholes, input_forget}; }
+  static LstmOption parse(const py::object& peepholes, const py::object& input_forget) {
+    return {peepholes, flag_of(input_forget, "input_forget")};
+  }
   // A tape's private, read-only copy of the peepholes.
   LstmOption tape_copy() const {
     if (!py::isinstance<py::array>(peepholes)) return *this;
@@ -36,8 +38,8 @@ struct Peepholes {
 // input_forget=False: f = 1 - i.
 struct InputForget {
   static constexpr const char* name = "input_forget";
-  using Python = bool;
-  static bool default_value() { return false; }
+  using Python = py::object;  // checked by flag_of
+  static py::object default_value() { return py::bool_(false); }
   static py::object get(const LstmOption& o) { return py::bool_(o.input_forget); }
 };
 

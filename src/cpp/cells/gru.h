@@ -91,8 +91,8 @@ void gru_forward_reset_before(const GruForwardArgs<T>& a) {
   const Sequence seq(a.d, a.steps);
   const bool training = a.h_all != nullptr;
   // The weight gradients read the tape's r ⊙ h<t-1> at padded positions too
-  // (times zero gradients): they must hold numbers.
-  if (training && seq.lengths) fill_zero(a.gates, seq.T * B * 4 * H);
+  // (times zero gradients): the bindings zero the tape's gates there after
+  // this call (bindings/cell.h), as they zero its x.
   // From the first product to the second: r ⊙ h<t-1>, the operand of W_hn,
   // and z.
   Buffer<T> operand(B * H), update(B * H);
