@@ -197,13 +197,14 @@ def test_all_sequences_empty_with_no_steps():
 
 
 # ----------------------------------------------------------------- ONNX's equations
-
-onnx_cases = pytest.importorskip("onnx.backend.test.case.node.lstm", reason="the onnx package's NumPy helpers")
+# (each test skips without onnx, not the module: the finite differences above need
+# no onnx, and tests/test_core_onnx_options.py imports their helpers)
 
 
 def test_lstm_peepholes_equal_onnx_numpy_helper():
     """ONNX's LSTMHelper (its operator tests' NumPy LSTM, with peepholes P in the order
     i, o, f) against the reference, through convert.from_onnx."""
+    onnx_cases = pytest.importorskip("onnx.backend.test.case.node.lstm", reason="the onnx package's NumPy helpers")
     from lstmfast import convert
 
     rng = np.random.default_rng(11)
@@ -224,7 +225,9 @@ def test_lstm_peepholes_equal_onnx_numpy_helper():
 
 @pytest.mark.parametrize("linear_before_reset", [0, 1])
 def test_gru_both_resets_equal_onnx_numpy_helper(linear_before_reset):
-    from onnx.backend.test.case.node.gru import GRUHelper
+    GRUHelper = pytest.importorskip(
+        "onnx.backend.test.case.node.gru", reason="the onnx package's NumPy helpers"
+    ).GRUHelper
 
     from lstmfast import convert
 

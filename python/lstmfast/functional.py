@@ -19,6 +19,7 @@ problem (~8 us for T=64, H=32), so well-formed calls skip them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -78,16 +79,18 @@ def _forward(
     training: bool,
     lengths: Any,
     reverse: Any,
-    options: dict[str, Any],
+    options: Mapping[str, Any],
 ) -> Any:
     """Call ``kernel`` directly; if it refuses the arguments, check and convert
     them (or raise the descriptive error) and call it again. ``options``: the
-    cell's keyword options (:attr:`cells.Cell.options`)."""
-    # The kernels would read any truthy value as a flag: plain bools only, else
-    # the checks below name the problem, in their order.
-    if type(reverse) is bool and all(type(options[name]) is bool for name, _ in cell.flags):
+    cell's keyword options (:attr:`cells.Cell.options`), or :data:`_PLAIN` when
+    they are all at their defaults, so that a plain call passes no keywords (and
+    costs what it cost before the options). The compiled module takes only plain
+    option values (True or False, a Python number as ``clip``, an array of the
+    call's dtype and shape as ``peepholes``) and refuses the rest, checked below."""
+    if type(reverse) is bool:  # else the checks below name the problem, in their order
         try:
-            return kernel(x, *weights, *state, *positional, bool(training), lengths, reverse, **_set(cell, options))
+            return kernel(x, *weights, *state, *positional, bool(training), lengths, reverse, **options)
         except (TypeError, ValueError):
             pass  # not plain C-contiguous arrays of one dtype and the right shapes
     if cell.nonlinearities:
@@ -95,18 +98,14 @@ def _forward(
     a = check_cell_args(cell, x, *weights, *state)
     lengths = check_lengths(lengths, a.T, a.B, empty_allowed=True)
     reverse = check_reverse(reverse)
-    options = _set(cell, check_cell_options(cell, a.H, a.dtype, **options))
+    options = check_cell_options(cell, a.H, a.dtype, **options)
     checked_state = (a.h0, a.c0)[: len(cell.states)]
     return kernel(
         a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, *checked_state, *positional, bool(training), lengths, reverse, **options
     )
 
 
-def _set(cell: cells.Cell, options: dict[str, Any]) -> dict[str, Any]:
-    """The options not at their defaults: a plain call passes none (keyword
-    arguments cost the compiled module's argument parsing a little)."""
-    defaults = {"peepholes": None, "clip": None, **dict(cell.flags)}
-    return {name: value for name, value in options.items() if value is not defaults[name]}
+_PLAIN: Mapping[str, Any] = {}  # the options of a call that sets none (never changed; a dict is the quickest **)
 
 
 def _backward(
@@ -164,7 +163,8 @@ def lstm_forward(
     y : (T, B, H), every h<t>;  h_n, c_n : (B, H), the final state;
     tape : LSTMTape if ``training`` else None.
     """
-    options = {"peepholes": peepholes, "input_forget": input_forget, "clip": clip}
+    plain = peepholes is None and input_forget is False and clip is None
+    options = _PLAIN if plain else {"peepholes": peepholes, "input_forget": input_forget, "clip": clip}
     out: tuple[Array, Array, Array, LSTMTape | None] = _forward(
         cells.LSTM, _core.lstm_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0, c0), (), training, lengths, reverse, options
     )
@@ -231,7 +231,7 @@ def rnn_forward(
         training,
         lengths,
         reverse,
-        {"clip": clip},
+        _PLAIN if clip is None else {"clip": clip},
     )
     return out
 
@@ -294,7 +294,7 @@ def gru_forward(
         training,
         lengths,
         reverse,
-        {"reset_after": reset_after, "clip": clip},
+        _PLAIN if reset_after is True and clip is None else {"reset_after": reset_after, "clip": clip},
     )
     return out
 
