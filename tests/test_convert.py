@@ -380,7 +380,8 @@ def test_errors():
 
     with raises(
         ValueError,
-        "params: expected keys ('w_ih', 'w_hh', 'b_ih', 'b_hh') (biases optional); missing ['w_hh'], unknown ['bias']",
+        "params: expected keys ('w_ih', 'w_hh', 'b_ih', 'b_hh', 'peepholes') (biases and peepholes optional); "
+        "missing ['w_hh'], unknown ['bias']",
     ):
         convert.to_keras({"w_ih": p["w_ih"], "bias": p["b_ih"]})
     with raises(TypeError, "params: expected a dict, or a list of two"):

@@ -227,11 +227,9 @@ def test_bad_states_lengths_and_steps():
         layer(x, (np.zeros((2, 2, 4), np.float32), good))
     with pytest.raises(TypeError, match="state: expected None or a pair"):
         layer(x, good)
-    with pytest.raises(ValueError, match=r"lengths: every length must be in \[1, T\] = \[1, 5\], got 6"):
+    with pytest.raises(ValueError, match=r"lengths: every length must be in \[0, T\] = \[0, 5\], got 6"):
         layer(x, lengths=[6, 2])
-    with pytest.raises(ValueError, match=r"lengths: every length must be in \[1, T\] = \[1, 5\], got 0"):
-        layer(x, lengths=[0, 2])
-    with pytest.raises(ValueError, match=r"lengths: every length must be in \[1, T\] = \[1, 5\], got -1"):
+    with pytest.raises(ValueError, match=r"lengths: every length must be in \[0, T\] = \[0, 5\], got -1"):
         layer(x, lengths=[-1, 2])
     with pytest.raises(ValueError, match="x: expected 3 input features"):
         layer(np.zeros((5, 2, 4), np.float32))

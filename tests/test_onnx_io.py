@@ -209,11 +209,12 @@ def node_model(tmp_path, op="LSTM", gates=4, inputs_=None, weights_as_inputs=Fal
 @pytest.mark.parametrize(
     "op, gates, attributes, message",
     [
-        ("LSTM", 4, {"clip": 1.0}, "attribute clip=1.0 is not supported"),
-        ("LSTM", 4, {"input_forget": 1}, "attribute input_forget=1 is not supported"),
+        ("LSTM", 4, {"clip": -1.0}, "attribute clip: expected None or a finite number > 0, got -1.0"),
+        ("LSTM", 4, {"input_forget": 2}, "attribute input_forget=2 is not 0 or 1"),
         ("LSTM", 4, {"activations": ["Sigmoid", "Tanh", "Relu"]}, "activations ['Sigmoid', 'Tanh', 'Relu'] are not"),
-        ("GRU", 3, {"linear_before_reset": 0}, "linear_before_reset=0"),
-        ("GRU", 3, {}, "linear_before_reset=0"),  # the ONNX default
+        ("LSTM", 4, {"activation_beta": [0.5]}, "attribute activation_beta=[0.5] is not supported"),
+        ("GRU", 3, {"linear_before_reset": 3}, "attribute linear_before_reset=3 is not 0 or 1"),
+        ("GRU", 3, {"activations": ["HardSigmoid", "Tanh"]}, "activations ['HardSigmoid', 'Tanh'] are not supported"),
         ("RNN", 1, {"activations": ["Sigmoid"]}, "activations ['Sigmoid'] are not supported (Tanh or Relu"),
         ("RNN", 1, {"activations": ["Tanh", "Relu"], "direction": "bidirectional"}, "the same for both directions"),
         ("RNN", 1, {"activation_alpha": [0.5]}, "attribute activation_alpha=[0.5] is not supported"),
@@ -226,10 +227,7 @@ def test_load_refuses_what_the_kernels_do_not_compute(tmp_path, op, gates, attri
     assert f"{op} node 'the_node'" in str(info.value)
 
 
-def test_load_refuses_peepholes_computed_weights_and_constant_initial_states(tmp_path):
-    peepholes = node_model(tmp_path, inputs_=["x", "W", "R", "B", "", "", "", "P"], extra={"P": np.ones((1, 6))})
-    with pytest.raises(ValueError, match=r"LSTM node 'the_node': peepholes \(input P\) are not supported"):
-        lonnx.load(peepholes)
+def test_load_refuses_computed_weights_and_constant_initial_states(tmp_path):
     with pytest.raises(ValueError, match="input W .'W'. is neither an initializer nor a Constant"):
         lonnx.load(node_model(tmp_path, weights_as_inputs=True))
     h0 = node_model(tmp_path, inputs_=["x", "W", "R", "B", "", "h0"], extra={"h0": np.full((1, B, 2), 0.5)})

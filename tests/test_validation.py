@@ -423,8 +423,13 @@ def test_lengths_with_empty_batch_or_empty_time():
         check_lengths([1], T, 0)
     with raises(ValueError, "lengths: every length must be in [1, T], but T = x.shape[0] = 0"):
         check_lengths([1, 1, 1], 0, B)
-    with raises(ValueError, "pass lengths=None"):
-        ref.lstm_forward(**lstm_args(x=np.zeros((0, B, I))), lengths=[0, 0, 0])
+    # the recurrent functions accept empty sequences, so T = 0 with lengths 0 too
+    np.testing.assert_array_equal(check_lengths([0, 0, 0], 0, B, empty_allowed=True), [0, 0, 0])
+    with raises(ValueError, "lengths: every length must be in [0, T] = [0, 0], got 1 at index 2"):
+        check_lengths([0, 0, 1], 0, B, empty_allowed=True)
+    for impl in (ref, lstmfast):
+        y, h_n, _, _ = impl.lstm_forward(**lstm_args(x=np.zeros((0, B, I))), lengths=[0, 0, 0])
+        assert y.shape == (0, B, H) and not h_n.any()
 
 
 def test_check_reverse():
@@ -443,8 +448,10 @@ def test_forward_functions_check_lengths_and_reverse(cell, impl):
         "rnn": (impl.rnn_forward, rnn_args),
         "gru": (impl.gru_forward, gru_args),
     }[cell]
-    with raises(ValueError, "lengths: every length must be in [1, T] = [1, 5], got 6 at index 2"):
+    with raises(ValueError, "lengths: every length must be in [0, T] = [0, 5], got 6 at index 2"):
         fwd(**args(), lengths=[5, 1, 6])
+    with raises(ValueError, "lengths: every length must be in [0, T] = [0, 5], got -1 at index 0"):
+        fwd(**args(), lengths=[-1, 1, 2])
     with raises(ValueError, "lengths: expected shape (B,) = (3,), got (2,)"):
         fwd(**args(), lengths=[5, 1])
     with raises(TypeError, "lengths: expected an integer array, got dtype float64"):
@@ -455,6 +462,6 @@ def test_forward_functions_check_lengths_and_reverse(cell, impl):
         fwd(**args(), lengths=[1, 2, 3], reverse="True")
     # the arrays are checked first, then lengths, then reverse
     with raises(ValueError, "h0: expected shape (B, H)"):
-        fwd(**args(h0=np.zeros((B + 1, H))), lengths=[0, 0, 0], reverse=1)
+        fwd(**args(h0=np.zeros((B + 1, H))), lengths=[0, 0, 9], reverse=1)
     with raises(ValueError, "lengths:"):
-        fwd(**args(), lengths=[0, 0, 0], reverse=1)
+        fwd(**args(), lengths=[0, 0, 9], reverse=1)

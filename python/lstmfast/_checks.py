@@ -92,12 +92,21 @@ def real(
     interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected {what} in {interval}, got {type(value).__name__} {value!r}")
-    number = float(value)
+    number = _as_float(name, value, f"{what} in {interval}")
     above = number > low if low_open else number >= low
     below = number < high if high_open else number <= high
     if not (math.isfinite(number) and above and below):
         raise ValueError(f"{name}: expected {what} in {interval}, got {number}")
     return number
+
+
+def _as_float(name: str, value: Any, what: str) -> float:
+    """``float(value)`` of a real number; an int beyond the float range (10**400)
+    raises the caller's ``ValueError`` rather than Python's OverflowError."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name}: expected {what}, got an int beyond the float range") from None
 
 
 def positive_real(name: str, value: Any, *, allow_zero: bool = False, what: str = "") -> float:
@@ -108,7 +117,7 @@ def positive_real(name: str, value: Any, *, allow_zero: bool = False, what: str 
         raise TypeError(
             f"{name}: expected {what.replace('a finite number', 'a number')}, got {type(value).__name__} {value!r}"
         )
-    number = float(value)
+    number = _as_float(name, value, what)
     if not (math.isfinite(number) and (number >= 0 if allow_zero else number > 0)):
         raise ValueError(f"{name}: expected {what}, got {number}")
     return number
@@ -439,7 +448,52 @@ def check_nonlinearity(value: Any) -> str:
     return choice("nonlinearity", value, cells.RNN.nonlinearities)
 
 
-def check_lengths(lengths: Any, T: int, B: int) -> Array | None:
+def check_clip(clip: Any) -> float | None:
+    """None (no clipping) or the bound of ONNX's ``clip``: a finite number > 0 that
+    the gates' pre-activations are clipped to, [-clip, clip]."""
+    if clip is None:
+        return None
+    return positive_real("clip", clip, what="None or a finite number > 0")
+
+
+def check_peepholes(peepholes: Any, H: int, dtype: np.dtype[Any]) -> Array | None:
+    """None, or the LSTM's peephole weights: (3*H,), blocks p_i, p_f, p_o (the input,
+    forget and output gates' weights on the cell state), in the call's dtype."""
+    if peepholes is None:
+        return None
+    (arr,) = as_float_arrays(peepholes=peepholes)
+    assert arr is not None
+    if arr.dtype != dtype:
+        raise TypeError(
+            f"peepholes: dtype {arr.dtype} does not match x's dtype {dtype}; all arrays of one call must share a dtype"
+        )
+    check_shape("peepholes", arr, "(3*H,)", (3 * H,))
+    return np.require(arr, requirements=("C", "A"))
+
+
+def check_cell_options(cell: cells.Cell, H: int, dtype: np.dtype[Any], **options: Any) -> dict[str, Any]:
+    """The keyword options of ``cell``'s forward (:attr:`cells.Cell.options`), checked
+    in that order: ``peepholes`` (:func:`check_peepholes`), the cell's flags (bools),
+    ``clip`` (:func:`check_clip`). An option the cell does not have is a ``TypeError``,
+    as for any function."""
+    unknown = sorted(set(options) - set(cell.options))
+    if unknown:
+        raise TypeError(f"{cell.name}_forward: unexpected option(s) {unknown}; its options are {list(cell.options)}")
+    checked: dict[str, Any] = {}
+    for name in cell.options:
+        if name not in options:
+            continue
+        value = options[name]
+        if name == "peepholes":
+            checked[name] = check_peepholes(value, H, dtype)
+        elif name == "clip":
+            checked[name] = check_clip(value)
+        else:
+            checked[name] = flag(name, value)
+    return checked
+
+
+def check_lengths(lengths: Any, T: int, B: int, *, empty_allowed: bool = False) -> Array | None:
     """Check the per-sequence lengths of a right-padded batch.
 
     Parameters
@@ -450,6 +504,11 @@ def check_lengths(lengths: Any, T: int, B: int) -> Array | None:
         None means every sequence has length T.
     T, B : int
         ``x.shape[0]`` and ``x.shape[1]``.
+    empty_allowed : bool
+        Accept sequences of length 0 (the recurrent functions and layers do: such a
+        sequence's outputs are 0 and its final state is its initial state). Callers
+        that need a last step of every sequence (a model's ``output="last"``) leave
+        it False.
 
     Returns
     -------
@@ -463,8 +522,9 @@ def check_lengths(lengths: Any, T: int, B: int) -> Array | None:
         whole values, and bools are refused. An empty ``lengths`` (B = 0) is
         accepted whatever its dtype, since ``np.asarray([])`` is float64.
     ValueError
-        Not convertible, shape other than (B,), or a length outside [1, T]
-        (every length is invalid when T = 0 and B > 0).
+        Not convertible, shape other than (B,), or a length outside [1, T] ([0, T]
+        with ``empty_allowed``; every length is invalid when T = 0 and B > 0 unless
+        empty sequences are allowed).
     """
     if lengths is None:
         return None
@@ -477,17 +537,18 @@ def check_lengths(lengths: Any, T: int, B: int) -> Array | None:
     check_shape("lengths", arr, "(B,)", (B,))
     if B == 0:
         return np.zeros(0, dtype=np.int64)
-    if T == 0:
+    low = 0 if empty_allowed else 1
+    if T == 0 and not empty_allowed:
         raise ValueError(
             "lengths: every length must be in [1, T], but T = x.shape[0] = 0: an "
             "empty batch of sequences has no valid lengths (pass lengths=None)"
         )
-    bad = np.flatnonzero((arr < 1) | (arr > T))
+    bad = np.flatnonzero((arr < low) | (arr > T))
     if bad.size:
         listed = ", ".join(f"{arr[k]} at index {k}" for k in bad[:_MAX_LISTED])
         more = f" ({bad.size} invalid in all)" if bad.size > _MAX_LISTED else ""
-        raise ValueError(f"lengths: every length must be in [1, T] = [1, {T}], got {listed}{more}")
-    return arr.astype(np.int64)  # always a copy: values in [1, T] fit
+        raise ValueError(f"lengths: every length must be in [{low}, T] = [{low}, {T}], got {listed}{more}")
+    return arr.astype(np.int64)  # always a copy: values in [0, T] fit
 
 
 def check_reverse(reverse: Any) -> bool:

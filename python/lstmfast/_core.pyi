@@ -25,6 +25,9 @@ class _Tape:
     def reverse(self) -> bool: ...
     @property
     def nbytes(self) -> int: ...
+    @property
+    def clip(self) -> float | None:
+        """ONNX's clip of the pre-activations, or None."""
 
 class LSTMTape(_Tape):
     @property
@@ -33,11 +36,18 @@ class LSTMTape(_Tape):
     @property
     def gates(self) -> _Array:
         """(T, B, 4H), read-only: the activated gates i, f, g, o."""
+    @property
+    def peepholes(self) -> _Array | None:
+        """(3H,), read-only: the peephole weights p_i, p_f, p_o, or None."""
+    @property
+    def input_forget(self) -> bool: ...
 
 class GRUTape(_Tape):
     @property
     def gates(self) -> _Array:
-        """(T, B, 4H), read-only: r, z, n and hn = h<t-1> W_hn^T + b_hn."""
+        """(T, B, 4H), read-only: r, z, n and hn = h<t-1> W_hn^T + b_hn (reset_after=False: r * h<t-1>)."""
+    @property
+    def reset_after(self) -> bool: ...
 
 class RNNTape(_Tape):
     @property
@@ -54,6 +64,9 @@ def lstm_forward(
     training: bool,
     lengths: _Array | None = None,
     reverse: bool = False,
+    clip: float | None = None,
+    peepholes: _Array | None = None,
+    input_forget: bool = False,
 ) -> tuple[_Array, _Array, _Array, LSTMTape | None]: ...
 def lstm_backward(tape: LSTMTape, dy: _Array, dh_n: _Array | None, dc_n: _Array | None) -> _Grads: ...
 def gru_forward(
@@ -66,6 +79,8 @@ def gru_forward(
     training: bool,
     lengths: _Array | None = None,
     reverse: bool = False,
+    clip: float | None = None,
+    reset_after: bool = True,
 ) -> tuple[_Array, _Array, GRUTape | None]: ...
 def gru_backward(tape: GRUTape, dy: _Array, dh_n: _Array | None) -> _Grads: ...
 def rnn_forward(
@@ -79,6 +94,7 @@ def rnn_forward(
     training: bool,
     lengths: _Array | None = None,
     reverse: bool = False,
+    clip: float | None = None,
 ) -> tuple[_Array, _Array, RNNTape | None]: ...
 def rnn_backward(tape: RNNTape, dy: _Array, dh_n: _Array | None) -> _Grads: ...
 def matmul(a: _Array, b: _Array) -> _Array:

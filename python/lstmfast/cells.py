@@ -11,8 +11,9 @@ comparing cell names::
     cell.reference.forward                    # lstmfast.reference.gru_forward
 
 ``forward`` and ``backward`` give every cell the same call shape: the weights
-as a tuple ``(w_ih, w_hh, b_ih, b_hh)`` and the state as a tuple of its parts
-(h for the GRU and RNN, (h, c) for the LSTM), each part an array or None.
+as a tuple ``(w_ih, w_hh, b_ih, b_hh)`` (an LSTM with peepholes adds them as a
+fifth) and the state as a tuple of its parts (h for the GRU and RNN, (h, c) for
+the LSTM), each part an array or None.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 __all__ = ["CELLS", "GRU", "LSTM", "RNN", "Cell", "Functions", "get"]
 
 Array = np.ndarray[Any, Any]
-Weights = tuple[Array, Array, Optional[Array], Optional[Array]]  # w_ih, w_hh, b_ih, b_hh
+Weights = tuple[Optional[Array], ...]  # w_ih, w_hh, b_ih, b_hh [, the LSTM's peepholes]
 State = tuple[Optional[Array], ...]  # one entry per state part
 Grads = dict[str, Optional[Array]]
 
@@ -72,6 +73,13 @@ class Cell:
         The parts of the state carried from step to step ("h", and "c" for the LSTM).
     nonlinearities : tuple of str
         The choices of the ``nonlinearity`` option; empty if the cell has none.
+    peephole_gates : tuple of str
+        The gates that can read the cell state through peephole weights (ONNX's P),
+        in the order of their blocks in ``peepholes``; empty if the cell has none.
+    flags : tuple of (str, bool)
+        The cell's own boolean options and their defaults: the LSTM's
+        ``input_forget`` (coupled input and forget gates), the GRU's ``reset_after``
+        (where the reset gate acts). Every cell also takes ONNX's ``clip``.
     """
 
     name: str
@@ -79,6 +87,13 @@ class Cell:
     gate_names: tuple[str, ...]
     states: tuple[str, ...]
     nonlinearities: tuple[str, ...] = field(default=())
+    peephole_gates: tuple[str, ...] = field(default=())
+    flags: tuple[tuple[str, bool], ...] = field(default=())
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The keyword options of ``{name}_forward`` after ``reverse``, in order."""
+        return (("peepholes",) if self.peephole_gates else ()) + tuple(name for name, _ in self.flags) + ("clip",)
 
     @property
     def gates(self) -> int:
@@ -117,11 +132,15 @@ class Cell:
         implementation: Functions | None = None,
     ) -> tuple[Array, State, Any]:
         """``y, final_state, tape`` of ``{name}_forward`` (the fast path unless
-        ``implementation`` says otherwise); ``options`` e.g. the RNN's nonlinearity."""
+        ``implementation`` says otherwise); ``options`` its keyword options (the RNN's
+        nonlinearity, :attr:`options`)."""
         functions = implementation or self.fast
         initial = state if state is not None else (None,) * len(self.states)
+        options = dict(options or {})
+        if len(weights) > 4:
+            options["peepholes"] = weights[4]
         out = functions.forward(
-            x, *weights, *initial, training=training, lengths=lengths, reverse=reverse, **(options or {})
+            x, *weights[:4], *initial, training=training, lengths=lengths, reverse=reverse, **options
         )
         return out[0], tuple(out[1:-1]), out[-1]
 
@@ -139,8 +158,15 @@ class Cell:
         return f"<cell {self.name}: gates {', '.join(self.gate_names)}; state {', '.join(self.states)}>"
 
 
-LSTM = Cell("lstm", "LSTM", gate_names=("i", "f", "g", "o"), states=("h", "c"))
-GRU = Cell("gru", "GRU", gate_names=("r", "z", "n"), states=("h",))
+LSTM = Cell(
+    "lstm",
+    "LSTM",
+    gate_names=("i", "f", "g", "o"),
+    states=("h", "c"),
+    peephole_gates=("i", "f", "o"),
+    flags=(("input_forget", False),),
+)
+GRU = Cell("gru", "GRU", gate_names=("r", "z", "n"), states=("h",), flags=(("reset_after", True),))
 RNN = Cell("rnn", "RNN", gate_names=("h",), states=("h",), nonlinearities=("tanh", "relu"))
 
 #: Every cell kind by name.

@@ -10,7 +10,9 @@ The common currency is a ``params`` dict with the keys ``"w_ih"``, ``"w_hh"``,
 * RNN: ``w_ih`` (H, I), ``w_hh`` (H, H), ``b_ih`` and ``b_hh`` (H,).
 
 The PyTorch functions serve all three cells: the cell is read from the shapes
-(``w_hh`` is (G*H, H) with G = 4, 3 or 1) unless ``cell=`` names it.
+(``w_hh`` is (G*H, H) with G = 4, 3 or 1) unless ``cell=`` names it. An LSTM with
+peepholes has a fifth key, ``"peepholes"`` (3H,) = p_i, p_f, p_o; only ONNX's LSTM has
+them too, so the other converters refuse such params.
 
 Every converter returns new arrays (never views of its input) with the input's dtype.
 
@@ -31,8 +33,9 @@ Conventions with a single bias (Keras, the course) get ``b_ih = bias`` and ``b_h
 on the way in, and ``b_ih + b_hh`` on the way out. The equations are the same in all
 conventions only with the standard nonlinearities: σ for the gates, tanh for the
 candidate and the output (Keras: ``activation="tanh", recurrent_activation="sigmoid"``,
-the default since Keras 2.3; ONNX: default activations, no peepholes ``P``, no ``clip``,
-``input_forget=0``, one direction). The course dicts' output head ``Wy``, ``by`` is
+the default since Keras 2.3; ONNX: default activations; its peepholes ``P`` (i, o, f)
+are ``params["peepholes"]`` (i, f, o), and ``clip``, ``input_forget`` are layer options,
+not weights). The course dicts' output head ``Wy``, ``by`` is
 not part of the recurrence: use it with :func:`lstmfast.losses.dense_forward` as
 ``w = Wy``, ``b = by[:, 0]``.
 
@@ -51,11 +54,13 @@ gate order     r, z, n             z, r, h
 Both keep the two biases apart and apply the reset gate after the recurrent
 product, and both mix with the update gate as h = z * h_prev + (1 - z) * n, so
 the conversion is exact both ways. ``reset_after=True`` is Keras' default in
-TensorFlow 2 and Keras 3; the other variant, ``reset_after=False`` (the default of
+TensorFlow 2 and Keras 3. The other variant, ``reset_after=False`` (the default of
 TensorFlow 1's tf.keras: reset gate applied to h before the product, one bias (3H,)),
-computes a different function and is refused. Keras must also use
-``activation="tanh"`` and ``recurrent_activation="sigmoid"`` (again the defaults in
-TensorFlow 2 and Keras 3; TensorFlow 1 defaulted to ``hard_sigmoid``).
+is lstmfast's ``GRU(reset_after=False)``: convert with ``from_keras_gru(w,
+reset_after=False)`` (``b_ih`` = the bias, ``b_hh`` = 0) and ``to_keras_gru(params,
+reset_after=False)`` (bias = ``b_ih + b_hh``, which that GRU only ever adds). Keras
+must also use ``activation="tanh"`` and ``recurrent_activation="sigmoid"`` (again the
+defaults in TensorFlow 2 and Keras 3; TensorFlow 1 defaulted to ``hard_sigmoid``).
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ from typing import Any
 import numpy as np
 
 from . import cells
-from ._checks import as_float_arrays, check_shape, check_weights, integer, present
+from ._checks import as_float_arrays, check_shape, check_weights, flag, integer, present
 from .layers import parameter_names
 
 __all__ = [
@@ -87,12 +92,15 @@ __all__ = [
 ]
 
 PARAM_KEYS = ("w_ih", "w_hh", "b_ih", "b_hh")
+_KEYS = (*PARAM_KEYS, "peepholes")  # an LSTM's params may have peepholes
 COURSE_LSTM_GATES = ("Wi", "Wf", "Wc", "Wo")  # our block order i, f, g, o
 # ONNX stacks an LSTM's gates as i, o, f, c and a GRU's as z, r, h: block k of ONNX's
 # rows is our block _ONNX_ORDER[cell][k]; block k of ours is ONNX's block
 # _OURS_FROM_ONNX[cell][k].
 _ONNX_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2), "rnn": (0,)}
 _OURS_FROM_ONNX = {"lstm": (0, 2, 3, 1), "gru": (1, 0, 2), "rnn": (0,)}
+# ONNX's peepholes P are p_i, p_o, p_f; ours p_i, p_f, p_o: swapping the last two goes either way.
+_ONNX_PEEPHOLE_ORDER = (0, 2, 1)
 # Keras' GRU stacks z, r, h; ours r, z, n. Swapping the first two blocks goes either way.
 # (Read from Keras 3's GRUCell, keras/src/layers/rnn/gru.py in keras-team/keras: build()
 # makes kernel (input_dim, 3*units), recurrent_kernel (units, 3*units) and, with
@@ -131,20 +139,38 @@ def _check_params(params: Any, kind: cells.Cell | None = None, cell: str | None 
     """Validate a ``params`` dict; returns (w_ih, w_hh, b_ih, b_hh, I, H).
 
     ``kind`` the cell record; None takes it from ``cell`` (see :func:`_cell_of`:
-    read from the shape of w_hh when ``cell`` is None too).
+    read from the shape of w_hh when ``cell`` is None too). Peepholes are checked
+    too (:func:`_peepholes`), and refused here: the callers convert to conventions
+    without them.
     """
+    w_ih, w_hh, b_ih, b_hh, peepholes, I, H = _check_params_with_peepholes(params, kind, cell)
+    if peepholes is not None:
+        raise ValueError(
+            "params: has peepholes, which this convention does not have (only ONNX's LSTM does: use to_onnx)"
+        )
+    return w_ih, w_hh, b_ih, b_hh, I, H
+
+
+def _check_params_with_peepholes(params: Any, kind: cells.Cell | None, cell: str | None) -> tuple[Any, ...]:
+    """:func:`_check_params`, returning the peepholes too: (w_ih, w_hh, b_ih, b_hh, peepholes, I, H)."""
     if not isinstance(params, Mapping):
-        raise TypeError(f"params: expected a dict with keys {PARAM_KEYS}, got {type(params).__name__}")
-    unknown = sorted(set(params) - set(PARAM_KEYS))
+        raise TypeError(f"params: expected a dict with keys {_KEYS}, got {type(params).__name__}")
+    unknown = sorted(set(params) - set(_KEYS))
     missing = [k for k in ("w_ih", "w_hh") if k not in params]
     if unknown or missing:
-        raise ValueError(f"params: expected keys {PARAM_KEYS} (biases optional); missing {missing}, unknown {unknown}")
-    w_ih, w_hh, b_ih, b_hh = as_float_arrays(**{k: params.get(k) for k in PARAM_KEYS})
+        raise ValueError(
+            f"params: expected keys {_KEYS} (biases and peepholes optional); missing {missing}, unknown {unknown}"
+        )
+    w_ih, w_hh, b_ih, b_hh, peepholes = as_float_arrays(**{k: params.get(k) for k in _KEYS})
     w_ih, w_hh = present("w_ih", w_ih), present("w_hh", w_hh)
     if kind is None:
         kind = _cell_of(cell, w_hh)
     I, H = check_weights(w_ih, w_hh, b_ih, b_hh, cell=kind)
-    return w_ih, w_hh, b_ih, b_hh, I, H
+    if peepholes is not None:
+        if not kind.peephole_gates:
+            raise ValueError(f"peepholes: only an LSTM has them, not a {kind.title}")
+        check_shape("peepholes", peepholes, "(3*H,)", (len(kind.peephole_gates) * H,))
+    return w_ih, w_hh, b_ih, b_hh, peepholes, I, H
 
 
 def _reorder(a: np.ndarray, order: Sequence[int]) -> np.ndarray:
@@ -163,9 +189,17 @@ def _summed_bias(b_ih: np.ndarray | None, b_hh: np.ndarray | None) -> np.ndarray
 
 
 def _params(
-    w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray | None, b_hh: np.ndarray | None
+    w_ih: np.ndarray,
+    w_hh: np.ndarray,
+    b_ih: np.ndarray | None,
+    b_hh: np.ndarray | None,
+    peepholes: np.ndarray | None = None,
 ) -> dict[str, np.ndarray | None]:
-    return {"w_ih": _copy(w_ih), "w_hh": _copy(w_hh), "b_ih": _copy(b_ih), "b_hh": _copy(b_hh)}
+    """A ``params`` dict of copies; "peepholes" only if there are any."""
+    params = {"w_ih": _copy(w_ih), "w_hh": _copy(w_hh), "b_ih": _copy(b_ih), "b_hh": _copy(b_hh)}
+    if peepholes is not None:
+        params["peepholes"] = _copy(peepholes)
+    return params
 
 
 # --------------------------------------------------------------------------- PyTorch
@@ -309,25 +343,33 @@ def from_keras(weights: Any) -> dict[str, np.ndarray | None]:
     return _params(kernel.T, recurrent.T, bias, b_hh)
 
 
-def to_keras_gru(params: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
-    """Keras ``GRU(reset_after=True)`` weights (gate order z, r, h, transposed).
+def to_keras_gru(params: Mapping[str, Any], reset_after: bool = True) -> dict[str, np.ndarray | None]:
+    """Keras ``GRU`` weights (gate order z, r, h, transposed).
 
     Parameters
     ----------
     params : dict
         GRU ``params``: ``w_ih`` (3H, I), ``w_hh`` (3H, H), ``b_ih``, ``b_hh`` (3H,).
+    reset_after : bool
+        The Keras layer's ``reset_after``, which must be the lstmfast layer's too
+        (``GRU(reset_after=...)``): the two compute different functions.
 
     Returns
     -------
     dict
-        ``kernel`` (I, 3H), ``recurrent_kernel`` (H, 3H) and ``bias`` (2, 3H) =
-        [input bias; recurrent bias] (a missing half is zeros; None without biases).
-        For ``layer.set_weights`` pass ``[kernel, recurrent_kernel, bias]`` (omit bias
-        if ``use_bias=False``).
+        ``kernel`` (I, 3H), ``recurrent_kernel`` (H, 3H) and ``bias``: with
+        ``reset_after``, (2, 3H) = [input bias; recurrent bias] (a missing half is
+        zeros); without, (3H,) = b_ih + b_hh (they are simply added then); None
+        without biases. For ``layer.set_weights`` pass ``[kernel, recurrent_kernel,
+        bias]`` (omit bias if ``use_bias=False``).
     """
     w_ih, w_hh, b_ih, b_hh, _, _ = _check_params(params, cells.GRU)
+    reset_after = flag("reset_after", reset_after)
     bias = None
-    if b_ih is not None or b_hh is not None:
+    if not reset_after:
+        summed = _summed_bias(b_ih, b_hh)
+        bias = None if summed is None else _reorder(summed, _KERAS_GRU_ORDER)
+    elif b_ih is not None or b_hh is not None:
         zeros = np.zeros(w_hh.shape[0], dtype=w_hh.dtype)
         halves = [zeros if b is None else _reorder(b, _KERAS_GRU_ORDER) for b in (b_ih, b_hh)]
         bias = np.stack(halves)
@@ -338,34 +380,47 @@ def to_keras_gru(params: Mapping[str, Any]) -> dict[str, np.ndarray | None]:
     }
 
 
-def from_keras_gru(weights: Any) -> dict[str, np.ndarray | None]:
-    """``params`` from Keras ``GRU(reset_after=True)`` weights.
+def from_keras_gru(weights: Any, reset_after: bool = True) -> dict[str, np.ndarray | None]:
+    """``params`` from Keras ``GRU`` weights.
 
     Parameters
     ----------
     weights : dict or sequence
         ``{"kernel", "recurrent_kernel", "bias"}`` or ``layer.get_weights()``, i.e.
-        ``[kernel (I, 3H), recurrent_kernel (H, 3H)]`` plus ``bias (2, 3H)`` if the
-        layer has one.
+        ``[kernel (I, 3H), recurrent_kernel (H, 3H)]`` plus the bias if the layer has
+        one: (2, 3H) with ``reset_after=True``, (3H,) with ``reset_after=False``.
+    reset_after : bool
+        The Keras layer's ``reset_after``; build the lstmfast layer with the same
+        (``GRU(..., reset_after=False)``), since the two compute different functions.
 
     Returns
     -------
     dict
-        GRU ``params``: ``b_ih = bias[0]``, ``b_hh = bias[1]`` (None without bias).
-        Exact: ``to_keras_gru(from_keras_gru(w))`` gives ``w`` back.
+        GRU ``params``: ``b_ih = bias[0]``, ``b_hh = bias[1]`` (``reset_after=False``:
+        ``b_ih = bias``, ``b_hh`` zeros; None without bias). Exact:
+        ``to_keras_gru(from_keras_gru(w, r), r)`` gives ``w`` back.
     """
     kernel, recurrent, bias, H = _keras_weights(weights, cells.GRU)
+    reset_after = flag("reset_after", reset_after)
     b_ih = b_hh = None
     if bias is not None:
-        if bias.shape == (3 * H,):
+        if reset_after and bias.shape == (3 * H,):
             raise ValueError(
-                f"bias: shape {bias.shape} is that of a Keras GRU with "
-                f"reset_after=False, which computes a different function (the reset "
-                f"gate before the recurrent product); only reset_after=True, bias "
-                f"(2, 3*H) = {(2, 3 * H)}, converts"
+                f"bias: shape {bias.shape} is that of a Keras GRU with reset_after=False (the reset gate "
+                f"before the recurrent product, one bias); pass reset_after=False and build the layer "
+                f"with GRU(..., reset_after=False), or give the bias (2, 3*H) = {(2, 3 * H)} of reset_after=True"
             )
-        check_shape("bias", bias, "(2, 3*H)", (2, 3 * H))
-        b_ih, b_hh = (_reorder(half, _KERAS_GRU_ORDER) for half in bias)
+        if not reset_after and bias.shape == (2, 3 * H):
+            raise ValueError(
+                f"bias: shape {bias.shape} is that of a Keras GRU with reset_after=True (two biases); "
+                f"pass reset_after=True, or give the bias (3*H,) = {(3 * H,)} of reset_after=False"
+            )
+        if reset_after:
+            check_shape("bias", bias, "(2, 3*H)", (2, 3 * H))
+            b_ih, b_hh = (_reorder(half, _KERAS_GRU_ORDER) for half in bias)
+        else:
+            check_shape("bias", bias, "(3*H,)", (3 * H,))
+            b_ih, b_hh = _reorder(bias, _KERAS_GRU_ORDER), np.zeros_like(bias)
     return _params(_reorder(kernel.T, _KERAS_GRU_ORDER), _reorder(recurrent.T, _KERAS_GRU_ORDER), b_ih, b_hh)
 
 
@@ -392,13 +447,13 @@ def from_keras_rnn(weights: Any) -> dict[str, np.ndarray | None]:
 def to_onnx(
     params: Mapping[str, Any] | Sequence[Mapping[str, Any]], cell: str | None = None
 ) -> dict[str, np.ndarray | None]:
-    """Inputs ``W``, ``R``, ``B`` of an ONNX ``LSTM``, ``GRU`` or ``RNN`` node.
+    """Inputs ``W``, ``R``, ``B`` and ``P`` of an ONNX ``LSTM``, ``GRU`` or ``RNN`` node.
 
     Parameters
     ----------
     params : dict, or a list of two dicts
-        One direction's ``params``, or ``[forward, reverse]`` for a node with
-        ``direction="bidirectional"``.
+        One direction's ``params`` (an LSTM's may have ``peepholes``), or ``[forward,
+        reverse]`` for a node with ``direction="bidirectional"``.
     cell : {"lstm", "gru", "rnn"} or None
         None: read from the shapes.
 
@@ -407,16 +462,22 @@ def to_onnx(
     dict
         ``W`` (D, G, I), ``R`` (D, G, H), ``B`` (D, 2G) = [Wb, Rb] (a missing bias half
         is zeros; ``B`` is None if there is no bias at all), with ONNX's gate orders:
-        LSTM i, o, f, c; GRU z, r, h (for ``linear_before_reset=1``, PyTorch's GRU).
+        LSTM i, o, f, c; GRU z, r, h; and, if there are peepholes, ``P`` (D, 3H) =
+        the LSTM's p_i, p_o, p_f (zeros for a direction without). The GRU's
+        W, R, B are the same for both of ONNX's ``linear_before_reset`` (set that
+        attribute to ``0`` for a layer with ``reset_after=False``).
     """
     directions = list(params) if isinstance(params, Sequence) and not isinstance(params, Mapping) else [params]
     if not 1 <= len(directions) <= 2 or not all(isinstance(d, Mapping) for d in directions):
-        raise TypeError("params: expected a dict, or a list of two (forward, reverse), of w_ih, w_hh, b_ih, b_hh")
+        raise TypeError(
+            "params: expected a dict, or a list of two (forward, reverse), of w_ih, w_hh, b_ih, b_hh (, peepholes)"
+        )
     W: list[np.ndarray] = []
     R: list[np.ndarray] = []
     B: list[np.ndarray | None] = []
+    P: list[np.ndarray | None] = []
     for p in directions:
-        w_ih, w_hh, b_ih, b_hh, _, H = _check_params(p, cell=cell)
+        w_ih, w_hh, b_ih, b_hh, peepholes, _, H = _check_params_with_peepholes(p, None, cell)
         kind = _cell_of(cell, w_hh)
         order = _ONNX_ORDER[kind.name]
         W.append(_reorder(w_ih, order))
@@ -426,14 +487,18 @@ def to_onnx(
             B.append(None)
         else:
             B.append(np.concatenate([zeros if b is None else _reorder(b, order) for b in (b_ih, b_hh)]))
+        P.append(None if peepholes is None else _reorder(peepholes, _ONNX_PEEPHOLE_ORDER))
     bias = None
     if any(b is not None for b in B):  # a direction without biases gets zeros
         bias = np.stack([np.zeros(2 * W[0].shape[0], W[0].dtype) if b is None else b for b in B])
-    return {"W": np.stack(W), "R": np.stack(R), "B": bias}
+    onnx_inputs = {"W": np.stack(W), "R": np.stack(R), "B": bias}
+    if any(p is not None for p in P):  # a direction without peepholes gets zeros
+        onnx_inputs["P"] = np.stack([np.zeros(3 * R[0].shape[2], W[0].dtype) if p is None else p for p in P])
+    return onnx_inputs
 
 
 def from_onnx(
-    W: Any, R: Any, B: Any = None, *, direction: int = 0, cell: str | None = None
+    W: Any, R: Any, B: Any = None, P: Any = None, *, direction: int = 0, cell: str | None = None
 ) -> dict[str, np.ndarray | None]:
     """``params`` of one direction of an ONNX ``LSTM``, ``GRU`` or ``RNN`` node.
 
@@ -442,13 +507,17 @@ def from_onnx(
     W : array_like, (D, G, I); R : array_like, (D, G, H); B : array_like (D, 2G) or None
         The node's inputs (G = 4H, 3H or H); [Wb, Rb] in ``B`` become ``b_ih``,
         ``b_hh``. None gives no biases.
+    P : array_like (D, 3H) or None
+        An LSTM node's peepholes p_i, p_o, p_f; they become ``peepholes`` (p_i, p_f,
+        p_o). None gives none.
     direction : int
         0 (forward) or, for a bidirectional node, 1 (reverse).
     cell : {"lstm", "gru", "rnn"} or None
-        None: read from the shapes. A GRU's weights convert exactly only for
-        ``linear_before_reset=1`` (PyTorch's GRU); see :mod:`lstmfast.onnx`.
+        None: read from the shapes. A GRU's weights mean the same for both of ONNX's
+        ``linear_before_reset``; build the layer with ``reset_after=False`` for
+        ``linear_before_reset=0`` (see :mod:`lstmfast.onnx`).
     """
-    W, R, B = as_float_arrays(W=W, R=R, B=B)
+    W, R, B, P = as_float_arrays(W=W, R=R, B=B, P=P)
     W, R = present("W", W), present("R", R)
     for name, a in (("W", W), ("R", R)):
         if a.ndim != 3 or a.shape[0] not in (1, 2) or a.shape[2] < 1:
@@ -467,7 +536,13 @@ def from_onnx(
     if B is not None:
         check_shape("B", B, f"(D, 2*{g})", (D, 2 * kind.gates * H))
         b_ih, b_hh = (_reorder(half, order) for half in np.split(B[d], 2))
-    return _params(_reorder(W[d], order), _reorder(R[d], order), b_ih, b_hh)
+    peepholes = None
+    if P is not None:
+        if not kind.peephole_gates:
+            raise ValueError(f"P: only an LSTM node has peepholes, not a {kind.title}")
+        check_shape("P", P, "(D, 3*H)", (D, 3 * H))
+        peepholes = _reorder(P[d], _ONNX_PEEPHOLE_ORDER)
+    return _params(_reorder(W[d], order), _reorder(R[d], order), b_ih, b_hh, peepholes)
 
 
 # --------------------------------------------------------------------------- course

@@ -19,12 +19,22 @@ problem (~8 us for T=64, H=32), so well-formed calls skip them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 import numpy as np
 
 from . import _core, cells
-from ._checks import check_cell_args, check_grad, check_lengths, check_nonlinearity, check_reverse, check_tape, present
+from ._checks import (
+    check_cell_args,
+    check_cell_options,
+    check_grad,
+    check_lengths,
+    check_nonlinearity,
+    check_reverse,
+    check_tape,
+    present,
+)
 
 __all__ = [
     "GRUTape",
@@ -46,12 +56,17 @@ Array = np.ndarray[Any, Any]
 Grads = dict[str, Optional[Array]]
 
 _STEPS_DOC = """lengths : array_like of int (B,) or None
-        Right-padded batches: sequence b has ``lengths[b]`` real steps (1 to T,
+        Right-padded batches: sequence b has ``lengths[b]`` real steps (0 to T,
         any order). Past its end its outputs are 0 and its state is frozen, so
-        the final state is the state after its last real step.
+        the final state is the state after its last real step (the initial
+        state for a sequence of length 0).
     reverse : bool
         Run each sequence backwards within its own length (the reverse half of
         a bidirectional layer); ``y`` stays in natural time order."""
+
+_CLIP_DOC = """clip : float or None
+        ONNX's ``clip``: every gate's pre-activation is clipped to [-clip, clip]
+        before its nonlinearity (its gradient is 0 where clipped)."""
 
 
 def _forward(
@@ -60,25 +75,37 @@ def _forward(
     x: Any,
     weights: tuple[Any, ...],
     state: tuple[Any, ...],
-    options: tuple[Any, ...],
+    positional: tuple[Any, ...],
     training: bool,
     lengths: Any,
     reverse: Any,
+    options: Mapping[str, Any],
 ) -> Any:
     """Call ``kernel`` directly; if it refuses the arguments, check and convert
-    them (or raise the descriptive error) and call it again."""
+    them (or raise the descriptive error) and call it again. ``options``: the
+    cell's keyword options (:attr:`cells.Cell.options`), or :data:`_PLAIN` when
+    they are all at their defaults, so that a plain call passes no keywords (and
+    costs what it cost before the options). The compiled module takes only plain
+    option values (True or False, a Python number as ``clip``, an array of the
+    call's dtype and shape as ``peepholes``) and refuses the rest, checked below."""
     if type(reverse) is bool:  # else the checks below name the problem, in their order
         try:
-            return kernel(x, *weights, *state, *options, bool(training), lengths, reverse)
+            return kernel(x, *weights, *state, *positional, bool(training), lengths, reverse, **options)
         except (TypeError, ValueError):
             pass  # not plain C-contiguous arrays of one dtype and the right shapes
     if cell.nonlinearities:
-        check_nonlinearity(options[0])
+        check_nonlinearity(positional[0])
     a = check_cell_args(cell, x, *weights, *state)
-    lengths = check_lengths(lengths, a.T, a.B)
+    lengths = check_lengths(lengths, a.T, a.B, empty_allowed=True)
     reverse = check_reverse(reverse)
+    options = check_cell_options(cell, a.H, a.dtype, **options)
     checked_state = (a.h0, a.c0)[: len(cell.states)]
-    return kernel(a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, *checked_state, *options, bool(training), lengths, reverse)
+    return kernel(
+        a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, *checked_state, *positional, bool(training), lengths, reverse, **options
+    )
+
+
+_PLAIN: Mapping[str, Any] = {}  # the options of a call that sets none (never changed; a dict is the quickest **)
 
 
 def _backward(
@@ -108,6 +135,9 @@ def lstm_forward(
     training: bool = False,
     lengths: Any = None,
     reverse: bool = False,
+    peepholes: Any = None,
+    input_forget: bool = False,
+    clip: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMTape | None]:
     """LSTM over a whole sequence.
 
@@ -121,14 +151,22 @@ def lstm_forward(
     training : bool
         Keep what :func:`lstm_backward` needs (see :class:`LSTMTape`).
     {steps}
+    peepholes : array_like (3H,) or None
+        ONNX's peephole weights p_i, p_f, p_o (this order): z_i and z_f add
+        p ⊙ c<t-1>, z_o adds p_o ⊙ c<t>.
+    input_forget : bool
+        ONNX's coupled gates: f = 1 - i (the forget gate's weights are unused).
+    {clip}
 
     Returns
     -------
     y : (T, B, H), every h<t>;  h_n, c_n : (B, H), the final state;
     tape : LSTMTape if ``training`` else None.
     """
+    plain = peepholes is None and input_forget is False and clip is None
+    options = _PLAIN if plain else {"peepholes": peepholes, "input_forget": input_forget, "clip": clip}
     out: tuple[Array, Array, Array, LSTMTape | None] = _forward(
-        cells.LSTM, _core.lstm_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0, c0), (), training, lengths, reverse
+        cells.LSTM, _core.lstm_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0, c0), (), training, lengths, reverse, options
     )
     return out
 
@@ -147,7 +185,8 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
     Returns
     -------
     dict with keys "x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh" (the bias
-    entries are None where forward had no bias), in the forward dtype.
+    entries are None where forward had no bias) and, if forward had peepholes,
+    "peepholes"; in the forward dtype.
     """
     return _backward(cells.LSTM, _core.lstm_backward, LSTMTape, tape, dy, (dh_n, dc_n))
 
@@ -164,6 +203,7 @@ def rnn_forward(
     training: bool = False,
     lengths: Any = None,
     reverse: bool = False,
+    clip: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, RNNTape | None]:
     """Vanilla RNN over a whole sequence: h<t> = act(x<t> w_ih^T + b_ih + h<t-1> w_hh^T + b_hh).
 
@@ -175,13 +215,23 @@ def rnn_forward(
     training : bool
         Keep what :func:`rnn_backward` needs (see :class:`RNNTape`).
     {steps}
+    {clip}
 
     Returns
     -------
     y : (T, B, H); h_n : (B, H); tape : RNNTape if ``training`` else None.
     """
     out: tuple[Array, Array, RNNTape | None] = _forward(
-        cells.RNN, _core.rnn_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0,), (nonlinearity,), training, lengths, reverse
+        cells.RNN,
+        _core.rnn_forward,
+        x,
+        (w_ih, w_hh, b_ih, b_hh),
+        (h0,),
+        (nonlinearity,),
+        training,
+        lengths,
+        reverse,
+        _PLAIN if clip is None else {"clip": clip},
     )
     return out
 
@@ -206,11 +256,18 @@ def gru_forward(
     training: bool = False,
     lengths: Any = None,
     reverse: bool = False,
+    reset_after: bool = True,
+    clip: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, GRUTape | None]:
     """GRU over a whole sequence, in PyTorch's formulation (gate rows r, z, n)::
 
         r = σ(x W_ir^T + b_ir + h W_hr^T + b_hr),  z = σ(x W_iz^T + b_iz + h W_hz^T + b_hz)
         n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn)),  h' = (1 - z) ⊙ n + z ⊙ h
+
+    or, with ``reset_after=False``, the reset gate before the product (Cho et al.
+    2014, Keras' ``reset_after=False``, ONNX's ``linear_before_reset=0``)::
+
+        n = tanh(x W_in^T + b_in + (r ⊙ h) W_hn^T + b_hn)
 
     Parameters
     ----------
@@ -219,13 +276,25 @@ def gru_forward(
     training : bool
         Keep what :func:`gru_backward` needs (see :class:`GRUTape`).
     {steps}
+    reset_after : bool
+        Where the reset gate acts (above); True is PyTorch's GRU.
+    {clip}
 
     Returns
     -------
     y : (T, B, H); h_n : (B, H); tape : GRUTape if ``training`` else None.
     """
     out: tuple[Array, Array, GRUTape | None] = _forward(
-        cells.GRU, _core.gru_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0,), (), training, lengths, reverse
+        cells.GRU,
+        _core.gru_forward,
+        x,
+        (w_ih, w_hh, b_ih, b_hh),
+        (h0,),
+        (),
+        training,
+        lengths,
+        reverse,
+        _PLAIN if reset_after is True and clip is None else {"reset_after": reset_after, "clip": clip},
     )
     return out
 
@@ -240,5 +309,5 @@ def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> Grads:
 
 
 for _f in (lstm_forward, rnn_forward, gru_forward):
-    _f.__doc__ = (_f.__doc__ or "").replace("{steps}", _STEPS_DOC)
+    _f.__doc__ = (_f.__doc__ or "").replace("{steps}", _STEPS_DOC).replace("{clip}", _CLIP_DOC)
 del _f

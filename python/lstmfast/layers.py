@@ -61,13 +61,15 @@ _WEIGHT_KEYS = ("w_ih", "w_hh", "b_ih", "b_hh")
 
 def parameter_names(layer: int, reverse: bool = False) -> dict[str, str]:
     """PyTorch's names of one layer's (and direction's) parameters, keyed like the
-    functional gradients: ``{"w_ih": "weight_ih_l0", ..., "b_hh": "bias_hh_l0"}``."""
+    functional gradients: ``{"w_ih": "weight_ih_l0", ..., "b_hh": "bias_hh_l0"}``;
+    and, for an LSTM with peepholes (which PyTorch lacks), ``"peepholes_l0"``."""
     suffix = f"_l{layer}" + ("_reverse" if reverse else "")
     return {
         "w_ih": "weight_ih" + suffix,
         "w_hh": "weight_hh" + suffix,
         "b_ih": "bias_ih" + suffix,
         "b_hh": "bias_hh" + suffix,
+        "peepholes": "peepholes" + suffix,
     }
 
 
@@ -77,10 +79,12 @@ def parameter_shapes(
     hidden_size: int | Sequence[int],
     directions: int = 1,
     bias: bool = True,
+    peepholes: bool = False,
 ) -> dict[str, tuple[int, ...]]:
     """PyTorch's name and the shape of every parameter of stacked layers, in
     order, without allocating them: layer k reads ``input_sizes[k]`` features and
-    has ``hidden_size`` (or ``hidden_size[k]``) units per direction.
+    has ``hidden_size`` (or ``hidden_size[k]``) units per direction (and, with
+    ``peepholes``, a peephole vector per layer and direction).
 
     ``ValueError`` if they would hold more than :data:`MAX_PARAMETERS` numbers
     (almost certainly a typo, and better a clear error than an attempt to
@@ -95,6 +99,8 @@ def parameter_shapes(
             shapes.update({names["w_ih"]: (G, inputs), names["w_hh"]: (G, H)})
             if bias:
                 shapes.update({names["b_ih"]: (G,), names["b_hh"]: (G,)})
+            if peepholes:
+                shapes[names["peepholes"]] = (len(cell.peephole_gates) * H,)
     count = sum(math.prod(shape) for shape in shapes.values())
     if count > MAX_PARAMETERS:
         raise ValueError(
@@ -113,13 +119,15 @@ class Level:
     """One layer of a stack: a cell kind and the weights of each of its directions."""
 
     cell: cells.Cell
-    weights: tuple[Weights, ...]  # per direction, forward first
+    weights: tuple[Weights, ...]  # per direction, forward first (with the LSTM's peepholes if it has them)
     reverse: tuple[bool, ...]  # per direction: runs backwards through each sequence
-    options: Mapping[str, Any]  # extra arguments of the cell's forward (the RNN's nonlinearity)
+    options: Mapping[str, Any]  # extra arguments of the cell's forward (nonlinearity, cell.options)
 
     @property
     def hidden_size(self) -> int:
-        return int(self.weights[0][1].shape[1])
+        w_hh = self.weights[0][1]
+        assert w_hh is not None
+        return int(w_hh.shape[1])
 
     @property
     def directions(self) -> int:
@@ -128,6 +136,7 @@ class Level:
     def flops(self, T: int, B: int) -> float:
         """Matrix FLOPs of one direction's forward pass over T steps of B sequences."""
         w_ih, w_hh = self.weights[0][:2]
+        assert w_ih is not None and w_hh is not None
         return 2.0 * T * B * int(w_hh.shape[0]) * int(w_ih.shape[1] + w_hh.shape[1])
 
 
@@ -295,7 +304,7 @@ def stack_backward(
         results = _run_directions(calls, 0.0 if reference else 2 * level.flops(T, B))
         d_in = None
         for grads, dinitial in results:
-            weights[k].append({key: grads[key] for key in _WEIGHT_KEYS})
+            weights[k].append({key: grads[key] for key in (*_WEIGHT_KEYS, "peepholes") if key in grads})
             initial[k].append(dinitial)
             d_in = grads["x"] if d_in is None else d_in + grads["x"]
         assert d_in is not None
@@ -334,6 +343,11 @@ class _Recurrent:
     refused (as PyTorch refuses ``proj_size`` for its GRU)."""
 
     cell: ClassVar[cells.Cell]
+    # The options from ONNX (class-level defaults: layers pickled before them load).
+    peepholes: bool = False
+    input_forget: bool | None = None
+    reset_after: bool | None = None
+    clip: float | None = None
 
     def __init__(
         self,
@@ -352,6 +366,10 @@ class _Recurrent:
         nonlinearity: str | None = None,
         unit_forget_bias: bool = False,
         forget_bias: float | None = None,
+        peepholes: bool = False,
+        input_forget: bool | None = None,
+        reset_after: bool | None = None,
+        clip: float | None = None,
     ) -> None:
         self.input_size = _checks.positive_int("input_size", input_size)
         self.hidden_size = _checks.positive_int("hidden_size", hidden_size)
@@ -365,12 +383,14 @@ class _Recurrent:
             raise ValueError("go_backwards: a bidirectional layer already runs both ways; use one or the other")
         self.dropout = _checks.real("dropout", dropout, low=0.0, high=1.0, high_open=True, what="a probability")
         self.dtype = _checks.float_dtype(dtype)
+        self._set_onnx_options(peepholes, input_forget, reset_after, clip)
         shapes = parameter_shapes(
             self.cell,
             [self.input_size] + [self.hidden_size * self.directions] * (self.num_layers - 1),
             self.hidden_size,
             self.directions,
             self.bias,
+            self.peepholes,
         )
         rng = np.random.default_rng(seed)
         k = 1.0 / np.sqrt(self.hidden_size)
@@ -401,6 +421,21 @@ class _Recurrent:
                 f"nonlinearity: only for the RNN (the {self.cell.title}'s are fixed), got {nonlinearity!r}"
             )
 
+    def _set_onnx_options(self, peepholes: Any, input_forget: Any, reset_after: Any, clip: Any) -> None:
+        """Check and keep the options ONNX's operators have (see :attr:`cells.Cell.options`);
+        one a cell does not have is refused, None means the cell's default."""
+        self.peepholes = _checks.flag("peepholes", peepholes)
+        if self.peepholes and not self.cell.peephole_gates:
+            raise ValueError(f"peepholes: only for the LSTM (the {self.cell.title} has no cell state to read)")
+        own = dict(self.cell.flags)
+        for name, value in (("input_forget", input_forget), ("reset_after", reset_after)):
+            if name in own:
+                setattr(self, name, _checks.flag(name, own[name] if value is None else value))
+            elif value is not None:
+                owner = next(c.title for c in cells.CELLS.values() if name in dict(c.flags))
+                raise ValueError(f"{name}: only for the {owner}, not the {self.cell.title}, got {value!r}")
+        self.clip = _checks.check_clip(clip)
+
     def _open_forget_gate(self, option: str, value: float, others: float | None = None) -> None:
         """The forget gate's bias: ``value`` in bias_ih's forget block and 0 in
         bias_hh's, so that Γf starts near σ(value); with ``others``, every other bias
@@ -423,8 +458,15 @@ class _Recurrent:
         return 2 if self.bidirectional else 1
 
     def _options(self) -> dict[str, Any]:
-        """Extra arguments of the cell's forward: the RNN's nonlinearity."""
-        return {} if self.nonlinearity is None else {"nonlinearity": self.nonlinearity}
+        """Extra arguments of the cell's forward: the RNN's nonlinearity and the ONNX
+        options that differ from the defaults (a plain layer's calls stay lean)."""
+        options: dict[str, Any] = {} if self.nonlinearity is None else {"nonlinearity": self.nonlinearity}
+        for name, default in self.cell.flags:
+            if getattr(self, name) != default:
+                options[name] = getattr(self, name)
+        if self.clip is not None:
+            options["clip"] = self.clip
+        return options
 
     def levels(self) -> list[Level]:
         """The layers of this stack for :func:`stack_forward`, input side first
@@ -443,10 +485,11 @@ class _Recurrent:
         p = self._params
         out = []
         for layer in range(self.num_layers):
-            weights = []
+            weights: list[Weights] = []
             for direction in range(self.directions):
                 names = parameter_names(layer, bool(direction))
-                weights.append((p[names["w_ih"]], p[names["w_hh"]], p.get(names["b_ih"]), p.get(names["b_hh"])))
+                keys = ("w_ih", "w_hh", "b_ih", "b_hh") + (("peepholes",) if self.peepholes else ())
+                weights.append(tuple(p.get(names[key]) for key in keys))
             reverse = tuple(bool(d) != self.go_backwards for d in range(self.directions))
             out.append(Level(self.cell, tuple(weights), reverse, self._options()))
         return out
@@ -474,7 +517,7 @@ class _Recurrent:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
-        if state_dict and set(state_dict) <= {"w_ih", "w_hh", "b_ih", "b_hh"}:
+        if state_dict and set(state_dict) <= {"w_ih", "w_hh", "b_ih", "b_hh", "peepholes"}:
             if self.num_layers != 1 or self.bidirectional:
                 raise ValueError(
                     "state_dict: w_ih/w_hh/b_ih/b_hh keys describe one layer and direction; this layer "
@@ -569,10 +612,10 @@ class _Recurrent:
         training : bool
             Keep a tape for :meth:`backward` and apply dropout.
         lengths : array_like of int (B,) or None
-            Right-padded batches: sequence b has ``lengths[b]`` real steps. Outputs
-            past each end are 0, the final state is each sequence's last real
-            step, and the reverse direction reverses each sequence within its
-            own length.
+            Right-padded batches: sequence b has ``lengths[b]`` real steps (0 to T).
+            Outputs past each end are 0, the final state is each sequence's last
+            real step (its initial state for length 0), and the reverse direction
+            reverses each sequence within its own length.
 
         Returns
         -------
@@ -589,7 +632,7 @@ class _Recurrent:
         T, B = x.shape[:2]
         if x.shape[2] != self.input_size:
             raise ValueError(f"x: expected {self.input_size} input features (input_size), got {x.shape[2]}")
-        checked_lengths = _checks.check_lengths(lengths, T, B)
+        checked_lengths = _checks.check_lengths(lengths, T, B, empty_allowed=True)
         initial = self._per_level(self._initial_state(state, B))
         y, finals, stack_tape = stack_forward(
             self.levels(),
@@ -638,7 +681,7 @@ class _Recurrent:
             for direction in range(D):
                 names = parameter_names(layer, bool(direction))
                 for key, value in g.weights[layer][direction].items():
-                    if key in ("w_ih", "w_hh") or self.bias:
+                    if key not in ("b_ih", "b_hh") or self.bias:
                         grads[names[key]] = value
         grads["x"] = np.ascontiguousarray(g.x.swapaxes(0, 1)) if tape.batch_first else g.x
         for part, value in zip(self.cell.states, self._stacked(g.initial)):
@@ -699,6 +742,13 @@ class _Recurrent:
             parts.append(f"forget_bias={self.forget_bias}")
         if self.nonlinearity is not None:
             parts.append(f"nonlinearity={self.nonlinearity!r}")
+        if self.peepholes:
+            parts.append("peepholes=True")
+        for name, default in self.cell.flags:
+            if getattr(self, name) != default:
+                parts.append(f"{name}={getattr(self, name)}")
+        if self.clip is not None:
+            parts.append(f"clip={self.clip}")
         return ", ".join([*parts, f"dtype={self.dtype.name}"])
 
     def __repr__(self) -> str:
@@ -742,6 +792,15 @@ class LSTM(_Recurrent):
         0; the other biases keep PyTorch's initialisation): Γf starts near
         σ(forget_bias), so with 1 to 3 the cell state, and its gradient, is kept over
         long spans from the start. Not with ``unit_forget_bias``.
+    peepholes : bool
+        Peephole connections (ONNX's P; PyTorch has none): parameters
+        ``peepholes_l*`` (3H,) = p_i, p_f, p_o, and z_i, z_f read c<t-1>, z_o reads
+        c<t> through them.
+    input_forget : bool
+        Couple the gates, f = 1 - i (ONNX's input_forget; the forget gate's
+        weights are then unused and get zero gradient).
+    clip : float or None
+        Clip every gate's pre-activation to [-clip, clip] (ONNX's clip).
     """
 
     cell = cells.LSTM
@@ -755,7 +814,16 @@ class LSTM(_Recurrent):
 
 class GRU(_Recurrent):
     """GRU layers in PyTorch's formulation (gates r, z, n; reset applied after
-    the recurrent product). Options as for :class:`LSTM` (no unit_forget_bias)."""
+    the recurrent product). Options as for :class:`LSTM` (no unit_forget_bias,
+    forget_bias, peepholes or input_forget), plus:
+
+    reset_after : bool
+        True (default): PyTorch's GRU, r ⊙ (h W_hn^T + b_hn). False: the reset
+        gate applied to h<t-1> before the product, (r ⊙ h) W_hn^T + b_hn (Cho et
+        al. 2014, the course's GRU, Keras' ``reset_after=False``, ONNX's
+        ``linear_before_reset=0``). The name and the sense are Keras': True is
+        the default of PyTorch, cuDNN and Keras alike.
+    """
 
     cell = cells.GRU
 
@@ -763,7 +831,8 @@ class GRU(_Recurrent):
 class RNN(_Recurrent):
     """Vanilla RNN layers, PyTorch-compatible: h<t> = act(W_ih x<t> + b_ih + W_hh h<t-1> + b_hh).
 
-    Options as for :class:`LSTM`, plus ``nonlinearity`` ("tanh" or "relu").
+    Options as for :class:`LSTM` (``bias`` ... ``stateful`` and ``clip``), plus
+    ``nonlinearity`` ("tanh" or "relu").
     """
 
     cell = cells.RNN
@@ -780,7 +849,8 @@ LAYERS: dict[str, type[Layer]] = {cls.cell.name: cls for cls in (LSTM, GRU, RNN)
 class _Cell:
     """One time step, for users who write their own loop (PyTorch's LSTMCell,
     GRUCell, RNNCell: parameters ``weight_ih``, ``weight_hh``, ``bias_ih``,
-    ``bias_hh``). Each call is the whole-sequence kernel with T = 1."""
+    ``bias_hh``; and ``peepholes``). Each call is the whole-sequence kernel with T = 1;
+    the options are those of the layers."""
 
     layer_class: ClassVar[type[_Recurrent]]
 
@@ -795,6 +865,10 @@ class _Cell:
         nonlinearity: str | None = None,
         unit_forget_bias: bool = False,
         forget_bias: float | None = None,
+        peepholes: bool = False,
+        input_forget: bool | None = None,
+        reset_after: bool | None = None,
+        clip: float | None = None,
     ) -> None:
         self._layer = self.layer_class(
             input_size,
@@ -805,6 +879,10 @@ class _Cell:
             nonlinearity=nonlinearity,
             unit_forget_bias=unit_forget_bias,
             forget_bias=forget_bias,
+            peepholes=peepholes,
+            input_forget=input_forget,
+            reset_after=reset_after,
+            clip=clip,
         )
         self.input_size, self.hidden_size = self._layer.input_size, self._layer.hidden_size
 
@@ -826,7 +904,7 @@ class _Cell:
         dict of :mod:`lstmfast.convert` (``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``)."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
-        if state_dict and set(state_dict) <= {"w_ih", "w_hh", "b_ih", "b_hh"}:
+        if state_dict and set(state_dict) <= {"w_ih", "w_hh", "b_ih", "b_hh", "peepholes"}:
             self._layer.load_state_dict(state_dict)
             return
         self._layer.load_state_dict({name + "_l0": p for name, p in state_dict.items()})

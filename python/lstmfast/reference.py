@@ -62,6 +62,26 @@ c~<t> (candidate)  n               tanh(...); the course multiplies a<t-1> by Γ
 
 So the course's c<t> = Γu * c~<t> + (1 - Γu) * c<t-1> is h = (1 - z) * n + z * h_prev.
 
+With ``reset_after=False`` the GRU is the course's (and Cho et al.'s 2014 original, Keras'
+``reset_after=False``, ONNX's ``linear_before_reset=0``): Γr resets a<t-1> *before* the
+product, so b_hn is simply added::
+
+    n     = tanh(x<t> @ w_in.T + b_in + (r * a<t-1>) @ w_hn.T + b_hn)
+
+Options from ONNX
+-----------------
+ONNX's LSTM, GRU and RNN operators add a few options, all off by default:
+
+* ``peepholes`` (LSTM, (3H,): p_u, p_f, p_o, PyTorch order i, f, o): the gates read the
+  cell state, Γu = σ(... + p_u * c<t-1>), Γf = σ(... + p_f * c<t-1>) and, after the
+  cell update, Γo = σ(... + p_o * c<t>) (Gers and Schmidhuber's peephole connections).
+* ``input_forget`` (LSTM): Γf = 1 - Γu, the forget and update gates coupled (the f
+  block of the weights is then unused and gets zero gradient).
+* ``clip`` (every cell): each gate's pre-activation, peepholes included, is clipped to
+  [-clip, clip] before its nonlinearity (also the RNN's and the GRU's candidate; not
+  c<t> before the output's tanh, as ONNX Runtime does it). The gradient of a clipped
+  value is 0 (where |z| > clip), 1 inside (bounds included).
+
 Variable lengths and direction
 ------------------------------
 Every ``*_forward`` takes ``lengths`` and ``reverse``. ``lengths`` (B,) describes a
@@ -71,7 +91,10 @@ state stays frozen (so ``h_n[b]`` is the state after its last real step), its
 outputs are 0, and in backward the padding gets gradient 0 and its ``dy`` is
 ignored. ``reverse=True`` runs each sequence from its own last real step back to
 time 0 (the reverse direction of a bidirectional layer, PyTorch's ``*_reverse``
-half); ``y`` stays in time order and ``h_n`` is the state after time 0.
+half); ``y`` stays in time order and ``h_n`` is the state after time 0. A length may
+be 0 (ONNX allows it): that sequence takes no step at all, its outputs are 0, its
+final state is its initial state, and in backward the gradient reaching its final
+state is that of its initial state.
 
 One loop serves every case: loop step s of sequence b works on the time step
 ``times[s, b]`` (s, or ``lengths[b] - 1 - s`` when reversed) while s is below the
@@ -95,7 +118,9 @@ from typing import Any, overload
 
 import numpy as np
 
+from . import cells
 from ._checks import (
+    check_cell_options,
     check_grad,
     check_gru_args,
     check_lengths,
@@ -193,6 +218,26 @@ def _reorder(a: np.ndarray, times: np.ndarray, active: np.ndarray) -> np.ndarray
     return out
 
 
+def _clip(z: np.ndarray, clip: float | None) -> np.ndarray:
+    """What a gate's nonlinearity sees: ``z`` bounded to [-clip, clip], or ``z`` itself
+    without ``clip``."""
+    return z if clip is None else np.clip(z, -clip, clip)
+
+
+def _clip_slope(z: np.ndarray | None, clip: float | None) -> Any:
+    """d _clip(z) / dz: 1 inside [-clip, clip] (bounds included) and 0 where ``z`` was
+    clipped; the number 1 without ``clip`` (``z`` is then not needed)."""
+    if clip is None:
+        return 1
+    assert z is not None
+    return np.abs(z) <= clip
+
+
+def _blocks(a: np.ndarray | None, n: int) -> list[Any]:
+    """The n gate blocks of ``a`` (B, n*H), or n Nones."""
+    return [None] * n if a is None else np.split(a, n, axis=-1)
+
+
 # =========================================================================== LSTM
 
 
@@ -218,11 +263,22 @@ class LSTMTape:
     cs: np.ndarray  # (T + 1, B, H): c<0..T-1>, then c<-1> = c0
     lengths: np.ndarray | None = None  # (B,) int64, or None: every length is T
     reverse: bool = False
+    peepholes: np.ndarray | None = None  # (3H,): p_u, p_f, p_o
+    clip: float | None = None
+    input_forget: bool = False
+    zs: np.ndarray | None = None  # (T, B, 4H) with clip: the pre-activations before clipping
 
 
 def lstm_cell_forward(
-    xw_t: np.ndarray, h_prev: np.ndarray, c_prev: np.ndarray, w_hh: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xw_t: np.ndarray,
+    h_prev: np.ndarray,
+    c_prev: np.ndarray,
+    w_hh: np.ndarray,
+    *,
+    peepholes: np.ndarray | None = None,
+    clip: float | None = None,
+    input_forget: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One LSTM time step for a batch.
 
     Parameters
@@ -233,6 +289,8 @@ def lstm_cell_forward(
     h_prev, c_prev : (B, H)
         a<t-1> and c<t-1>.
     w_hh : (4H, H)
+    peepholes, clip, input_forget
+        ONNX's options (see the module notes); None / False: the plain LSTM.
 
     Returns
     -------
@@ -242,20 +300,39 @@ def lstm_cell_forward(
         c<t>.
     gates : (B, 4H)
         Γu, Γf, c~<t>, Γo side by side (PyTorch's i, f, g, o), kept for backward.
+    z : (B, 4H)
+        The pre-activations, peepholes included, before clipping (backward needs them
+        for the clip's gradient).
     """
-    H = h_prev.shape[1]
     z = xw_t + h_prev @ w_hh.T  # (B, 4H) pre-activations
-    i = sigmoid(z[:, 0 * H : 1 * H])  # Γu = σ(W_u [a<t-1>, x<t>] + b_u)
-    f = sigmoid(z[:, 1 * H : 2 * H])  # Γf = σ(W_f [a<t-1>, x<t>] + b_f)
-    g = np.tanh(z[:, 2 * H : 3 * H])  # c~<t> = tanh(W_c [a<t-1>, x<t>] + b_c)
-    o = sigmoid(z[:, 3 * H : 4 * H])  # Γo = σ(W_o [a<t-1>, x<t>] + b_o)
+    z_i, z_f, z_g, z_o = np.split(z, 4, axis=1)
+    p_i, p_f, p_o = _blocks(peepholes, 3)
+    if peepholes is not None:  # the gates peep at the cell state: Γu and Γf at c<t-1>
+        z_i = z_i + p_i * c_prev
+        z_f = z_f + p_f * c_prev
+    i = sigmoid(_clip(z_i, clip))  # Γu = σ(W_u [a<t-1>, x<t>] + b_u)
+    f = 1 - i if input_forget else sigmoid(_clip(z_f, clip))  # Γf = σ(W_f [a<t-1>, x<t>] + b_f)
+    g = np.tanh(_clip(z_g, clip))  # c~<t> = tanh(W_c [a<t-1>, x<t>] + b_c)
     c = i * g + f * c_prev  # c<t> = Γu * c~<t> + Γf * c<t-1>
+    if peepholes is not None:  # ... and Γo at c<t>
+        z_o = z_o + p_o * c
+    o = sigmoid(_clip(z_o, clip))  # Γo = σ(W_o [a<t-1>, x<t>] + b_o)
     h = o * np.tanh(c)  # a<t> = Γo * tanh(c<t>)
-    return h, c, np.concatenate([i, f, g, o], axis=1)
+    return h, c, np.concatenate([i, f, g, o], axis=1), np.concatenate([z_i, z_f, z_g, z_o], axis=1)
 
 
 def lstm_cell_backward(
-    dh: np.ndarray, dc: np.ndarray, gates: np.ndarray, c_prev: np.ndarray, c: np.ndarray, w_hh: np.ndarray
+    dh: np.ndarray,
+    dc: np.ndarray,
+    gates: np.ndarray,
+    z: np.ndarray | None,
+    c_prev: np.ndarray,
+    c: np.ndarray,
+    w_hh: np.ndarray,
+    *,
+    peepholes: np.ndarray | None = None,
+    clip: float | None = None,
+    input_forget: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward through one LSTM step: the lines of :func:`lstm_cell_forward` in reverse.
 
@@ -267,9 +344,13 @@ def lstm_cell_backward(
         dL/dc<t> arriving from step t + 1 (not yet including the path through a<t>).
     gates : (B, 4H)
         Γu, Γf, c~<t>, Γo of this step.
+    z : (B, 4H) or None
+        The pre-activations of this step (only read with ``clip``).
     c_prev, c : (B, H)
         c<t-1> and c<t>.
     w_hh : (4H, H)
+    peepholes, clip, input_forget
+        As in the forward step.
 
     Returns
     -------
@@ -281,17 +362,30 @@ def lstm_cell_backward(
         dL/dc<t-1>.
     """
     i, f, g, o = np.split(gates, 4, axis=1)
+    slope_i, slope_f, slope_g, slope_o = (_clip_slope(z_k, clip) for z_k in _blocks(z, 4))
+    p_i, p_f, p_o = _blocks(peepholes, 3)
     tanh_c = np.tanh(c)
-    # a<t> = Γo * tanh(c<t>)
-    do = dh * tanh_c
+    # a<t> = Γo * tanh(c<t>), Γo = σ(clip(z_o)); σ'(z) = σ(1 - σ)
+    dz_o = dh * tanh_c * o * (1 - o) * slope_o
     dc = dc + dh * o * (1 - tanh_c**2)
+    if peepholes is not None:  # z_o = ... + p_o * c<t>
+        dc = dc + dz_o * p_o
     # c<t> = Γu * c~<t> + Γf * c<t-1>
     di = dc * g
     dg = dc * i
     df = dc * c_prev
     dc_prev = dc * f
-    # through the nonlinearities: σ'(z) = σ(1 - σ), tanh'(z) = 1 - tanh²
-    dz = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2), do * o * (1 - o)], axis=1)
+    if input_forget:  # Γf = 1 - Γu: Γf's gradient reaches Γu negated; z_f is unused
+        di = di - df
+        dz_f = np.zeros_like(df)
+    else:
+        dz_f = df * f * (1 - f) * slope_f
+    # through the nonlinearities: σ'(z) = σ(1 - σ), tanh'(z) = 1 - tanh², clip' = 0 or 1
+    dz_i = di * i * (1 - i) * slope_i
+    dz_g = dg * (1 - g**2) * slope_g
+    if peepholes is not None:  # z_i = ... + p_i * c<t-1>, z_f = ... + p_f * c<t-1>
+        dc_prev = dc_prev + dz_i * p_i + dz_f * p_f
+    dz = np.concatenate([dz_i, dz_f, dz_g, dz_o], axis=1)
     # z = xw_t + a<t-1> @ w_hh.T
     dh_prev = dz @ w_hh
     return dz, dh_prev, dc_prev
@@ -309,6 +403,9 @@ def lstm_forward(
     training: bool = False,
     lengths: Any = None,
     reverse: bool = False,
+    peepholes: Any = None,
+    input_forget: bool = False,
+    clip: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMTape | None]:
     """LSTM over a whole sequence.
 
@@ -327,11 +424,17 @@ def lstm_forward(
     training : bool
         If True, also return the tape that :func:`lstm_backward` needs.
     lengths : array_like of int (B,) or None
-        Real steps of each sequence of a right-padded batch, each in [1, T]; None
+        Real steps of each sequence of a right-padded batch, each in [0, T]; None
         means all T. Past its end a sequence's outputs are 0 and its state is frozen.
     reverse : bool
         Run each sequence backwards, from time lengths[b] - 1 (which sees h0, c0)
         down to 0.
+    peepholes : array_like (3H,) or None
+        Peephole weights p_u, p_f, p_o (blocks i, f, o; ONNX's P in another order).
+    input_forget : bool
+        Couple the forget gate to the update gate: Γf = 1 - Γu (ONNX's ``input_forget``).
+    clip : float or None
+        Clip every gate's pre-activation to [-clip, clip] (ONNX's ``clip``).
 
     Returns
     -------
@@ -339,13 +442,15 @@ def lstm_forward(
         a<t> for every step, in time order (zeros past each sequence's end).
     h_n, c_n : (B, H)
         Final state: after each sequence's last processed step (time lengths[b] - 1,
-        or time 0 when ``reverse``); equal to h0, c0 when T = 0.
+        or time 0 when ``reverse``); equal to h0, c0 for a sequence of length 0.
     tape : LSTMTape or None
         None unless ``training``.
     """
     x, w_ih, w_hh, b_ih, b_hh, h0, c0, T, B, I, H, dtype = check_lstm_args(x, w_ih, w_hh, b_ih, b_hh, h0, c0)
-    lengths = check_lengths(lengths, T, B)
+    lengths = check_lengths(lengths, T, B, empty_allowed=True)
     reverse = check_reverse(reverse)
+    options = check_cell_options(cells.LSTM, H, dtype, peepholes=peepholes, input_forget=input_forget, clip=clip)
+    peepholes, clip = options["peepholes"], options["clip"]
     times, active = _schedule(T, B, lengths, reverse)
 
     # The inputs in the order the loop visits them (zeros past each sequence's end),
@@ -357,11 +462,14 @@ def lstm_forward(
     hs = np.empty((T + 1, B, H), dtype=dtype)
     cs = np.empty((T + 1, B, H), dtype=dtype)
     gates = np.zeros((T, B, 4 * H), dtype=dtype)
+    zs = np.zeros((T, B, 4 * H), dtype=dtype)
     hs[-1], cs[-1] = h0, c0  # the initial state lives at index -1, so step 0 is not special
     for s in range(T):
         on = active[s]  # the sequences still running; the others keep their state
         hs[s], cs[s] = hs[s - 1], cs[s - 1]
-        hs[s, on], cs[s, on], gates[s, on] = lstm_cell_forward(xw[s, on], hs[s - 1, on], cs[s - 1, on], w_hh)
+        hs[s, on], cs[s, on], gates[s, on], zs[s, on] = lstm_cell_forward(
+            xw[s, on], hs[s - 1, on], cs[s - 1, on], w_hh, **options
+        )
 
     # Back to time order (a new array; zeros on the padding). hs[T - 1] is h0 when T = 0.
     # Copies: the caller may write into its results.
@@ -379,6 +487,10 @@ def lstm_forward(
             cs=_frozen_copy(cs),
             lengths=_frozen_copy(lengths),
             reverse=reverse,
+            peepholes=_frozen_copy(peepholes),
+            clip=clip,
+            input_forget=options["input_forget"],
+            zs=_frozen_copy(zs) if clip is not None else None,
         )
     return y, h_n, c_n, tape
 
@@ -390,7 +502,7 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
     ----------
     tape : LSTMTape
         From ``lstm_forward(..., training=True)``; it is not modified and can be
-        used again. It records ``lengths`` and ``reverse``.
+        used again. It records ``lengths``, ``reverse`` and the options.
     dy : array_like, (T, B, H)
         dL/dy, the gradient of the loss with respect to every a<t>, in time order.
         Entries past a sequence's end are ignored.
@@ -403,7 +515,8 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
     dict
         ``"x"`` (T, B, I) (zeros past each sequence's end), ``"h0"``, ``"c0"`` (B, H),
         ``"w_ih"`` (4H, I), ``"w_hh"`` (4H, H), ``"b_ih"``, ``"b_hh"`` (4H,) or None
-        for an absent bias; all in the dtype of the forward pass.
+        for an absent bias, and ``"peepholes"`` (3H,) if forward had peepholes; all in
+        the dtype of the forward pass.
     """
     check_tape(tape, LSTMTape, "lstm_forward", "lstm_backward")
     x, w_ih, w_hh, gates, hs, cs = tape.x, tape.w_ih, tape.w_hh, tape.gates, tape.hs, tape.cs
@@ -413,6 +526,7 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
     dy = present("dy", check_grad("dy", dy, (T, B, H), dtype))
     dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
     dc_n = check_grad("dc_n", dc_n, (B, H), dtype)
+    options: dict[str, Any] = {"peepholes": tape.peepholes, "clip": tape.clip, "input_forget": tape.input_forget}
     times, active = _schedule(T, B, tape.lengths, tape.reverse)
     dy = _reorder(dy, times, active)  # loop-step order, like the tape; padding dropped
 
@@ -423,8 +537,9 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
     dz = np.zeros((T, B, 4 * H), dtype=dtype)
     for s in reversed(range(T)):
         on = active[s]  # a sequence that took no step passes its gradients through unchanged
+        z = None if tape.zs is None else tape.zs[s, on]
         dz[s, on], dh_next[on], dc_next[on] = lstm_cell_backward(
-            dy[s, on] + dh_next[on], dc_next[on], gates[s, on], cs[s - 1, on], cs[s, on], w_hh
+            dy[s, on] + dh_next[on], dc_next[on], gates[s, on], z, cs[s - 1, on], cs[s, on], w_hh, **options
         )
 
     # After the loop, each weight gradient is ONE matmul over all steps:
@@ -433,7 +548,7 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
     h_prev = hs[np.arange(T) - 1]  # (T, B, H): row s is a<t-1> (row 0 is h0)
     dz2 = dz.reshape(T * B, 4 * H)
     db = dz2.sum(axis=0)
-    return {
+    grads = {
         "x": _reorder((dz2 @ w_ih).reshape(T, B, I), times, active),  # z = x<t> @ w_ih.T + ...
         "h0": dh_next,
         "c0": dc_next,
@@ -442,6 +557,13 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
         "b_ih": db if tape.has_b_ih else None,
         "b_hh": db.copy() if tape.has_b_hh else None,
     }
+    if tape.peepholes is not None:  # p_u, p_f read c<t-1>, p_o reads c<t>: Σ over steps and batch
+        dz_i, dz_f, _, dz_o = np.split(dz, 4, axis=2)
+        c_prev = cs[np.arange(T) - 1]
+        grads["peepholes"] = np.concatenate(
+            [(dz_i * c_prev).sum(axis=(0, 1)), (dz_f * c_prev).sum(axis=(0, 1)), (dz_o * cs[:T]).sum(axis=(0, 1))]
+        )
+    return grads
 
 
 # =========================================================================== RNN
@@ -464,29 +586,43 @@ class RNNTape:
     hs: np.ndarray  # (T + 1, B, H): a<0..T-1>, then a<-1> = h0
     lengths: np.ndarray | None = None  # (B,) int64, or None: every length is T
     reverse: bool = False
+    clip: float | None = None
+    zs: np.ndarray | None = None  # (T, B, H) with clip: the pre-activations before clipping
 
 
-def rnn_cell_forward(xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray, nonlinearity: str) -> np.ndarray:
+def rnn_cell_forward(
+    xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray, nonlinearity: str, *, clip: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """One vanilla-RNN step: a<t> = act(W_ax x<t> + W_aa a<t-1> + b_a).
 
     ``xw_t`` (B, H) is the input's share ``x<t> @ w_ih.T + b_ih + b_hh``,
-    ``h_prev`` (B, H) is a<t-1>, ``w_hh`` (H, H) is W_aa. Returns a<t> (B, H).
+    ``h_prev`` (B, H) is a<t-1>, ``w_hh`` (H, H) is W_aa; ``clip`` bounds the
+    pre-activation. Returns a<t> (B, H) and the pre-activation (B, H).
     """
     z = xw_t + h_prev @ w_hh.T
-    h: np.ndarray = np.tanh(z) if nonlinearity == "tanh" else np.maximum(z, 0)
-    return h
+    zc = _clip(z, clip)
+    h: np.ndarray = np.tanh(zc) if nonlinearity == "tanh" else np.maximum(zc, 0)
+    return h, z
 
 
 def rnn_cell_backward(
-    dh: np.ndarray, h: np.ndarray, w_hh: np.ndarray, nonlinearity: str
+    dh: np.ndarray,
+    h: np.ndarray,
+    z: np.ndarray | None,
+    w_hh: np.ndarray,
+    nonlinearity: str,
+    *,
+    clip: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Backward through one vanilla-RNN step.
 
-    ``dh`` (B, H) is the total dL/da<t>, ``h`` (B, H) is a<t>. Returns
-    ``dz`` (B, H), the gradient of the pre-activation, and ``dh_prev`` (B, H).
+    ``dh`` (B, H) is the total dL/da<t>, ``h`` (B, H) is a<t>, ``z`` the
+    pre-activation (only read with ``clip``). Returns ``dz`` (B, H), the gradient of
+    the pre-activation, and ``dh_prev`` (B, H).
     """
-    # a<t> = act(z): tanh'(z) = 1 - a², relu'(z) = 1 where a > 0 (0 at the kink, like PyTorch)
-    dz = dh * (1 - h**2) if nonlinearity == "tanh" else dh * (h > 0)
+    # a<t> = act(clip(z)): tanh'(z) = 1 - a², relu'(z) = 1 where a > 0 (0 at the kink, like PyTorch)
+    slope = (1 - h**2) if nonlinearity == "tanh" else (h > 0)
+    dz = dh * slope * _clip_slope(z, clip)
     # z = xw_t + a<t-1> @ w_hh.T
     return dz, dz @ w_hh
 
@@ -503,6 +639,7 @@ def rnn_forward(
     training: bool = False,
     lengths: Any = None,
     reverse: bool = False,
+    clip: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, RNNTape | None]:
     """Vanilla RNN over a whole sequence.
 
@@ -523,6 +660,8 @@ def rnn_forward(
     lengths : array_like of int (B,) or None
     reverse : bool
         As in :func:`lstm_forward`.
+    clip : float or None
+        Clip the pre-activation to [-clip, clip] (ONNX's ``clip``).
 
     Returns
     -------
@@ -532,18 +671,20 @@ def rnn_forward(
     tape : RNNTape or None
     """
     x, w_ih, w_hh, b_ih, b_hh, h0, _, T, B, I, H, dtype = check_rnn_args(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity)
-    lengths = check_lengths(lengths, T, B)
+    lengths = check_lengths(lengths, T, B, empty_allowed=True)
     reverse = check_reverse(reverse)
+    clip = check_cell_options(cells.RNN, H, dtype, clip=clip)["clip"]
     times, active = _schedule(T, B, lengths, reverse)
 
     x = _reorder(x, times, active)  # loop-step order, zeros past each sequence's end
     xw = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, H) + _bias_sum(b_ih, b_hh, H, dtype)
     hs = np.empty((T + 1, B, H), dtype=dtype)
+    zs = np.zeros((T, B, H), dtype=dtype)
     hs[-1] = h0
     for s in range(T):
         on = active[s]
         hs[s] = hs[s - 1]
-        hs[s, on] = rnn_cell_forward(xw[s, on], hs[s - 1, on], w_hh, nonlinearity)
+        hs[s, on], zs[s, on] = rnn_cell_forward(xw[s, on], hs[s - 1, on], w_hh, nonlinearity, clip=clip)
 
     y, h_n = _reorder(hs[:T], times, active), hs[T - 1].copy()
     tape = None
@@ -558,6 +699,8 @@ def rnn_forward(
             hs=_frozen_copy(hs),
             lengths=_frozen_copy(lengths),
             reverse=reverse,
+            clip=clip,
+            zs=_frozen_copy(zs) if clip is not None else None,
         )
     return y, h_n, tape
 
@@ -593,7 +736,10 @@ def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> dict[str, np.ndarr
     dz = np.zeros((T, B, H), dtype=dtype)
     for s in reversed(range(T)):
         on = active[s]
-        dz[s, on], dh_next[on] = rnn_cell_backward(dy[s, on] + dh_next[on], hs[s, on], w_hh, tape.nonlinearity)
+        z = None if tape.zs is None else tape.zs[s, on]
+        dz[s, on], dh_next[on] = rnn_cell_backward(
+            dy[s, on] + dh_next[on], hs[s, on], z, w_hh, tape.nonlinearity, clip=tape.clip
+        )
 
     h_prev = hs[np.arange(T) - 1]  # row s is a<t-1>
     dz2 = dz.reshape(T * B, H)
@@ -626,28 +772,43 @@ class GRUTape:
     has_b_ih: bool
     has_b_hh: bool
     gates: np.ndarray  # (T, B, 3H): r, z, n after their nonlinearity
-    hw_n: np.ndarray  # (T, B, H): a<t-1> @ w_hn.T + b_hn, the term the reset gate scales
+    hw_n: np.ndarray  # (T, B, H): the recurrent term of n, a<t-1> @ w_hn.T + b_hn (reset after) or (r * a<t-1>) @ ...
     hs: np.ndarray  # (T + 1, B, H): a<0..T-1>, then a<-1> = h0
     lengths: np.ndarray | None = None  # (B,) int64, or None: every length is T
     reverse: bool = False
+    reset_after: bool = True
+    clip: float | None = None
+    zs: np.ndarray | None = None  # (T, B, 3H) with clip: the pre-activations before clipping
 
 
 def gru_cell_forward(
-    xw_t: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray, b_hh: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One GRU time step for a batch (PyTorch's formulation, reset after the product).
+    xw_t: np.ndarray,
+    h_prev: np.ndarray,
+    w_hh: np.ndarray,
+    b_hh: np.ndarray,
+    *,
+    reset_after: bool = True,
+    clip: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One GRU time step for a batch.
 
     Parameters
     ----------
     xw_t : (B, 3H)
         The input's share ``x<t> @ w_ih.T + b_ih``, blocks r, z, n (computed for all
         steps at once by :func:`gru_forward`). Unlike the LSTM, ``b_hh`` cannot be
-        folded in: the reset gate scales the n block of the recurrent term, bias included.
+        folded in: the reset gate scales the n block of the recurrent term, bias included
+        (with ``reset_after``).
     h_prev : (B, H)
         a<t-1>.
     w_hh : (3H, H)
     b_hh : (3H,)
         Zeros when the layer has no recurrent bias.
+    reset_after : bool
+        True: PyTorch's GRU, the reset gate scales ``a<t-1> @ w_hn.T + b_hn``; False:
+        the course's, it scales a<t-1> before the product.
+    clip : float or None
+        Bound of every gate's pre-activation.
 
     Returns
     -------
@@ -656,20 +817,38 @@ def gru_cell_forward(
     gates : (B, 3H)
         r, z, n side by side, kept for backward.
     hw_n : (B, H)
-        ``a<t-1> @ w_hn.T + b_hn``, kept for backward (the derivative of r * hw_n by r).
+        The recurrent term of n, kept for backward (the derivative of r * hw_n by r).
+    z : (B, 3H)
+        The pre-activations before clipping.
     """
     H = h_prev.shape[1]
-    hw = h_prev @ w_hh.T + b_hh  # (B, 3H) the recurrent term of every gate
-    r = sigmoid(xw_t[:, 0 * H : 1 * H] + hw[:, 0 * H : 1 * H])  # Γr: reset gate
-    z = sigmoid(xw_t[:, 1 * H : 2 * H] + hw[:, 1 * H : 2 * H])  # update gate, z = 1 - Γu
-    hw_n = hw[:, 2 * H : 3 * H]
-    n = np.tanh(xw_t[:, 2 * H : 3 * H] + r * hw_n)  # c~<t>, reset applied after the product
+    w_rz, w_n = w_hh[: 2 * H], w_hh[2 * H :]
+    hw_rz = h_prev @ w_rz.T + b_hh[: 2 * H]  # (B, 2H) the recurrent terms of r and z
+    z_r = xw_t[:, 0 * H : 1 * H] + hw_rz[:, :H]
+    z_z = xw_t[:, 1 * H : 2 * H] + hw_rz[:, H:]
+    r = sigmoid(_clip(z_r, clip))  # Γr: reset gate
+    z = sigmoid(_clip(z_z, clip))  # update gate, z = 1 - Γu
+    if reset_after:  # r scales the product, bias included
+        hw_n = h_prev @ w_n.T + b_hh[2 * H :]
+        z_n = xw_t[:, 2 * H :] + r * hw_n
+    else:  # Γr * a<t-1> enters the product: c~<t> = tanh(W_c [Γr * a<t-1>, x<t>] + b_c)
+        hw_n = (r * h_prev) @ w_n.T + b_hh[2 * H :]
+        z_n = xw_t[:, 2 * H :] + hw_n
+    n = np.tanh(_clip(z_n, clip))  # c~<t>
     h = (1 - z) * n + z * h_prev  # c<t> = Γu * c~<t> + (1 - Γu) * c<t-1>
-    return h, np.concatenate([r, z, n], axis=1), hw_n
+    return h, np.concatenate([r, z, n], axis=1), hw_n, np.concatenate([z_r, z_z, z_n], axis=1)
 
 
 def gru_cell_backward(
-    dh: np.ndarray, gates: np.ndarray, hw_n: np.ndarray, h_prev: np.ndarray, w_hh: np.ndarray
+    dh: np.ndarray,
+    gates: np.ndarray,
+    hw_n: np.ndarray,
+    z_pre: np.ndarray | None,
+    h_prev: np.ndarray,
+    w_hh: np.ndarray,
+    *,
+    reset_after: bool = True,
+    clip: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward through one GRU step: the lines of :func:`gru_cell_forward` in reverse.
 
@@ -680,38 +859,52 @@ def gru_cell_backward(
     gates : (B, 3H)
         r, z, n of this step.
     hw_n : (B, H)
-        ``a<t-1> @ w_hn.T + b_hn`` of this step.
+        The recurrent term of n of this step.
+    z_pre : (B, 3H) or None
+        The pre-activations (only read with ``clip``).
     h_prev : (B, H)
         a<t-1>.
     w_hh : (3H, H)
+    reset_after, clip
+        As in the forward step.
 
     Returns
     -------
     dxw : (B, 3H)
         dL/d(xw_t), the gradient of the input's share, blocks r, z, n.
     dhw : (B, 3H)
-        dL/d(hw), the gradient of the recurrent term ``a<t-1> @ w_hh.T + b_hh``.
-        Its r and z blocks equal those of ``dxw`` (both enter the same sum); its n
-        block carries the factor r.
+        dL/d(hw), the gradient of the recurrent terms (the products with w_hh plus
+        b_hh). Its r and z blocks equal those of ``dxw`` (both enter the same sum);
+        with ``reset_after`` its n block carries the factor r.
     dh_prev : (B, H)
         dL/da<t-1>, directly and through the recurrence.
     """
+    H = h_prev.shape[1]
+    w_rz, w_n = w_hh[: 2 * H], w_hh[2 * H :]
     r, z, n = np.split(gates, 3, axis=1)
+    slope_r, slope_z, slope_n = (_clip_slope(z_k, clip) for z_k in _blocks(z_pre, 3))
     # h = (1 - z) * n + z * h_prev
     dn = dh * (1 - z)
     dz = dh * (h_prev - n)
     dh_prev = dh * z
-    # n = tanh(xw_n + r * hw_n)
-    dn_pre = dn * (1 - n**2)
-    dr = dn_pre * hw_n
-    dhw_n = dn_pre * r
-    # r = σ(xw_r + hw_r), z = σ(xw_z + hw_z): σ' = σ(1 - σ)
-    dr_pre = dr * r * (1 - r)
-    dz_pre = dz * z * (1 - z)
-    dxw = np.concatenate([dr_pre, dz_pre, dn_pre], axis=1)
-    dhw = np.concatenate([dr_pre, dz_pre, dhw_n], axis=1)
-    # hw = a<t-1> @ w_hh.T + b_hh
-    dh_prev = dh_prev + dhw @ w_hh
+    # n = tanh(clip(z_n))
+    dz_n = dn * (1 - n**2) * slope_n
+    if reset_after:  # z_n = xw_n + r * hw_n, hw_n = a<t-1> @ w_hn.T + b_hn
+        dr = dz_n * hw_n
+        dhw_n = dz_n * r
+        dh_prev = dh_prev + dhw_n @ w_n
+    else:  # z_n = xw_n + hw_n, hw_n = (r * a<t-1>) @ w_hn.T + b_hn
+        drh = dz_n @ w_n  # dL/d(r * a<t-1>)
+        dr = drh * h_prev
+        dh_prev = dh_prev + drh * r
+        dhw_n = dz_n
+    # r = σ(clip(xw_r + hw_r)), z = σ(clip(xw_z + hw_z)): σ' = σ(1 - σ)
+    dz_r = dr * r * (1 - r) * slope_r
+    dz_z = dz * z * (1 - z) * slope_z
+    dxw = np.concatenate([dz_r, dz_z, dz_n], axis=1)
+    dhw = np.concatenate([dz_r, dz_z, dhw_n], axis=1)
+    # hw_rz = a<t-1> @ w_rz.T + b_rz
+    dh_prev = dh_prev + dhw[:, : 2 * H] @ w_rz
     return dxw, dhw, dh_prev
 
 
@@ -726,8 +919,10 @@ def gru_forward(
     training: bool = False,
     lengths: Any = None,
     reverse: bool = False,
+    reset_after: bool = True,
+    clip: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, GRUTape | None]:
-    """GRU over a whole sequence (PyTorch's ``nn.GRU`` equations).
+    """GRU over a whole sequence (PyTorch's ``nn.GRU`` equations, or the course's).
 
     Parameters
     ----------
@@ -737,8 +932,8 @@ def gru_forward(
     w_hh : array_like, (3H, H)
         Recurrent weights, same block order.
     b_ih, b_hh : array_like (3H,) or None
-        Input and recurrent biases (None means zero). They are not interchangeable:
-        the reset gate scales the n block of ``b_hh``.
+        Input and recurrent biases (None means zero). With ``reset_after`` they are
+        not interchangeable: the reset gate scales the n block of ``b_hh``.
     h0 : array_like (B, H) or None
         a<-1>; None means zeros.
     training : bool
@@ -746,6 +941,13 @@ def gru_forward(
     lengths : array_like of int (B,) or None
     reverse : bool
         As in :func:`lstm_forward`.
+    reset_after : bool
+        True (PyTorch, cuDNN, Keras' default, ONNX ``linear_before_reset=1``): the reset
+        gate scales the recurrent product; False (the course, Cho et al. 2014, Keras'
+        ``reset_after=False``, ONNX's default ``linear_before_reset=0``): it scales
+        a<t-1> before the product.
+    clip : float or None
+        Clip every gate's pre-activation to [-clip, clip] (ONNX's ``clip``).
 
     Returns
     -------
@@ -755,8 +957,10 @@ def gru_forward(
     tape : GRUTape or None
     """
     x, w_ih, w_hh, b_ih, b_hh, h0, _, T, B, I, H, dtype = check_gru_args(x, w_ih, w_hh, b_ih, b_hh, h0)
-    lengths = check_lengths(lengths, T, B)
+    lengths = check_lengths(lengths, T, B, empty_allowed=True)
     reverse = check_reverse(reverse)
+    options = check_cell_options(cells.GRU, H, dtype, reset_after=reset_after, clip=clip)
+    reset_after, clip = options["reset_after"], options["clip"]
     times, active = _schedule(T, B, lengths, reverse)
 
     x = _reorder(x, times, active)  # loop-step order, zeros past each sequence's end
@@ -765,11 +969,14 @@ def gru_forward(
     hs = np.empty((T + 1, B, H), dtype=dtype)
     gates = np.zeros((T, B, 3 * H), dtype=dtype)
     hw_n = np.zeros((T, B, H), dtype=dtype)
+    zs = np.zeros((T, B, 3 * H), dtype=dtype)
     hs[-1] = h0
     for s in range(T):
         on = active[s]
         hs[s] = hs[s - 1]
-        hs[s, on], gates[s, on], hw_n[s, on] = gru_cell_forward(xw[s, on], hs[s - 1, on], w_hh, b_rec)
+        hs[s, on], gates[s, on], hw_n[s, on], zs[s, on] = gru_cell_forward(
+            xw[s, on], hs[s - 1, on], w_hh, b_rec, reset_after=reset_after, clip=clip
+        )
 
     y, h_n = _reorder(hs[:T], times, active), hs[T - 1].copy()
     tape = None
@@ -785,6 +992,9 @@ def gru_forward(
             hs=_frozen_copy(hs),
             lengths=_frozen_copy(lengths),
             reverse=reverse,
+            reset_after=reset_after,
+            clip=clip,
+            zs=_frozen_copy(zs) if clip is not None else None,
         )
     return y, h_n, tape
 
@@ -813,6 +1023,7 @@ def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> dict[str, np.ndarr
     dtype = x.dtype
     dy = present("dy", check_grad("dy", dy, (T, B, H), dtype))
     dh_n = check_grad("dh_n", dh_n, (B, H), dtype)
+    options: dict[str, Any] = {"reset_after": tape.reset_after, "clip": tape.clip}
     times, active = _schedule(T, B, tape.lengths, tape.reverse)
     dy = _reorder(dy, times, active)
 
@@ -821,18 +1032,23 @@ def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> dict[str, np.ndarr
     dhw = np.zeros((T, B, 3 * H), dtype=dtype)
     for s in reversed(range(T)):
         on = active[s]
+        z = None if tape.zs is None else tape.zs[s, on]
         dxw[s, on], dhw[s, on], dh_next[on] = gru_cell_backward(
-            dy[s, on] + dh_next[on], gates[s, on], hw_n[s, on], hs[s - 1, on], w_hh
+            dy[s, on] + dh_next[on], gates[s, on], hw_n[s, on], z, hs[s - 1, on], w_hh, **options
         )
 
-    # xw = x<t> @ w_ih.T + b_ih and hw = a<t-1> @ w_hh.T + b_hh, for all steps at once.
+    # xw = x<t> @ w_ih.T + b_ih and hw = a<t-1> @ w_hh.T + b_hh (the n block's operand is
+    # r * a<t-1> when the reset comes first), for all steps at once.
     h_prev = hs[np.arange(T) - 1]  # row s is a<t-1>
+    n_operand = h_prev if tape.reset_after else gates[:, :, :H] * h_prev
     dxw2, dhw2 = dxw.reshape(T * B, 3 * H), dhw.reshape(T * B, 3 * H)
+    dw_rz = dhw2[:, : 2 * H].T @ h_prev.reshape(T * B, H)
+    dw_n = dhw2[:, 2 * H :].T @ n_operand.reshape(T * B, H)
     return {
         "x": _reorder((dxw2 @ w_ih).reshape(T, B, I), times, active),
         "h0": dh_next,
         "w_ih": dxw2.T @ x.reshape(T * B, I),
-        "w_hh": dhw2.T @ h_prev.reshape(T * B, H),
+        "w_hh": np.concatenate([dw_rz, dw_n]),
         "b_ih": dxw2.sum(axis=0) if tape.has_b_ih else None,
         "b_hh": dhw2.sum(axis=0) if tape.has_b_hh else None,
     }

@@ -18,8 +18,9 @@ struct Dims {
 };
 
 // How the T steps of each of the B sequences are taken.
-//   lengths: (B,) with 1 <= lengths[b] <= T, or nullptr (all T). Past its
-//            length a sequence's output is 0 and its state is frozen.
+//   lengths: (B,) with 0 <= lengths[b] <= T, or nullptr (all T). Past its
+//            length a sequence's output is 0 and its state is frozen (so a
+//            sequence of length 0 ends in its initial state).
 //   reverse: each sequence runs from its last real step down to its first
 //            (the reverse half of a bidirectional layer).
 // Arrays over steps are indexed by natural time t and row b at t*B + b.
@@ -57,6 +58,8 @@ struct ForwardArgs : CellInputs<T> {
   index_t ldy;    // >= H (2H when two directions share y)
   T* h_n;         // (B, H)
   T* h_all;       // training only (nullptr for inference): (T+1, B, H), see Steps
+  T clip;         // > 0: every gate's pre-activation is clipped to [-clip, clip] (ONNX); 0: none
+  T* preact;      // training with clip: (T, B, G) the pre-activations before clipping
 };
 
 // Every cell's backward pass: the forward's states (its tape) and the
@@ -72,9 +75,14 @@ struct BackwardArgs : CellInputs<T> {
   T* dh0;              // (B, H)
   T* dw_ih;            // (G, I)
   T* dw_hh;            // (G, H)
+  T clip;              // as in forward
+  const T* preact;     // with clip: the forward's (T, B, G) pre-activations
 };
 
-// LSTM, G = 4H, gate rows i, f, g, o; bias = b_ih + b_hh.
+// LSTM, G = 4H, gate rows i, f, g, o; bias = b_ih + b_hh. ONNX's options:
+//   peepholes: (3H,) p_i, p_f, p_o: z_i += p_i c<t-1>, z_f += p_f c<t-1>,
+//              z_o += p_o c<t>; or nullptr
+//   input_forget: f = 1 - i (the forget gate's rows are unused)
 template <class T>
 struct LstmForwardArgs : ForwardArgs<T> {
   const T* c0;  // (B, H)
@@ -82,6 +90,8 @@ struct LstmForwardArgs : ForwardArgs<T> {
   // Training only (nullptr for inference), with h_all: what BPTT needs.
   T* gates;  // (T, B, 4H) activated i, f, g, o
   T* c_all;  // (T+1, B, H), like h_all
+  const T* peepholes;
+  bool input_forget;
 };
 
 template <class T>
@@ -91,6 +101,9 @@ struct LstmBackwardArgs : BackwardArgs<T> {
   const T* dc_n;   // (B, H) or nullptr (zeros)
   T* dc0;          // (B, H)
   T* db;           // (4H,) or nullptr (no bias): the gradient of b_ih and of b_hh
+  const T* peepholes;
+  bool input_forget;
+  T* dpeepholes;  // (3H,) when peepholes
 };
 
 // Vanilla RNN, G = H: h<t> = act(x<t> W_ih^T + b + h<t-1> W_hh^T).
@@ -111,10 +124,14 @@ struct RnnBackwardArgs : BackwardArgs<T> {
 //   r = σ(x W_ir^T + b_ir + h W_hr^T + b_hr),  z = σ(x W_iz^T + b_iz + h W_hz^T + b_hz)
 //   n = tanh(x W_in^T + b_in + r ⊙ (h W_hn^T + b_hn)),  h' = (1 - z) ⊙ n + z ⊙ h
 // bias = b_ih + (b_hr, b_hz, 0); b_hn stays inside r ⊙ (...).
+// reset_before (Cho et al. 2014, Keras reset_after=False, ONNX linear_before_reset=0):
+//   n = tanh(x W_in^T + b_in + (r ⊙ h) W_hn^T + b_hn), and bias = b_ih + b_hh.
 template <class T>
 struct GruForwardArgs : ForwardArgs<T> {
-  const T* b_hn;  // (H,) or nullptr
+  const T* b_hn;  // (H,) or nullptr; unused with reset_before
   T* gates;       // training only: (T, B, 4H): r, z, n and hn = h<t-1> W_hn^T + b_hn
+                  // (reset_before: r ⊙ h<t-1>, the operand of W_hn)
+  bool reset_before;
 };
 
 template <class T>
@@ -122,6 +139,7 @@ struct GruBackwardArgs : BackwardArgs<T> {
   const T* gates;  // (T, B, 4H)
   T* db_ih;        // (3H,) or nullptr
   T* db_hh;        // (3H,) or nullptr
+  bool reset_before;
 };
 
 // C (M, N) = A (M, K) · B (K, N) [+ C if accumulate] [+ bias (N,)], where

@@ -232,7 +232,7 @@ def gradient_flow(
 def _in_dtype(level: Level, dtype: np.dtype[Any]) -> Level:
     """``level`` with its weights converted to ``dtype``."""
     weights = tuple(tuple(None if w is None else w.astype(dtype) for w in ws) for ws in level.weights)
-    return Level(level.cell, weights, level.reverse, level.options)  # type: ignore[arg-type]
+    return Level(level.cell, weights, level.reverse, level.options)
 
 
 def _chained_bptt(

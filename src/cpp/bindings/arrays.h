@@ -80,7 +80,8 @@ inline py::array read_only_view(const py::array& a, const py::object& owner) {
 }
 
 // Optional sequence lengths: None, or a C-contiguous int64 array (B,) with
-// every value in [1, T]. Copied, then checked: the kernels index with them
+// every value in [0, T] (0: a sequence with no step; its final state is its
+// initial state). Copied, then checked: the kernels index with them
 // while the GIL is released, when another Python thread could change the
 // caller's array (or a tape's, made writeable again).
 class Lengths {
@@ -91,8 +92,8 @@ class Lengths {
     const index_t* p = in<index_t>(py::reinterpret_borrow<py::array>(o), "lengths", {B});
     values_.assign(p, p + B);
     for (index_t b = 0; b < B; ++b)
-      if (values_[b] < 1 || values_[b] > T)
-        throw py::value_error("lengths: every length must be in [1, T] = [1, " + std::to_string(T) + "], got " +
+      if (values_[b] < 0 || values_[b] > T)
+        throw py::value_error("lengths: every length must be in [0, T] = [0, " + std::to_string(T) + "], got " +
                               std::to_string(values_[b]) + " at index " + std::to_string(b));
     given_ = true;
   }

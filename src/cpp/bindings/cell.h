@@ -10,18 +10,30 @@
 //                state and final-state gradient argument names, doc
 //   tape_gates   the tape keeps a (T, B, tape_gates * H) array `gates` (0: none)
 //   gates_doc
-//   projected_hh_gates   gate blocks of b_hh added into the input projection
+//   projected_hh_gates(option)   gate blocks of b_hh added into the input projection
 //   one_bias_gradient    the kernel writes one db for b_ih and b_hh alike
-//   Option       an extra forward argument kept in the tape (the RNN's
-//                nonlinearity), or NoOption
+//   Positional, Keywords  the cell's own forward arguments (Arguments<...>:
+//                the RNN's nonlinearity before `training`, the LSTM's
+//                peepholes and input_forget, the GRU's reset_after after
+//                `clip`), each a type naming the argument, its Python type,
+//                its default (keywords) and its tape property
+//   Option       their values, kept in the tape: Option::parse(positional...,
+//                keywords...); tape_copy(): the same with private copies of
+//                any array in it
 //   ForwardArgs<T>, BackwardArgs<T>, forward<T>, backward<T>: the kernels
 //   set(args, arrays, option): the fields of args only this cell has
+//   add_gradients(args, option, grads): outputs of backward only this cell
+//                has (the LSTM's peepholes), into args and the grads dict
+//
+// Every cell also takes ONNX's clip (None, or > 0: the gates' pre-activations
+// are clipped to [-clip, clip]); the tape keeps the pre-activations then.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <iterator>
+#include <limits>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -42,10 +54,46 @@ struct StatePart {
   const char* doc;         // the tape property's doc
 };
 
-// The extra forward argument of a cell that has none.
-struct NoOption {
-  static NoOption parse() { return {}; }
+// The own forward arguments of a cell (types describing each, see above).
+template <class... Extra>
+struct Arguments {};
+
+// What every cell kind's traits start from: no arguments or outputs of its own.
+struct CellDefaults {
+  using Positional = Arguments<>;
+  using Keywords = Arguments<>;
+  template <class Args, class Option>
+  static void add_gradients(Args&, const Option&, py::dict&) {}
 };
+
+// "int 1": a value's type and repr, for the messages.
+inline std::string described(const py::handle& o) {
+  return std::string(py::str(py::type::of(o).attr("__name__"))) + " " + std::string(py::repr(o));
+}
+
+// clip: None (0, no clipping) or a finite Python float or int > 0 (the
+// Python layer converts other numbers).
+inline double clip_of(const py::object& clip) {
+  if (clip.is_none()) return 0.0;
+  if (PyBool_Check(clip.ptr()) || !(PyFloat_Check(clip.ptr()) || PyLong_Check(clip.ptr())))
+    throw py::type_error("clip: expected None or a number > 0, got " + described(clip));
+  const double c = PyFloat_AsDouble(clip.ptr());
+  if (c == -1.0 && PyErr_Occurred()) {  // an int beyond the float range (10**400)
+    PyErr_Clear();
+    throw py::value_error("clip: expected None or a finite number > 0, got an int beyond the float range");
+  }
+  if (!(c > 0.0 && c <= std::numeric_limits<double>::max()))
+    throw py::value_error("clip: expected None or a finite number > 0, got " + std::string(py::str(clip)));
+  return c;
+}
+
+// A cell's own flag (the LSTM's input_forget, the GRU's reset_after): True or
+// False only. pybind11's bool would also take None, 0 or 1 (or a float) and
+// silently pick a formulation; the Python layer converts NumPy's bools.
+inline bool flag_of(const py::object& value, const char* name) {
+  if (!PyBool_Check(value.ptr())) throw py::type_error(std::string(name) + ": expected a bool, got " + described(value));
+  return value.ptr() == Py_True;
+}
 
 // What training keeps for backward: private copies (the caller may change
 // its arrays after forward) in one dtype. Read-only once filled.
@@ -60,6 +108,8 @@ struct Tape {
   py::array gates;               // (T, B, tape_gates * H), when the cell keeps it
   py::object lengths;            // int64 (B,) copy, or None
   bool reverse;
+  double clip;      // 0: none
+  py::array preact;  // with clip: (T, B, G) the pre-activations before clipping
 };
 
 // Where one call's arrays are, for the fields only a cell's args have.
@@ -94,7 +144,8 @@ T* mutable_data_of(py::array& a) {
 template <class Cell, class T>
 py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
                   const py::object& b_hh, const std::array<py::object, Tape<Cell>::S>& initial,
-                  const typename Cell::Option& option, bool training, const py::object& lengths, bool reverse) {
+                  const typename Cell::Option& option, bool training, const py::object& lengths, bool reverse,
+                  double clip) {
   constexpr std::size_t S = Tape<Cell>::S;
   const index_t T_ = dim(x, 0), B = dim(x, 1), I = dim(x, 2), H = dim(w_hh, 1), G = Cell::gates * H, BH = B * H;
   if (H < 1 || I < 1) throw py::value_error("hidden and input sizes must be at least 1");
@@ -110,7 +161,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   auto y = out<T>({T_, B, H});
   std::vector<py::array_t<T>> final;
   for (std::size_t s = 0; s < S; ++s) final.push_back(out<T>({B, H}));
-  const std::vector<T> bias = summed_bias(pb_ih, pb_hh, G, Cell::projected_hh_gates * H);
+  const std::vector<T> bias = summed_bias(pb_ih, pb_hh, G, Cell::projected_hh_gates(option) * H);
   std::vector<T> zeros;  // the initial state parts not given
   if (std::count(arrays.initial.begin(), arrays.initial.end(), nullptr) > 0)
     zeros.assign(static_cast<std::size_t>(BH), T(0));
@@ -128,6 +179,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   a.y = ptr(y);
   a.ldy = H;
   a.h_n = arrays.final[0];
+  a.clip = static_cast<T>(clip);
   const auto& k = typed<T>(active_kernels());
   Signals signals;
   a.interrupt = signals.interrupt();
@@ -147,9 +199,11 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
     return result;
   }
 
+  Cell::set(a, arrays, option);  // checks the cell's own arrays before the tape copies them
   TapeInputs<T> inputs(a.d, G);
-  Tape<Cell> tape{a.d, option, pb_ih != nullptr, pb_hh != nullptr, inputs.x, inputs.w_ih, inputs.w_hh, {}, {},
-                  len.copy(), reverse};
+  Tape<Cell> tape{a.d,         option.tape_copy(), pb_ih != nullptr, pb_hh != nullptr, inputs.x, inputs.w_ih,
+                  inputs.w_hh, {},                 {},               len.copy(),       reverse,  clip,
+                  {}};
   for (std::size_t s = 0; s < S; ++s) {
     tape.all[s] = out<T>({T_ + 1, B, H});
     arrays.all[s] = mutable_data_of<T>(tape.all[s]);
@@ -158,20 +212,26 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
     tape.gates = out<T>({T_, B, Cell::tape_gates * H});
     arrays.gates = mutable_data_of<T>(tape.gates);
   }
+  if (clip > 0) {
+    tape.preact = out<T>({T_, B, G});
+    a.preact = mutable_data_of<T>(tape.preact);
+  }
   a.x = inputs.x_data, a.w_ih = inputs.w_ih_data, a.w_hh = inputs.w_hh_data;
   a.h_all = arrays.all[0];
-  Cell::set(a, arrays, option);
+  Cell::set(a, arrays, tape.option);
   {
     py::gil_scoped_release nogil;
     inputs.fill(px, pw_ih, pw_hh);
     zero_padded_rows(inputs.x_data, T_, B, I, len.data());
     (k.*Cell::template forward<T>)(a);
     if (Cell::tape_gates > 0) zero_padded_rows(arrays.gates, T_, B, Cell::tape_gates * H, len.data());
+    if (clip > 0) zero_padded_rows(a.preact, T_, B, G, len.data());
   }
   signals.raise_if_interrupted();
   for (py::array* arr : {&tape.x, &tape.w_ih, &tape.w_hh}) freeze(*arr);
   for (py::array& arr : tape.all) freeze(arr);
   if (Cell::tape_gates > 0) freeze(tape.gates);
+  if (clip > 0) freeze(tape.preact);
   result[S + 1] = py::cast(std::move(tape));
   return result;
 }
@@ -212,7 +272,11 @@ py::dict backward(const Tape<Cell>& tape, const py::array& dy,
   a.h_all = arrays.all[0];
   a.dh_n = arrays.final_grad[0];
   a.dx = ptr(dx), a.dh0 = arrays.initial_grad[0], a.dw_ih = ptr(dw_ih), a.dw_hh = ptr(dw_hh);
+  a.clip = static_cast<T>(tape.clip);
+  if (tape.clip > 0) a.preact = data_of<T>(tape.preact);
   Cell::set(a, arrays, tape.option);
+  py::dict own;  // the gradients only this cell kind has
+  Cell::add_gradients(a, tape.option, own);
   Signals signals;
   a.interrupt = signals.interrupt();
   {
@@ -228,6 +292,7 @@ py::dict backward(const Tape<Cell>& tape, const py::array& dy,
   if (!tape.has_b_hh) g["b_hh"] = py::none();
   else if (!one_db) g["b_hh"] = db_hh;
   else g["b_hh"] = tape.has_b_ih ? py::object(db_ih.attr("copy")()) : py::object(db_ih);
+  for (auto item : own) g[item.first] = item.second;
   return g;
 }
 
@@ -237,35 +302,35 @@ struct Object {
   using type = py::object;
 };
 
-template <class... Extra>
-struct Options {};
-
 // The Python signatures, as functors (a lambda's parameter list cannot
 // expand the packs): <name>_forward(x, w_ih, w_hh, b_ih, b_hh, <initial state
-// per part>, [option], training, lengths=None, reverse=False) and
-// <name>_backward(tape, dy, <final-state gradient per part>).
-template <class Cell, class Parts, class Extra>
+// per part>, [positional options], training, lengths=None, reverse=False,
+// clip=None, [keyword options]) and <name>_backward(tape, dy, <final-state
+// gradient per part>).
+template <class Cell, class Parts, class Positional, class Keywords>
 struct ForwardEntry;
 
-template <class Cell, std::size_t... S, class... Extra>
-struct ForwardEntry<Cell, std::index_sequence<S...>, Options<Extra...>> {
+template <class Cell, std::size_t... S, class... Pos, class... Kw>
+struct ForwardEntry<Cell, std::index_sequence<S...>, Arguments<Pos...>, Arguments<Kw...>> {
   py::tuple operator()(const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
                        const py::object& b_hh, const typename Object<S>::type&... initial,
-                       const typename Extra::Python&... option, bool training, const py::object& lengths,
-                       bool reverse) const {
+                       const typename Pos::Python&... positional, bool training, const py::object& lengths,
+                       bool reverse, const py::object& clip, const typename Kw::Python&... keywords) const {
     require_float(x);
     require_ndim(x, "x", 3, "(T, B, I)");
     require_ndim(w_hh, "w_hh", 2, Cell::w_hh_shape);
-    const typename Cell::Option opt = Cell::Option::parse(option...);
+    const typename Cell::Option opt = Cell::Option::parse(positional..., keywords...);
+    const double c = clip_of(clip);
     const std::array<py::object, sizeof...(S)> init{initial...};
-    return is_float32(x) ? forward<Cell, float>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse)
-                         : forward<Cell, double>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse);
+    return is_float32(x) ? forward<Cell, float>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse, c)
+                         : forward<Cell, double>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse, c);
   }
 
   static void def(py::module_& m) {
     m.def(Cell::forward_name, ForwardEntry{}, py::arg("x"), py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih"),
-          py::arg("b_hh"), py::arg(Cell::parts[S].initial)..., py::arg(Extra::name)..., py::arg("training"),
-          py::arg("lengths") = py::none(), py::arg("reverse") = false);
+          py::arg("b_hh"), py::arg(Cell::parts[S].initial)..., py::arg(Pos::name)..., py::arg("training"),
+          py::arg("lengths") = py::none(), py::arg("reverse") = false, py::arg("clip") = py::none(),
+          (py::arg(Kw::name) = Kw::default_value())...);
   }
 };
 
@@ -285,16 +350,24 @@ struct BackwardEntry<Cell, std::index_sequence<S...>> {
   }
 };
 
+// A tape property per own argument of the cell, its value as forward got it.
+template <class TapeT, class... Extra>
+void define_properties(py::class_<TapeT>& tape, Arguments<Extra...>) {
+  (tape.def_property_readonly(Extra::name, [](const TapeT& t) { return Extra::get(t.option); }), ...);
+}
+
 template <class Cell>
 void register_cell(py::module_& m) {
   using TapeT = Tape<Cell>;
-  using Option = typename Cell::Option;
   py::class_<TapeT> tape(m, Cell::tape_name, Cell::tape_doc);
   tape.def_property_readonly("shape", [](const TapeT& t) { return py::make_tuple(t.d.T, t.d.B, t.d.I, t.d.H); },
                              "(T, B, I, H)");
   tape.def_property_readonly("dtype", [](const TapeT& t) { return t.x.dtype(); });
-  if constexpr (!std::is_same_v<Option, NoOption>)
-    tape.def_property_readonly(Option::name, [](const TapeT& t) { return t.option.name_of(); });
+  define_properties(tape, typename Cell::Positional{});
+  define_properties(tape, typename Cell::Keywords{});
+  tape.def_property_readonly(
+      "clip", [](const TapeT& t) { return t.clip > 0 ? py::object(py::float_(t.clip)) : py::object(py::none()); },
+      "ONNX's clip of the pre-activations, or None");
   for (std::size_t s = 0; s < TapeT::S; ++s)
     tape.def_property_readonly(
         Cell::parts[s].name, [s](py::object self) { return read_only_view(self.cast<TapeT&>().all[s], self); },
@@ -307,6 +380,7 @@ void register_cell(py::module_& m) {
   tape.def_property_readonly("nbytes", [](const TapeT& t) {
     py::ssize_t n = t.x.nbytes() + t.w_ih.nbytes() + t.w_hh.nbytes();
     for (const py::array& a : t.all) n += a.nbytes();
+    if (t.clip > 0) n += t.preact.nbytes();
     return Cell::tape_gates > 0 ? n + t.gates.nbytes() : n;
   });
   tape.def("__repr__", [](const TapeT& t) {
@@ -319,7 +393,7 @@ void register_cell(py::module_& m) {
   // pybind11 makes forward's tapes without tp_new.
   reinterpret_cast<PyTypeObject*>(tape.ptr())->tp_new = nullptr;
   using Parts = std::make_index_sequence<TapeT::S>;
-  ForwardEntry<Cell, Parts, std::conditional_t<std::is_same_v<Option, NoOption>, Options<>, Options<Option>>>::def(m);
+  ForwardEntry<Cell, Parts, typename Cell::Positional, typename Cell::Keywords>::def(m);
   BackwardEntry<Cell, Parts>::def(m);
 }
 

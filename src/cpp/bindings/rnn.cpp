@@ -20,10 +20,11 @@ struct Activation {
     if (s == "relu") return {Nonlinearity::relu};
     throw py::value_error("nonlinearity: expected 'tanh' or 'relu', got '" + s + "'");
   }
-  const char* name_of() const { return act == Nonlinearity::tanh ? "tanh" : "relu"; }
+  Activation tape_copy() const { return *this; }
+  static py::object get(const Activation& a) { return py::str(a.act == Nonlinearity::tanh ? "tanh" : "relu"); }
 };
 
-struct Rnn {
+struct Rnn : CellDefaults {
   static constexpr const char* forward_name = "rnn_forward";
   static constexpr const char* backward_name = "rnn_backward";
   static constexpr const char* tape_name = "RNNTape";
@@ -38,9 +39,10 @@ struct Rnn {
        "h after step t in slot t, h0 in slot lengths[b]); zeros at padding"}};
   static constexpr int tape_gates = 0;
   static constexpr const char* gates_doc = nullptr;
-  static constexpr int projected_hh_gates = 1;
   static constexpr bool one_bias_gradient = true;
+  using Positional = Arguments<Activation>;
   using Option = Activation;
+  static int projected_hh_gates(const Option&) { return 1; }
   template <class T>
   using ForwardArgs = RnnForwardArgs<T>;
   template <class T>
@@ -51,11 +53,11 @@ struct Rnn {
   template <class T>
   static constexpr auto backward = &TypedKernels<T>::rnn_backward;
   template <class T>
-  static void set(ForwardArgs<T>& a, const ForwardArrays<T, 1>&, Option option) {
+  static void set(ForwardArgs<T>& a, const ForwardArrays<T, 1>&, const Option& option) {
     a.act = option.act;
   }
   template <class T>
-  static void set(BackwardArgs<T>& a, const BackwardArrays<T, 1>& b, Option option) {
+  static void set(BackwardArgs<T>& a, const BackwardArrays<T, 1>& b, const Option& option) {
     a.act = option.act, a.db = b.db_ih;
   }
 };

@@ -22,31 +22,51 @@ inline V<T> activation_slope(Nonlinearity act, V<T> h) {
   return select<T>(h > T(0), set1<T>(T(1)), set1<T>(T(0)));
 }
 
-template <class T>
-void rnn_forward(const RnnForwardArgs<T>& a) {
-  auto cell = [&](auto lanes, const V<T>& zh, const T* xz, const T*, const At&) LSTMFAST_INLINE_LAMBDA {
-    return activate<T>(a.act, zh + lanes.load(xz));
+// ONNX's clip is a second instantiation (`Clip`): the pre-activation is
+// clipped before the nonlinearity and kept (training) for the gradient.
+template <class T, bool Clip>
+void rnn_forward_cells(const RnnForwardArgs<T>& a) {
+  auto cell = [&](auto lanes, const V<T>& zh, const T* xz, const T*, const At& at) LSTMFAST_INLINE_LAMBDA {
+    V<T> z = zh + lanes.load(xz);
+    if constexpr (Clip) {
+      if (a.h_all) lanes.store(a.preact + at.row * a.d.H + at.u, z);
+      z = clip_to<T>(z, set1<T>(a.clip));
+    }
+    return activate<T>(a.act, z);
   };
   forward_pass<T, kGemmMR, 1>(a, Sequence(a.d, a.steps), nullptr, cell);
 }
 
 template <class T>
-void rnn_backward(const RnnBackwardArgs<T>& a) {
+void rnn_forward(const RnnForwardArgs<T>& a) {
+  if (a.clip > T(0)) rnn_forward_cells<T, true>(a);
+  else rnn_forward_cells<T, false>(a);
+}
+
+template <class T, bool Clip>
+void rnn_backward_cells(const RnnBackwardArgs<T>& a) {
   const index_t H = a.d.H, BH = a.d.B * H;
   const Sequence seq(a.d, a.steps);
   if (a.db) fill_zero(a.db, H);
   if (!begin_backward(a, seq, H)) return;
   const StepGradients<T> dg(seq, H);
-  // dz<t> = dh<t> act'(z<t>)
+  // dz<t> = dh<t> act'(z<t>) [0 where z<t> was clipped]
   auto cell = [&a, &seq, &dg, H, BH](auto lanes, const V<T>& dh, const At& at, T* dg_step) LSTMFAST_INLINE_LAMBDA {
     const V<T> h = lanes.load(a.h_all + seq.slot_after(at.tn) * BH + at.r * H + at.u);
-    const V<T> dz = dh * activation_slope<T>(a.act, h);
+    V<T> dz = dh * activation_slope<T>(a.act, h);
+    if constexpr (Clip) dz = through_clip<T>(dz, lanes.load(a.preact + at.row * H + at.u), set1<T>(a.clip));
     lanes.store(dg.get() + at.row * H + at.u, dz);
     lanes.store(dg_step + at.r * H + at.u, dz);
     if (a.db) lanes.store(a.db + at.u, lanes.load(a.db + at.u) + dz);  // fixed order per column
   };
   backward_pass<T, 1>(a, seq, nullptr, cell);
   weight_gradients(a, seq, H, dg.get(), dg.get());
+}
+
+template <class T>
+void rnn_backward(const RnnBackwardArgs<T>& a) {
+  if (a.clip > T(0)) rnn_backward_cells<T, true>(a);
+  else rnn_backward_cells<T, false>(a);
 }
 
 }  // namespace LSTMFAST_ISA

@@ -10,12 +10,15 @@
 // for the units of `at` (At, epilogue.h); the cell puts its dG<t> for
 // them in dg_step (batch order, G columns: the next step's product reads it)
 // and wherever else it keeps it. Rows past their end give dG = 0. After the
-// loop, dh0 = dG<first step> W_hh [+ carried].
+// loop, dh0 = dG<first step> W_hh [+ carried] (+ dh_n for a sequence of
+// length 0, which took no step).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <type_traits>
 
+#include "../interrupt.h"
 #include "../interrupt.h"
 #include "epilogue.h"
 #include "plans.h"
@@ -24,32 +27,41 @@
 namespace lstmfast {
 namespace LSTMFAST_ISA {
 
-// The time loop of a backward pass, last step first, on the threads of wp:
-// per step step(t, jb, dg_next, dg_step, partial) for each of the thread's
-// blocks, then a barrier. dg_next is step t+1's dG in batch order (the
-// recurrent product's rows; nullptr at the last step), dg_step where step t
-// puts its own. Then initial(jb, dg_first, partial): the gradient reaching the
-// initial state comes from the first step's dG.
-template <class T, class Step, class Initial>
-void backward_steps(const BackwardPanels<T>& wp, index_t T_, index_t B, Interrupt* interrupt, const Step& step,
-                    const Initial& initial) {
-  const index_t BG = B * wp.K;
-  Buffer<T> dg_steps(2 * BG);
+// The time loop of a backward pass, last step first, on nt threads: per step
+// each phase in turn (Phase, plans.h), step(t, jb, dg_next, dg_step,
+// partial) for each of a thread's blocks and a barrier. dg_next is step t+1's
+// dG in batch order (K columns, the recurrent product's rows; nullptr at the
+// last step), dg_step where step t puts its own. Then, for each block of
+// `initial`, initial.step(jb, dg_first, partial): the gradient reaching the
+// initial state comes from the first step's dG. `interrupt` is polled in each
+// step's last phase, before its barrier (interrupt.h); a stop skips the rest.
+template <class T, class Initial, class... Steps>
+void backward_steps(int nt, index_t T_, index_t B, index_t K, Interrupt* interrupt, const Phase<Initial>& initial,
+                    const Phase<Steps>&... phases) {
+  const index_t BK = B * K;
+  Buffer<T> dg_steps(2 * BK);
+  const index_t cols = std::max({initial.cols, phases.cols...});
+  Buffer<T> partial(index_t(nt) * B * cols);
   auto body = [&](int tid, int n, Barrier& barrier) {
-    const index_t jb0 = share_begin(wp.blocks, tid, n), jb1 = share_begin(wp.blocks, tid + 1, n);
-    T* my_partial = wp.partial_for(tid, B);
-    for (index_t t = T_ - 1; t >= 0; --t) {
-      const T* dg_next = t == T_ - 1 ? nullptr : dg_steps.get() + ((t + 1) % 2) * BG;
-      T* dg_step = dg_steps.get() + (t % 2) * BG;
-      for (index_t jb = jb0; jb < jb1; ++jb) step(t, jb, dg_next, dg_step, my_partial);
-      const index_t k = T_ - 1 - t;  // steps done
-      if (interrupt && tid == 0) interrupt->poll(k);
+    T* my_partial = partial.get() + tid * B * cols;
+    auto run = [&](const auto& phase, index_t t, const T* dg_next, T* dg_step, bool last) {
+      const index_t jb1 = share_begin(phase.blocks, tid + 1, n);
+      for (index_t jb = share_begin(phase.blocks, tid, n); jb < jb1; ++jb) phase.step(t, jb, dg_next, dg_step, my_partial);
+      if (last && interrupt && tid == 0) interrupt->poll(T_ - 1 - t);
       barrier.wait();
-      if (interrupt && interrupt->ends_after(k)) return;
+    };
+    for (index_t t = T_ - 1; t >= 0; --t) {
+      const T* dg_next = t == T_ - 1 ? nullptr : dg_steps.get() + ((t + 1) % 2) * BK;
+      T* dg_step = dg_steps.get() + (t % 2) * BK;
+      int phase = 0;
+      (run(phases, t, dg_next, dg_step, ++phase == int(sizeof...(Steps))), ...);
+      if (interrupt && interrupt->ends_after(T_ - 1 - t)) return;  // T_ - 1 - t: steps done
     }
-    for (index_t jb = jb0; jb < jb1; ++jb) initial(jb, static_cast<const T*>(dg_steps.get()), my_partial);
+    const index_t jb1 = share_begin(initial.blocks, tid + 1, n);
+    for (index_t jb = share_begin(initial.blocks, tid, n); jb < jb1; ++jb)
+      initial.step(jb, static_cast<const T*>(dg_steps.get()), my_partial);
   };
-  run_parallel(wp.nt, body);
+  run_parallel(nt, body);
 }
 
 // Backward over no steps or no sequences writes its gradients (the initial
@@ -83,6 +95,36 @@ class StepGradients {
 template <class Carried>
 constexpr bool kHasCarry = !std::is_same_v<Carried, std::nullptr_t>;
 
+// The gradient reaching h<t> of row r (active at step t), units u..: dhw
+// from the recurrent product, plus dy<t>, the carried gradient and, at the
+// sequence's last step, dh_n.
+template <class T, class Carried, class Lanes>
+LSTMFAST_INLINE V<T> gradient_reaching_h(const BackwardArgs<T>& a, const Sequence& seq, Carried carried, Lanes lanes,
+                                         const V<T>& dhw, index_t t, index_t r, index_t u, index_t row) {
+  const index_t H = a.d.H;
+  V<T> dh = dhw + lanes.load(a.dy + row * a.ldy + u);
+  if constexpr (kHasCarry<Carried>) dh += lanes.load(carried + r * H + u);
+  if (a.dh_n && t == seq.length(r) - 1) dh += lanes.load(a.dh_n + r * H + u);
+  return dh;
+}
+
+// The epilogue of the product reaching the initial state: dh0 = d [+ carried]
+// [+ dh_n for a sequence of length 0].
+template <class T, int NV, class Carried>
+auto initial_state_step(const BackwardArgs<T>& a, const Sequence& seq, const BackwardPanels<T>& wp, index_t K,
+                        Carried carried) {
+  return [&a, &seq, &wp, K, carried](index_t jb, const T* dg_first, T* partial) {
+    const index_t H = a.d.H;
+    auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) {
+      V<T> dh0 = d;
+      if constexpr (kHasCarry<Carried>) dh0 += lanes.load(carried + r * H + u);
+      if (a.dh_n && seq.length(r) == 0) dh0 += lanes.load(a.dh_n + r * H + u);
+      lanes.store(a.dh0 + r * H + u, dh0);
+    };
+    recurrent_block<T, kGemmMR, NV>(seq.B, K, dg_first, K, wp.panel(jb), partial, units_epilogue<T, NV>(jb, H, store));
+  };
+}
+
 // The backward time loop of a cell with `Gates` gates (G = Gates * H).
 // `carried`: a (B, H) gradient the cell carries to h<t-1> itself, or nullptr
 // (then known at compile time: the cells without a carry pay no test for it).
@@ -100,22 +142,14 @@ void backward_pass(const BackwardArgs<T>& a, const Sequence& seq, Carried carrie
           return;
         }
         const index_t tn = seq.time(t, r), row = seq.row(tn, r);
-        V<T> dh = dhw + lanes.load(a.dy + row * a.ldy + u);
-        if constexpr (kHasCarry<Carried>) dh += lanes.load(carried + r * H + u);
-        if (a.dh_n && t == seq.length(r) - 1) dh += lanes.load(a.dh_n + r * H + u);
+        const V<T> dh = gradient_reaching_h<T>(a, seq, carried, lanes, dhw, t, r, u, row);
         cell(lanes, dh, At{r, u, tn, row}, dg_step);
       };
       recurrent_block<T, kGemmMR, NV>(B, dg_next ? G : 0, dg_next, G, wp.panel(jb), partial,
                                       units_epilogue<T, NV>(jb, H, unit));
     };
-    auto initial = [&](index_t jb, const T* dg_first, T* partial) {
-      auto store = [&](auto lanes, const V<T>& d, index_t r, index_t u) {
-        if constexpr (kHasCarry<Carried>) lanes.store(a.dh0 + r * H + u, d + lanes.load(carried + r * H + u));
-        else lanes.store(a.dh0 + r * H + u, d);
-      };
-      recurrent_block<T, kGemmMR, NV>(B, G, dg_first, G, wp.panel(jb), partial, units_epilogue<T, NV>(jb, H, store));
-    };
-    backward_steps(wp, seq.T, B, a.interrupt, step, initial);
+    backward_steps<T>(wp.nt, seq.T, B, G, a.interrupt, Phase{wp.blocks, wp.width, initial_state_step<T, NV>(a, seq, wp, G, carried)},
+                      Phase{wp.blocks, wp.width, step});
   });
 }
 

@@ -15,6 +15,8 @@
 // (training) h_all.
 #pragma once
 
+#include <algorithm>
+
 #include "../interrupt.h"
 #include "epilogue.h"
 #include "plans.h"
@@ -23,21 +25,28 @@ namespace lstmfast {
 namespace LSTMFAST_ISA {
 
 // The time loop of a forward pass, on threads that own blocks of hidden units:
-// each chunk's input projection, a barrier, then per step step(t, jb, h_prev,
-// h_next, partial) for each of the thread's blocks and a barrier. h alternates
-// between two (B, H) buffers in batch order (the recurrent product's rows);
-// the last one goes to h_n. `partial_cols`: a tile's width, for the parked
-// sums of K chunks.
-template <class T, class Step>
-void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int nt, index_t blocks,
-                   index_t partial_cols, const T* h0, T* h_n, Interrupt* interrupt, const Step& step) {
+// each chunk's input projection, a barrier, then per step each phase in turn
+// (one for most cells; the GRU that resets h<t-1> before its candidate's
+// product needs the reset gate of every unit first), each followed by a
+// barrier. h alternates between two (B, H) buffers in batch order (the
+// recurrent product's rows); the last one goes to h_n. `interrupt` is polled
+// in each step's last phase, before its barrier (interrupt.h).
+template <class T, class... Steps>
+void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int nt, const T* h0, T* h_n,
+                   Interrupt* interrupt, const Phase<Steps>&... phases) {
   const index_t B = seq.B, BH = B * H;
   Buffer<T> h_state(2 * BH);
   copy(h_state.get(), h0, BH);
+  const index_t partial_cols = std::max({phases.cols...});
   Buffer<T> partial(index_t(nt) * B * partial_cols);
   auto body = [&](int tid, int n, Barrier& barrier) {
-    const index_t jb0 = share_begin(blocks, tid, n), jb1 = share_begin(blocks, tid + 1, n);
     T* my_partial = partial.get() + tid * B * partial_cols;
+    auto run = [&](const auto& phase, index_t t, const T* h_prev, T* h_next, bool last) {
+      const index_t jb1 = share_begin(phase.blocks, tid + 1, n);
+      for (index_t jb = share_begin(phase.blocks, tid, n); jb < jb1; ++jb) phase.step(t, jb, h_prev, h_next, my_partial);
+      if (last && interrupt && tid == 0) interrupt->poll(t);
+      barrier.wait();
+    };
     for (index_t t0 = 0; t0 < seq.T; t0 += xp.chunk()) {
       const index_t steps = min_i(xp.chunk(), seq.T - t0);
       xp.compute(t0, steps, tid, n);
@@ -45,9 +54,8 @@ void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int n
       for (index_t t = t0; t < t0 + steps; ++t) {
         const T* h_prev = h_state.get() + (t % 2) * BH;
         T* h_next = h_state.get() + ((t + 1) % 2) * BH;
-        for (index_t jb = jb0; jb < jb1; ++jb) step(t, jb, h_prev, h_next, my_partial);
-        if (interrupt && tid == 0) interrupt->poll(t);
-        barrier.wait();
+        int phase = 0;
+        (run(phases, t, h_prev, h_next, ++phase == int(sizeof...(Steps))), ...);
         if (interrupt && interrupt->ends_after(t)) return;
       }
     }
@@ -67,25 +75,18 @@ bool begin_forward(const ForwardArgs<T>& a, const Sequence& seq) {
   return false;
 }
 
-// The forward pass of a cell with `Gates` gates (G = Gates * H rows of the
-// weights), on tiles of MR rows. `project_into`: where the input projection
-// of the whole sequence goes (training can keep it), or nullptr for scratch.
-template <class T, int MR, int Gates, class Cell>
-void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into, const Cell& cell) {
-  constexpr int W = kWidth<T>;
-  if (!begin_forward(a, seq)) return;
-  const index_t B = seq.B, H = a.d.H, BH = B * H;
+// Row r, units u.. at step t, whose recurrent pre-activations are zh: the
+// cell's h<t>, written to the next state, y and (training) h_all. The
+// epilogues hold by value what they read per row (the scalars, the cell's
+// closure, this one): one pointer from the epilogue's own closure rather than
+// two or three, it stays in registers. With [&] the LSTM's epilogue ran ~10%
+// more instructions and the GRU's forward took ~4% longer.
+template <class T, class Cell>
+auto row_update(const ForwardArgs<T>& a, const Sequence& seq, const InputProjection<T>& xp, const Cell& cell) {
+  const index_t H = a.d.H, BH = seq.B * H;
   const bool training = a.h_all != nullptr;
-  const ForwardPanels<T, Gates> wp(a.w_hh, H, B);
-  InputProjection<T> xp(seq, a.x, a.d.I, a.w_ih, a.bias, Gates * H, wp.nt, project_into);
-
-  // Row r, units u.. at step t, whose recurrent pre-activations are zh. The
-  // epilogues hold by value what they read per row (the scalars, the cell's
-  // closure, this one): one pointer from the epilogue's own closure rather
-  // than two or three, it stays in registers. With [&] the LSTM's epilogue
-  // ran ~10% more instructions and the GRU's forward took ~4% longer.
-  auto advance = [&seq, &xp, &a, cell, H, BH, training](index_t t, const T* h_prev, T* h_next, auto lanes,
-                                                         const auto& zh, index_t r, index_t u) LSTMFAST_INLINE_LAMBDA {
+  return [&seq, &xp, &a, cell, H, BH, training](index_t t, const T* h_prev, T* h_next, auto lanes, const auto& zh,
+                                                 index_t r, index_t u) LSTMFAST_INLINE_LAMBDA {
     const T* hp = h_prev + r * H + u;
     if (!seq.active(t, r)) {  // past its end: the state stays
       lanes.store(h_next + r * H + u, lanes.load(hp));
@@ -97,31 +98,100 @@ void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into,
     lanes.store(a.y + row * a.ldy + u, h);
     if (training) lanes.store(a.h_all + seq.slot_after(tn) * BH + r * H + u, h);
   };
+}
+
+// A step's product over the gates of W units per tile row (panels of
+// ForwardPanels<T, Gates>), then rows(lanes, zh, r, u) for each batch row r:
+// zh holds one vector per gate for the units u.. of block jb.
+template <class T, int MR, int Gates, class Rows>
+auto gate_tile_step(const ForwardPanels<T, Gates>& wp, index_t B, const Rows& rows) {
+  return [&wp, B, rows](index_t t, index_t jb, const T* h_prev, T* h_next, T* partial) {
+    constexpr int W = kWidth<T>;
+    const index_t H = wp.H, j = jb * W;
+    with_lanes<T>(static_cast<int>(min_i(W, H - j)), [&](auto lanes) {
+      auto tile = [=](const auto& zh, index_t b0) {
+        for (int m = 0; m < rows_of<decltype(zh)>; ++m) rows(t, h_prev, h_next, lanes, zh[m], b0 + m, j);
+      };
+      recurrent_block<T, MR, Gates>(B, H, h_prev, H, wp.panel(jb), partial, tile);
+    });
+  };
+}
+
+// A step's product a (B x H, row stride H) W^T over NV vectors of consecutive
+// units per tile row (panels of ForwardPanels<T, 1>), then unit(t, h_prev,
+// h_next, lanes, zh, r, u) per batch row and vector.
+template <class T, int MR, int NV, class Operand, class Unit>
+auto unit_tile_step(const ForwardPanels<T, 1>& wp, index_t B, const Operand& operand, const Unit& unit) {
+  return [&wp, B, operand, unit](index_t t, index_t jb, const T* h_prev, T* h_next, T* partial) {
+    auto one = [=](auto lanes, const V<T>& zh, index_t r, index_t u) LSTMFAST_INLINE_LAMBDA {
+      unit(t, h_prev, h_next, lanes, zh, r, u);
+    };
+    recurrent_block<T, MR, NV>(B, wp.H, operand(h_prev), wp.H, wp.panel(jb), partial,
+                               units_epilogue<T, NV>(jb, wp.H, one));
+  };
+}
+
+// The forward pass of a cell with `Gates` gates (G = Gates * H rows of the
+// weights), on tiles of MR rows. `project_into`: where the input projection
+// of the whole sequence goes (training can keep it), or nullptr for scratch.
+template <class T, int MR, int Gates, class Cell>
+void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into, const Cell& cell) {
+  if (!begin_forward(a, seq)) return;
+  const index_t B = seq.B, H = a.d.H;
+  const ForwardPanels<T, Gates> wp(a.w_hh, H, B);
+  InputProjection<T> xp(seq, a.x, a.d.I, a.w_ih, a.bias, Gates * H, wp.nt, project_into);
+  const auto advance = row_update(a, seq, xp, cell);
   if constexpr (Gates > 1) {
     // A tile row holds the gates of W units, one vector each.
-    auto step = [&](index_t t, index_t jb, const T* h_prev, T* h_next, T* partial) {
-      const index_t j = jb * W;
-      with_lanes<T>(static_cast<int>(min_i(W, H - j)), [&](auto lanes) {
-        auto rows = [=](const auto& zh, index_t b0) {
-          for (int m = 0; m < rows_of<decltype(zh)>; ++m) advance(t, h_prev, h_next, lanes, zh[m], b0 + m, j);
-        };
-        recurrent_block<T, MR, Gates>(B, H, h_prev, H, wp.panel(jb), partial, rows);
-      });
-    };
-    forward_steps(seq, H, xp, wp.nt, wp.blocks, wp.width, a.h0, a.h_n, a.interrupt, step);
+    forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n, a.interrupt, Phase{wp.blocks, wp.width, gate_tile_step<T, MR>(wp, B, advance)});
   } else {
     // A tile row holds NV vectors of consecutive units.
     with_nv(wp.nv, [&](auto nv_c) {
       constexpr int NV = decltype(nv_c)::value;
-      auto step = [&](index_t t, index_t jb, const T* h_prev, T* h_next, T* partial) {
-        auto unit = [=](auto lanes, const V<T>& zh, index_t r, index_t u) LSTMFAST_INLINE_LAMBDA {
-          advance(t, h_prev, h_next, lanes, zh, r, u);
-        };
-        recurrent_block<T, MR, NV>(B, H, h_prev, H, wp.panel(jb), partial, units_epilogue<T, NV>(jb, H, unit));
-      };
-      forward_steps(seq, H, xp, wp.nt, wp.blocks, wp.width, a.h0, a.h_n, a.interrupt, step);
+      auto h_prev = [](const T* h) { return h; };
+      forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n, a.interrupt,
+                    Phase{wp.blocks, wp.width, unit_tile_step<T, MR, NV>(wp, B, h_prev, advance)});
     });
   }
+}
+
+// The forward pass of a cell whose last gate's recurrent product reads what
+// its other gates make from h<t-1> (the GRU that resets h<t-1> before its
+// candidate's product), so each step is two products with a barrier between:
+//
+//   first(t, lanes, zh, xz, hp, at): the first Gates - 1 gates of units u..
+//       of an active row, from zh (one vector per gate) = h<t-1> W^T for
+//       their rows of W_hh; it writes row r's share of `operand` (B, H)
+//   cell(lanes, zh, xz, hp, at): as for forward_pass, with zh = operand
+//       W_last^T for the last gate's rows of W_hh.
+//
+// Inactive rows of the operand are zeroed (their products are discarded).
+template <class T, int MR, int Gates, class First, class Cell>
+void forward_pass_two_products(const ForwardArgs<T>& a, const Sequence& seq, T* operand, const First& first,
+                               const Cell& cell) {
+  if (!begin_forward(a, seq)) return;
+  const index_t B = seq.B, H = a.d.H;
+  const int nt = ForwardPanels<T, Gates>::threads(H, B);
+  const ForwardPanels<T, Gates - 1> wp_first(a.w_hh, H, B, nt);
+  const ForwardPanels<T, 1> wp_last(a.w_hh + (Gates - 1) * H * H, H, B, nt);
+  InputProjection<T> xp(seq, a.x, a.d.I, a.w_ih, a.bias, Gates * H, nt, nullptr);
+  auto gates = [&seq, &xp, first, operand, H](index_t t, const T* h_prev, T*, auto lanes, const auto& zh, index_t r,
+                                             index_t u) LSTMFAST_INLINE_LAMBDA {
+    if (!seq.active(t, r)) {
+      lanes.store(operand + r * H + u, V<T>{});
+      return;
+    }
+    const index_t tn = seq.time(t, r), row = seq.row(tn, r);
+    first(lanes, zh, xp.row(row) + u, h_prev + r * H + u, At{r, u, tn, row});
+  };
+  const auto advance = row_update(a, seq, xp, cell);
+  with_nv(wp_last.nv, [&](auto nv_c) {
+    constexpr int NV = decltype(nv_c)::value;
+    auto read_operand = [operand](const T*) -> const T* { return operand; };
+    forward_steps(seq, H, xp, nt, a.h0, a.h_n, a.interrupt,
+                  Phase{wp_first.blocks, wp_first.width, gate_tile_step<T, MR>(wp_first, B, gates)},
+                  Phase{wp_last.blocks, wp_last.width, unit_tile_step<T, kGemmMR, NV>(wp_last, B, read_operand, advance)});
+  });
 }
 
 }  // namespace LSTMFAST_ISA

@@ -91,9 +91,14 @@ struct ForwardPanels {
   index_t width, blocks, H;  // a panel row holds `width` values
   Buffer<T> panels;
 
-  ForwardPanels(const T* w_hh, index_t H_, index_t B)
-      : nt(threads_for(2.0 * double(B) * double(Gates * H_) * double(H_), ceil_div(H_, kWidth<T>),
-                       kStepFlopsPerThread)),
+  // Threads worth using for a step's product of B rows.
+  static int threads(index_t H, index_t B) {
+    return threads_for(2.0 * double(B) * double(Gates * H) * double(H), ceil_div(H, kWidth<T>), kStepFlopsPerThread);
+  }
+
+  // `nt` threads share the blocks (several products of one step share them).
+  ForwardPanels(const T* w_hh, index_t H_, index_t B, int nt_ = 0)
+      : nt(nt_ > 0 ? nt_ : threads(H_, B)),
         nv(Gates > 1 ? 1 : units_nv<T>(H_, nt)),
         width(index_t(Gates) * nv * kWidth<T>),
         blocks(ceil_div(H_, index_t(nv) * kWidth<T>)),
@@ -105,33 +110,45 @@ struct ForwardPanels {
   const T* panel(index_t jb) const { return panels.get() + jb * H * width; }
 };
 
+// One product of a time step, on `blocks` blocks of hidden units shared among
+// the threads: step(t, jb, ...) for each of a thread's blocks, `cols` the
+// width of its tiles (for the parked sums of K chunks). A step is one phase,
+// or two when one product needs the whole result of the other.
+template <class Step>
+struct Phase {
+  index_t blocks, cols;
+  Step step;
+};
+
+template <class Step>
+Phase(index_t, index_t, Step) -> Phase<Step>;
+
 // The backward product dG<t+1> W_hh (K = G rows of W_hh) split into blocks of
 // nv vectors of hidden units, one thread per group of blocks, packed once.
 template <class T>
 struct BackwardPanels {
   int nv, nt;
   index_t width, blocks, K;
-  Buffer<T> panels, partial;
+  Buffer<T> panels;
 
-  BackwardPanels(const T* w_hh, index_t K_, index_t H, index_t B)
-      : nv(choose_nv(B, K_, H)),
-        nt(static_cast<int>(min_i(threads(B, K_, H), ceil_div(H, index_t(nv) * kWidth<T>)))),
+  // Threads worth using for a step's product of B rows.
+  static int threads(index_t B, index_t K, index_t H) {
+    return threads_for(2.0 * double(B) * double(K) * double(H), ceil_div(H, kWidth<T>), kStepFlopsPerThread);
+  }
+
+  // At most `nt` threads share the blocks (several products of one step share
+  // them; the same nt gives the same blocks).
+  BackwardPanels(const T* w_hh, index_t K_, index_t H, index_t B, int nt_ = 0)
+      : nv(units_nv<T>(H, nt_ > 0 ? nt_ : threads(B, K_, H))),
+        nt(static_cast<int>(min_i(nt_ > 0 ? nt_ : threads(B, K_, H), ceil_div(H, index_t(nv) * kWidth<T>)))),
         width(index_t(nv) * kWidth<T>),
         blocks(ceil_div(H, width)),
         K(K_),
-        panels(blocks * K_ * width),
-        partial(index_t(nt) * B * width) {
+        panels(blocks * K_ * width) {
     pack_backward_panels(w_hh, K_, H, nv, panels.get());
   }
 
   const T* panel(index_t jb) const { return panels.get() + jb * K * width; }
-  T* partial_for(int tid, index_t B) const { return partial.get() + tid * B * width; }
-
- private:
-  static int threads(index_t B, index_t K, index_t H) {
-    return threads_for(2.0 * double(B) * double(K) * double(H), ceil_div(H, kWidth<T>), kStepFlopsPerThread);
-  }
-  static int choose_nv(index_t B, index_t K, index_t H) { return units_nv<T>(H, threads(B, K, H)); }
 };
 
 }  // namespace LSTMFAST_ISA

@@ -34,5 +34,23 @@ void weight_gradients(const BackwardArgs<T>& a, const Sequence& seq, index_t G, 
   transpose(dw_t.get() + I * G, H, G, a.dw_hh);
 }
 
+// The same for the GRU that resets h<t-1> before its candidate's product:
+// one dG for both sides, but the last H rows of W_hh multiply that product's
+// operand r ⊙ h<t-1> (row t*B + b at operand + (t*B + b) * ld), not h<t-1>.
+template <class T>
+void weight_gradients_reset_first(const BackwardArgs<T>& a, const Sequence& seq, const T* dg, const T* operand,
+                                  index_t ld) {
+  if (a.interrupt && a.interrupt->stopped()) return;  // the caller raises: no use for the products
+  const index_t TB = seq.T * seq.B, I = a.d.I, H = a.d.H, G = 3 * H;
+  const T* h_prev_all = a.h_all + seq.previous_states_offset() * H;
+  gemm(GemmArgs<T>{TB, I, G, dg, G, 1, a.w_ih, I, 1, a.dx, I, nullptr, a.accumulate_dx});
+  Buffer<T> dw_t((I + H) * G);
+  gemm(GemmArgs<T>{I, G, TB, a.x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false});
+  gemm(GemmArgs<T>{H, 2 * H, TB, h_prev_all, 1, H, dg, G, 1, dw_t.get() + I * G, G, nullptr, false});
+  gemm(GemmArgs<T>{H, H, TB, operand, 1, ld, dg + 2 * H, G, 1, dw_t.get() + I * G + 2 * H, G, nullptr, false});
+  transpose(dw_t.get(), I, G, a.dw_ih);
+  transpose(dw_t.get() + I * G, H, G, a.dw_hh);
+}
+
 }  // namespace LSTMFAST_ISA
 }  // namespace lstmfast
