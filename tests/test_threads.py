@@ -120,3 +120,43 @@ print("ok")
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout == "ok\n", result.stderr[-2000:]
+
+
+def test_busy_cores_make_a_loop_finish_alone_with_the_same_numbers(isa, threads):
+    """With every core busy in other processes, a pool thread keeps losing its
+    core and the others would wait for it at every step; the time loops then
+    finish on one thread (counted in show_config's loops_finished_alone). The
+    numbers must be those of a call on one thread, bit for bit, forward and
+    backward, whatever step the switch happens at."""
+    import os
+    import subprocess
+    import sys
+
+    from lstmfast import _core
+
+    rng = np.random.default_rng(1)
+    T, B, I, H = 300, 16, 8, 64
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    w = [rng.uniform(-0.3, 0.3, s).astype(np.float32) for s in ((4 * H, I), (4 * H, H), (4 * H,), (4 * H,))]
+    dy = rng.standard_normal((T, B, H)).astype(np.float32)
+
+    def call():
+        y, h, c, tape = lstmfast.lstm_forward(x, *w, training=True)
+        return [y, h, c, *lstmfast.lstm_backward(tape, dy).values()]
+
+    threads(1)
+    expected = call()
+    threads(2)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        before = _core.loops_alone()
+        for _ in range(40):  # each call meets the busy cores; one switch is enough to check
+            for got, want in zip(call(), expected):
+                np.testing.assert_array_equal(got, want)
+            if _core.loops_alone() > before:
+                break
+        assert _core.loops_alone() > before, "no loop noticed the busy cores"
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()

@@ -68,6 +68,9 @@ def kernel_config() -> dict[str, Any]:
         "default_threads": _core.default_num_threads(),
         "compiler": _core.compiler(),
         "cached_scratch_bytes": _core.cached_memory_bytes(),
+        # time loops this process finished on one thread because another of
+        # their threads kept losing its core to other work (busy machine)
+        "loops_finished_alone": _core.loops_alone(),
         "machine": platform.machine(),
     }
 

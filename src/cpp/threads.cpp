@@ -3,6 +3,7 @@
 #include "environment.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -36,6 +37,12 @@ constexpr int kIdleSpins = 20000;
 int env_threads() { return static_cast<int>(env_integer("LSTMFAST_NUM_THREADS", 1, 1024, 0)); }
 
 std::atomic<int> g_threads{0};
+std::atomic<std::uint64_t> g_loops_alone{0};
+// steady_clock ticks until which regions run on one thread (see threads.h)
+std::atomic<std::int64_t> g_busy_until{0};
+constexpr std::chrono::milliseconds kBusyPause{200};
+
+std::int64_t now_ticks() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 thread_local int t_cap = 0;
 
 class Pool {
@@ -156,6 +163,13 @@ int num_threads() {
 
 void set_num_threads(int n) { g_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
 
+void count_loop_alone() {
+  g_loops_alone.fetch_add(1, std::memory_order_relaxed);
+  const auto pause = std::chrono::duration_cast<std::chrono::steady_clock::duration>(kBusyPause).count();
+  g_busy_until.store(now_ticks() + pause, std::memory_order_relaxed);
+}
+std::uint64_t loops_alone() { return g_loops_alone.load(std::memory_order_relaxed); }
+
 void set_thread_cap(int n) { t_cap = n < 0 ? 0 : n; }
 
 int available_threads() {
@@ -184,6 +198,7 @@ void Barrier::wait() {
 
 void parallel_run(int wanted, TaskFn fn, void* ctx) {
   int n = std::min({wanted, available_threads(), 0xffff});
+  if (n > 1 && now_ticks() < g_busy_until.load(std::memory_order_relaxed)) n = 1;
   pool().run(n < 1 ? 1 : n, fn, ctx);
 }
 

@@ -37,6 +37,14 @@ class Barrier {
   alignas(64) std::atomic<std::uint32_t> phase_{0};
 };
 
+// Time loops that finished on one thread because another of their threads
+// kept losing its core (kernels/parallel.h: Contention); show_config() reports
+// it. After such a loop, parallel regions run on one thread for kBusyPause
+// (threads.cpp), then try their threads again: while the cores stay busy,
+// finding out again costs a few ms per pause instead of every call.
+void count_loop_alone();
+std::uint64_t loops_alone();
+
 using TaskFn = void (*)(void* ctx, int tid, int nthreads, Barrier& barrier);
 
 // Runs fn(ctx, tid, n, barrier) for tid = 0..n-1 (tid 0 on the caller) with

@@ -68,6 +68,7 @@ void register_config(py::module_& m) {
   m.def("compiled_isas", &compiled_isas);
   m.def("usable_isas", &usable_isas);
   m.def("get_num_threads", &num_threads);
+  m.def("loops_alone", &loops_alone, "Time loops finished on one thread because the cores were busy.");
   m.def(
       "set_num_threads",
       [](int n) {

@@ -19,7 +19,6 @@
 #include <type_traits>
 
 #include "../interrupt.h"
-#include "../interrupt.h"
 #include "epilogue.h"
 #include "plans.h"
 #include "weight_gradients.h"
@@ -35,6 +34,7 @@ namespace LSTMFAST_ISA {
 // `initial`, initial.step(jb, dg_first, partial): the gradient reaching the
 // initial state comes from the first step's dG. `interrupt` is polled in each
 // step's last phase, before its barrier (interrupt.h); a stop skips the rest.
+// On busy cores the loop may finish on thread 0 alone (Contention, parallel.h).
 template <class T, class Initial, class... Steps>
 void backward_steps(int nt, index_t T_, index_t B, index_t K, Interrupt* interrupt, const Phase<Initial>& initial,
                     const Phase<Steps>&... phases) {
@@ -42,26 +42,44 @@ void backward_steps(int nt, index_t T_, index_t B, index_t K, Interrupt* interru
   Buffer<T> dg_steps(2 * BK);
   const index_t cols = std::max({initial.cols, phases.cols...});
   Buffer<T> partial(index_t(nt) * B * cols);
+  Contention contention;
   auto body = [&](int tid, int n, Barrier& barrier) {
     T* my_partial = partial.get() + tid * B * cols;
+    index_t done = 0;  // phases done: Contention's step count
+    // As in forward_steps: one phase on this thread's blocks and the barrier,
+    // or every block on thread 0 once the loop runs alone (false: leave).
     auto run = [&](const auto& phase, index_t t, const T* dg_next, T* dg_step, bool last) {
+      if (contention.alone_at(done)) {
+        if (tid != 0) return false;
+        for (index_t jb = 0; jb < phase.blocks; ++jb) phase.step(t, jb, dg_next, dg_step, my_partial);
+        if (last && interrupt) interrupt->poll(T_ - 1 - t);
+        ++done;
+        return true;
+      }
       const index_t jb1 = share_begin(phase.blocks, tid + 1, n);
       for (index_t jb = share_begin(phase.blocks, tid, n); jb < jb1; ++jb) phase.step(t, jb, dg_next, dg_step, my_partial);
       if (last && interrupt && tid == 0) interrupt->poll(T_ - 1 - t);
+      if (tid == 0) contention.work_done();
       barrier.wait();
+      if (tid == 0) contention.waited(done);
+      ++done;
+      return true;
     };
     for (index_t t = T_ - 1; t >= 0; --t) {
       const T* dg_next = t == T_ - 1 ? nullptr : dg_steps.get() + ((t + 1) % 2) * BK;
       T* dg_step = dg_steps.get() + (t % 2) * BK;
       int phase = 0;
-      (run(phases, t, dg_next, dg_step, ++phase == int(sizeof...(Steps))), ...);
+      if (!(run(phases, t, dg_next, dg_step, ++phase == int(sizeof...(Steps))) && ...)) return;
       if (interrupt && interrupt->ends_after(T_ - 1 - t)) return;  // T_ - 1 - t: steps done
     }
-    const index_t jb1 = share_begin(initial.blocks, tid + 1, n);
-    for (index_t jb = share_begin(initial.blocks, tid, n); jb < jb1; ++jb)
-      initial.step(jb, static_cast<const T*>(dg_steps.get()), my_partial);
+    const bool alone = contention.alone_at(done);
+    if (alone && tid != 0) return;
+    const index_t jb0 = alone ? 0 : share_begin(initial.blocks, tid, n);
+    const index_t jb1 = alone ? initial.blocks : share_begin(initial.blocks, tid + 1, n);
+    for (index_t jb = jb0; jb < jb1; ++jb) initial.step(jb, static_cast<const T*>(dg_steps.get()), my_partial);
   };
   run_parallel(nt, body);
+  if (contention.went_alone()) count_loop_alone();
 }
 
 // Backward over no steps or no sequences writes its gradients (the initial

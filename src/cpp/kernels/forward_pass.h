@@ -30,7 +30,8 @@ namespace LSTMFAST_ISA {
 // product needs the reset gate of every unit first), each followed by a
 // barrier. h alternates between two (B, H) buffers in batch order (the
 // recurrent product's rows); the last one goes to h_n. `interrupt` is polled
-// in each step's last phase, before its barrier (interrupt.h).
+// in each step's last phase, before its barrier (interrupt.h). On busy cores
+// the loop may finish on thread 0 alone (Contention, parallel.h).
 template <class T, class... Steps>
 void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int nt, const T* h0, T* h_n,
                    Interrupt* interrupt, const Phase<Steps>&... phases) {
@@ -39,28 +40,53 @@ void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int n
   copy(h_state.get(), h0, BH);
   const index_t partial_cols = std::max({phases.cols...});
   Buffer<T> partial(index_t(nt) * B * partial_cols);
+  Contention contention;
   auto body = [&](int tid, int n, Barrier& barrier) {
     T* my_partial = partial.get() + tid * B * partial_cols;
+    index_t done = 0;  // phases (and projections) done: Contention's step count
+    // One phase of step t on this thread's blocks, then the barrier; every
+    // block on thread 0 once the loop runs alone, where the others leave
+    // (returns false for them).
     auto run = [&](const auto& phase, index_t t, const T* h_prev, T* h_next, bool last) {
+      if (contention.alone_at(done)) {
+        if (tid != 0) return false;
+        for (index_t jb = 0; jb < phase.blocks; ++jb) phase.step(t, jb, h_prev, h_next, my_partial);
+        if (last && interrupt) interrupt->poll(t);
+        ++done;
+        return true;
+      }
       const index_t jb1 = share_begin(phase.blocks, tid + 1, n);
       for (index_t jb = share_begin(phase.blocks, tid, n); jb < jb1; ++jb) phase.step(t, jb, h_prev, h_next, my_partial);
       if (last && interrupt && tid == 0) interrupt->poll(t);
+      if (tid == 0) contention.work_done();
       barrier.wait();
+      if (tid == 0) contention.waited(done);
+      ++done;
+      return true;
     };
     for (index_t t0 = 0; t0 < seq.T; t0 += xp.chunk()) {
       const index_t steps = min_i(xp.chunk(), seq.T - t0);
-      xp.compute(t0, steps, tid, n);
-      barrier.wait();
+      if (contention.alone_at(done)) {
+        if (tid != 0) return;
+        xp.compute(t0, steps, 0, 1);
+      } else {
+        xp.compute(t0, steps, tid, n);
+        if (tid == 0) contention.work_done();
+        barrier.wait();
+        if (tid == 0) contention.waited(done);
+      }
+      ++done;
       for (index_t t = t0; t < t0 + steps; ++t) {
         const T* h_prev = h_state.get() + (t % 2) * BH;
         T* h_next = h_state.get() + ((t + 1) % 2) * BH;
         int phase = 0;
-        (run(phases, t, h_prev, h_next, ++phase == int(sizeof...(Steps))), ...);
+        if (!(run(phases, t, h_prev, h_next, ++phase == int(sizeof...(Steps))) && ...)) return;
         if (interrupt && interrupt->ends_after(t)) return;
       }
     }
   };
   run_parallel(nt, body);
+  if (contention.went_alone()) count_loop_alone();
   copy(h_n, h_state.get() + (seq.T % 2) * BH, BH);
 }
 
