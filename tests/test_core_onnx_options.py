@@ -18,10 +18,10 @@ import pytest
 
 import lstmfast
 from lstmfast import reference as ref
+from lstmfast.app import speed
 from test_core import RTOL, rel_err
 
 CLIP_MARGIN = 1e-4
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 SHAPES = [  # (T, B, I, H)
     (1, 1, 1, 1),
     (5, 3, 5, 37),  # H not a multiple of any vector width
@@ -43,19 +43,8 @@ CASES = [(cell, options) for cell, sets in OPTIONS.items() for options in sets]
 
 
 def problem(cell: str, T: int, B: int, I: int, H: int, seed: int) -> dict:
-    rng = np.random.default_rng(seed)
-    G, k = GATES[cell] * H, 1.0 / np.sqrt(H)
-    p = {
-        "x": rng.standard_normal((T, B, I)),
-        "w_ih": rng.uniform(-k, k, (G, I)),
-        "w_hh": rng.uniform(-k, k, (G, H)),
-        "b_ih": rng.uniform(-k, k, G),
-        "b_hh": rng.uniform(-k, k, G),
-        "h0": 0.5 * rng.standard_normal((B, H)),
-    }
-    if cell == "lstm":
-        p["c0"] = 0.5 * rng.standard_normal((B, H))
-    return p
+    """float64 arguments of ``{cell}_forward`` (the benchmarks' problems, whose dy is not used)."""
+    return speed.problem(cell, (T, B, I, H), np.float64, seed)[0]
 
 
 def choose_clip(cell: str, inputs: dict, options: dict) -> float:
@@ -154,7 +143,7 @@ def test_options_with_lengths_empty_sequences_and_threads(isa, threads, cell, op
     check(*run(cell, inputs, given, dtype, rng, **kw), dtype)
 
 
-@pytest.mark.parametrize("cell", sorted(GATES))
+@pytest.mark.parametrize("cell", sorted(OPTIONS))
 @pytest.mark.parametrize("reverse", [False, True])
 def test_length_zero_on_the_fast_path(isa, cell, reverse):
     """A sequence of length 0: y is 0, the final state is the initial state and its
