@@ -149,3 +149,120 @@ def test_inference_keeps_no_tape_and_errors_are_clear():
     with pytest.raises(TypeError, match="dtype: expected torch.float32 or torch.float64"):
         lt.RNN(3, 4, dtype=torch.float16)
     assert "nonlinearity" not in repr(m) and isinstance(np.asarray(y), np.ndarray)
+
+
+# --- where the kernels run inside a torch model -----------------------------------
+# torch's OpenMP threads spin after each of its operations and would hold the cores
+# lstmfast's own pool needs (RESULTS.md, T1), so lstmfast.torch runs the kernels on
+# torch's threads. The numbers must not change with the threads they run on.
+
+OPENMP = "parallel backend: OpenMP" in torch.__config__.parallel_info()
+needs_openmp = pytest.mark.skipif(not OPENMP, reason="torch built without OpenMP")
+
+
+def _run_in_child(script: str, **env: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env={**os.environ, **env}
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@needs_openmp
+def test_kernels_run_on_torchs_threads_not_lstmfasts_pool():
+    # lstmfast's pool threads are named lstmfast-N; inside lstmfast.torch none is
+    # started, while the same call through lstmfast's own layers starts one.
+    script = """
+import glob, numpy as np, torch, lstmfast, lstmfast.torch as lt
+torch.set_num_threads(2); lstmfast.set_num_threads(2)
+def pool_threads():
+    return sum(open(f).read().startswith("lstmfast-") for f in glob.glob("/proc/self/task/*/comm"))
+m = lt.LSTM(64, 128)
+x = torch.randn(50, 32, 64, requires_grad=True)
+m(x)[0].sum().backward()
+print(pool_threads())
+lstmfast.LSTM(64, 128)(np.zeros((50, 32, 64), np.float32))
+print(pool_threads())
+"""
+    assert _run_in_child(script).split() == ["0", "1"]
+
+
+@needs_openmp
+@pytest.mark.parametrize("cls", [lt.LSTM, lt.GRU, lt.RNN])
+def test_torchs_threads_and_lstmfasts_pool_give_identical_numbers(cls, monkeypatch):
+    import lstmfast
+    import lstmfast.integrations.torch as integration
+
+    torch.manual_seed(0)
+    m = cls(16, 48, num_layers=2, bidirectional=True)
+    x = torch.randn(40, 8, 16, requires_grad=True)
+    before = lstmfast.get_num_threads()
+    lstmfast.set_num_threads(2)
+    try:
+        results = []
+        for borrow in (True, False):
+            monkeypatch.setattr(integration, "_TORCH_USES_OPENMP", borrow)
+            with torch.enable_grad():
+                y = m(x)[0]
+                results.append([y.detach(), *torch.autograd.grad(y.square().sum(), [x, *m.parameters()])])
+    finally:
+        lstmfast.set_num_threads(before)
+    for a, b in zip(*results):
+        assert torch.equal(a, b)  # every output element has one thread and one order: bit-identical
+
+
+@needs_openmp
+def test_a_smaller_openmp_team_than_asked_runs_the_call_alone():
+    # OMP_THREAD_LIMIT=1 gives a team of one however many threads are asked for;
+    # the caller then runs the whole call itself, with the same numbers.
+    script = """
+import numpy as np, torch, lstmfast
+from lstmfast import _core, cells
+torch.zeros(1) + 1  # torch's OpenMP runtime is loaded
+rng = np.random.default_rng(0)
+T, B, I, H = 30, 16, 8, 64
+x = rng.standard_normal((T, B, I))
+w = (rng.standard_normal((4 * H, I)) * 0.1, rng.standard_normal((4 * H, H)) * 0.1, None, None)
+s = (np.zeros((B, H)), np.zeros((B, H)))
+lstmfast.set_num_threads(2)
+own = cells.LSTM.forward(x, w, s, training=False)[0]
+assert _core.use_openmp_threads(2)
+borrowed = cells.LSTM.forward(x, w, s, training=False)[0]
+_core.use_openmp_threads(0)
+print(np.array_equal(own, borrowed))
+"""
+    assert _run_in_child(script, OMP_THREAD_LIMIT="1").split() == ["True"]
+
+
+def test_use_openmp_threads_checks_its_argument():
+    from lstmfast import _core
+
+    with pytest.raises(ValueError, match=r"n: expected 0 <= n <= 1024, got -1"):
+        _core.use_openmp_threads(-1)
+    with pytest.raises(ValueError, match=r"n: expected 0 <= n <= 1024, got 1025"):
+        _core.use_openmp_threads(1025)
+    assert _core.use_openmp_threads(0) is True  # back to lstmfast's pool: always possible
+
+
+@needs_openmp
+def test_borrowing_torchs_threads_is_for_the_calling_thread_only():
+    script = """
+import glob, threading, numpy as np, torch, lstmfast
+from lstmfast import _core
+def pool_threads():
+    return sum(open(f).read().startswith("lstmfast-") for f in glob.glob("/proc/self/task/*/comm"))
+torch.zeros(1) + 1
+lstmfast.set_num_threads(2)
+assert _core.use_openmp_threads(2)
+layer, x = lstmfast.LSTM(64, 128), np.zeros((50, 32, 64), np.float32)
+layer(x)
+print(pool_threads())
+other = threading.Thread(target=lambda: layer(x))
+other.start(); other.join()
+print(pool_threads())
+"""
+    assert _run_in_child(script).split() == ["0", "1"]

@@ -117,6 +117,11 @@ def set_num_threads(n: int) -> None: ...
 def set_thread_cap(n: int) -> None:
     """Cap the threads of kernel calls made from the calling thread (0: no cap)."""
 
+def use_openmp_threads(n: int) -> bool:
+    """Run kernel calls made from the calling thread on the OpenMP runtime already
+    loaded in the process (torch's threads), at most n of them; 0: lstmfast's own
+    pool. False if no OpenMP runtime is loaded."""
+
 def default_num_threads() -> int: ...
 def compiler() -> str: ...
 def release_memory() -> None:

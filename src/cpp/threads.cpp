@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -14,6 +15,7 @@
 #include <sched.h>
 #endif
 #if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>
 #include <pthread.h>
 #endif
 #if defined(__x86_64__) || defined(__i386__)
@@ -88,6 +90,12 @@ class Pool {
   }
 
   void worker(int tid, std::uint64_t seen) {
+#if defined(__linux__)
+    // Named so that top -H, py-spy and the tests can tell lstmfast's threads apart.
+    char name[16];
+    std::snprintf(name, sizeof name, "lstmfast-%d", tid % 100000);
+    pthread_setname_np(pthread_self(), name);
+#endif
     for (;;) {
       int spins = 0;
       std::uint64_t job;
@@ -124,7 +132,86 @@ class Pool {
 // threads (and maybe a locked mutex), so it starts a pool of its own.
 std::atomic<Pool*> g_pool{nullptr};
 
-void reset_pool_in_child() { g_pool.store(new Pool(), std::memory_order_relaxed); }
+// An OpenMP runtime's entry points: GOMP_parallel, which libgomp, LLVM's libomp
+// and Intel's libiomp5 all export, and the two team queries.
+struct OpenMP {
+  void (*parallel)(void (*)(void*), void*, unsigned, unsigned) = nullptr;
+  int (*thread_num)() = nullptr;
+  int (*team_size)() = nullptr;
+};
+
+// Found only among libraries already loaded (RTLD_NOLOAD): lstmfast never
+// starts a runtime of its own. Probed when first asked for, and again while
+// none is found (torch may be imported later).
+OpenMP g_openmp;
+std::mutex g_openmp_mutex;
+std::atomic<bool> g_openmp_found{false};
+thread_local int t_openmp_threads = 0;
+
+template <class F>
+F symbol(void* library, const char* name) {
+#if defined(__unix__) || defined(__APPLE__)
+  return reinterpret_cast<F>(dlsym(library, name));
+#else
+  (void)library, (void)name;
+  return nullptr;
+#endif
+}
+
+bool find_openmp() {
+  std::lock_guard<std::mutex> lock(g_openmp_mutex);
+  if (g_openmp_found.load(std::memory_order_acquire)) return true;
+#if defined(__unix__) || defined(__APPLE__)
+  for (const char* name : {"libgomp.so.1", "libomp.so", "libiomp5.so", "libomp.dylib", "libiomp5.dylib"}) {
+    void* library = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+    if (library == nullptr) continue;
+    OpenMP found;
+    found.parallel = symbol<decltype(found.parallel)>(library, "GOMP_parallel");
+    found.thread_num = symbol<decltype(found.thread_num)>(library, "omp_get_thread_num");
+    found.team_size = symbol<decltype(found.team_size)>(library, "omp_get_num_threads");
+    if (found.parallel != nullptr && found.thread_num != nullptr && found.team_size != nullptr) {
+      g_openmp = found;
+      g_openmp_found.store(true, std::memory_order_release);
+      return true;
+    }
+  }
+#endif
+  return false;
+}
+
+struct OpenMPRegion {
+  TaskFn fn;
+  void* ctx;
+  int n;
+  Barrier barrier;
+};
+
+void openmp_body(void* data) {
+  auto& region = *static_cast<OpenMPRegion*>(data);
+  const int tid = g_openmp.thread_num();
+  if (g_openmp.team_size() == region.n) {
+    region.fn(region.ctx, tid, region.n, region.barrier);
+  } else if (tid == 0) {
+    // A smaller team than asked for (a nested region, a thread limit): the
+    // caller runs the region alone, which gives the same numbers.
+    Barrier solo;
+    solo.reset(1);
+    region.fn(region.ctx, 0, 1, solo);
+  }
+}
+
+void run_on_openmp(int n, TaskFn fn, void* ctx) {
+  OpenMPRegion region{fn, ctx, n, {}};
+  region.barrier.reset(n);
+  g_openmp.parallel(openmp_body, &region, static_cast<unsigned>(n), 0);
+}
+
+void reset_pool_in_child() {
+  g_pool.store(new Pool(), std::memory_order_relaxed);
+  // An OpenMP runtime's team does not survive fork() either.
+  t_openmp_threads = 0;
+  g_openmp_found.store(false, std::memory_order_relaxed);
+}
 
 Pool& pool() {
   static const bool registered = [] {
@@ -196,10 +283,22 @@ void Barrier::wait() {
   }
 }
 
+bool use_openmp_threads(int n) {
+  if (n <= 0) {
+    t_openmp_threads = 0;
+    return true;
+  }
+  if (!find_openmp()) return false;
+  t_openmp_threads = n;
+  return true;
+}
+
 void parallel_run(int wanted, TaskFn fn, void* ctx) {
-  int n = std::min({wanted, available_threads(), 0xffff});
+  const bool openmp = t_openmp_threads > 0 && g_openmp_found.load(std::memory_order_acquire);
+  int n = std::min({wanted, openmp ? t_openmp_threads : available_threads(), 0xffff});
   if (n > 1 && now_ticks() < g_busy_until.load(std::memory_order_relaxed)) n = 1;
-  pool().run(n < 1 ? 1 : n, fn, ctx);
+  if (openmp && n > 1) run_on_openmp(n, fn, ctx);
+  else pool().run(n < 1 ? 1 : n, fn, ctx);
 }
 
 }  // namespace lstmfast

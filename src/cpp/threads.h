@@ -47,8 +47,16 @@ std::uint64_t loops_alone();
 
 using TaskFn = void (*)(void* ctx, int tid, int nthreads, Barrier& barrier);
 
+// For the calling thread only: run its parallel regions on the threads of the
+// OpenMP runtime already loaded in the process (torch's intra-op pool), at most
+// n of them; 0 returns to lstmfast's pool. Returns false, and changes nothing,
+// if no OpenMP runtime is loaded. Why: torch's threads spin for milliseconds
+// after each of its operations and hold the cores lstmfast's pool would need.
+bool use_openmp_threads(int n);
+
 // Runs fn(ctx, tid, n, barrier) for tid = 0..n-1 (tid 0 on the caller) with
-// n = min(wanted, available_threads()), or n = 1 if the pool is busy.
+// n = min(wanted, available_threads()), or n = 1 if the pool is busy; on the
+// OpenMP runtime's threads instead if use_openmp_threads() says so.
 void parallel_run(int wanted, TaskFn fn, void* ctx);
 
 }  // namespace lstmfast

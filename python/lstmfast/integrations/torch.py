@@ -9,6 +9,13 @@ are one call of lstmfast's C++ forward and BPTT over the whole sequence
 (zero-copy on contiguous CPU tensors); stacking, directions and dropout between
 layers are ordinary torch operations.
 
+Threads: inside these modules the kernels run on torch's own intra-op threads
+(when torch uses OpenMP, as its Linux wheels do), as many as
+``torch.get_num_threads()``, so ``torch.set_num_threads`` governs them and
+``lstmfast.set_num_threads`` does not. torch's threads keep spinning for a few
+milliseconds after each of its operations; a second pool beside them would wait
+for the cores they hold (benchmarks/RESULTS.md, T1).
+
 CPU tensors of float32 or float64 only (the kernels' dtypes); ``proj_size`` is
 not supported. Needs ``pip install "lstmfast[torch]"``; also reachable as
 ``lstmfast.torch``.
@@ -16,14 +23,16 @@ not supported. Needs ``pip install "lstmfast[torch]"``; also reachable as
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from .. import cells
+from .. import _core, cells
 from ..cells import Weights
 from ..layers import parameter_names, parameter_shapes
 
@@ -37,6 +46,22 @@ def _array(t: torch.Tensor | None) -> np.ndarray[Any, Any] | None:
 
 def _tensor(a: np.ndarray[Any, Any] | None) -> torch.Tensor | None:
     return None if a is None else torch.from_numpy(a)
+
+
+# torch's intra-op (OpenMP) threads keep spinning for milliseconds after each of
+# its operations and hold the cores lstmfast's own pool would need; inside a torch
+# model the kernels run on those same threads instead, as many as torch uses.
+_TORCH_USES_OPENMP = "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+@contextlib.contextmanager
+def _on_torch_threads() -> Iterator[None]:
+    borrowed = _TORCH_USES_OPENMP and _core.use_openmp_threads(torch.get_num_threads())
+    try:
+        yield
+    finally:
+        if borrowed:
+            _core.use_openmp_threads(0)
 
 
 class _Recurrence(torch.autograd.Function):
@@ -61,22 +86,24 @@ class _Recurrence(torch.autograd.Function):
     ) -> tuple[torch.Tensor, ...]:
         state = (_array(h0), _array(c0))[: len(cell.states)]
         weights = cast(Weights, (_array(w_ih), _array(w_hh), _array(b_ih), _array(b_hh)))
-        y, final, tape = cell.forward(
-            _array(x),
-            weights,
-            state,
-            training=training,
-            lengths=lengths,
-            reverse=reverse,
-            options=options,
-        )
+        with _on_torch_threads():
+            y, final, tape = cell.forward(
+                _array(x),
+                weights,
+                state,
+                training=training,
+                lengths=lengths,
+                reverse=reverse,
+                options=options,
+            )
         ctx.cell, ctx.tape, ctx.biases = cell, tape, (b_ih is not None, b_hh is not None)
         outputs = [torch.from_numpy(y), *(torch.from_numpy(s) for s in final if s is not None)]
         return tuple(outputs)
 
     @staticmethod
     def backward(ctx: Any, dy: torch.Tensor, *dfinal: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        grads, dinitial = ctx.cell.backward(ctx.tape, _array(dy), tuple(_array(d) for d in dfinal))
+        with _on_torch_threads():
+            grads, dinitial = ctx.cell.backward(ctx.tape, _array(dy), tuple(_array(d) for d in dfinal))
         dc0 = _tensor(dinitial[1]) if len(dinitial) > 1 else None
         return (
             None,

@@ -83,6 +83,15 @@ void register_config(py::module_& m) {
         set_thread_cap(n);
       },
       py::arg("n"), "Cap the threads of kernel calls made from the calling thread (0: no cap).");
+  m.def(
+      "use_openmp_threads",
+      [](int n) {
+        if (n < 0 || n > kMaxThreads) throw py::value_error("n: expected 0 <= n <= 1024, got " + std::to_string(n));
+        return use_openmp_threads(n);
+      },
+      py::arg("n"),
+      "Run kernel calls made from the calling thread on the OpenMP runtime already loaded in the process "
+      "(torch's threads), at most n of them; 0: lstmfast's own pool. False if no OpenMP runtime is loaded.");
   m.def("default_num_threads", &default_num_threads);
   m.def("compiler", &compiler);
   m.def("release_memory", &release_cached_memory, "Return the kernels' cached scratch memory to the system.");
