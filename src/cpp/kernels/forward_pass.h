@@ -20,6 +20,7 @@
 #include "../interrupt.h"
 #include "epilogue.h"
 #include "plans.h"
+#include "row_products.h"
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {
@@ -107,8 +108,8 @@ bool begin_forward(const ForwardArgs<T>& a, const Sequence& seq) {
 // closure, this one): one pointer from the epilogue's own closure rather than
 // two or three, it stays in registers. With [&] the LSTM's epilogue ran ~10%
 // more instructions and the GRU's forward took ~4% longer.
-template <class T, class Cell>
-auto row_update(const ForwardArgs<T>& a, const Sequence& seq, const InputProjection<T>& xp, const Cell& cell) {
+template <class T, class Projection, class Cell>
+auto row_update(const ForwardArgs<T>& a, const Sequence& seq, const Projection& xp, const Cell& cell) {
   const index_t H = a.d.H, BH = seq.B * H;
   const bool training = a.h_all != nullptr;
   return [&seq, &xp, &a, cell, H, BH, training](index_t t, const T* h_prev, T* h_next, auto lanes, const auto& zh,
@@ -157,6 +158,50 @@ auto unit_tile_step(const ForwardPanels<T, 1>& wp, index_t B, const Operand& ope
   };
 }
 
+// Inference of one step reads the weights as they are (row_products.h)
+// instead of packing them, for batches up to max(16, H/4): streaming, one
+// step per call, would otherwise pay for a whole repack of W_hh on every
+// call. The packing grows with H faster than the row products' extra cost per
+// batch row; the paths cost the same at B ~ 34 for H = 128 and B ~ 240 for
+// H = 512 (LSTM, float32, Zen 5, one thread).
+inline bool one_step_from_rows(const Sequence& seq, index_t H) {
+  return seq.T == 1 && seq.B <= max_i(16, H / 4);
+}
+
+// The input projection of one step, computed whole before the cell's math.
+template <class T>
+struct StepProjection {
+  const T* z;
+  index_t G;
+  const T* row(index_t row) const { return z + row * G; }
+};
+
+// One inference step (T = 1) from the weights' rows: x W_ih^T + b and
+// h0 W_hh^T for every row and gate, then the cell's math per row and vector
+// of units, as the time loop's epilogue does.
+template <class T, int Gates, class Cell>
+void forward_step_from_rows(const ForwardArgs<T>& a, const Sequence& seq, const Cell& cell) {
+  constexpr int W = kWidth<T>;
+  const index_t B = seq.B, H = a.d.H, I = a.d.I, G = Gates * H;
+  Buffer<T> scratch(2 * B * G + B * H);
+  T* xz = scratch.get();
+  T* zh = xz + B * G;
+  T* h_next = zh + B * G;
+  row_products(B, G, I, a.x, I, a.w_ih, I, a.bias, xz, G);
+  row_products(B, G, H, a.h0, H, a.w_hh, H, static_cast<const T*>(nullptr), zh, G);
+  const StepProjection<T> xp{xz, G};  // row_update holds it by reference
+  const auto advance = row_update(a, seq, xp, cell);
+  for (index_t r = 0; r < B; ++r)
+    for (index_t u = 0; u < H; u += W)
+      with_lanes<T>(static_cast<int>(min_i(W, H - u)), [&](auto lanes) {
+        V<T> z[Gates];
+        for (int gate = 0; gate < Gates; ++gate) z[gate] = lanes.load(zh + r * G + gate * H + u);
+        if constexpr (Gates > 1) advance(index_t(0), a.h0, h_next, lanes, z, r, u);
+        else advance(index_t(0), a.h0, h_next, lanes, z[0], r, u);
+      });
+  copy(a.h_n, h_next, B * H);
+}
+
 // The forward pass of a cell with `Gates` gates (G = Gates * H rows of the
 // weights), on tiles of MR rows. `project_into`: where the input projection
 // of the whole sequence goes (training can keep it), or nullptr for scratch.
@@ -164,6 +209,10 @@ template <class T, int MR, int Gates, class Cell>
 void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into, const Cell& cell) {
   if (!begin_forward(a, seq)) return;
   const index_t B = seq.B, H = a.d.H;
+  if (one_step_from_rows(seq, H) && a.h_all == nullptr && project_into == nullptr) {
+    forward_step_from_rows<T, Gates>(a, seq, cell);
+    return;
+  }
   const ForwardPanels<T, Gates> wp(a.w_hh, H, B);
   InputProjection<T> xp(seq, a.x, a.d.I, a.w_ih, a.bias, Gates * H, wp.nt, project_into);
   const auto advance = row_update(a, seq, xp, cell);

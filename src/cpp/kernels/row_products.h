@@ -1,0 +1,123 @@
+// Products with a weight matrix read as it is stored, one row (one output
+// unit) at a time: out[b][m] = sum_k w[m][k] a[b][k] (+ bias[m]). For a
+// single step of a few sequences (streaming), where packing W_hh into the
+// panels of the time loop (plans.h) costs more than the product itself: the
+// rows are contiguous in k, so each output is a dot product, and W rows at a
+// time are folded into one vector of W outputs.
+#pragma once
+
+#include <utility>
+
+#include "buffer.h"
+#include "simd.h"
+
+namespace lstmfast {
+namespace LSTMFAST_ISA {
+
+// One level of the fold: x and y each hold kWidth/S blocks of S lanes; the
+// result holds, block by block, x's blocks 2q and 2q+1 summed, then y's.
+constexpr int fold_lane(int width, int s, bool odd, int i) {
+  const int p = i / s, o = i % s;
+  return (p % 2) * width + (2 * (p / 2) + (odd ? 1 : 0)) * s + o;
+}
+
+template <class T, int S, std::size_t... I>
+LSTMFAST_INLINE V<T> fold_pair(V<T> x, V<T> y, std::index_sequence<I...>) {
+  constexpr int W = kWidth<T>;
+  return __builtin_shufflevector(x, y, fold_lane(W, S, false, static_cast<int>(I))...) +
+         __builtin_shufflevector(x, y, fold_lane(W, S, true, static_cast<int>(I))...);
+}
+
+// Called with N = width vectors of partial sums, one per output: returns the
+// sums, one output per lane. A level with N vectors, each holding width/N
+// outputs' partial sums in blocks of N lanes, halves the blocks and the
+// vectors. Pairing neighbours leaves the outputs in bit-reversed order, so
+// the caller puts output bit_reversed(i) in acc[i].
+template <class T, int N>
+LSTMFAST_INLINE V<T> fold(V<T> (&acc)[N]) {
+  if constexpr (N == 1) {
+    return acc[0];
+  } else {
+    constexpr int S = N / 2;
+    V<T> half[N / 2];
+    for (int i = 0; i < N / 2; ++i)
+      half[i] = fold_pair<T, S>(acc[2 * i], acc[2 * i + 1], std::make_index_sequence<kWidth<T>>{});
+    return fold<T, N / 2>(half);
+  }
+}
+
+constexpr int bit_reversed(int i, int bits) {
+  int r = 0;
+  for (int b = 0; b < bits; ++b) r |= ((i >> b) & 1) << (bits - 1 - b);
+  return r;
+}
+
+constexpr int log2_of(int n) { return n <= 1 ? 0 : 1 + log2_of(n / 2); }
+
+// P batch rows against R = W/P rows of w (wr[0..R)) over all K: the W
+// accumulators of one fold, lane p*R + j the product of batch row b0 + p and
+// w row j, so each loaded vector of w serves P batch rows. Writes the first
+// `rows` of the R outputs of each batch row (+ bias).
+template <class T, int P>
+LSTMFAST_INLINE void row_products_tile(index_t b0, index_t K, const T* a, index_t lda, const T* const* wr,
+                                       const T* bias, int rows, T* out, index_t ldo) {
+  constexpr int W = kWidth<T>, R = W / P, L = log2_of(W);
+  const index_t k_full = K - K % W;
+  const int k_tail = static_cast<int>(K - k_full);
+  const T* ar[P];
+  for (int p = 0; p < P; ++p) ar[p] = a + (b0 + p) * lda;
+  V<T> acc[W] = {};
+  auto accumulate = [&](index_t k, auto load) LSTMFAST_INLINE_LAMBDA {
+    V<T> av[P];
+    for (int p = 0; p < P; ++p) av[p] = load(ar[p] + k);
+    if constexpr (P == 1) {
+#pragma GCC unroll 16
+      for (int i = 0; i < W; ++i) acc[i] += load(wr[bit_reversed(i, L)] + k) * av[0];
+    } else {
+      V<T> wv[R];
+      for (int j = 0; j < R; ++j) wv[j] = load(wr[j] + k);
+#pragma GCC unroll 16
+      for (int i = 0; i < W; ++i) acc[i] += wv[bit_reversed(i, L) % R] * av[bit_reversed(i, L) / R];
+    }
+  };
+  for (index_t k = 0; k < k_full; k += W) accumulate(k, [](const T* q) LSTMFAST_INLINE_LAMBDA { return loadu(q); });
+  if (k_tail > 0)
+    accumulate(k_full, [k_tail](const T* q) LSTMFAST_INLINE_LAMBDA { return load_partial(q, k_tail); });
+  T sums[W];
+  storeu(sums, fold<T, W>(acc));
+  for (int p = 0; p < P; ++p)
+    for (int j = 0; j < rows; ++j) out[(b0 + p) * ldo + j] = sums[p * R + j] + (bias ? bias[j] : T(0));
+}
+
+// out (B rows, row stride ldo) = a (B x K, row stride lda) w^T (+ bias), for
+// the M rows of w (row stride ldw). Each output is one dot product over k,
+// folded in an order that depends on its place in the tile: a row's numbers
+// may differ with the batch at rounding level (float32 ~1e-7 relative), as the
+// packed path's do.
+template <class T>
+void row_products(index_t B, index_t M, index_t K, const T* a, index_t lda, const T* w, index_t ldw, const T* bias,
+                  T* out, index_t ldo) {
+  constexpr int W = kWidth<T>;
+  constexpr int P = W >= 8 ? 4 : W >= 4 ? 2 : 1;  // batch rows per tile (R = W/P rows of w)
+  // A block of fewer rows than a tile has reads zeros for the missing ones.
+  Buffer<T> zeros(K + W);
+  fill_zero(zeros.get(), K + W);
+  // Batch rows [b_begin, b_end) in tiles of Pt, the rows of w outermost: a
+  // tile's rows of w stay in L1 while every batch tile reads them.
+  auto tiles = [&](auto p_c, index_t b_begin, index_t b_end) {
+    constexpr int Pt = decltype(p_c)::value, R = W / Pt;
+    for (index_t m0 = 0; m0 < M; m0 += R) {
+      const int rows = static_cast<int>(min_i(R, M - m0));
+      const T* wr[W];
+      for (int j = 0; j < W; ++j) wr[j] = j < rows ? w + (m0 + j) * ldw : zeros.get();
+      for (index_t b0 = b_begin; b0 < b_end; b0 += Pt)
+        row_products_tile<T, Pt>(b0, K, a, lda, wr, bias ? bias + m0 : nullptr, rows, out + m0, ldo);
+    }
+  };
+  const index_t in_tiles = B - B % P;
+  if (in_tiles > 0) tiles(std::integral_constant<int, P>{}, 0, in_tiles);
+  if (in_tiles < B) tiles(std::integral_constant<int, 1>{}, in_tiles, B);
+}
+
+}  // namespace LSTMFAST_ISA
+}  // namespace lstmfast
