@@ -111,3 +111,17 @@ def test_inputs_untouched_and_training_takes_the_tape_path(isa):
         np.testing.assert_array_equal(args[k], copies[k])
     assert tape is not None
     assert rel_err(y2, y) <= 1e-13 and rel_err(c2, c) <= 1e-13
+
+
+@pytest.mark.parametrize("B,H", [(1, 512), (16, 300), (5, 37)])
+def test_one_step_does_not_depend_on_the_thread_count(isa, threads, B, H):
+    # The products are split among threads by whole blocks of weight rows.
+    name, args, _ = case_for("lstm", B, 24, H, seed=B + H)
+    args = {k: v.astype(np.float32) for k, v in args.items()}
+    results = []
+    for n in (1, 2, 3):
+        threads(n)
+        results.append(lstmfast.lstm_forward(**args)[:3])
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)

@@ -187,8 +187,16 @@ void forward_step_from_rows(const ForwardArgs<T>& a, const Sequence& seq, const 
   T* xz = scratch.get();
   T* zh = xz + B * G;
   T* h_next = zh + B * G;
-  row_products(B, G, I, a.x, I, a.w_ih, I, a.bias, xz, G);
-  row_products(B, G, H, a.h0, H, a.w_hh, H, static_cast<const T*>(nullptr), zh, G);
+  // The products split among threads by whole blocks of W rows of the
+  // weights: each output is the same sum on any number of threads.
+  const index_t blocks = ceil_div(G, index_t(W));
+  auto products = [&](int tid, int n, Barrier&) {
+    const index_t m0 = share_begin(blocks, tid, n) * W, m1 = min_i(G, share_begin(blocks, tid + 1, n) * W);
+    if (m1 <= m0) return;
+    row_products(B, m1 - m0, I, a.x, I, a.w_ih + m0 * I, I, a.bias ? a.bias + m0 : nullptr, xz + m0, G);
+    row_products(B, m1 - m0, H, a.h0, H, a.w_hh + m0 * H, H, static_cast<const T*>(nullptr), zh + m0, G);
+  };
+  run_parallel(threads_for(2.0 * double(B) * double(G) * double(I + H), blocks, kStepFlopsPerThread), products);
   const StepProjection<T> xp{xz, G};  // row_update holds it by reference
   const auto advance = row_update(a, seq, xp, cell);
   for (index_t r = 0; r < B; ++r)
