@@ -75,4 +75,7 @@ def select(output: str, X: Array, y: Array, mask: Array | None, lengths: Array |
     """The sequences ``idx`` (a slice or indices) of every array: N is axis 1 of X,
     axis 1 of per-step targets and masks, axis 0 of last-step ones and of lengths."""
     pick = (slice(None), idx) if output == "per_step" else (idx,)
-    return Batch(X[:, idx], y[pick], None if mask is None else mask[pick], None if lengths is None else lengths[idx])
+    # X contiguous: a slice of axis 1 is a strided view, which the kernels would
+    # refuse before the checks copy it (an exception per batch)
+    x = np.ascontiguousarray(X[:, idx])
+    return Batch(x, y[pick], None if mask is None else mask[pick], None if lengths is None else lengths[idx])

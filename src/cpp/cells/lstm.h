@@ -95,7 +95,8 @@ void lstm_backward_cells(const LstmBackwardArgs<T>& a) {
   if (a.db) fill_zero(a.db, G);
   if (Options && a.peepholes) fill_zero(a.dpeepholes, 3 * H);
   if (!begin_backward(a, seq, G)) return;
-  const StepGradients<T> dg(seq, G);
+  const index_t chunk_steps = ChunkedWeightGradients<T>::steps_per_chunk(seq);
+  const StepGradients<T> dg(seq, G, chunk_steps);
   //   dz_o = dh tanh(c<t>) o(1-o)
   //   dc   = dc<t+1 carried> + dh o (1 - tanh²c<t>) [+ dz_o p_o]
   //   dz_i = dc g i(1-i),  dz_f = dc c<t-1> f(1-f),  dz_g = dc i (1-g²)
@@ -147,15 +148,17 @@ void lstm_backward_cells(const LstmBackwardArgs<T>& a) {
       }
     }
     for (int gate = 0; gate < 4; ++gate) {
-      lanes.store(dg.get() + at.row * G + gate * H + u, dz[gate]);
+      lanes.store(dg.row(at.row) + gate * H + u, dz[gate]);
       lanes.store(dg_step + at.r * G + gate * H + u, dz[gate]);
       // db summed here, in a fixed order (steps down, rows up) per column.
       if (a.db) lanes.store(a.db + gate * H + u, lanes.load(a.db + gate * H + u) + dz[gate]);
     }
     lanes.store(a.dc0 + at.r * H + u, dc_prev);
   };
-  backward_pass<T, 4>(a, seq, nullptr, cell);
-  weight_gradients(a, seq, G, dg.get(), dg.get());
+  ChunkedWeightGradients<T> chunks(a, seq, G, chunk_steps, dg.get());
+  backward_pass<T, 4>(a, seq, nullptr, cell, chunks);
+  if (chunk_steps > 0) chunks.finish();
+  else weight_gradients(a, seq, G, dg.get(), dg.get());
 }
 
 template <class T>

@@ -49,18 +49,21 @@ void rnn_backward_cells(const RnnBackwardArgs<T>& a) {
   const Sequence seq(a.d, a.steps);
   if (a.db) fill_zero(a.db, H);
   if (!begin_backward(a, seq, H)) return;
-  const StepGradients<T> dg(seq, H);
+  const index_t chunk_steps = ChunkedWeightGradients<T>::steps_per_chunk(seq);
+  const StepGradients<T> dg(seq, H, chunk_steps);
   // dz<t> = dh<t> act'(z<t>) [0 where z<t> was clipped]
   auto cell = [&a, &seq, &dg, H, BH](auto lanes, const V<T>& dh, const At& at, T* dg_step) LSTMFAST_INLINE_LAMBDA {
     const V<T> h = lanes.load(a.h_all + seq.slot_after(at.tn) * BH + at.r * H + at.u);
     V<T> dz = dh * activation_slope<T>(a.act, h);
     if constexpr (Clip) dz = through_clip<T>(dz, lanes.load(a.preact + at.row * H + at.u), set1<T>(a.clip));
-    lanes.store(dg.get() + at.row * H + at.u, dz);
+    lanes.store(dg.row(at.row) + at.u, dz);
     lanes.store(dg_step + at.r * H + at.u, dz);
     if (a.db) lanes.store(a.db + at.u, lanes.load(a.db + at.u) + dz);  // fixed order per column
   };
-  backward_pass<T, 1>(a, seq, nullptr, cell);
-  weight_gradients(a, seq, H, dg.get(), dg.get());
+  ChunkedWeightGradients<T> chunks(a, seq, H, chunk_steps, dg.get());
+  backward_pass<T, 1>(a, seq, nullptr, cell, chunks);
+  if (chunk_steps > 0) chunks.finish();
+  else weight_gradients(a, seq, H, dg.get(), dg.get());
 }
 
 template <class T>

@@ -35,9 +35,9 @@ namespace LSTMFAST_ISA {
 // initial state comes from the first step's dG. `interrupt` is polled in each
 // step's last phase, before its barrier (interrupt.h); a stop skips the rest.
 // On busy cores the loop may finish on thread 0 alone (Contention, parallel.h).
-template <class T, class Initial, class... Steps>
-void backward_steps(int nt, index_t T_, index_t B, index_t K, Interrupt* interrupt, const Phase<Initial>& initial,
-                    const Phase<Steps>&... phases) {
+template <class T, class Chunks, class Initial, class... Steps>
+void backward_steps(int nt, index_t T_, index_t B, index_t K, Interrupt* interrupt, Chunks& chunks,
+                    const Phase<Initial>& initial, const Phase<Steps>&... phases) {
   const index_t BK = B * K;
   Buffer<T> dg_steps(2 * BK);
   const index_t cols = std::max({initial.cols, phases.cols...});
@@ -71,6 +71,18 @@ void backward_steps(int nt, index_t T_, index_t B, index_t K, Interrupt* interru
       int phase = 0;
       if (!(run(phases, t, dg_next, dg_step, ++phase == int(sizeof...(Steps))) && ...)) return;
       if (interrupt && interrupt->ends_after(T_ - 1 - t)) return;  // T_ - 1 - t: steps done
+      if (chunks.due(t)) {  // the weight products of a finished chunk of steps
+        if (contention.alone_at(done)) {
+          if (tid != 0) return;
+          chunks.compute(t, 0, 1);
+        } else {
+          chunks.compute(t, tid, n);
+          if (tid == 0) contention.work_done();
+          barrier.wait();
+          if (tid == 0) contention.waited(done);
+        }
+        ++done;
+      }
     }
     const bool alone = contention.alone_at(done);
     if (alone && tid != 0) return;
@@ -98,16 +110,27 @@ bool begin_backward(const BackwardArgs<T>& a, const Sequence& seq, index_t G) {
 
 // dG of every step by natural time, for the weight products; zero at padded
 // positions.
+// With chunk_steps = C > 0 a ring of C steps' rows instead
+// (ChunkedWeightGradients, weight_gradients.h): row r lives at r mod C*B.
 template <class T>
 class StepGradients {
  public:
-  StepGradients(const Sequence& seq, index_t G) : dg_(seq.T * seq.B * G) {
+  StepGradients(const Sequence& seq, index_t G, index_t chunk_steps = 0)
+      : G_(G), ring_rows_(chunk_steps > 0 ? chunk_steps * seq.B : 0), dg_((chunk_steps > 0 ? chunk_steps : seq.T) * seq.B * G) {
     if (seq.lengths) fill_zero(dg_.get(), seq.T * seq.B * G);
   }
   T* get() const { return dg_.get(); }
+  T* row(index_t r) const { return dg_.get() + (ring_rows_ > 0 ? r % ring_rows_ : r) * G_; }
 
  private:
+  index_t G_, ring_rows_;
   Buffer<T> dg_;
+};
+
+// No weight products inside the time loop (the GRU's; see weight_gradients.h).
+struct NoChunks {
+  bool due(index_t) const { return false; }
+  void compute(index_t, int, int) {}
 };
 
 template <class Carried>
@@ -146,8 +169,9 @@ auto initial_state_step(const BackwardArgs<T>& a, const Sequence& seq, const Bac
 // The backward time loop of a cell with `Gates` gates (G = Gates * H).
 // `carried`: a (B, H) gradient the cell carries to h<t-1> itself, or nullptr
 // (then known at compile time: the cells without a carry pay no test for it).
-template <class T, int Gates, class Carried, class Cell>
-void backward_pass(const BackwardArgs<T>& a, const Sequence& seq, Carried carried, const Cell& cell) {
+template <class T, int Gates, class Carried, class Cell, class Chunks = NoChunks>
+void backward_pass(const BackwardArgs<T>& a, const Sequence& seq, Carried carried, const Cell& cell,
+                   Chunks&& chunks = NoChunks{}) {
   const index_t B = seq.B, H = a.d.H, G = Gates * H;
   const BackwardPanels<T> wp(a.w_hh, G, H, B);
   with_nv(wp.nv, [&](auto nv_c) {
@@ -166,7 +190,7 @@ void backward_pass(const BackwardArgs<T>& a, const Sequence& seq, Carried carrie
       recurrent_block<T, kGemmMR, NV>(B, dg_next ? G : 0, dg_next, G, wp.panel(jb), partial,
                                       units_epilogue<T, NV>(jb, H, unit));
     };
-    backward_steps<T>(wp.nt, seq.T, B, G, a.interrupt, Phase{wp.blocks, wp.width, initial_state_step<T, NV>(a, seq, wp, G, carried)},
+    backward_steps<T>(wp.nt, seq.T, B, G, a.interrupt, chunks, Phase{wp.blocks, wp.width, initial_state_step<T, NV>(a, seq, wp, G, carried)},
                       Phase{wp.blocks, wp.width, step});
   });
 }
