@@ -29,6 +29,10 @@ class Interrupt {
   Check check_;
   void* ctx_;
   std::int64_t next_ns_;
+  // The clock is read about every kReadNs (interrupt.cpp), not at every poll:
+  // a small step takes ~100 ns, and a clock read ~20 of them.
+  std::int64_t last_read_ns_;
+  std::int64_t polls_since_read_ = 0, polls_per_read_ = 1;
   std::atomic<std::int64_t> stop_at_{kNever};
 };
 

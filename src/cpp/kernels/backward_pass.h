@@ -59,9 +59,9 @@ void backward_steps(int nt, index_t T_, index_t B, index_t K, Interrupt* interru
       const index_t jb1 = share_begin(phase.blocks, tid + 1, n);
       for (index_t jb = share_begin(phase.blocks, tid, n); jb < jb1; ++jb) phase.step(t, jb, dg_next, dg_step, my_partial);
       if (last && interrupt && tid == 0) interrupt->poll(T_ - 1 - t);
-      if (tid == 0) contention.work_done();
+      if (tid == 0 && n > 1) contention.work_done();
       barrier.wait();
-      if (tid == 0) contention.waited(done);
+      if (tid == 0 && n > 1) contention.waited(done);
       ++done;
       return true;
     };
@@ -77,9 +77,9 @@ void backward_steps(int nt, index_t T_, index_t B, index_t K, Interrupt* interru
           chunks.compute(t, 0, 1);
         } else {
           chunks.compute(t, tid, n);
-          if (tid == 0) contention.work_done();
+          if (tid == 0 && n > 1) contention.work_done();
           barrier.wait();
-          if (tid == 0) contention.waited(done);
+          if (tid == 0 && n > 1) contention.waited(done);
         }
         ++done;
       }

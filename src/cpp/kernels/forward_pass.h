@@ -59,9 +59,9 @@ void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int n
       const index_t jb1 = share_begin(phase.blocks, tid + 1, n);
       for (index_t jb = share_begin(phase.blocks, tid, n); jb < jb1; ++jb) phase.step(t, jb, h_prev, h_next, my_partial);
       if (last && interrupt && tid == 0) interrupt->poll(t);
-      if (tid == 0) contention.work_done();
+      if (tid == 0 && n > 1) contention.work_done();
       barrier.wait();
-      if (tid == 0) contention.waited(done);
+      if (tid == 0 && n > 1) contention.waited(done);
       ++done;
       return true;
     };
@@ -72,9 +72,9 @@ void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int n
         xp.compute(t0, steps, 0, 1);
       } else {
         xp.compute(t0, steps, tid, n);
-        if (tid == 0) contention.work_done();
+        if (tid == 0 && n > 1) contention.work_done();
         barrier.wait();
-        if (tid == 0) contention.waited(done);
+        if (tid == 0 && n > 1) contention.waited(done);
       }
       ++done;
       for (index_t t = t0; t < t0 + steps; ++t) {
