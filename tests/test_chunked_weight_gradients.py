@@ -31,21 +31,11 @@ def rel_err(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.float64) - b).max() / max(np.abs(b).max(), 1e-300))
 
 
-def problem(cell: str, shape, seed: int):
+def problem(make_case, cell: str, shape, seed: int):
+    """The forward's arguments (float64, conftest's random_case) and the gradients seeding BPTT."""
     T, B, I, H = shape
-    gates = 4 if cell == "lstm" else 1
     rng = np.random.default_rng(seed)
-    k = 1.0 / np.sqrt(H)
-    args = {
-        "x": rng.standard_normal((T, B, I)),
-        "w_ih": rng.uniform(-k, k, (gates * H, I)),
-        "w_hh": rng.uniform(-k, k, (gates * H, H)),
-        "b_ih": rng.uniform(-k, k, gates * H),
-        "b_hh": rng.uniform(-k, k, gates * H),
-        "h0": 0.5 * rng.standard_normal((B, H)),
-    }
-    if cell == "lstm":
-        args["c0"] = 0.5 * rng.standard_normal((B, H))
+    args = make_case(rng, T, B, I, H, gates=4 if cell == "lstm" else 1)
     seeds = [rng.standard_normal((T, B, H))] + [rng.standard_normal((B, H)) for _ in range(2 if cell == "lstm" else 1)]
     return args, seeds
 
@@ -63,8 +53,8 @@ def both(cell: str, args, seeds, dtype, **kw):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("cell,kw", [("lstm", {}), ("rnn", {}), ("rnn", {"nonlinearity": "relu", "clip": 0.8})])
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "T{}B{}I{}H{}".format(*s))
-def test_chunked_weight_gradients_match_reference(isa, shape, cell, kw, dtype):
-    args, seeds = problem(cell, shape, seed=sum(shape))
+def test_chunked_weight_gradients_match_reference(isa, shape, cell, kw, dtype, make_case):
+    args, seeds = problem(make_case, cell, shape, seed=sum(shape))
     grads, rgrads = both(cell, args, seeds, dtype, **kw)
     assert grads.keys() == rgrads.keys()
     for name in grads:
@@ -72,8 +62,8 @@ def test_chunked_weight_gradients_match_reference(isa, shape, cell, kw, dtype):
         assert rel_err(grads[name], rgrads[name]) <= RTOL[dtype], name
 
 
-def test_chunked_with_lstm_options(isa):
-    args, seeds = problem("lstm", (70, 9, 4, 10), seed=3)
+def test_chunked_with_lstm_options(isa, make_case):
+    args, seeds = problem(make_case, "lstm", (70, 9, 4, 10), seed=3)
     rng = np.random.default_rng(4)
     for kw in ({"peepholes": rng.uniform(-1, 1, 30), "clip": 1.2}, {"input_forget": True}):
         arrays = {**args, **{k: v for k, v in kw.items() if isinstance(v, np.ndarray)}}
@@ -84,8 +74,8 @@ def test_chunked_with_lstm_options(isa):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "rnn"])
-def test_chunked_gradients_do_not_depend_on_the_thread_count(isa, threads, cell):
-    args, seeds = problem(cell, (120, 16, 8, 64), seed=11)
+def test_chunked_gradients_do_not_depend_on_the_thread_count(isa, threads, cell, make_case):
+    args, seeds = problem(make_case, cell, (120, 16, 8, 64), seed=11)
     args = {k: v.astype(np.float32) for k, v in args.items()}
     fwd, bwd = getattr(lstmfast, f"{cell}_forward"), getattr(lstmfast, f"{cell}_backward")
     results = []

@@ -29,19 +29,11 @@ def rel_err(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.float64) - b).max() / max(np.abs(b).max(), 1e-300))
 
 
-def case_for(cell: str, B: int, I: int, H: int, seed: int, T: int = 1) -> tuple[str, dict, dict]:
-    """The function name, its arguments (float64) and keyword options."""
+def case_for(make_case, cell: str, B: int, I: int, H: int, seed: int, T: int = 1) -> tuple[str, dict, dict]:
+    """The function name, its arguments (float64, conftest's random_case) and keyword options."""
     rng = np.random.default_rng(seed)
     gates = {"lstm": 4, "gru": 3, "rnn": 1}[cell.split("-")[0]]
-    k = 1.0 / np.sqrt(H)
-    args = {
-        "x": rng.standard_normal((T, B, I)),
-        "w_ih": rng.uniform(-k, k, (gates * H, I)),
-        "w_hh": rng.uniform(-k, k, (gates * H, H)),
-        "b_ih": rng.uniform(-k, k, gates * H),
-        "b_hh": rng.uniform(-k, k, gates * H),
-        "h0": rng.standard_normal((B, H)),
-    }
+    args = make_case(rng, T, B, I, H, gates=gates)
     kw: dict = {}
     if gates == 4:
         args["c0"] = rng.standard_normal((B, H))
@@ -58,8 +50,8 @@ def case_for(cell: str, B: int, I: int, H: int, seed: int, T: int = 1) -> tuple[
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("H", H_VALUES)
 @pytest.mark.parametrize("B", B_VALUES)
-def test_one_step_matches_reference(isa, B, H, cell, dtype):
-    name, args, kw = case_for(cell, B, 5 if H != 300 else 70, H, seed=B * 1000 + H)
+def test_one_step_matches_reference(isa, B, H, cell, dtype, make_case):
+    name, args, kw = case_for(make_case, cell, B, 5 if H != 300 else 70, H, seed=B * 1000 + H)
     arrays = {**args, **{k: v for k, v in kw.items() if isinstance(v, np.ndarray)}}
     flags = {k: v for k, v in kw.items() if k not in arrays}
     fast = getattr(lstmfast, name)(**{k: v.astype(dtype) for k, v in arrays.items()}, **flags)
@@ -70,8 +62,8 @@ def test_one_step_matches_reference(isa, B, H, cell, dtype):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn-tanh"])
-def test_lengths_reverse_missing_biases_and_input_forget(isa, cell):
-    name, args, kw = case_for(cell, 6, 4, 20, seed=3)
+def test_lengths_reverse_missing_biases_and_input_forget(isa, cell, make_case):
+    name, args, kw = case_for(make_case, cell, 6, 4, 20, seed=3)
     lengths = np.array([1, 0, 1, 1, 0, 1])
     variants = [
         {"lengths": lengths},
@@ -92,18 +84,18 @@ def test_lengths_reverse_missing_biases_and_input_forget(isa, cell):
             np.testing.assert_array_equal(fast[1][lengths == 0], args["h0"][lengths == 0])
 
 
-def test_one_step_equals_the_first_step_of_a_longer_call(isa):
+def test_one_step_equals_the_first_step_of_a_longer_call(isa, make_case):
     # The first step of a T=2 call runs on packed panels; alone it reads the rows:
     # the same sums in another order.
-    name, args, _ = case_for("lstm", 4, 8, 64, seed=5, T=2)
+    name, args, _ = case_for(make_case, "lstm", 4, 8, 64, seed=5, T=2)
     whole = lstmfast.lstm_forward(**args)
     first = lstmfast.lstm_forward(**{**args, "x": args["x"][:1]})
     assert rel_err(first[0][0], whole[0][0]) <= 1e-13
     assert rel_err(first[1], whole[0][0]) <= 1e-13
 
 
-def test_inputs_untouched_and_training_takes_the_tape_path(isa):
-    name, args, _ = case_for("lstm", 3, 4, 8, seed=9)
+def test_inputs_untouched_and_training_takes_the_tape_path(isa, make_case):
+    name, args, _ = case_for(make_case, "lstm", 3, 4, 8, seed=9)
     copies = {k: v.copy() for k, v in args.items()}
     y, h, c, tape = lstmfast.lstm_forward(**args, training=True)
     y2, h2, c2, _ = lstmfast.lstm_forward(**args)
@@ -114,9 +106,9 @@ def test_inputs_untouched_and_training_takes_the_tape_path(isa):
 
 
 @pytest.mark.parametrize("B,H", [(1, 512), (16, 300), (5, 37)])
-def test_one_step_does_not_depend_on_the_thread_count(isa, threads, B, H):
+def test_one_step_does_not_depend_on_the_thread_count(isa, threads, B, H, make_case):
     # The products are split among threads by whole blocks of weight rows.
-    name, args, _ = case_for("lstm", B, 24, H, seed=B + H)
+    name, args, _ = case_for(make_case, "lstm", B, 24, H, seed=B + H)
     args = {k: v.astype(np.float32) for k, v in args.items()}
     results = []
     for n in (1, 2, 3):

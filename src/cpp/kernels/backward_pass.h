@@ -46,24 +46,15 @@ void backward_steps(int nt, index_t T_, index_t B, index_t K, Interrupt* interru
   auto body = [&](int tid, int n, Barrier& barrier) {
     T* my_partial = partial.get() + tid * B * cols;
     index_t done = 0;  // phases done: Contention's step count
-    // As in forward_steps: one phase on this thread's blocks and the barrier,
-    // or every block on thread 0 once the loop runs alone (false: leave).
+    // As in forward_steps: one phase on this thread's share of the blocks,
+    // then the barrier (false: this thread leaves).
     auto run = [&](const auto& phase, index_t t, const T* dg_next, T* dg_step, bool last) {
-      if (contention.alone_at(done)) {
-        if (tid != 0) return false;
-        for (index_t jb = 0; jb < phase.blocks; ++jb) phase.step(t, jb, dg_next, dg_step, my_partial);
-        if (last && interrupt) interrupt->poll(T_ - 1 - t);
-        ++done;
-        return true;
-      }
-      const index_t jb1 = share_begin(phase.blocks, tid + 1, n);
-      for (index_t jb = share_begin(phase.blocks, tid, n); jb < jb1; ++jb) phase.step(t, jb, dg_next, dg_step, my_partial);
-      if (last && interrupt && tid == 0) interrupt->poll(T_ - 1 - t);
-      if (tid == 0 && n > 1) contention.work_done();
-      barrier.wait();
-      if (tid == 0 && n > 1) contention.waited(done);
-      ++done;
-      return true;
+      return contention.share(done, tid, n, barrier, [&](int id, int m) {
+        const index_t jb1 = share_begin(phase.blocks, id + 1, m);
+        for (index_t jb = share_begin(phase.blocks, id, m); jb < jb1; ++jb)
+          phase.step(t, jb, dg_next, dg_step, my_partial);
+        if (last && interrupt && id == 0) interrupt->poll(T_ - 1 - t);
+      });
     };
     for (index_t t = T_ - 1; t >= 0; --t) {
       const T* dg_next = t == T_ - 1 ? nullptr : dg_steps.get() + ((t + 1) % 2) * BK;
@@ -71,18 +62,9 @@ void backward_steps(int nt, index_t T_, index_t B, index_t K, Interrupt* interru
       int phase = 0;
       if (!(run(phases, t, dg_next, dg_step, ++phase == int(sizeof...(Steps))) && ...)) return;
       if (interrupt && interrupt->ends_after(T_ - 1 - t)) return;  // T_ - 1 - t: steps done
-      if (chunks.due(t)) {  // the weight products of a finished chunk of steps
-        if (contention.alone_at(done)) {
-          if (tid != 0) return;
-          chunks.compute(t, 0, 1);
-        } else {
-          chunks.compute(t, tid, n);
-          if (tid == 0 && n > 1) contention.work_done();
-          barrier.wait();
-          if (tid == 0 && n > 1) contention.waited(done);
-        }
-        ++done;
-      }
+      // the weight products of a finished chunk of steps
+      if (chunks.due(t) && !contention.share(done, tid, n, barrier, [&](int id, int m) { chunks.compute(t, id, m); }))
+        return;
     }
     const bool alone = contention.alone_at(done);
     if (alone && tid != 0) return;

@@ -45,38 +45,18 @@ void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int n
   auto body = [&](int tid, int n, Barrier& barrier) {
     T* my_partial = partial.get() + tid * B * partial_cols;
     index_t done = 0;  // phases (and projections) done: Contention's step count
-    // One phase of step t on this thread's blocks, then the barrier; every
-    // block on thread 0 once the loop runs alone, where the others leave
-    // (returns false for them).
+    // One phase of step t on this thread's share of the blocks, then the
+    // barrier (false: this thread leaves, the loop runs alone on thread 0).
     auto run = [&](const auto& phase, index_t t, const T* h_prev, T* h_next, bool last) {
-      if (contention.alone_at(done)) {
-        if (tid != 0) return false;
-        for (index_t jb = 0; jb < phase.blocks; ++jb) phase.step(t, jb, h_prev, h_next, my_partial);
-        if (last && interrupt) interrupt->poll(t);
-        ++done;
-        return true;
-      }
-      const index_t jb1 = share_begin(phase.blocks, tid + 1, n);
-      for (index_t jb = share_begin(phase.blocks, tid, n); jb < jb1; ++jb) phase.step(t, jb, h_prev, h_next, my_partial);
-      if (last && interrupt && tid == 0) interrupt->poll(t);
-      if (tid == 0 && n > 1) contention.work_done();
-      barrier.wait();
-      if (tid == 0 && n > 1) contention.waited(done);
-      ++done;
-      return true;
+      return contention.share(done, tid, n, barrier, [&](int id, int m) {
+        const index_t jb1 = share_begin(phase.blocks, id + 1, m);
+        for (index_t jb = share_begin(phase.blocks, id, m); jb < jb1; ++jb) phase.step(t, jb, h_prev, h_next, my_partial);
+        if (last && interrupt && id == 0) interrupt->poll(t);
+      });
     };
     for (index_t t0 = 0; t0 < seq.T; t0 += xp.chunk()) {
       const index_t steps = min_i(xp.chunk(), seq.T - t0);
-      if (contention.alone_at(done)) {
-        if (tid != 0) return;
-        xp.compute(t0, steps, 0, 1);
-      } else {
-        xp.compute(t0, steps, tid, n);
-        if (tid == 0 && n > 1) contention.work_done();
-        barrier.wait();
-        if (tid == 0 && n > 1) contention.waited(done);
-      }
-      ++done;
+      if (!contention.share(done, tid, n, barrier, [&](int id, int m) { xp.compute(t0, steps, id, m); })) return;
       for (index_t t = t0; t < t0 + steps; ++t) {
         const T* h_prev = h_state.get() + (t % 2) * BH;
         T* h_next = h_state.get() + ((t + 1) % 2) * BH;

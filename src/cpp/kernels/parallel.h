@@ -62,6 +62,23 @@ class Contention {
   // Every thread, at step k: thread 0 does every block from this step on
   // (the others leave). The barrier before step k publishes the decision.
   bool alone_at(index_t k) const { return k >= alone_from_.load(std::memory_order_relaxed); }
+  // One piece of a time loop shared by the region's threads: work(tid, n) on
+  // each, then the barrier that ends the loop's step k (and ++k); once the
+  // loop runs alone, work(0, 1) on thread 0 and false for the others (leave).
+  template <class Work>
+  bool share(index_t& k, int tid, int n, Barrier& barrier, const Work& work) {
+    if (alone_at(k)) {
+      if (tid != 0) return false;
+      work(0, 1);
+    } else {
+      work(tid, n);
+      if (tid == 0 && n > 1) work_done();
+      barrier.wait();
+      if (tid == 0 && n > 1) waited(k);
+    }
+    ++k;
+    return true;
+  }
   // After the region: whether it finished alone (for show_config's count).
   bool went_alone() const { return alone_from_.load(std::memory_order_relaxed) != kNever; }
 

@@ -99,9 +99,11 @@ void row_products(index_t B, index_t M, index_t K, const T* a, index_t lda, cons
                   T* out, index_t ldo) {
   constexpr int W = kWidth<T>;
   constexpr int P = W >= 8 ? 4 : W >= 4 ? 2 : 1;  // batch rows per tile (R = W/P rows of w)
-  // A block of fewer rows than a tile has reads zeros for the missing ones.
-  Buffer<T> zeros(K + W);
-  fill_zero(zeros.get(), K + W);
+  // A block of fewer rows than a tile has reads zeros for the missing ones
+  // (R divides W: with M a multiple of W no block is short).
+  const bool short_block = M % W != 0;
+  Buffer<T> zeros(short_block ? K + W : 1);
+  if (short_block) fill_zero(zeros.get(), K + W);
   // Batch rows [b_begin, b_end) in tiles of Pt, the rows of w outermost: a
   // tile's rows of w stay in L1 while every batch tile reads them.
   auto tiles = [&](auto p_c, index_t b_begin, index_t b_end) {
