@@ -4,8 +4,6 @@
 // math on each vector of the finished tile.
 #pragma once
 
-#include <type_traits>
-
 #include "buffer.h"
 #include "simd.h"
 
@@ -18,27 +16,22 @@ struct At {
   index_t r, u, tn, row;
 };
 
-// The number of rows of a finished tile (an array V<T>[R][NV]) handed to an
-// epilogue, as a constant expression: the loops over them can be unrolled.
-template <class Tile>
-constexpr int rows_of = static_cast<int>(std::extent_v<std::remove_reference_t<Tile>>);
-
 // An epilogue over a tile of NV vectors of units (block jb of NV*W units):
 // calls unit(lanes, tile[m][v], row, first unit) for every row and every
 // vector inside H. Blocks inside H take the branch-free full-lane path.
 // Holds `unit` by value, like the forward's epilogues (forward_pass.h).
 template <class T, int NV, class Unit>
 auto units_epilogue(index_t jb, index_t H, const Unit& unit) {
-  return [jb, H, unit](const auto& tile, index_t b0) LSTMFAST_INLINE_LAMBDA {
+  return [jb, H, unit](const auto& tile, auto rows, index_t b0) LSTMFAST_INLINE_LAMBDA {
     constexpr int W = kWidth<T>;
     const index_t u0 = jb * NV * W;
     if (u0 + NV * W <= H) {
-      for (int m = 0; m < rows_of<decltype(tile)>; ++m)
+      for (int m = 0; m < rows; ++m)
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) unit(Lanes<true>{W}, tile[m][v], b0 + m, u0 + v * W);
       return;
     }
-    for (int m = 0; m < rows_of<decltype(tile)>; ++m)
+    for (int m = 0; m < rows; ++m)
       for (int v = 0; v < NV && u0 + v * W < H; ++v)
         unit(Lanes<false>{static_cast<int>(min_i(W, H - u0 - v * W))}, tile[m][v], b0 + m, u0 + v * W);
   };

@@ -1,5 +1,5 @@
 // Shared pieces of the recurrent kernels: packed W_hh panels and the loop
-// over batch-row tiles with a compile-time tile height.
+// over batch-row tiles, each tile's product out of line.
 #pragma once
 
 #include <type_traits>
@@ -9,23 +9,6 @@
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {
-
-// Calls f(std::integral_constant<int, R>, b0) for row tiles [b0, b0 + R) of
-// B rows: R = MR while it fits, then one tile of the remaining rows.
-template <int MR, class F>
-inline void call_tail(int rows, index_t b0, F& f) {
-  if constexpr (MR > 0) {
-    if (rows == MR) f(std::integral_constant<int, MR>{}, b0);
-    else call_tail<MR - 1>(rows, b0, f);
-  }
-}
-
-template <int MR, class F>
-inline void for_row_tiles(index_t B, F&& f) {
-  index_t b0 = 0;
-  for (; b0 + MR <= B; b0 += MR) f(std::integral_constant<int, MR>{}, b0);
-  if (b0 < B) call_tail<MR - 1>(static_cast<int>(B - b0), b0, f);
-}
 
 // Vectors per unit block for a layer of H units: as wide as the register
 // tile allows, but narrow enough that `threads` threads each get a block.
@@ -95,61 +78,71 @@ constexpr index_t recurrent_kc() {
 
 // One row tile of a recurrent product over one K chunk: start from zero
 // (first chunk) or the parked partial sums, accumulate, then park the sums
-// again or, after the last chunk, hand the finished tile to the epilogue as
-// out[R][NV] with its first row b0. Out of line so the accumulators get the
-// register file to themselves.
-template <class T, int R, int NV, int S, class Epilogue>
+// again or, after the last chunk, write the finished tile to out[0..R). Out of
+// line so the accumulators get the register file to themselves; not templated
+// on the epilogue, so a cell's math is compiled once per block width instead
+// of once per tile shape (it was 84% of the kernels' code and compile time).
+template <class T, int R, int NV, int S>
 __attribute__((noinline)) void recurrent_tile(index_t kn, const T* a, index_t lda, const T* panel, T* partial,
-                                              index_t ldp, bool first, bool last, index_t b0, const Epilogue& ep) {
+                                              index_t ldp, bool first, bool last, V<T> (*out)[NV]) {
   Tile<T, R, NV> t;
   if (first) t.zero();
   else t.load(partial, ldp);
   if (kn > 0) t.template accumulate_rows_split<S>(kn, a, lda, panel);
-  if (!last) {
-    t.store(partial, ldp);
-    return;
-  }
-  V<T> out[R][NV];
-  t.spill(out);
-  ep(out, b0);
+  if (last) t.spill(out);
+  else t.store(partial, ldp);
 }
 
-// How many ways to split K in the tiles of a batch of B rows (see
-// Tile::accumulate_rows_split): enough independent accumulators for tiny
-// batches, where the tiles have one to three rows.
-template <int S>
-struct KSplit {};
+template <class T, int NV>
+using RecurrentTile = void (*)(index_t, const T*, index_t, const T*, T*, index_t, bool, bool, V<T> (*)[NV]);
 
-template <class F>
-LSTMFAST_INLINE void with_ksplit(index_t B, F&& f) {
-  if (B == 1) f(KSplit<4>{});
-  else if (B <= 3) f(KSplit<2>{});
-  else f(KSplit<1>{});
+template <class T, int R, int NV, int S>
+RecurrentTile<T, NV> tile_of_rows(int rows) {
+  if constexpr (R > 1) {
+    if (rows < R) return tile_of_rows<T, R - 1, NV, S>(rows);
+  }
+  return &recurrent_tile<T, R, NV, S>;
 }
 
-template <class T, int MR, int NV, int S, class Epilogue>
-void recurrent_block_split(KSplit<S>, index_t B, index_t K, const T* a, index_t lda, const T* panel, T* partial,
-                           const Epilogue& ep) {
-  constexpr int W = kWidth<T>;
-  constexpr index_t kc = recurrent_kc<T, NV>(), ldp = index_t(NV) * W;
-  const index_t chunks = K > 0 ? ceil_div(K, kc) : 1;
-  for (index_t c = 0; c < chunks; ++c) {
-    const index_t k0 = c * kc, kn = min_i(kc, K - k0);
-    for_row_tiles<MR>(B, [&](auto rows, index_t b0) {
-      constexpr int R = decltype(rows)::value;
-      recurrent_tile<T, R, NV, S>(kn, kn > 0 ? a + b0 * lda + k0 : a, lda, panel + k0 * ldp, partial + b0 * ldp,
-                                  ldp, c == 0, c == chunks - 1, b0, ep);
-    });
-  }
+// The tile for `rows` rows (1..MR) of a batch of B rows, with K split S ways
+// (Tile::accumulate_rows_split): enough independent accumulators for tiny
+// batches, whose tiles have one to three rows. S depends on B alone, never on
+// the thread count.
+template <class T, int MR, int NV>
+RecurrentTile<T, NV> tile_for(index_t B, int rows) {
+  if (B == 1) return &recurrent_tile<T, 1, NV, 4>;
+  if (B <= 3) return tile_of_rows<T, (MR < 3 ? MR : 3), NV, 2>(rows);
+  return tile_of_rows<T, MR, NV, 1>(rows);
 }
 
 // out (B rows x NV*W columns) = A (B x K, row b at a + b*lda) x panel (K rows
-// of NV vectors), then ep(out_tile, b0) for each row tile. K may be 0 (the
-// epilogue then sees zeros). `partial` holds B x NV*W parked sums.
+// of NV vectors), then ep(tile, rows, b0) for each row tile: tile[m][v] for
+// its rows m < rows (an int, or std::integral_constant<int, MR> for a full
+// tile), the first of them b0. K may be 0 (the epilogue then sees zeros).
+// `partial` holds B x NV*W parked sums.
 template <class T, int MR, int NV, class Epilogue>
 void recurrent_block(index_t B, index_t K, const T* a, index_t lda, const T* panel, T* partial,
                      const Epilogue& ep) {
-  with_ksplit(B, [&](auto split) { recurrent_block_split<T, MR, NV>(split, B, K, a, lda, panel, partial, ep); });
+  constexpr int W = kWidth<T>;
+  constexpr index_t kc = recurrent_kc<T, NV>(), ldp = index_t(NV) * W;
+  const index_t chunks = K > 0 ? ceil_div(K, kc) : 1;
+  const int tail_rows = static_cast<int>(B % MR);
+  const RecurrentTile<T, NV> full = tile_for<T, MR, NV>(B, MR);
+  const RecurrentTile<T, NV> tail = tail_rows > 0 ? tile_for<T, MR, NV>(B, tail_rows) : full;
+  V<T> out[MR][NV];
+  for (index_t c = 0; c < chunks; ++c) {
+    const index_t k0 = c * kc, kn = min_i(kc, K - k0);
+    const bool last = c == chunks - 1;
+    for (index_t b0 = 0; b0 < B; b0 += MR) {
+      const int rows = static_cast<int>(min_i(MR, B - b0));
+      (rows == MR ? full : tail)(kn, kn > 0 ? a + b0 * lda + k0 : a, lda, panel + k0 * ldp, partial + b0 * ldp, ldp,
+                                 c == 0, last, out);
+      if (!last) continue;
+      // A full tile's row count is a constant, so its rows' loop can unroll.
+      if (rows == MR) ep(out, std::integral_constant<int, MR>{}, b0);
+      else ep(out, rows, b0);
+    }
+  }
 }
 
 }  // namespace LSTMFAST_ISA

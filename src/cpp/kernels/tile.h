@@ -132,9 +132,10 @@ struct Tile {
       for (int v = 0; v < NV; ++v) storeu<T>(p + m * ld + v * kWidth<T>, acc[m][v]);
   }
 
-  // Copies the accumulators out, so an epilogue can index rows at run time
-  // without forcing `acc` itself out of registers during accumulate().
-  LSTMFAST_INLINE void spill(V<T> (&out)[MR][NV]) const {
+  // Copies the accumulators out (rows out[0..MR)), so an epilogue can index
+  // rows at run time without forcing `acc` itself out of registers during
+  // accumulate().
+  LSTMFAST_INLINE void spill(V<T> (*out)[NV]) const {
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m)
 #pragma GCC unroll 8
