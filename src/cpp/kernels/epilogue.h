@@ -22,7 +22,7 @@ struct At {
 // Holds `unit` by value, like the forward's epilogues (forward_pass.h).
 template <class T, int NV, class Unit>
 auto units_epilogue(index_t jb, index_t H, const Unit& unit) {
-  return [jb, H, unit](const auto& tile, auto rows, index_t b0) LSTMFAST_INLINE_LAMBDA {
+  return [jb, H, unit](const auto& tile, int rows, index_t b0) LSTMFAST_INLINE_LAMBDA {
     constexpr int W = kWidth<T>;
     const index_t u0 = jb * NV * W;
     if (u0 + NV * W <= H) {

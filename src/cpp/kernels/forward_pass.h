@@ -116,7 +116,7 @@ auto gate_tile_step(const ForwardPanels<T, Gates>& wp, index_t B, const Rows& ro
     constexpr int W = kWidth<T>;
     const index_t H = wp.H, j = jb * W;
     with_lanes<T>(static_cast<int>(min_i(W, H - j)), [&](auto lanes) {
-      auto tile = [=](const auto& zh, auto n, index_t b0) {
+      auto tile = [=](const auto& zh, int n, index_t b0) {
         for (int m = 0; m < n; ++m) rows(t, h_prev, h_next, lanes, zh[m], b0 + m, j);
       };
       recurrent_block<T, MR, Gates>(B, H, h_prev, H, wp.panel(jb), partial, tile);
