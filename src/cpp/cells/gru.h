@@ -240,7 +240,7 @@ void gru_backward_reset_before(const GruBackwardArgs<T>& a) {
       recurrent_block<T, kGemmMR, NV>(B, H, dnp_all, H, wp_n.panel(jb), partial, units_epilogue<T, NV>(jb, H, unit));
     };
     NoChunks no_chunks;
-    backward_steps<T>(wp_rz.nt, seq.T, B, K, a.interrupt, no_chunks,
+    backward_steps<T>(wp_rz.nt, seq.T, B, K, a.interrupt, no_chunks, static_cast<const StepGradients<T>*>(nullptr),
                       Phase{wp_rz.blocks, wp_rz.width, initial_state_step<T, NV>(a, seq, wp_rz, K, carried)},
                       Phase{wp_rz.blocks, wp_rz.width, first}, Phase{wp_n.blocks, wp_n.width, second});
   });

@@ -148,15 +148,15 @@ void lstm_backward_cells(const LstmBackwardArgs<T>& a) {
       }
     }
     for (int gate = 0; gate < 4; ++gate) {
-      lanes.store(dg.row(at.row) + gate * H + u, dz[gate]);
       lanes.store(dg_step + at.r * G + gate * H + u, dz[gate]);
+      if (!dg.in_place()) lanes.store(dg.row(at.row) + gate * H + u, dz[gate]);
       // db summed here, in a fixed order (steps down, rows up) per column.
       if (a.db) lanes.store(a.db + gate * H + u, lanes.load(a.db + gate * H + u) + dz[gate]);
     }
     lanes.store(a.dc0 + at.r * H + u, dc_prev);
   };
   ChunkedWeightGradients<T> chunks(a, seq, G, chunk_steps, dg.get());
-  backward_pass<T, 4>(a, seq, nullptr, cell, chunks);
+  backward_pass<T, 4>(a, seq, nullptr, cell, chunks, dg.in_place() ? &dg : nullptr);
   if (chunk_steps > 0) chunks.finish();
   else weight_gradients(a, seq, G, dg.get(), dg.get());
 }

@@ -56,12 +56,12 @@ void rnn_backward_cells(const RnnBackwardArgs<T>& a) {
     const V<T> h = lanes.load(a.h_all + seq.slot_after(at.tn) * BH + at.r * H + at.u);
     V<T> dz = dh * activation_slope<T>(a.act, h);
     if constexpr (Clip) dz = through_clip<T>(dz, lanes.load(a.preact + at.row * H + at.u), set1<T>(a.clip));
-    lanes.store(dg.row(at.row) + at.u, dz);
     lanes.store(dg_step + at.r * H + at.u, dz);
+    if (!dg.in_place()) lanes.store(dg.row(at.row) + at.u, dz);
     if (a.db) lanes.store(a.db + at.u, lanes.load(a.db + at.u) + dz);  // fixed order per column
   };
   ChunkedWeightGradients<T> chunks(a, seq, H, chunk_steps, dg.get());
-  backward_pass<T, 1>(a, seq, nullptr, cell, chunks);
+  backward_pass<T, 1>(a, seq, nullptr, cell, chunks, dg.in_place() ? &dg : nullptr);
   if (chunk_steps > 0) chunks.finish();
   else weight_gradients(a, seq, H, dg.get(), dg.get());
 }
