@@ -156,7 +156,7 @@ void lstm_backward_cells(const LstmBackwardArgs<T>& a) {
     lanes.store(a.dc0 + at.r * H + u, dc_prev);
   };
   ChunkedWeightGradients<T> chunks(a, seq, G, chunk_steps, dg.get());
-  backward_pass<T, 4>(a, seq, nullptr, cell, chunks, dg.in_place() ? &dg : nullptr);
+  backward_pass<T, 4>(a, seq, nullptr, cell, chunks, &dg);
   if (chunk_steps > 0) chunks.finish();
   else weight_gradients(a, seq, G, dg.get(), dg.get());
 }

@@ -61,7 +61,7 @@ void rnn_backward_cells(const RnnBackwardArgs<T>& a) {
     if (a.db) lanes.store(a.db + at.u, lanes.load(a.db + at.u) + dz);  // fixed order per column
   };
   ChunkedWeightGradients<T> chunks(a, seq, H, chunk_steps, dg.get());
-  backward_pass<T, 1>(a, seq, nullptr, cell, chunks, dg.in_place() ? &dg : nullptr);
+  backward_pass<T, 1>(a, seq, nullptr, cell, chunks, &dg);
   if (chunk_steps > 0) chunks.finish();
   else weight_gradients(a, seq, H, dg.get(), dg.get());
 }

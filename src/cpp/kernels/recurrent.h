@@ -125,14 +125,14 @@ RecurrentTile<T, NV> tile_of_rows(int rows) {
   return &recurrent_tile<T, R, NV, S>;
 }
 
-// The tile for `rows` rows (1..MR) of a batch of B rows, with K split S ways
+// The generic tile for `rows` rows of a batch of B rows, with K split S ways
 // (Tile::accumulate_rows_split): enough independent accumulators for tiny
-// batches, whose tiles have one to three rows. S depends on B alone, never on
-// the thread count.
+// batches, whose one tile has one to three rows. S depends on B alone, never
+// on the thread count.
 template <class T, int MR, int NV>
 RecurrentTile<T, NV> tile_for(index_t B, int rows) {
   if (B == 1) return &recurrent_tile<T, 1, NV, 4>;
-  if (B <= 3) return tile_of_rows<T, (MR < 3 ? MR : 3), NV, 2>(rows);
+  if (B <= 3) return tile_of_rows<T, 3, NV, 2>(rows);
   return tile_of_rows<T, MR, NV, 1>(rows);
 }
 
@@ -146,9 +146,11 @@ void recurrent_block(index_t B, index_t K, const T* a, index_t lda, const T* pan
   constexpr int W = kWidth<T>;
   constexpr index_t kc = recurrent_kc<T, NV>(), ldp = index_t(NV) * W;
   const index_t chunks = K > 0 ? ceil_div(K, kc) : 1;
-  const int tail_rows = static_cast<int>(B % MR);
-  const RecurrentTile<T, NV> full = tile_for<T, MR, NV>(B, MR);
-  const RecurrentTile<T, NV> tail = tail_rows > 0 ? tile_for<T, MR, NV>(B, tail_rows) : full;
+  static_assert(MR >= 3, "a batch of up to 3 rows is one generic tile");
+  // Full tiles of a batch of more than 3 rows run fused; the generic tile
+  // takes the rest: a batch of at most 3 rows, else the tail.
+  const int generic_rows = static_cast<int>(B <= 3 ? B : B % MR);
+  const RecurrentTile<T, NV> generic = generic_rows > 0 ? tile_for<T, MR, NV>(B, generic_rows) : nullptr;
   V<T> out[MR][NV];
   for (index_t c = 0; c < chunks; ++c) {
     const index_t k0 = c * kc, kn = min_i(kc, K - k0);
@@ -156,11 +158,11 @@ void recurrent_block(index_t B, index_t K, const T* a, index_t lda, const T* pan
     for (index_t b0 = 0; b0 < B; b0 += MR) {
       const int rows = static_cast<int>(min_i(MR, B - b0));
       const T* ak = kn > 0 ? a + b0 * lda + k0 : a;
-      if (rows == MR && B > 3) {  // tile_for would give recurrent_tile<T, MR, NV, 1>
+      if (B > 3 && rows == MR) {
         recurrent_tile_fused<T, MR, NV>(kn, ak, lda, panel + k0 * ldp, partial + b0 * ldp, ldp, c == 0, last, b0, ep);
         continue;
       }
-      (rows == MR ? full : tail)(kn, ak, lda, panel + k0 * ldp, partial + b0 * ldp, ldp, c == 0, last, out);
+      generic(kn, ak, lda, panel + k0 * ldp, partial + b0 * ldp, ldp, c == 0, last, out);
       if (last) ep(out, rows, b0);
     }
   }
