@@ -456,6 +456,17 @@ def check_clip(clip: Any) -> float | None:
     return positive_real("clip", clip, what="None or a finite number > 0")
 
 
+PRECISIONS = ("bfloat16",)
+
+
+def check_precision(precision: Any) -> str | None:
+    """None (every product in the input's dtype) or ``"bfloat16"``: the operands of
+    the products rounded to bfloat16, sums and state in float32 (the LSTM's inference)."""
+    if precision is None or (isinstance(precision, str) and precision in PRECISIONS):
+        return precision
+    raise ValueError(f"precision: expected None or one of {PRECISIONS}, got {precision!r}")
+
+
 def check_peepholes(peepholes: Any, H: int, dtype: np.dtype[Any]) -> Array | None:
     """None, or the LSTM's peephole weights: (3*H,), blocks p_i, p_f, p_o (the input,
     forget and output gates' weights on the cell state), in the call's dtype."""
@@ -474,8 +485,8 @@ def check_peepholes(peepholes: Any, H: int, dtype: np.dtype[Any]) -> Array | Non
 def check_cell_options(cell: cells.Cell, H: int, dtype: np.dtype[Any], **options: Any) -> dict[str, Any]:
     """The keyword options of ``cell``'s forward (:attr:`cells.Cell.options`), checked
     in that order: ``peepholes`` (:func:`check_peepholes`), the cell's flags (bools),
-    ``clip`` (:func:`check_clip`). An option the cell does not have is a ``TypeError``,
-    as for any function."""
+    ``clip`` (:func:`check_clip`), ``precision`` (:func:`check_precision`). An option
+    the cell does not have is a ``TypeError``, as for any function."""
     unknown = sorted(set(options) - set(cell.options))
     if unknown:
         raise TypeError(f"{cell.name}_forward: unexpected option(s) {unknown}; its options are {list(cell.options)}")
@@ -488,6 +499,8 @@ def check_cell_options(cell: cells.Cell, H: int, dtype: np.dtype[Any], **options
             checked[name] = check_peepholes(value, H, dtype)
         elif name == "clip":
             checked[name] = check_clip(value)
+        elif name == "precision":
+            checked[name] = check_precision(value)
         else:
             checked[name] = flag(name, value)
     return checked

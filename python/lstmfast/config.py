@@ -63,6 +63,8 @@ def kernel_config() -> dict[str, Any]:
         "vector_bits": 8 * _core.vector_bytes(),
         "cpu_supports": _core.usable_isas(),
         "compiled": _core.compiled_isas(),
+        # precision="bfloat16" runs bfloat16 products (AVX512_BF16), else float32
+        "bfloat16_products": _core.bfloat16_products(),
         "forced_by_LSTMFAST_ISA": os.environ.get("LSTMFAST_ISA") or None,
         "threads": _core.get_num_threads(),
         "default_threads": _core.default_num_threads(),

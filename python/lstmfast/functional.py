@@ -68,6 +68,15 @@ _CLIP_DOC = """clip : float or None
         ONNX's ``clip``: every gate's pre-activation is clipped to [-clip, clip]
         before its nonlinearity (its gradient is 0 where clipped)."""
 
+_PRECISION_DOC = """precision : None or "bfloat16"
+        None: every product in the input's dtype. ``"bfloat16"`` (inference of
+        float32 inputs): the operands of every product (x<t>, h<t-1>, the weights)
+        are rounded to bfloat16 (to nearest even; denormals to zero) and summed in
+        float32; the cell's math and state stay float32. About twice as fast on
+        CPUs with AVX512_BF16; elsewhere the float32 kernels run
+        (:func:`lstmfast.kernel_config` says which). ``lstmfast.reference`` computes
+        the same rounding in NumPy."""
+
 
 def _forward(
     cell: cells.Cell,
@@ -138,6 +147,7 @@ def lstm_forward(
     peepholes: Any = None,
     input_forget: bool = False,
     clip: Any = None,
+    precision: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMTape | None]:
     """LSTM over a whole sequence.
 
@@ -157,14 +167,19 @@ def lstm_forward(
     input_forget : bool
         ONNX's coupled gates: f = 1 - i (the forget gate's weights are unused).
     {clip}
+    {precision}
 
     Returns
     -------
     y : (T, B, H), every h<t>;  h_n, c_n : (B, H), the final state;
     tape : LSTMTape if ``training`` else None.
     """
-    plain = peepholes is None and input_forget is False and clip is None
-    options = _PLAIN if plain else {"peepholes": peepholes, "input_forget": input_forget, "clip": clip}
+    plain = peepholes is None and input_forget is False and clip is None and precision is None
+    options = (
+        _PLAIN
+        if plain
+        else {"peepholes": peepholes, "input_forget": input_forget, "clip": clip, "precision": precision}
+    )
     out: tuple[Array, Array, Array, LSTMTape | None] = _forward(
         cells.LSTM, _core.lstm_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0, c0), (), training, lengths, reverse, options
     )
@@ -310,4 +325,5 @@ def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> Grads:
 
 for _f in (lstm_forward, rnn_forward, gru_forward):
     _f.__doc__ = (_f.__doc__ or "").replace("{steps}", _STEPS_DOC).replace("{clip}", _CLIP_DOC)
+    _f.__doc__ = _f.__doc__.replace("{precision}", _PRECISION_DOC)
 del _f

@@ -135,6 +135,7 @@ __all__ = [
     "GRUTape",
     "LSTMTape",
     "RNNTape",
+    "bfloat16_round",
     "gru_backward",
     "gru_cell_backward",
     "gru_cell_forward",
@@ -202,6 +203,36 @@ def _schedule(T: int, B: int, lengths: np.ndarray | None, reverse: bool) -> tupl
     active = s < L  # (T, B)
     times = L - 1 - s if reverse else np.broadcast_to(s, (T, B))
     return np.where(active, times, s), active
+
+
+def bfloat16_round(a: np.ndarray) -> np.ndarray:
+    """float32 values rounded to the nearest bfloat16 (8 significant bits), as float32.
+
+    bfloat16 keeps float32's exponent and the top 7 bits of its fraction, so a
+    value is its float32 bits with the low 16 rounded away: to nearest, ties to
+    even. NaN stays NaN; denormals (|a| < 2**-126) become zero of their sign, as
+    the AVX512_BF16 instructions do. Products of two such values are exact in
+    float32, so a bfloat16 dot product with float32 sums differs from float32
+    only by the operands' rounding (relative error up to 2**-9 each).
+    """
+    bits = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+    magnitude = bits & np.uint32(0x7FFFFFFF)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    nan = (bits | np.uint32(0x00400000)) & np.uint32(0xFFFF0000)
+    signed_zero = bits & np.uint32(0x80000000)
+    out = np.where(magnitude > 0x7F800000, nan, np.where(magnitude < 0x00800000, signed_zero, rounded))
+    return out.astype(np.uint32).view(np.float32).reshape(np.shape(a))
+
+
+def _precision_operand(precision: str | None, training: bool, dtype: np.dtype) -> Any:
+    """What the products' operands go through: nothing, or :func:`bfloat16_round`."""
+    if precision is None:
+        return lambda a: a
+    if training:
+        raise ValueError("precision='bfloat16' is for inference: training=True keeps a tape in the input's dtype")
+    if dtype != np.float32:
+        raise TypeError(f"precision='bfloat16' needs float32 x and weights, got {dtype}")
+    return bfloat16_round
 
 
 def _reorder(a: np.ndarray, times: np.ndarray, active: np.ndarray) -> np.ndarray:
@@ -406,6 +437,7 @@ def lstm_forward(
     peepholes: Any = None,
     input_forget: bool = False,
     clip: Any = None,
+    precision: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMTape | None]:
     """LSTM over a whole sequence.
 
@@ -435,6 +467,10 @@ def lstm_forward(
         Couple the forget gate to the update gate: Γf = 1 - Γu (ONNX's ``input_forget``).
     clip : float or None
         Clip every gate's pre-activation to [-clip, clip] (ONNX's ``clip``).
+    precision : None or "bfloat16"
+        ``"bfloat16"`` (inference, float32): the operands of every product (x<t>,
+        a<t-1>, the weights) go through :func:`bfloat16_round` first; the sums, the
+        gates and the state stay float32.
 
     Returns
     -------
@@ -449,8 +485,12 @@ def lstm_forward(
     x, w_ih, w_hh, b_ih, b_hh, h0, c0, T, B, I, H, dtype = check_lstm_args(x, w_ih, w_hh, b_ih, b_hh, h0, c0)
     lengths = check_lengths(lengths, T, B, empty_allowed=True)
     reverse = check_reverse(reverse)
-    options = check_cell_options(cells.LSTM, H, dtype, peepholes=peepholes, input_forget=input_forget, clip=clip)
+    options = check_cell_options(
+        cells.LSTM, H, dtype, peepholes=peepholes, input_forget=input_forget, clip=clip, precision=precision
+    )
     peepholes, clip = options["peepholes"], options["clip"]
+    operand = _precision_operand(options.pop("precision"), training, dtype)
+    x, w_ih, w_hh = operand(x), operand(w_ih), operand(w_hh)
     times, active = _schedule(T, B, lengths, reverse)
 
     # The inputs in the order the loop visits them (zeros past each sequence's end),
@@ -468,7 +508,7 @@ def lstm_forward(
         on = active[s]  # the sequences still running; the others keep their state
         hs[s], cs[s] = hs[s - 1], cs[s - 1]
         hs[s, on], cs[s, on], gates[s, on], zs[s, on] = lstm_cell_forward(
-            xw[s, on], hs[s - 1, on], cs[s - 1, on], w_hh, **options
+            xw[s, on], operand(hs[s - 1, on]), cs[s - 1, on], w_hh, **options
         )
 
     # Back to time order (a new array; zeros on the padding). hs[T - 1] is h0 when T = 0.

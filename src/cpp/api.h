@@ -181,6 +181,10 @@ struct Kernels {
   int vector_bytes;
   TypedKernels<float> f32;
   TypedKernels<double> f64;
+  // The LSTM's inference with bfloat16 products and float32 sums and state
+  // (kernels/bf16.h), or nullptr where this ISA or CPU has none (AVX512_BF16):
+  // callers then run f32.lstm_forward.
+  void (*lstm_forward_bf16)(const LstmForwardArgs<float>&);
 };
 
 // Each compiled instruction set provides one table (see isa/*.cpp).
@@ -190,6 +194,9 @@ const Kernels& kernels_avx2();
 #endif
 #if defined(LSTMFAST_HAVE_AVX512)
 const Kernels& kernels_avx512();
+#endif
+#if defined(LSTMFAST_HAVE_AVX512_BF16)
+void lstm_forward_avx512_bf16(const LstmForwardArgs<float>& a);
 #endif
 
 template <class T>

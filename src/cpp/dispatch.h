@@ -12,6 +12,7 @@ namespace lstmfast {
 struct CpuFeatures {
   bool avx2_fma = false;  // AVX2 and FMA3
   bool avx512 = false;    // AVX-512 F, DQ, BW, VL
+  bool avx512_bf16 = false;  // and AVX512_BF16 (bfloat16 dot products)
 };
 CpuFeatures cpu_features();
 

@@ -62,6 +62,7 @@ struct Arguments {};
 struct CellDefaults {
   using Positional = Arguments<>;
   using Keywords = Arguments<>;
+  static constexpr bool has_precision = false;  // a precision= keyword (forward_kernel)
   template <class Args, class Option>
   static void add_gradients(Args&, const Option&, py::dict&) {}
 };
@@ -141,6 +142,15 @@ T* mutable_data_of(py::array& a) {
   return static_cast<T*>(a.mutable_data());
 }
 
+// The forward kernel of this call: the ISA's, or the one the cell's own
+// precision= option picks (the LSTM's bfloat16; it refuses what it cannot do).
+template <class Cell, class T>
+void (*forward_kernel(const Kernels& k, const typename Cell::Option& option,
+                      bool training))(const typename Cell::template ForwardArgs<T>&) {
+  if constexpr (Cell::has_precision) return Cell::template forward_kernel<T>(k, option, training);
+  else return typed<T>(k).*Cell::template forward<T>;
+}
+
 template <class Cell, class T>
 py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
                   const py::object& b_hh, const std::array<py::object, Tape<Cell>::S>& initial,
@@ -149,6 +159,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   constexpr std::size_t S = Tape<Cell>::S;
   const index_t T_ = dim(x, 0), B = dim(x, 1), I = dim(x, 2), H = dim(w_hh, 1), G = Cell::gates * H, BH = B * H;
   if (H < 1 || I < 1) throw py::value_error("hidden and input sizes must be at least 1");
+  const auto kernel = forward_kernel<Cell, T>(active_kernels(), option, training);
   const T* px = in<T>(x, "x", {T_, B, I});
   const T* pw_ih = in<T>(w_ih, "w_ih", {G, I});
   const T* pw_hh = in<T>(w_hh, "w_hh", {G, H});
@@ -180,7 +191,6 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   a.ldy = H;
   a.h_n = arrays.final[0];
   a.clip = static_cast<T>(clip);
-  const auto& k = typed<T>(active_kernels());
   Signals signals;
   a.interrupt = signals.interrupt();
   py::tuple result(S + 2);
@@ -192,7 +202,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
     Cell::set(a, arrays, option);
     {
       py::gil_scoped_release nogil;
-      (k.*Cell::template forward<T>)(a);
+      kernel(a);
     }
     signals.raise_if_interrupted();
     result[S + 1] = py::none();
@@ -223,7 +233,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
     py::gil_scoped_release nogil;
     inputs.fill(px, pw_ih, pw_hh);
     zero_padded_rows(inputs.x_data, T_, B, I, len.data());
-    (k.*Cell::template forward<T>)(a);
+    kernel(a);
     if (Cell::tape_gates > 0) zero_padded_rows(arrays.gates, T_, B, Cell::tape_gates * H, len.data());
     if (clip > 0) zero_padded_rows(a.preact, T_, B, G, len.data());
   }

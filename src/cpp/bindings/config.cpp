@@ -66,6 +66,10 @@ void register_config(py::module_& m) {
   m.def("vector_bytes", [] { return active_kernels().vector_bytes; });
   m.def("set_isa", &select_isa, py::arg("name"), "Use another compiled instruction set (tests, benchmarks).");
   m.def("compiled_isas", &compiled_isas);
+  m.def(
+      "bfloat16_products", [] { return active_kernels().lstm_forward_bf16 != nullptr; },
+      "Whether precision='bfloat16' runs bfloat16 products here (AVX512_BF16 with the avx512 kernels); else\n"
+      "it runs the float32 kernels.");
   m.def("usable_isas", &usable_isas);
   m.def("get_num_threads", &num_threads);
   m.def("loops_alone", &loops_alone, "Time loops finished on one thread because the cores were busy.");

@@ -19,7 +19,9 @@
 namespace lstmfast {
 namespace LSTMFAST_ISA {
 
-template <class T, bool Options>
+// Pass: SamePrecision, or Bf16Products (kernels/bf16.h) for inference with
+// bfloat16 products.
+template <class T, bool Options, class Pass>
 void lstm_forward_cells(const LstmForwardArgs<T>& a) {
   const index_t H = a.d.H, G = 4 * H, BH = a.d.B * H;
   const Sequence seq(a.d, a.steps);
@@ -76,13 +78,13 @@ void lstm_forward_cells(const LstmForwardArgs<T>& a) {
     return o * tanh<T>(c);
   };
   // Training projects the whole sequence straight into the gates array.
-  forward_pass<T, kLstmMR, 4>(a, seq, a.gates, cell);
+  Pass::template forward<T, kLstmMR, 4>(a, seq, a.gates, cell);
 }
 
-template <class T>
+template <class T, class Pass = SamePrecision>
 void lstm_forward(const LstmForwardArgs<T>& a) {
-  if (a.peepholes || a.clip > T(0) || a.input_forget) lstm_forward_cells<T, true>(a);
-  else lstm_forward_cells<T, false>(a);
+  if (a.peepholes || a.clip > T(0) || a.input_forget) lstm_forward_cells<T, true, Pass>(a);
+  else lstm_forward_cells<T, false, Pass>(a);
 }
 
 template <class T, bool Options>

@@ -33,8 +33,8 @@ namespace LSTMFAST_ISA {
 // recurrent product's rows); the last one goes to h_n. `interrupt` is polled
 // in each step's last phase, before its barrier (interrupt.h). On busy cores
 // the loop may finish on thread 0 alone (Contention, parallel.h).
-template <class T, class... Steps>
-void forward_steps(const Sequence& seq, index_t H, InputProjection<T>& xp, int nt, const T* h0, T* h_n,
+template <class T, class Projection, class... Steps>
+void forward_steps(const Sequence& seq, index_t H, Projection& xp, int nt, const T* h0, T* h_n,
                    Interrupt* interrupt, const Phase<Steps>&... phases) {
   const index_t B = seq.B, BH = B * H;
   Buffer<T> h_state(2 * BH);
@@ -107,19 +107,21 @@ auto row_update(const ForwardArgs<T>& a, const Sequence& seq, const Projection& 
   };
 }
 
-// A step's product over the gates of W units per tile row (panels of
-// ForwardPanels<T, Gates>), then rows(lanes, zh, r, u) for each batch row r:
-// zh holds one vector per gate for the units u.. of block jb.
-template <class T, int MR, int Gates, class Rows>
-auto gate_tile_step(const ForwardPanels<T, Gates>& wp, index_t B, const Rows& rows) {
-  return [&wp, B, rows](index_t t, index_t jb, const T* h_prev, T* h_next, T* partial) {
+// A step's product operand(t, h_prev) W^T over the gates of W units per tile
+// row (panels of ForwardPanels<T, Gates>, or bfloat16 pairs of them: bf16.h),
+// then rows(lanes, zh, r, u) for each batch row r: zh holds one vector per
+// gate for the units u.. of block jb.
+template <class T, int MR, int Gates, class Panels, class Operand, class Rows>
+auto gate_tile_step(const Panels& wp, index_t B, const Operand& operand, const Rows& rows) {
+  return [&wp, B, operand, rows](index_t t, index_t jb, const T* h_prev, T* h_next, T* partial) {
     constexpr int W = kWidth<T>;
     const index_t H = wp.H, j = jb * W;
     with_lanes<T>(static_cast<int>(min_i(W, H - j)), [&](auto lanes) {
       auto tile = [=](const auto& zh, int n, index_t b0) {
         for (int m = 0; m < n; ++m) rows(t, h_prev, h_next, lanes, zh[m], b0 + m, j);
       };
-      recurrent_block<T, MR, Gates>(B, H, h_prev, H, wp.panel(jb), partial, tile);
+      recurrent_block<T, MR, Gates, typename Panels::Op>(B, wp.k, operand(t, h_prev), wp.k, wp.panel(jb), partial,
+                                                         tile);
     });
   };
 }
@@ -206,7 +208,9 @@ void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into,
   const auto advance = row_update(a, seq, xp, cell);
   if constexpr (Gates > 1) {
     // A tile row holds the gates of W units, one vector each.
-    forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n, a.interrupt, Phase{wp.blocks, wp.width, gate_tile_step<T, MR>(wp, B, advance)});
+    auto h_prev = [](index_t, const T* h) { return h; };
+    forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n, a.interrupt,
+                  Phase{wp.blocks, wp.width, gate_tile_step<T, MR, Gates>(wp, B, h_prev, advance)});
   } else {
     // A tile row holds NV vectors of consecutive units.
     with_nv(wp.nv, [&](auto nv_c) {
@@ -217,6 +221,15 @@ void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into,
     });
   }
 }
+
+// The forward pass with every product in T: the cells' default (the LSTM's
+// inference with bfloat16 products is bf16.h's Bf16Products).
+struct SamePrecision {
+  template <class T, int MR, int Gates, class Cell>
+  static void forward(const ForwardArgs<T>& a, const Sequence& seq, T* project_into, const Cell& cell) {
+    forward_pass<T, MR, Gates>(a, seq, project_into, cell);
+  }
+};
 
 // The forward pass of a cell whose last gate's recurrent product reads what
 // its other gates make from h<t-1> (the GRU that resets h<t-1> before its
@@ -248,11 +261,12 @@ void forward_pass_two_products(const ForwardArgs<T>& a, const Sequence& seq, T* 
     first(lanes, zh, xp.row(row) + u, h_prev + r * H + u, At{r, u, tn, row});
   };
   const auto advance = row_update(a, seq, xp, cell);
+  auto h_prev = [](index_t, const T* h) { return h; };
   with_nv(wp_last.nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
     auto read_operand = [operand](const T*) -> const T* { return operand; };
     forward_steps(seq, H, xp, nt, a.h0, a.h_n, a.interrupt,
-                  Phase{wp_first.blocks, wp_first.width, gate_tile_step<T, MR>(wp_first, B, gates)},
+                  Phase{wp_first.blocks, wp_first.width, gate_tile_step<T, MR, Gates - 1>(wp_first, B, h_prev, gates)},
                   Phase{wp_last.blocks, wp_last.width, unit_tile_step<T, kGemmMR, NV>(wp_last, B, read_operand, advance)});
   });
 }

@@ -87,8 +87,9 @@ class InputProjection {
 // vectors of units, nv as wide as the tile while every thread has a block.
 template <class T, int Gates>
 struct ForwardPanels {
+  using Op = Fma<T>;
   int nt, nv;
-  index_t width, blocks, H;  // a panel row holds `width` values
+  index_t width, blocks, H, k;  // a panel row holds `width` values; k = H rows
   Buffer<T> panels;
 
   // Threads worth using for a step's product of B rows.
@@ -103,6 +104,7 @@ struct ForwardPanels {
         width(index_t(Gates) * nv * kWidth<T>),
         blocks(ceil_div(H_, index_t(nv) * kWidth<T>)),
         H(H_),
+        k(H_),
         panels(blocks * H_ * width) {
     pack_forward_panels(w_hh, H_, Gates > 1 ? Gates : nv, Gates > 1, panels.get());
   }

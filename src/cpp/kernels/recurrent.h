@@ -69,9 +69,10 @@ void pack_backward_panels(const T* w, index_t K, index_t H, int nv, T* out) {
 // unchunked LSTM backward panel at H = 1024 is 1 MiB and came from L3).
 // Measured on Zen 5 against 32, 64 and 256 KiB: within noise for the forward,
 // 5-10% better for the backward at B = 8.
-template <class T, int NV>
+// (K counts Op::A elements: values, or bfloat16 pairs.)
+template <class T, int NV, class Op = Fma<T>>
 constexpr index_t recurrent_kc() {
-  return 131072 / (index_t(NV) * kWidth<T> * index_t(sizeof(T)));
+  return 131072 / (index_t(NV) * kWidth<T> * index_t(sizeof(typename Op::W)));
 }
 
 // One row tile of a recurrent product over one K chunk: start from zero
@@ -81,13 +82,14 @@ constexpr index_t recurrent_kc() {
 // on the epilogue: these tiles (every row count 1..MR and K split) serve the
 // tail of a batch and batches of 1 to 3 rows, and a cell's math compiled into
 // each of them was 84% of the kernels' code and most of their compile time.
-template <class T, int R, int NV, int S>
-__attribute__((noinline)) void recurrent_tile(index_t kn, const T* a, index_t lda, const T* panel, T* partial,
-                                              index_t ldp, bool first, bool last, V<T> (*out)[NV]) {
+template <class T, int R, int NV, int S, class Op>
+__attribute__((noinline)) void recurrent_tile(index_t kn, const typename Op::A* a, index_t lda,
+                                              const typename Op::W* panel, T* partial, index_t ldp, bool first,
+                                              bool last, V<T> (*out)[NV]) {
   Tile<T, R, NV> t;
   if (first) t.zero();
   else t.load(partial, ldp);
-  if (kn > 0) t.template accumulate_rows_split<S>(kn, a, lda, panel);
+  if (kn > 0) t.template accumulate_rows_split<S, Op>(kn, a, lda, panel);
   if (last) t.spill(out);
   else t.store(partial, ldp);
 }
@@ -98,13 +100,14 @@ __attribute__((noinline)) void recurrent_tile(index_t kn, const T* a, index_t ld
 // tile followed by the epilogue in the caller ran 5-8% slower once K is
 // chunked (LSTM forward at H = 1024), with the same instructions (equal
 // callgrind counts on the AVX2 build, which showed no difference).
-template <class T, int R, int NV, class Epilogue>
-__attribute__((noinline)) void recurrent_tile_fused(index_t kn, const T* a, index_t lda, const T* panel, T* partial,
-                                                    index_t ldp, bool first, bool last, index_t b0, const Epilogue& ep) {
+template <class T, int R, int NV, class Op, class Epilogue>
+__attribute__((noinline)) void recurrent_tile_fused(index_t kn, const typename Op::A* a, index_t lda,
+                                                    const typename Op::W* panel, T* partial, index_t ldp, bool first,
+                                                    bool last, index_t b0, const Epilogue& ep) {
   Tile<T, R, NV> t;
   if (first) t.zero();
   else t.load(partial, ldp);
-  if (kn > 0) t.accumulate(kn, RowsInPlace<T, R>(a, lda), panel);
+  if (kn > 0) t.template accumulate<Op>(kn, RowsInPlace<typename Op::A, R>(a, lda), panel);
   if (!last) {
     t.store(partial, ldp);
     return;
@@ -114,52 +117,54 @@ __attribute__((noinline)) void recurrent_tile_fused(index_t kn, const T* a, inde
   ep(out, R, b0);
 }
 
-template <class T, int NV>
-using RecurrentTile = void (*)(index_t, const T*, index_t, const T*, T*, index_t, bool, bool, V<T> (*)[NV]);
+template <class T, int NV, class Op>
+using RecurrentTile = void (*)(index_t, const typename Op::A*, index_t, const typename Op::W*, T*, index_t, bool,
+                               bool, V<T> (*)[NV]);
 
-template <class T, int R, int NV, int S>
-RecurrentTile<T, NV> tile_of_rows(int rows) {
+template <class T, int R, int NV, int S, class Op>
+RecurrentTile<T, NV, Op> tile_of_rows(int rows) {
   if constexpr (R > 1) {
-    if (rows < R) return tile_of_rows<T, R - 1, NV, S>(rows);
+    if (rows < R) return tile_of_rows<T, R - 1, NV, S, Op>(rows);
   }
-  return &recurrent_tile<T, R, NV, S>;
+  return &recurrent_tile<T, R, NV, S, Op>;
 }
 
 // The generic tile for `rows` rows of a batch of B rows, with K split S ways
 // (Tile::accumulate_rows_split): enough independent accumulators for tiny
 // batches, whose one tile has one to three rows. S depends on B alone, never
 // on the thread count.
-template <class T, int MR, int NV>
-RecurrentTile<T, NV> tile_for(index_t B, int rows) {
-  if (B == 1) return &recurrent_tile<T, 1, NV, 4>;
-  if (B <= 3) return tile_of_rows<T, 3, NV, 2>(rows);
-  return tile_of_rows<T, MR, NV, 1>(rows);
+template <class T, int MR, int NV, class Op>
+RecurrentTile<T, NV, Op> tile_for(index_t B, int rows) {
+  if (B == 1) return &recurrent_tile<T, 1, NV, 4, Op>;
+  if (B <= 3) return tile_of_rows<T, 3, NV, 2, Op>(rows);
+  return tile_of_rows<T, MR, NV, 1, Op>(rows);
 }
 
 // out (B rows x NV*W columns) = A (B x K, row b at a + b*lda) x panel (K rows
 // of NV vectors), then ep(tile, rows, b0) for each row tile: tile[m][v] for
 // its rows m < rows, the first of them b0. K may be 0 (the epilogue then sees
-// zeros). `partial` holds B x NV*W parked sums.
-template <class T, int MR, int NV, class Epilogue>
-void recurrent_block(index_t B, index_t K, const T* a, index_t lda, const T* panel, T* partial,
-                     const Epilogue& ep) {
+// zeros). `partial` holds B x NV*W parked sums. K and lda count Op::A
+// elements (Fma: values of A; bfloat16 pairs: pairs of them).
+template <class T, int MR, int NV, class Op = Fma<T>, class Epilogue>
+void recurrent_block(index_t B, index_t K, const typename Op::A* a, index_t lda, const typename Op::W* panel,
+                     T* partial, const Epilogue& ep) {
   constexpr int W = kWidth<T>;
-  constexpr index_t kc = recurrent_kc<T, NV>(), ldp = index_t(NV) * W;
+  constexpr index_t kc = recurrent_kc<T, NV, Op>(), ldp = index_t(NV) * W;
   const index_t chunks = K > 0 ? ceil_div(K, kc) : 1;
   static_assert(MR >= 3, "a batch of up to 3 rows is one generic tile");
   // Full tiles of a batch of more than 3 rows run fused; the generic tile
   // takes the rest: a batch of at most 3 rows, else the tail.
   const int generic_rows = static_cast<int>(B <= 3 ? B : B % MR);
-  const RecurrentTile<T, NV> generic = generic_rows > 0 ? tile_for<T, MR, NV>(B, generic_rows) : nullptr;
+  const RecurrentTile<T, NV, Op> generic = generic_rows > 0 ? tile_for<T, MR, NV, Op>(B, generic_rows) : nullptr;
   V<T> out[MR][NV];
   for (index_t c = 0; c < chunks; ++c) {
     const index_t k0 = c * kc, kn = min_i(kc, K - k0);
     const bool last = c == chunks - 1;
     for (index_t b0 = 0; b0 < B; b0 += MR) {
       const int rows = static_cast<int>(min_i(MR, B - b0));
-      const T* ak = kn > 0 ? a + b0 * lda + k0 : a;
+      const typename Op::A* ak = kn > 0 ? a + b0 * lda + k0 : a;
       if (B > 3 && rows == MR) {
-        recurrent_tile_fused<T, MR, NV>(kn, ak, lda, panel + k0 * ldp, partial + b0 * ldp, ldp, c == 0, last, b0, ep);
+        recurrent_tile_fused<T, MR, NV, Op>(kn, ak, lda, panel + k0 * ldp, partial + b0 * ldp, ldp, c == 0, last, b0, ep);
         continue;
       }
       generic(kn, ak, lda, panel + k0 * ldp, partial + b0 * ldp, ldp, c == 0, last, out);

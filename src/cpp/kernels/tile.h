@@ -56,6 +56,18 @@ struct RowsInPlace {
   LSTMFAST_INLINE T operator()(int m, index_t k) const { return row[m][k]; }
 };
 
+// One multiply-add of the tile: acc += a(m, k) * panel[k][v] in T (Fma), or,
+// on CPUs with AVX512_BF16, over a pair of k at once from bfloat16 pairs
+// (Bf16Pairs, bf16.h). A: what one row of A holds per k; W: a panel element.
+template <class T>
+struct Fma {
+  using A = T;
+  using W = T;
+  static LSTMFAST_INLINE V<T> load(const W* p) { return loadu<T>(p); }
+  static LSTMFAST_INLINE V<T> broadcast(A a) { return set1<T>(a); }
+  static LSTMFAST_INLINE void madd(V<T>& acc, V<T> a, V<T> w) { acc += a * w; }
+};
+
 template <class T, int MR, int NV>
 struct Tile {
   V<T> acc[MR][NV];
@@ -74,10 +86,11 @@ struct Tile {
   // so it waits on FMA latency; splitting K gives the core S times as many.
   // The sum order depends on S alone, which the callers derive from the
   // batch size, never from the thread count.
-  template <int S>
-  LSTMFAST_INLINE void accumulate_rows_split(index_t K, const T* a, index_t lda, const T* panel) {
+  template <int S, class Op = Fma<T>>
+  LSTMFAST_INLINE void accumulate_rows_split(index_t K, const typename Op::A* a, index_t lda,
+                                             const typename Op::W* panel) {
     if constexpr (S == 1) {
-      accumulate(K, RowsInPlace<T, MR>(a, lda), panel);
+      accumulate<Op>(K, RowsInPlace<typename Op::A, MR>(a, lda), panel);
     } else {
       constexpr int W = kWidth<T>;
       V<T> part[S][MR][NV];
@@ -93,17 +106,17 @@ struct Tile {
         for (int p = 0; p < S; ++p)
 #pragma GCC unroll 4
           for (int m = 0; m < MR; ++m) {
-            const V<T> am = set1<T>(a[m * lda + k + p]);
+            const V<T> am = Op::broadcast(a[m * lda + k + p]);
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) part[p][m][v] += am * loadu<T>(panel + ((k + p) * NV + v) * W);
+            for (int v = 0; v < NV; ++v) Op::madd(part[p][m][v], am, Op::load(panel + ((k + p) * NV + v) * W));
           }
       }
       for (; k < K; ++k)
 #pragma GCC unroll 4
         for (int m = 0; m < MR; ++m) {
-          const V<T> am = set1<T>(a[m * lda + k]);
+          const V<T> am = Op::broadcast(a[m * lda + k]);
 #pragma GCC unroll 4
-          for (int v = 0; v < NV; ++v) part[0][m][v] += am * loadu<T>(panel + (k * NV + v) * W);
+          for (int v = 0; v < NV; ++v) Op::madd(part[0][m][v], am, Op::load(panel + (k * NV + v) * W));
         }
 #pragma GCC unroll 4
       for (int m = 0; m < MR; ++m)
@@ -143,19 +156,19 @@ struct Tile {
   }
 
   // acc[m][v] += sum_k A(m, k) * panel[k][v], panel rows of NV vectors
-  // stored contiguously; A is PackedRows or RowsInPlace (below).
-  template <class Rows>
-  LSTMFAST_INLINE void accumulate(index_t K, const Rows& a, const T* panel) {
+  // stored contiguously; A is PackedRows or RowsInPlace (above) of Op::A.
+  template <class Op = Fma<T>, class Rows>
+  LSTMFAST_INLINE void accumulate(index_t K, const Rows& a, const typename Op::W* panel) {
     constexpr int W = kWidth<T>;
     for (index_t k = 0; k < K; ++k) {
       V<T> w[NV];
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) w[v] = loadu<T>(panel + (k * NV + v) * W);
+      for (int v = 0; v < NV; ++v) w[v] = Op::load(panel + (k * NV + v) * W);
 #pragma GCC unroll 16
       for (int m = 0; m < MR; ++m) {
-        const V<T> am = set1<T>(a(m, k));
+        const V<T> am = Op::broadcast(a(m, k));
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) acc[m][v] += am * w[v];
+        for (int v = 0; v < NV; ++v) Op::madd(acc[m][v], am, w[v]);
       }
     }
   }
