@@ -74,7 +74,7 @@ _PRECISION_DOC = """precision : None or "bfloat16"
         are rounded to bfloat16 (to nearest even; denormals to zero) and summed in
         float32; the cell's math and state stay float32. About twice as fast on
         CPUs with AVX512_BF16; elsewhere the float32 kernels run
-        (:func:`lstmfast.kernel_config` says which). ``lstmfast.reference`` computes
+        (:func:`lstmfast.config.kernel_config` says which). ``lstmfast.reference`` computes
         the same rounding in NumPy."""
 
 

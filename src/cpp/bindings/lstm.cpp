@@ -90,7 +90,7 @@ struct Lstm : CellDefaults {
   static constexpr auto forward = &TypedKernels<T>::lstm_forward;
   // The kernel for this call: bfloat16 products when asked for and the CPU
   // has them (else the float32 kernel: the same results up to the operands'
-  // rounding; lstmfast.kernel_config() says which runs).
+  // rounding; lstmfast.config.kernel_config() says which runs).
   static constexpr bool has_precision = true;
   template <class T>
   static void (*forward_kernel(const Kernels& k, const Option& option, bool training))(const ForwardArgs<T>&) {
