@@ -92,14 +92,25 @@ struct Bf16ForwardPanels {
         H(H_),
         k(pairs_of(H_)),
         panels(blocks * k * width) {
+    // Rounded row by row (vectorised), then transposed kTransposeRows pairs
+    // at a time (buffer.h).
+    Buffer<Bf16Pair> rows(Gates * H * k);
+    rows_to_pairs(w_hh, H, Gates * H, H, rows.get());
     for (index_t jb = 0; jb < blocks; ++jb)
-      for (int v = 0; v < Gates; ++v)
-        for (int lane = 0; lane < W; ++lane) {
-          const index_t unit = jb * W + lane;
-          Bf16Pair* dst = panels.get() + jb * k * width + v * W + lane;
-          const float* row = w_hh + (v * H + unit) * H;
-          for (index_t p = 0; p < k; ++p) dst[p * width] = unit < H ? bf16_pair(row, 2 * p, H) : 0u;
-        }
+      for (index_t p0 = 0; p0 < k; p0 += kTransposeRows) {
+        const index_t p1 = min_i(k, p0 + kTransposeRows);
+        for (int v = 0; v < Gates; ++v)
+          for (int lane = 0; lane < W; ++lane) {
+            const index_t unit = jb * W + lane;
+            Bf16Pair* dst = panels.get() + jb * k * width + v * W + lane;
+            if (unit >= H) {
+              for (index_t p = p0; p < p1; ++p) dst[p * width] = 0u;
+              continue;
+            }
+            const Bf16Pair* src = rows.get() + (v * H + unit) * k;
+            for (index_t p = p0; p < p1; ++p) dst[p * width] = src[p];
+          }
+      }
   }
 
   const Bf16Pair* panel(index_t jb) const { return panels.get() + jb * k * width; }
@@ -157,11 +168,22 @@ class Bf16InputProjection {
         w_pairs_(ceil_div(G, nr_) * kp_ * nr_) {
     // Panel jp: for each pair p, nr_ pairs (column jp * nr_ + n of W_ih^T,
     // that is row n of W_ih); zero past G.
+    // Rounded row by row, then transposed as Bf16ForwardPanels does.
+    Buffer<Bf16Pair> rows(G * kp_);
+    rows_to_pairs(w_ih, I, G, I, rows.get());
     for (index_t jp = 0; jp < ceil_div(G, nr_); ++jp)
-      for (index_t n = 0; n < nr_; ++n) {
-        const index_t col = jp * nr_ + n;
-        Bf16Pair* dst = w_pairs_.get() + jp * kp_ * nr_ + n;
-        for (index_t p = 0; p < kp_; ++p) dst[p * nr_] = col < G ? bf16_pair(w_ih + col * I, 2 * p, I) : 0u;
+      for (index_t p0 = 0; p0 < kp_; p0 += kTransposeRows) {
+        const index_t p1 = min_i(kp_, p0 + kTransposeRows);
+        for (index_t n = 0; n < nr_; ++n) {
+          const index_t col = jp * nr_ + n;
+          Bf16Pair* dst = w_pairs_.get() + jp * kp_ * nr_ + n;
+          if (col >= G) {
+            for (index_t p = p0; p < p1; ++p) dst[p * nr_] = 0u;
+            continue;
+          }
+          const Bf16Pair* src = rows.get() + col * kp_;
+          for (index_t p = p0; p < p1; ++p) dst[p * nr_] = src[p];
+        }
       }
   }
 

@@ -128,9 +128,14 @@ void pack_b(const GemmArgs<T>& g, index_t p0, index_t kc, index_t j0, index_t nc
         for (index_t k = 0; k < kc; ++k) copy(panel + k * NR, src + k * g.b_rs, cols);
       }
     } else {
-      for (int n = 0; n < cols; ++n) {
-        const T* src = g.b + p0 * g.b_rs + (j0 + jr + n) * g.b_cs;
-        for (index_t k = 0; k < kc; ++k) panel[k * NR + n] = src[k * g.b_rs];
+      // A transpose (B = W^T): kTransposeRows rows of the panel at a time
+      // (buffer.h).
+      for (index_t k0 = 0; k0 < kc; k0 += kTransposeRows) {
+        const index_t k1 = min_i(kc, k0 + kTransposeRows);
+        for (int n = 0; n < cols; ++n) {
+          const T* src = g.b + p0 * g.b_rs + (j0 + jr + n) * g.b_cs;
+          for (index_t k = k0; k < k1; ++k) panel[k * NR + n] = src[k * g.b_rs];
+        }
       }
     }
   }

@@ -23,26 +23,30 @@ inline int units_nv(index_t H, int threads) {
 // the gates i, f, g, o of the same W units (row = v*H + jb*W + lane), so one
 // tile holds everything the cell update needs. RNN: nvec consecutive
 // vectors of units (row = jb*nvec*W + v*W + lane). Units >= H are zero.
+// Written kTransposeRows rows of the panel at a time (buffer.h).
+
 template <class T>
 void pack_forward_panels(const T* w, index_t H, int nvec, bool gate_blocks, T* out) {
   constexpr int W = kWidth<T>;
   const index_t units_per_block = gate_blocks ? W : index_t(nvec) * W;
-  const index_t blocks = ceil_div(H, units_per_block);
+  const index_t blocks = ceil_div(H, units_per_block), stride = index_t(nvec) * W;
   for (index_t jb = 0; jb < blocks; ++jb) {
-    T* panel = out + jb * H * nvec * W;
-    for (int v = 0; v < nvec; ++v)
-      for (int lane = 0; lane < W; ++lane) {
-        const index_t unit = gate_blocks ? jb * W + lane : jb * units_per_block + v * W + lane;
-        const index_t row = gate_blocks ? v * H + unit : unit;
-        T* dst = panel + v * W + lane;
-        const index_t stride = index_t(nvec) * W;
-        if (unit < H) {
+    T* panel = out + jb * H * stride;
+    for (index_t k0 = 0; k0 < H; k0 += kTransposeRows) {
+      const index_t k1 = min_i(H, k0 + kTransposeRows);
+      for (int v = 0; v < nvec; ++v)
+        for (int lane = 0; lane < W; ++lane) {
+          const index_t unit = gate_blocks ? jb * W + lane : jb * units_per_block + v * W + lane;
+          const index_t row = gate_blocks ? v * H + unit : unit;
+          T* dst = panel + v * W + lane;
+          if (unit >= H) {
+            for (index_t k = k0; k < k1; ++k) dst[k * stride] = T(0);
+            continue;
+          }
           const T* src = w + row * H;
-          for (index_t k = 0; k < H; ++k) dst[k * stride] = src[k];
-        } else {
-          for (index_t k = 0; k < H; ++k) dst[k * stride] = T(0);
+          for (index_t k = k0; k < k1; ++k) dst[k * stride] = src[k];
         }
-      }
+    }
   }
 }
 
