@@ -102,3 +102,18 @@ def test_readme_dask_example_runs(capsys):
     for name, result in namespace["results"].items():  # the cluster's results are the serial ones
         for method, values in serial[name].forecasts.items():
             np.testing.assert_array_equal(result.forecasts[method], values)
+
+
+def test_readme_bfloat16_example_runs():
+    """The bfloat16 block runs as pasted, and the layer's output is the functional
+    call's (its error against float64 is test_bfloat16's)."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### bfloat16 inference") : text.index("## With PyTorch")]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    ns: dict = {}
+    exec(compile(block, str(README), "exec"), ns)
+    assert ns["y"].shape == (100, 64, 256) and ns["y16"].shape == (5, 2, 256)
+    F, p = ns["F"], ns["p"]
+    weights = (p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"])
+    x = np.random.default_rng(0).standard_normal((100, 64, 256), dtype=np.float32)
+    assert np.array_equal(ns["y"], F.lstm_forward(x, *weights, precision="bfloat16")[0])
