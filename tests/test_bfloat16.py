@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 import lstmfast
 import lstmfast.config
-from lstmfast import _core
+import lstmfast.layers
+from lstmfast import _core, cells
 from lstmfast import functional as F
 from lstmfast import reference as R
 
@@ -86,18 +87,25 @@ def test_bfloat16_round_is_nearest_even(value):
 
 # -- the kernels ----------------------------------------------------------------------
 
+CELLS = ("lstm", "gru", "rnn")
 
-def problem(rng, T, B, I, H, *, bias=True, state=True):
-    case = {
-        "x": rng.standard_normal((T, B, I)).astype(np.float32),
-        "w_ih": (rng.uniform(-1, 1, (4 * H, I)) / np.sqrt(H)).astype(np.float32),
-        "w_hh": (rng.uniform(-1, 1, (4 * H, H)) / np.sqrt(H)).astype(np.float32),
-        "b_ih": (rng.uniform(-1, 1, 4 * H) / np.sqrt(H)).astype(np.float32) if bias else None,
-        "b_hh": (rng.uniform(-1, 1, 4 * H) / np.sqrt(H)).astype(np.float32) if bias else None,
-    }
+
+def forward(module, cell):
+    return getattr(module, f"{cell}_forward")
+
+
+def problem(rng, cell, T, B, I, H, *, bias=True, state=True):
+    """Arguments of ``{cell}_forward`` by name, PyTorch-like scales, float32."""
+    G = cells.CELLS[cell].gates * H
+
+    def uniform(*shape):
+        return (rng.uniform(-1, 1, shape) / np.sqrt(H)).astype(np.float32)
+
+    case = {"x": rng.standard_normal((T, B, I)).astype(np.float32), "w_ih": uniform(G, I), "w_hh": uniform(G, H)}
+    case["b_ih"], case["b_hh"] = (uniform(G), uniform(G)) if bias else (None, None)
     if state:
-        case["h0"] = 0.5 * rng.standard_normal((B, H)).astype(np.float32)
-        case["c0"] = 0.5 * rng.standard_normal((B, H)).astype(np.float32)
+        for part in cells.CELLS[cell].states:
+            case[part + "0"] = (0.5 * rng.standard_normal((B, H))).astype(np.float32)
     return case
 
 
@@ -107,15 +115,21 @@ SHAPES = [
     (4, 7, 16, 17),  # a tail of one row after a 6-row tile
     (3, 13, 33, 40),  # H not a multiple of the vector width
     (6, 2, 8, 64),
+    (2, 9, 12, 100),  # the RNN's tiles of several vectors of units
     (1, 8, 12, 32),  # one step
 ]
 
-OPTIONS = [
-    {},
-    {"lengths": "mixed", "reverse": True},
-    {"lengths": "mixed"},
-    {"peepholes": True, "clip": 1.5},
-    {"input_forget": True},
+# Each cell's options, besides lengths and reverse.
+OPTIONS = {
+    "lstm": [{}, {"peepholes": True, "clip": 1.5}, {"input_forget": True}],
+    "gru": [{}, {"clip": 1.5}],
+    "rnn": [{}, {"nonlinearity": "relu", "clip": 1.5}],
+}
+CASES = [
+    (cell, dict(opts, **steps))
+    for cell in CELLS
+    for opts in OPTIONS[cell]
+    for steps in ({}, {"lengths": "mixed"}, {"lengths": "mixed", "reverse": True})
 ]
 
 
@@ -129,56 +143,59 @@ def options_for(rng, opts, T, B, H):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("opts", OPTIONS)
-def test_kernels_match_the_reference(isa, shape, opts):
+@pytest.mark.parametrize(("cell", "opts"), CASES)
+def test_kernels_match_the_reference(isa, shape, cell, opts):
     rng = np.random.default_rng(sum(shape))
-    case = problem(rng, *shape)
+    case = problem(rng, cell, *shape)
     kw = options_for(rng, opts, shape[0], shape[1], shape[3])
-    fast = F.lstm_forward(**case, precision="bfloat16", **kw)
+    fast = forward(F, cell)(**case, precision="bfloat16", **kw)
     if _core.bfloat16_products():
-        expected = R.lstm_forward(**case, precision="bfloat16", **kw)
-        for got, want in zip(fast[:3], expected[:3]):
+        expected = forward(R, cell)(**case, precision="bfloat16", **kw)
+        for got, want in zip(fast[:-1], expected[:-1]):
             np.testing.assert_allclose(got, want, rtol=0, atol=AGREE)
     else:  # this ISA or CPU has none: the float32 kernels, bit for bit
-        plain = F.lstm_forward(**case, **kw)
-        for got, want in zip(fast[:3], plain[:3]):
+        plain = forward(F, cell)(**case, **kw)
+        for got, want in zip(fast[:-1], plain[:-1]):
             assert np.array_equal(got, want)
-    assert fast[3] is None
+    assert fast[-1] is None
 
 
-def test_rounding_happens_and_its_error_is_small(isa):
-    """The error bfloat16 makes against float32, on a PyTorch-initialised model
-    with unit-normal inputs (S3's sizes, 20 steps): measured ~2e-3 in h (|h| < 1);
-    bounded here by 1e-2. With bfloat16 products it must also differ from float32
-    by far more than float32's own sum-order noise: the rounding really happened."""
+@pytest.mark.parametrize("cell", CELLS)
+def test_rounding_happens_and_its_error_is_small(isa, cell):
+    """The error bfloat16 makes against float64, on a PyTorch-initialised model
+    with unit-normal inputs (S3's sizes, 20 steps): measured 2e-3 to 4e-3 in h
+    (|h| < 1); bounded here by 1e-2. With bfloat16 products it must also differ
+    from float32 by far more than float32's own sum-order noise: the rounding
+    really happened."""
     if not _core.bfloat16_products():
         pytest.skip(f"{isa}: precision='bfloat16' runs the float32 kernels here (tested above)")
     rng = np.random.default_rng(3)
-    case = problem(rng, 20, 64, 256, 256, state=False)
-    y16 = F.lstm_forward(**case, precision="bfloat16")[0]
-    y32 = F.lstm_forward(**case)[0]
-    exact = R.lstm_forward(**{k: None if v is None else v.astype(np.float64) for k, v in case.items()})[0]
+    case = problem(rng, cell, 20, 64, 256, 256, state=False)
+    y16 = forward(F, cell)(**case, precision="bfloat16")[0]
+    y32 = forward(F, cell)(**case)[0]
+    exact = forward(R, cell)(**{k: None if v is None else v.astype(np.float64) for k, v in case.items()})[0]
     error16, error32 = np.abs(y16 - exact).max(), np.abs(y32 - exact).max()
     assert error16 < 1e-2
     assert error16 > 100 * error32
 
 
-def test_thread_count_does_not_change_results(isa, threads):
+@pytest.mark.parametrize("cell", CELLS)
+def test_thread_count_does_not_change_results(isa, threads, cell):
     if not _core.bfloat16_products():
         pytest.skip(f"{isa}: no bfloat16 products here")
-    case = problem(np.random.default_rng(5), 30, 24, 40, 96)
+    case = problem(np.random.default_rng(5), cell, 30, 24, 40, 96)
     threads(1)
-    one = F.lstm_forward(**case, precision="bfloat16")
+    one = forward(F, cell)(**case, precision="bfloat16")
     threads(2)
-    two = F.lstm_forward(**case, precision="bfloat16")
-    for a, b in zip(one[:3], two[:3]):
+    two = forward(F, cell)(**case, precision="bfloat16")
+    for a, b in zip(one[:-1], two[:-1]):
         assert np.array_equal(a, b)
 
 
 def test_nan_and_inf_propagate_as_in_the_reference(isa):
     if not _core.bfloat16_products():
         pytest.skip(f"{isa}: no bfloat16 products here")
-    case = problem(np.random.default_rng(6), 4, 5, 6, 16)
+    case = problem(np.random.default_rng(6), "lstm", 4, 5, 6, 16)
     case["x"][1, 2, 3] = np.nan
     case["x"][2, 4, 0] = np.inf
     y = F.lstm_forward(**case, precision="bfloat16")[0]
@@ -188,10 +205,11 @@ def test_nan_and_inf_propagate_as_in_the_reference(isa):
     np.testing.assert_allclose(y[finite], want[finite], rtol=0, atol=AGREE)
 
 
-def test_inputs_are_not_modified():
-    case = problem(np.random.default_rng(7), 5, 4, 9, 11)
+@pytest.mark.parametrize("cell", CELLS)
+def test_inputs_are_not_modified(cell):
+    case = problem(np.random.default_rng(7), cell, 5, 4, 9, 11)
     before = {k: v.copy() for k, v in case.items()}
-    F.lstm_forward(**case, precision="bfloat16")
+    forward(F, cell)(**case, precision="bfloat16")
     for k, v in case.items():
         assert np.array_equal(v, before[k]), k
 
@@ -200,39 +218,43 @@ def test_inputs_are_not_modified():
 
 
 @pytest.mark.parametrize("bad", ["bf16", "float16", "BFLOAT16", 1, b"bfloat16", np.float32])
-def test_unknown_precision_is_refused(bad):
-    case = problem(np.random.default_rng(0), 2, 2, 3, 4)
+@pytest.mark.parametrize("cell", CELLS)
+def test_unknown_precision_is_refused(bad, cell):
+    case = problem(np.random.default_rng(0), cell, 2, 2, 3, 4)
+    for module in (F, R):
+        with pytest.raises(ValueError, match="precision"):
+            forward(module, cell)(**case, precision=bad)
     with pytest.raises(ValueError, match="precision"):
-        F.lstm_forward(**case, precision=bad)
-    with pytest.raises(ValueError, match="precision"):
-        R.lstm_forward(**case, precision=bad)
-    with pytest.raises(ValueError, match="precision"):
-        lstmfast.LSTM(3, 4, precision=bad)
+        lstmfast.layers.LAYERS[cell](3, 4, precision=bad)
 
 
 @pytest.mark.parametrize("module", [F, R])
-def test_training_and_float64_are_refused(module):
-    case = problem(np.random.default_rng(0), 2, 2, 3, 4)
+@pytest.mark.parametrize("cell", CELLS)
+def test_training_and_float64_are_refused(module, cell):
+    case = problem(np.random.default_rng(0), cell, 2, 2, 3, 4)
     with pytest.raises(ValueError, match="inference"):
-        module.lstm_forward(**case, precision="bfloat16", training=True)
+        forward(module, cell)(**case, precision="bfloat16", training=True)
     case64 = {k: v.astype(np.float64) for k, v in case.items()}
     with pytest.raises(TypeError, match="float32"):
-        module.lstm_forward(**case64, precision="bfloat16")
+        forward(module, cell)(**case64, precision="bfloat16")
 
 
-def test_only_the_lstm_has_it():
-    with pytest.raises(TypeError):
-        F.gru_forward(np.zeros((1, 1, 1), np.float32), *[None] * 4, precision="bfloat16")
-    for layer in (lstmfast.GRU, lstmfast.RNN):
-        with pytest.raises(ValueError, match="only the LSTM"):
-            layer(3, 4, precision="bfloat16")
+@pytest.mark.parametrize("module", [F, R])
+def test_the_gru_with_the_reset_gate_before_its_product_is_refused(module):
+    case = problem(np.random.default_rng(0), "gru", 2, 2, 3, 4)
+    with pytest.raises(ValueError, match="reset_after=False has no bfloat16 kernel"):
+        module.gru_forward(**case, reset_after=False, precision="bfloat16")
+    with pytest.raises(ValueError, match="reset_after=False has no bfloat16 kernel"):
+        lstmfast.GRU(3, 4, reset_after=False, precision="bfloat16")
     with pytest.raises(ValueError, match="float32"):
         lstmfast.LSTM(3, 4, dtype=np.float64, precision="bfloat16")
 
 
-def test_layer_infers_in_bfloat16_and_trains_in_float32():
-    layer = lstmfast.LSTM(6, 20, seed=1, num_layers=2, precision="bfloat16")
-    plain = lstmfast.LSTM(6, 20, seed=1, num_layers=2)
+@pytest.mark.parametrize("cell", CELLS)
+def test_layer_infers_in_bfloat16_and_trains_in_float32(cell):
+    Layer = lstmfast.layers.LAYERS[cell]
+    layer = Layer(6, 20, seed=1, num_layers=2, precision="bfloat16")
+    plain = Layer(6, 20, seed=1, num_layers=2)
     x = np.random.default_rng(2).standard_normal((7, 3, 6)).astype(np.float32)
     y, _ = layer(x)
     # Layer by layer, the functional bfloat16 calls.
@@ -240,8 +262,9 @@ def test_layer_infers_in_bfloat16_and_trains_in_float32():
     h = x
     for k in range(2):
         names = [f"{n}_l{k}" for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        h = F.lstm_forward(h, *(p[n] for n in names), precision="bfloat16")[0]
+        h = forward(F, cell)(h, *(p[n] for n in names), precision="bfloat16")[0]
     assert np.array_equal(y, h)
+    assert not np.array_equal(y, plain(x)[0]) or not _core.bfloat16_products()
     # Training ignores it: the same numbers as the float32 layer, and a tape.
     y_train, _, tape = layer.forward(x, training=True)
     y_plain, _, _ = plain.forward(x, training=True)

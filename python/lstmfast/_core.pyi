@@ -41,9 +41,6 @@ class LSTMTape(_Tape):
         """(3H,), read-only: the peephole weights p_i, p_f, p_o, or None."""
     @property
     def input_forget(self) -> bool: ...
-    @property
-    def precision(self) -> None:
-        """Always None: a tape keeps the input's dtype (precision='bfloat16' is inference only)."""
 
 class GRUTape(_Tape):
     @property
@@ -68,9 +65,9 @@ def lstm_forward(
     lengths: _Array | None = None,
     reverse: bool = False,
     clip: float | None = None,
+    precision: str | None = None,
     peepholes: _Array | None = None,
     input_forget: bool = False,
-    precision: str | None = None,
 ) -> tuple[_Array, _Array, _Array, LSTMTape | None]: ...
 def lstm_backward(tape: LSTMTape, dy: _Array, dh_n: _Array | None, dc_n: _Array | None) -> _Grads: ...
 def gru_forward(
@@ -84,6 +81,7 @@ def gru_forward(
     lengths: _Array | None = None,
     reverse: bool = False,
     clip: float | None = None,
+    precision: str | None = None,
     reset_after: bool = True,
 ) -> tuple[_Array, _Array, GRUTape | None]: ...
 def gru_backward(tape: GRUTape, dy: _Array, dh_n: _Array | None) -> _Grads: ...
@@ -99,6 +97,7 @@ def rnn_forward(
     lengths: _Array | None = None,
     reverse: bool = False,
     clip: float | None = None,
+    precision: str | None = None,
 ) -> tuple[_Array, _Array, RNNTape | None]: ...
 def rnn_backward(tape: RNNTape, dy: _Array, dh_n: _Array | None) -> _Grads: ...
 def matmul(a: _Array, b: _Array) -> _Array:

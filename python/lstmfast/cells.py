@@ -79,10 +79,8 @@ class Cell:
     flags : tuple of (str, bool)
         The cell's own boolean options and their defaults: the LSTM's
         ``input_forget`` (coupled input and forget gates), the GRU's ``reset_after``
-        (where the reset gate acts). Every cell also takes ONNX's ``clip``.
-    precision : bool
-        Whether its forward takes ``precision="bfloat16"`` (inference with bfloat16
-        products: the LSTM's).
+        (where the reset gate acts). Every cell also takes ONNX's ``clip`` and
+        ``precision`` (None or "bfloat16", inference).
     """
 
     name: str
@@ -92,13 +90,12 @@ class Cell:
     nonlinearities: tuple[str, ...] = field(default=())
     peephole_gates: tuple[str, ...] = field(default=())
     flags: tuple[tuple[str, bool], ...] = field(default=())
-    precision: bool = False
 
     @property
     def options(self) -> tuple[str, ...]:
         """The keyword options of ``{name}_forward`` after ``reverse``, in order."""
         own = ("peepholes",) if self.peephole_gates else ()
-        return own + tuple(name for name, _ in self.flags) + ("clip",) + (("precision",) if self.precision else ())
+        return own + tuple(name for name, _ in self.flags) + ("clip", "precision")
 
     @property
     def gates(self) -> int:
@@ -170,7 +167,6 @@ LSTM = Cell(
     states=("h", "c"),
     peephole_gates=("i", "f", "o"),
     flags=(("input_forget", False),),
-    precision=True,
 )
 GRU = Cell("gru", "GRU", gate_names=("r", "z", "n"), states=("h",), flags=(("reset_after", True),))
 RNN = Cell("rnn", "RNN", gate_names=("h",), states=("h",), nonlinearities=("tanh", "relu"))

@@ -219,6 +219,7 @@ def rnn_forward(
     lengths: Any = None,
     reverse: bool = False,
     clip: Any = None,
+    precision: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, RNNTape | None]:
     """Vanilla RNN over a whole sequence: h<t> = act(x<t> w_ih^T + b_ih + h<t-1> w_hh^T + b_hh).
 
@@ -231,11 +232,13 @@ def rnn_forward(
         Keep what :func:`rnn_backward` needs (see :class:`RNNTape`).
     {steps}
     {clip}
+    {precision}
 
     Returns
     -------
     y : (T, B, H); h_n : (B, H); tape : RNNTape if ``training`` else None.
     """
+    plain = clip is None and precision is None
     out: tuple[Array, Array, RNNTape | None] = _forward(
         cells.RNN,
         _core.rnn_forward,
@@ -246,7 +249,7 @@ def rnn_forward(
         training,
         lengths,
         reverse,
-        _PLAIN if clip is None else {"clip": clip},
+        _PLAIN if plain else {"clip": clip, "precision": precision},
     )
     return out
 
@@ -273,6 +276,7 @@ def gru_forward(
     reverse: bool = False,
     reset_after: bool = True,
     clip: Any = None,
+    precision: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, GRUTape | None]:
     """GRU over a whole sequence, in PyTorch's formulation (gate rows r, z, n)::
 
@@ -294,11 +298,15 @@ def gru_forward(
     reset_after : bool
         Where the reset gate acts (above); True is PyTorch's GRU.
     {clip}
+    {precision}
+        The GRU has it with ``reset_after=True`` only (its other form's second
+        product reads r ⊙ h made within the step): ``ValueError`` otherwise.
 
     Returns
     -------
     y : (T, B, H); h_n : (B, H); tape : GRUTape if ``training`` else None.
     """
+    plain = reset_after is True and clip is None and precision is None
     out: tuple[Array, Array, GRUTape | None] = _forward(
         cells.GRU,
         _core.gru_forward,
@@ -309,7 +317,7 @@ def gru_forward(
         training,
         lengths,
         reverse,
-        _PLAIN if reset_after is True and clip is None else {"reset_after": reset_after, "clip": clip},
+        _PLAIN if plain else {"reset_after": reset_after, "clip": clip, "precision": precision},
     )
     return out
 

@@ -351,7 +351,7 @@ class _Recurrent:
     input_forget: bool | None = None
     reset_after: bool | None = None
     clip: float | None = None
-    precision: str | None = None  # of inference (the LSTM's "bfloat16")
+    precision: str | None = None  # of inference: None or "bfloat16"
 
     def __init__(
         self,
@@ -391,10 +391,13 @@ class _Recurrent:
         self._set_onnx_options(peepholes, input_forget, reset_after, clip)
         self.precision = _checks.check_precision(precision)
         if self.precision is not None:
-            if not self.cell.precision:
-                raise ValueError(f"precision: only the LSTM has bfloat16 inference, not the {self.cell.title}")
             if self.dtype != np.float32:
                 raise ValueError(f"precision={self.precision!r}: needs dtype float32, got {self.dtype}")
+            if self.reset_after is False:
+                raise ValueError(
+                    f"precision={self.precision!r}: the GRU with reset_after=False has no bfloat16 kernel; "
+                    "use reset_after=True or precision=None"
+                )
         shapes = parameter_shapes(
             self.cell,
             [self.input_size] + [self.hidden_size * self.directions] * (self.num_layers - 1),
@@ -818,8 +821,8 @@ class LSTM(_Recurrent):
         Of inference (``layer(x)``, :meth:`step`, ``forward(..., training=False)``;
         dtype float32): ``"bfloat16"`` rounds the operands of every product to
         bfloat16 and sums in float32, about twice as fast on CPUs with AVX512_BF16
-        (see :func:`lstmfast.functional.lstm_forward`). Training runs in float32
-        whatever it says.
+        (see :func:`lstmfast.functional.lstm_forward`); the GRU's only with
+        ``reset_after=True``. Training runs in float32 whatever it says.
     """
 
     cell = cells.LSTM

@@ -680,6 +680,7 @@ def rnn_forward(
     lengths: Any = None,
     reverse: bool = False,
     clip: Any = None,
+    precision: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, RNNTape | None]:
     """Vanilla RNN over a whole sequence.
 
@@ -702,6 +703,8 @@ def rnn_forward(
         As in :func:`lstm_forward`.
     clip : float or None
         Clip the pre-activation to [-clip, clip] (ONNX's ``clip``).
+    precision : None or "bfloat16"
+        As in :func:`lstm_forward`.
 
     Returns
     -------
@@ -713,7 +716,10 @@ def rnn_forward(
     x, w_ih, w_hh, b_ih, b_hh, h0, _, T, B, I, H, dtype = check_rnn_args(x, w_ih, w_hh, b_ih, b_hh, h0, nonlinearity)
     lengths = check_lengths(lengths, T, B, empty_allowed=True)
     reverse = check_reverse(reverse)
-    clip = check_cell_options(cells.RNN, H, dtype, clip=clip)["clip"]
+    options = check_cell_options(cells.RNN, H, dtype, clip=clip, precision=precision)
+    clip = options["clip"]
+    operand = _precision_operand(options["precision"], training, dtype)
+    x, w_ih, w_hh = operand(x), operand(w_ih), operand(w_hh)
     times, active = _schedule(T, B, lengths, reverse)
 
     x = _reorder(x, times, active)  # loop-step order, zeros past each sequence's end
@@ -724,7 +730,7 @@ def rnn_forward(
     for s in range(T):
         on = active[s]
         hs[s] = hs[s - 1]
-        hs[s, on], zs[s, on] = rnn_cell_forward(xw[s, on], hs[s - 1, on], w_hh, nonlinearity, clip=clip)
+        hs[s, on], zs[s, on] = rnn_cell_forward(xw[s, on], operand(hs[s - 1, on]), w_hh, nonlinearity, clip=clip)
 
     y, h_n = _reorder(hs[:T], times, active), hs[T - 1].copy()
     tape = None
@@ -829,6 +835,7 @@ def gru_cell_forward(
     *,
     reset_after: bool = True,
     clip: float | None = None,
+    h_operand: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One GRU time step for a batch.
 
@@ -849,6 +856,9 @@ def gru_cell_forward(
         the course's, it scales a<t-1> before the product.
     clip : float or None
         Bound of every gate's pre-activation.
+    h_operand : (B, H) or None
+        a<t-1> as the products read it, if not a<t-1> itself (``precision``:
+        rounded to bfloat16); the update still mixes in a<t-1>.
 
     Returns
     -------
@@ -863,13 +873,14 @@ def gru_cell_forward(
     """
     H = h_prev.shape[1]
     w_rz, w_n = w_hh[: 2 * H], w_hh[2 * H :]
-    hw_rz = h_prev @ w_rz.T + b_hh[: 2 * H]  # (B, 2H) the recurrent terms of r and z
+    h_op = h_prev if h_operand is None else h_operand
+    hw_rz = h_op @ w_rz.T + b_hh[: 2 * H]  # (B, 2H) the recurrent terms of r and z
     z_r = xw_t[:, 0 * H : 1 * H] + hw_rz[:, :H]
     z_z = xw_t[:, 1 * H : 2 * H] + hw_rz[:, H:]
     r = sigmoid(_clip(z_r, clip))  # Γr: reset gate
     z = sigmoid(_clip(z_z, clip))  # update gate, z = 1 - Γu
     if reset_after:  # r scales the product, bias included
-        hw_n = h_prev @ w_n.T + b_hh[2 * H :]
+        hw_n = h_op @ w_n.T + b_hh[2 * H :]
         z_n = xw_t[:, 2 * H :] + r * hw_n
     else:  # Γr * a<t-1> enters the product: c~<t> = tanh(W_c [Γr * a<t-1>, x<t>] + b_c)
         hw_n = (r * h_prev) @ w_n.T + b_hh[2 * H :]
@@ -961,6 +972,7 @@ def gru_forward(
     reverse: bool = False,
     reset_after: bool = True,
     clip: Any = None,
+    precision: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, GRUTape | None]:
     """GRU over a whole sequence (PyTorch's ``nn.GRU`` equations, or the course's).
 
@@ -988,6 +1000,8 @@ def gru_forward(
         a<t-1> before the product.
     clip : float or None
         Clip every gate's pre-activation to [-clip, clip] (ONNX's ``clip``).
+    precision : None or "bfloat16"
+        As in :func:`lstm_forward`; with ``reset_after=True`` only, as the kernels.
 
     Returns
     -------
@@ -999,8 +1013,15 @@ def gru_forward(
     x, w_ih, w_hh, b_ih, b_hh, h0, _, T, B, I, H, dtype = check_gru_args(x, w_ih, w_hh, b_ih, b_hh, h0)
     lengths = check_lengths(lengths, T, B, empty_allowed=True)
     reverse = check_reverse(reverse)
-    options = check_cell_options(cells.GRU, H, dtype, reset_after=reset_after, clip=clip)
+    options = check_cell_options(cells.GRU, H, dtype, reset_after=reset_after, clip=clip, precision=precision)
     reset_after, clip = options["reset_after"], options["clip"]
+    operand = _precision_operand(options["precision"], training, dtype)
+    if options["precision"] is not None and not reset_after:
+        raise ValueError(
+            "precision='bfloat16': the GRU with reset_after=False has no bfloat16 kernel; "
+            "use reset_after=True or precision=None"
+        )
+    x, w_ih, w_hh = operand(x), operand(w_ih), operand(w_hh)
     times, active = _schedule(T, B, lengths, reverse)
 
     x = _reorder(x, times, active)  # loop-step order, zeros past each sequence's end
@@ -1015,7 +1036,7 @@ def gru_forward(
         on = active[s]
         hs[s] = hs[s - 1]
         hs[s, on], gates[s, on], hw_n[s, on], zs[s, on] = gru_cell_forward(
-            xw[s, on], hs[s - 1, on], w_hh, b_rec, reset_after=reset_after, clip=clip
+            xw[s, on], hs[s - 1, on], w_hh, b_rec, reset_after=reset_after, clip=clip, h_operand=operand(hs[s - 1, on])
         )
 
     y, h_n = _reorder(hs[:T], times, active), hs[T - 1].copy()

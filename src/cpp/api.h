@@ -181,10 +181,11 @@ struct Kernels {
   int vector_bytes;
   TypedKernels<float> f32;
   TypedKernels<double> f64;
-  // The LSTM's inference with bfloat16 products and float32 sums and state
-  // (kernels/bf16.h), or nullptr where this ISA or CPU has none (AVX512_BF16):
-  // callers then run f32.lstm_forward.
-  void (*lstm_forward_bf16)(const LstmForwardArgs<float>&);
+  // Inference with bfloat16 products and float32 sums and state
+  // (kernels/bf16.h): the forward entries only (the GRU's without
+  // reset_before), or nullptr where this ISA or CPU has none (AVX512_BF16):
+  // callers then run f32.
+  const TypedKernels<float>* bf16;
 };
 
 // Each compiled instruction set provides one table (see isa/*.cpp).
@@ -196,7 +197,7 @@ const Kernels& kernels_avx2();
 const Kernels& kernels_avx512();
 #endif
 #if defined(LSTMFAST_HAVE_AVX512_BF16)
-void lstm_forward_avx512_bf16(const LstmForwardArgs<float>& a);
+const TypedKernels<float>& kernels_avx512_bf16();
 #endif
 
 template <class T>

@@ -62,7 +62,10 @@ struct Arguments {};
 struct CellDefaults {
   using Positional = Arguments<>;
   using Keywords = Arguments<>;
-  static constexpr bool has_precision = false;  // a precision= keyword (forward_kernel)
+  // precision="bfloat16" with this cell's option (the GRU refuses
+  // reset_after=False): throws if it has no bfloat16 kernel.
+  template <class Option>
+  static void check_bfloat16(const Option&) {}
   template <class Args, class Option>
   static void add_gradients(Args&, const Option&, py::dict&) {}
 };
@@ -86,6 +89,14 @@ inline double clip_of(const py::object& clip) {
   if (!(c > 0.0 && c <= std::numeric_limits<double>::max()))
     throw py::value_error("clip: expected None or a finite number > 0, got " + std::string(py::str(clip)));
   return c;
+}
+
+// precision: None (the input's dtype throughout) or the str "bfloat16"
+// (true): inference with bfloat16 products, float32 sums and state.
+inline bool bfloat16_of(const py::object& precision) {
+  if (precision.is_none()) return false;
+  if (PyUnicode_Check(precision.ptr()) && std::string(py::str(precision)) == "bfloat16") return true;
+  throw py::value_error("precision: expected None or 'bfloat16', got " + described(precision));
 }
 
 // A cell's own flag (the LSTM's input_forget, the GRU's reset_after): True or
@@ -142,24 +153,34 @@ T* mutable_data_of(py::array& a) {
   return static_cast<T*>(a.mutable_data());
 }
 
-// The forward kernel of this call: the ISA's, or the one the cell's own
-// precision= option picks (the LSTM's bfloat16; it refuses what it cannot do).
+// The forward kernel of this call: the ISA's, or with precision="bfloat16"
+// its bfloat16 kernel, where the CPU has one (else the float32 kernel: the
+// same results up to the operands' rounding; lstmfast.config.kernel_config()
+// says which runs). Refuses what has none.
 template <class Cell, class T>
-void (*forward_kernel(const Kernels& k, const typename Cell::Option& option,
-                      bool training))(const typename Cell::template ForwardArgs<T>&) {
-  if constexpr (Cell::has_precision) return Cell::template forward_kernel<T>(k, option, training);
-  else return typed<T>(k).*Cell::template forward<T>;
+void (*forward_kernel(const Kernels& k, const typename Cell::Option& option, bool training,
+                      bool bfloat16))(const typename Cell::template ForwardArgs<T>&) {
+  constexpr auto entry = Cell::template forward<T>;
+  if (!bfloat16) return typed<T>(k).*entry;
+  if (training)
+    throw py::value_error("precision='bfloat16' is for inference: training=True keeps a tape in the input's dtype");
+  if constexpr (!std::is_same_v<T, float>) {
+    throw py::type_error("precision='bfloat16' needs float32 x and weights, got float64");
+  } else {
+    Cell::check_bfloat16(option);
+    return k.bf16 ? k.bf16->*entry : k.f32.*entry;
+  }
 }
 
 template <class Cell, class T>
 py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
                   const py::object& b_hh, const std::array<py::object, Tape<Cell>::S>& initial,
                   const typename Cell::Option& option, bool training, const py::object& lengths, bool reverse,
-                  double clip) {
+                  double clip, bool bfloat16) {
   constexpr std::size_t S = Tape<Cell>::S;
   const index_t T_ = dim(x, 0), B = dim(x, 1), I = dim(x, 2), H = dim(w_hh, 1), G = Cell::gates * H, BH = B * H;
   if (H < 1 || I < 1) throw py::value_error("hidden and input sizes must be at least 1");
-  const auto kernel = forward_kernel<Cell, T>(active_kernels(), option, training);
+  const auto kernel = forward_kernel<Cell, T>(active_kernels(), option, training, bfloat16);
   const T* px = in<T>(x, "x", {T_, B, I});
   const T* pw_ih = in<T>(w_ih, "w_ih", {G, I});
   const T* pw_hh = in<T>(w_hh, "w_hh", {G, H});
@@ -325,22 +346,25 @@ struct ForwardEntry<Cell, std::index_sequence<S...>, Arguments<Pos...>, Argument
   py::tuple operator()(const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
                        const py::object& b_hh, const typename Object<S>::type&... initial,
                        const typename Pos::Python&... positional, bool training, const py::object& lengths,
-                       bool reverse, const py::object& clip, const typename Kw::Python&... keywords) const {
+                       bool reverse, const py::object& clip, const py::object& precision,
+                       const typename Kw::Python&... keywords) const {
     require_float(x);
     require_ndim(x, "x", 3, "(T, B, I)");
     require_ndim(w_hh, "w_hh", 2, Cell::w_hh_shape);
     const typename Cell::Option opt = Cell::Option::parse(positional..., keywords...);
     const double c = clip_of(clip);
+    const bool bf16 = bfloat16_of(precision);
     const std::array<py::object, sizeof...(S)> init{initial...};
-    return is_float32(x) ? forward<Cell, float>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse, c)
-                         : forward<Cell, double>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse, c);
+    return is_float32(x)
+               ? forward<Cell, float>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse, c, bf16)
+               : forward<Cell, double>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse, c, bf16);
   }
 
   static void def(py::module_& m) {
     m.def(Cell::forward_name, ForwardEntry{}, py::arg("x"), py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih"),
           py::arg("b_hh"), py::arg(Cell::parts[S].initial)..., py::arg(Pos::name)..., py::arg("training"),
           py::arg("lengths") = py::none(), py::arg("reverse") = false, py::arg("clip") = py::none(),
-          (py::arg(Kw::name) = Kw::default_value())...);
+          py::arg("precision") = py::none(), (py::arg(Kw::name) = Kw::default_value())...);
   }
 };
 

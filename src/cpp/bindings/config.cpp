@@ -67,7 +67,7 @@ void register_config(py::module_& m) {
   m.def("set_isa", &select_isa, py::arg("name"), "Use another compiled instruction set (tests, benchmarks).");
   m.def("compiled_isas", &compiled_isas);
   m.def(
-      "bfloat16_products", [] { return active_kernels().lstm_forward_bf16 != nullptr; },
+      "bfloat16_products", [] { return active_kernels().bf16 != nullptr; },
       "Whether precision='bfloat16' runs bfloat16 products here (AVX512_BF16 with the avx512 kernels); else\n"
       "it runs the float32 kernels.");
   m.def("usable_isas", &usable_isas);

@@ -42,6 +42,12 @@ struct Gru : CellDefaults {
   using Keywords = Arguments<ResetAfter>;
   using Option = GruOption;
   static int projected_hh_gates(const Option& o) { return o.reset_after ? 2 : 3; }
+  static void check_bfloat16(const Option& o) {
+    if (!o.reset_after)
+      throw py::value_error(
+          "precision='bfloat16': the GRU with reset_after=False has no bfloat16 kernel (its second product reads "
+          "r * h<t-1> made within the step); use reset_after=True or precision=None");
+  }
   template <class T>
   using ForwardArgs = GruForwardArgs<T>;
   template <class T>

@@ -10,23 +10,16 @@ namespace {
 struct LstmOption {
   py::object peepholes;  // None or an array, checked per dtype by Lstm::set
   bool input_forget;
-  bool bfloat16;  // precision="bfloat16": inference with bfloat16 products
 
-  static LstmOption parse(const py::object& peepholes, const py::object& input_forget, const py::object& precision) {
-    return {peepholes, flag_of(input_forget, "input_forget"), precision_of(precision)};
-  }
-  // precision: None (the input's dtype throughout) or the str "bfloat16".
-  static bool precision_of(const py::object& precision) {
-    if (precision.is_none()) return false;
-    if (PyUnicode_Check(precision.ptr()) && std::string(py::str(precision)) == "bfloat16") return true;
-    throw py::value_error("precision: expected None or 'bfloat16', got " + described(precision));
+  static LstmOption parse(const py::object& peepholes, const py::object& input_forget) {
+    return {peepholes, flag_of(input_forget, "input_forget")};
   }
   // A tape's private, read-only copy of the peepholes.
   LstmOption tape_copy() const {
     if (!py::isinstance<py::array>(peepholes)) return *this;
     py::array copy = peepholes.attr("copy")();
     freeze(copy);
-    return {copy, input_forget, bfloat16};
+    return {copy, input_forget};
   }
   template <class T>
   const T* peepholes_of(index_t H) const {
@@ -50,16 +43,6 @@ struct InputForget {
   static py::object get(const LstmOption& o) { return py::bool_(o.input_forget); }
 };
 
-// precision=None: "bfloat16" rounds the operands of every product (x<t>,
-// h<t-1>, the weights) to bfloat16 and sums in float32; the state and the
-// cell's math stay float32. Inference of float32 inputs only.
-struct Precision {
-  static constexpr const char* name = "precision";
-  using Python = py::object;  // checked by LstmOption::precision_of
-  static py::object default_value() { return py::none(); }
-  static py::object get(const LstmOption& o) { return o.bfloat16 ? py::object(py::str("bfloat16")) : py::none(); }
-};
-
 struct Lstm : CellDefaults {
   static constexpr const char* forward_name = "lstm_forward";
   static constexpr const char* backward_name = "lstm_backward";
@@ -78,7 +61,7 @@ struct Lstm : CellDefaults {
   static constexpr int tape_gates = 4;
   static constexpr const char* gates_doc = "(T, B, 4H): activated gates i, f, g, o (PyTorch order) for every step";
   static constexpr bool one_bias_gradient = true;
-  using Keywords = Arguments<Peepholes, InputForget, Precision>;
+  using Keywords = Arguments<Peepholes, InputForget>;
   using Option = LstmOption;
   static int projected_hh_gates(const Option&) { return 4; }
   template <class T>
@@ -88,19 +71,6 @@ struct Lstm : CellDefaults {
 
   template <class T>
   static constexpr auto forward = &TypedKernels<T>::lstm_forward;
-  // The kernel for this call: bfloat16 products when asked for and the CPU
-  // has them (else the float32 kernel: the same results up to the operands'
-  // rounding; lstmfast.config.kernel_config() says which runs).
-  static constexpr bool has_precision = true;
-  template <class T>
-  static void (*forward_kernel(const Kernels& k, const Option& option, bool training))(const ForwardArgs<T>&) {
-    if (!option.bfloat16) return typed<T>(k).lstm_forward;
-    if (training)
-      throw py::value_error("precision='bfloat16' is for inference: training=True keeps a tape in the input's dtype");
-    if constexpr (!std::is_same_v<T, float>)
-      throw py::type_error("precision='bfloat16' needs float32 x and weights, got float64");
-    else return k.lstm_forward_bf16 ? k.lstm_forward_bf16 : k.f32.lstm_forward;
-  }
   template <class T>
   static constexpr auto backward = &TypedKernels<T>::lstm_backward;
   template <class T>

@@ -58,7 +58,8 @@ LSTMFAST_INLINE V<T> unclipped(Lanes lanes, V<T> d, T clip, const T* pre) {
   return d;
 }
 
-template <class T, bool Clip>
+// Pass: SamePrecision, or Bf16Products (kernels/bf16.h).
+template <class T, bool Clip, class Pass>
 void gru_forward_reset_after(const GruForwardArgs<T>& a) {
   const index_t H = a.d.H, G = 3 * H;
   const Sequence seq(a.d, a.steps);
@@ -79,7 +80,7 @@ void gru_forward_reset_after(const GruForwardArgs<T>& a) {
     }
     return ng + zg * (lanes.load(hp) - ng);  // (1 - z) n + z h<t-1>
   };
-  forward_pass<T, kGruMR, 3>(a, seq, nullptr, cell);
+  Pass::template forward<T, kGruMR, 3>(a, seq, nullptr, cell);
 }
 
 // One instantiation, clipping or not as a.clip says (a new path: no plain
@@ -127,8 +128,8 @@ template <class T>
 void gru_forward(const GruForwardArgs<T>& a) {
   const bool clip = a.clip > T(0);
   if (a.reset_before) gru_forward_reset_before<T>(a);
-  else if (clip) gru_forward_reset_after<T, true>(a);
-  else gru_forward_reset_after<T, false>(a);
+  else if (clip) gru_forward_reset_after<T, true, SamePrecision>(a);
+  else gru_forward_reset_after<T, false, SamePrecision>(a);
 }
 
 template <class T, bool Clip>

@@ -24,7 +24,8 @@ inline V<T> activation_slope(Nonlinearity act, V<T> h) {
 
 // ONNX's clip is a second instantiation (`Clip`): the pre-activation is
 // clipped before the nonlinearity and kept (training) for the gradient.
-template <class T, bool Clip>
+// Pass: SamePrecision, or Bf16Products (kernels/bf16.h).
+template <class T, bool Clip, class Pass>
 void rnn_forward_cells(const RnnForwardArgs<T>& a) {
   auto cell = [&](auto lanes, const V<T>& zh, const T* xz, const T*, const At& at) LSTMFAST_INLINE_LAMBDA {
     V<T> z = zh + lanes.load(xz);
@@ -34,13 +35,14 @@ void rnn_forward_cells(const RnnForwardArgs<T>& a) {
     }
     return activate<T>(a.act, z);
   };
-  forward_pass<T, kGemmMR, 1>(a, Sequence(a.d, a.steps), nullptr, cell);
+  const Sequence seq(a.d, a.steps);
+  Pass::template forward<T, kGemmMR, 1>(a, seq, nullptr, cell);
 }
 
-template <class T>
+template <class T, class Pass = SamePrecision>
 void rnn_forward(const RnnForwardArgs<T>& a) {
-  if (a.clip > T(0)) rnn_forward_cells<T, true>(a);
-  else rnn_forward_cells<T, false>(a);
+  if (a.clip > T(0)) rnn_forward_cells<T, true, Pass>(a);
+  else rnn_forward_cells<T, false, Pass>(a);
 }
 
 template <class T, bool Clip>

@@ -25,7 +25,7 @@ Kernels make_table() {
   Kernels table{LSTMFAST_STR(LSTMFAST_ISA), LSTMFAST_VECTOR_BYTES, shared_entries<float>(), shared_entries<double>(),
                 nullptr};
 #if defined(LSTMFAST_HAVE_AVX512_BF16)  // defined for the avx512 table only
-  if (cpu_features().avx512_bf16) table.lstm_forward_bf16 = lstm_forward_avx512_bf16;
+  if (cpu_features().avx512_bf16) table.bf16 = &kernels_avx512_bf16();
 #endif
   fill_lstm(table.f32, table.f64);
   fill_gru(table.f32, table.f64);

@@ -73,44 +73,29 @@ inline void rows_to_pairs(const float* src, index_t ld, index_t rows, index_t K,
   }
 }
 
-// W_hh as bfloat16 pairs for h<t-1> W_hh^T, laid out like ForwardPanels with
-// gate blocks: block jb of W units, then per pair of k the Gates vectors of
-// W lanes (unit jb * W + lane of gate v: row v * H + unit). Units past H and
-// the pad of an odd H are zero.
+// W_hh as bfloat16 pairs for h<t-1> W_hh^T, laid out like ForwardPanels
+// (pack_forward_panels, recurrent.h) with a pair of k where it has a k:
+// blocks of the gates of W units, or (one gate) of nv vectors of units.
 template <int Gates>
 struct Bf16ForwardPanels {
   using Op = Bf16Pairs;
   static constexpr int W = kWidth<float>;
-  int nt;
+  int nt, nv;
   index_t width, blocks, H, k;  // k: pairs of the product's K = H
   Buffer<Bf16Pair> panels;
 
   Bf16ForwardPanels(const float* w_hh, index_t H_, index_t B)
       : nt(ForwardPanels<float, Gates>::threads(H_, B)),
-        width(index_t(Gates) * W),
-        blocks(ceil_div(H_, W)),
+        nv(Gates > 1 ? 1 : units_nv<float>(H_, nt)),
+        width(index_t(Gates) * nv * W),
+        blocks(ceil_div(H_, index_t(nv) * W)),
         H(H_),
         k(pairs_of(H_)),
         panels(blocks * k * width) {
-    // Rounded row by row (vectorised), then transposed kTransposeRows pairs
-    // at a time (buffer.h).
+    // Rounded row by row (vectorised), then transposed.
     Buffer<Bf16Pair> rows(Gates * H * k);
     rows_to_pairs(w_hh, H, Gates * H, H, rows.get());
-    for (index_t jb = 0; jb < blocks; ++jb)
-      for (index_t p0 = 0; p0 < k; p0 += kTransposeRows) {
-        const index_t p1 = min_i(k, p0 + kTransposeRows);
-        for (int v = 0; v < Gates; ++v)
-          for (int lane = 0; lane < W; ++lane) {
-            const index_t unit = jb * W + lane;
-            Bf16Pair* dst = panels.get() + jb * k * width + v * W + lane;
-            if (unit >= H) {
-              for (index_t p = p0; p < p1; ++p) dst[p * width] = 0u;
-              continue;
-            }
-            const Bf16Pair* src = rows.get() + (v * H + unit) * k;
-            for (index_t p = p0; p < p1; ++p) dst[p * width] = src[p];
-          }
-      }
+    pack_forward_panels<W>(rows.get(), H, k, Gates > 1 ? Gates : nv, Gates > 1, panels.get());
   }
 
   const Bf16Pair* panel(index_t jb) const { return panels.get() + jb * k * width; }
@@ -130,7 +115,7 @@ class Bf16State {
   // Row r's units u.. (u a multiple of the width, so whole pairs) of the
   // state for step t.
   template <class Lanes>
-  LSTMFAST_INLINE void store(index_t t, index_t r, index_t u, Lanes lanes, V<float> h) const {
+  LSTMFAST_INLINE void store(index_t t, index_t r, index_t u, Lanes lanes, V<float> h) {
     Bf16Pair* p = pairs_.get() + (t % 2) * B_ * kp_ + r * kp_ + u / 2;
     const __m256i b = (__m256i)_mm512_cvtneps_pbh((__m512)h);
     if (lanes.n == kWidth<float>) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), b);
@@ -152,8 +137,7 @@ class Bf16InputProjection {
  public:
   static constexpr int MR = kGemmMR, W = kWidth<float>;
 
-  Bf16InputProjection(const Sequence& seq, const float* x, index_t I, const float* w_ih, const float* bias, index_t G,
-                      int)
+  Bf16InputProjection(const Sequence& seq, const float* x, index_t I, const float* w_ih, const float* bias, index_t G)
       : seq_(seq),
         x_(x),
         I_(I),
@@ -238,20 +222,19 @@ class Bf16InputProjection {
   index_t first_ = 0;
 };
 
-// The inference forward pass of a cell with gate blocks (the LSTM) with
-// bfloat16 products: forward_pass's time loop on Bf16ForwardPanels and
-// Bf16InputProjection, each step's h<t> also rounded into the next step's
-// operand. Training (a tape) is refused by the bindings; project_into is
-// then nullptr.
+// The inference forward pass with bfloat16 products: forward_pass's time loop
+// on Bf16ForwardPanels and Bf16InputProjection, each step's h<t> also rounded
+// into the next step's operand. Training (a tape) is refused by the
+// bindings; project_into is then nullptr.
 struct Bf16Products {
   template <class T, int MR, int Gates, class Cell>
   static void forward(const ForwardArgs<float>& a, const Sequence& seq, float*, const Cell& cell) {
-    static_assert(std::is_same_v<T, float> && Gates > 1, "bfloat16 products: float32 cells with gate blocks");
+    static_assert(std::is_same_v<T, float>, "bfloat16 products: float32 cells");
     if (!begin_forward(a, seq)) return;
     const index_t B = seq.B, H = a.d.H;
     const Bf16ForwardPanels<Gates> wp(a.w_hh, H, B);
-    Bf16InputProjection xp(seq, a.x, a.d.I, a.w_ih, a.bias, Gates * H, wp.nt);
-    const Bf16State state(B, H, a.h0);
+    Bf16InputProjection xp(seq, a.x, a.d.I, a.w_ih, a.bias, Gates * H);
+    Bf16State state(B, H, a.h0);
     const auto advance = row_update(a, seq, xp, cell);
     auto rows = [advance, &state, H](index_t t, const float* h_prev, float* h_next, auto lanes, const auto& zh,
                                      index_t r, index_t u) LSTMFAST_INLINE_LAMBDA {
@@ -259,8 +242,16 @@ struct Bf16Products {
       state.store(t + 1, r, u, lanes, lanes.load(h_next + r * H + u));
     };
     auto operand = [&state](index_t t, const float*) { return state.at(t); };
-    forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n, a.interrupt,
-                  Phase{wp.blocks, wp.width, gate_tile_step<float, MR, Gates>(wp, B, operand, rows)});
+    if constexpr (Gates > 1) {
+      forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n, a.interrupt,
+                    Phase{wp.blocks, wp.width, gate_tile_step<float, MR, Gates>(wp, B, operand, rows)});
+    } else {
+      with_nv(wp.nv, [&](auto nv_c) {
+        constexpr int NV = decltype(nv_c)::value;
+        forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n, a.interrupt,
+                      Phase{wp.blocks, wp.width, unit_tile_step<float, MR, NV>(wp, B, operand, rows)});
+      });
+    }
   }
 };
 

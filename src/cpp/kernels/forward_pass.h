@@ -126,17 +126,18 @@ auto gate_tile_step(const Panels& wp, index_t B, const Operand& operand, const R
   };
 }
 
-// A step's product a (B x H, row stride H) W^T over NV vectors of consecutive
-// units per tile row (panels of ForwardPanels<T, 1>), then unit(t, h_prev,
-// h_next, lanes, zh, r, u) per batch row and vector.
-template <class T, int MR, int NV, class Operand, class Unit>
-auto unit_tile_step(const ForwardPanels<T, 1>& wp, index_t B, const Operand& operand, const Unit& unit) {
+// A step's product operand(t, h_prev) W^T over NV vectors of consecutive
+// units per tile row (panels of ForwardPanels<T, 1>, or bfloat16 pairs of
+// them), then unit(t, h_prev, h_next, lanes, zh, r, u) per batch row and
+// vector.
+template <class T, int MR, int NV, class Panels, class Operand, class Unit>
+auto unit_tile_step(const Panels& wp, index_t B, const Operand& operand, const Unit& unit) {
   return [&wp, B, operand, unit](index_t t, index_t jb, const T* h_prev, T* h_next, T* partial) {
     auto one = [=](auto lanes, const V<T>& zh, index_t r, index_t u) LSTMFAST_INLINE_LAMBDA {
       unit(t, h_prev, h_next, lanes, zh, r, u);
     };
-    recurrent_block<T, MR, NV>(B, wp.H, operand(h_prev), wp.H, wp.panel(jb), partial,
-                               units_epilogue<T, NV>(jb, wp.H, one));
+    recurrent_block<T, MR, NV, typename Panels::Op>(B, wp.k, operand(t, h_prev), wp.k, wp.panel(jb), partial,
+                                                    units_epilogue<T, NV>(jb, wp.H, one));
   };
 }
 
@@ -215,7 +216,7 @@ void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into,
     // A tile row holds NV vectors of consecutive units.
     with_nv(wp.nv, [&](auto nv_c) {
       constexpr int NV = decltype(nv_c)::value;
-      auto h_prev = [](const T* h) { return h; };
+      auto h_prev = [](index_t, const T* h) { return h; };
       forward_steps(seq, H, xp, wp.nt, a.h0, a.h_n, a.interrupt,
                     Phase{wp.blocks, wp.width, unit_tile_step<T, MR, NV>(wp, B, h_prev, advance)});
     });
@@ -264,7 +265,7 @@ void forward_pass_two_products(const ForwardArgs<T>& a, const Sequence& seq, T* 
   auto h_prev = [](index_t, const T* h) { return h; };
   with_nv(wp_last.nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
-    auto read_operand = [operand](const T*) -> const T* { return operand; };
+    auto read_operand = [operand](index_t, const T*) -> const T* { return operand; };
     forward_steps(seq, H, xp, nt, a.h0, a.h_n, a.interrupt,
                   Phase{wp_first.blocks, wp_first.width, gate_tile_step<T, MR, Gates - 1>(wp_first, B, h_prev, gates)},
                   Phase{wp_last.blocks, wp_last.width, unit_tile_step<T, kGemmMR, NV>(wp_last, B, read_operand, advance)});

@@ -106,7 +106,7 @@ struct ForwardPanels {
         H(H_),
         k(H_),
         panels(blocks * H_ * width) {
-    pack_forward_panels(w_hh, H_, Gates > 1 ? Gates : nv, Gates > 1, panels.get());
+    pack_forward_panels<kWidth<T>>(w_hh, H_, H_, Gates > 1 ? Gates : nv, Gates > 1, panels.get());
   }
 
   const T* panel(index_t jb) const { return panels.get() + jb * H * width; }

@@ -19,31 +19,32 @@ inline int units_nv(index_t H, int threads) {
 }
 
 // Forward panel for blocks of `unit_w` hidden units: for block jb and each
-// k < H, `nvec` vectors holding w[row(jb, v, lane), k]. LSTM: the vectors are
+// k < K, `nvec` vectors of W lanes holding w[row(jb, v, lane), k], where a
+// row of w holds K elements (the H values of a row of W_hh, or their
+// bfloat16 pairs: bf16.h). LSTM: the vectors are
 // the gates i, f, g, o of the same W units (row = v*H + jb*W + lane), so one
 // tile holds everything the cell update needs. RNN: nvec consecutive
 // vectors of units (row = jb*nvec*W + v*W + lane). Units >= H are zero.
 // Written kTransposeRows rows of the panel at a time (buffer.h).
 
-template <class T>
-void pack_forward_panels(const T* w, index_t H, int nvec, bool gate_blocks, T* out) {
-  constexpr int W = kWidth<T>;
+template <int W, class E>
+void pack_forward_panels(const E* w, index_t H, index_t K, int nvec, bool gate_blocks, E* out) {
   const index_t units_per_block = gate_blocks ? W : index_t(nvec) * W;
   const index_t blocks = ceil_div(H, units_per_block), stride = index_t(nvec) * W;
   for (index_t jb = 0; jb < blocks; ++jb) {
-    T* panel = out + jb * H * stride;
-    for (index_t k0 = 0; k0 < H; k0 += kTransposeRows) {
-      const index_t k1 = min_i(H, k0 + kTransposeRows);
+    E* panel = out + jb * K * stride;
+    for (index_t k0 = 0; k0 < K; k0 += kTransposeRows) {
+      const index_t k1 = min_i(K, k0 + kTransposeRows);
       for (int v = 0; v < nvec; ++v)
         for (int lane = 0; lane < W; ++lane) {
           const index_t unit = gate_blocks ? jb * W + lane : jb * units_per_block + v * W + lane;
           const index_t row = gate_blocks ? v * H + unit : unit;
-          T* dst = panel + v * W + lane;
+          E* dst = panel + v * W + lane;
           if (unit >= H) {
-            for (index_t k = k0; k < k1; ++k) dst[k * stride] = T(0);
+            for (index_t k = k0; k < k1; ++k) dst[k * stride] = E(0);
             continue;
           }
-          const T* src = w + row * H;
+          const E* src = w + row * K;
           for (index_t k = k0; k < k1; ++k) dst[k * stride] = src[k];
         }
     }
