@@ -276,6 +276,7 @@ def test_layer_infers_in_bfloat16_and_trains_in_float32(cell):
     assert np.array_equal(y0, layer(x[:1])[0][0])
     if _core.bfloat16_products():
         assert np.array_equal(y0, y[0]) and not np.array_equal(y0, plain.step(x[0])[0])
+    assert "precision='bfloat16'" in repr(layer)
     # It survives pickling.
     again = pickle.loads(pickle.dumps(layer))
     assert again.precision == "bfloat16" and np.array_equal(again(x)[0], y)

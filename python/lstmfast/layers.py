@@ -765,6 +765,8 @@ class _Recurrent:
                 parts.append(f"{name}={getattr(self, name)}")
         if self.clip is not None:
             parts.append(f"clip={self.clip}")
+        if self.precision is not None:
+            parts.append(f"precision={self.precision!r}")
         return ", ".join([*parts, f"dtype={self.dtype.name}"])
 
     def __repr__(self) -> str:
