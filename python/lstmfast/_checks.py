@@ -467,6 +467,16 @@ def check_precision(precision: Any) -> str | None:
     raise ValueError(f"precision: expected None or one of {PRECISIONS}, got {precision!r}")
 
 
+def check_precision_with_reset(precision: str | None, reset_after: bool | None) -> None:
+    """The GRU with the reset gate before its product (``reset_after=False``) has no
+    bfloat16 kernel: its second product reads r * h<t-1>, made within the step."""
+    if precision is not None and reset_after is False:
+        raise ValueError(
+            f"precision={precision!r}: the GRU with reset_after=False has no bfloat16 kernel; "
+            "use reset_after=True or precision=None"
+        )
+
+
 def check_peepholes(peepholes: Any, H: int, dtype: np.dtype[Any]) -> Array | None:
     """None, or the LSTM's peephole weights: (3*H,), blocks p_i, p_f, p_o (the input,
     forget and output gates' weights on the cell state), in the call's dtype."""

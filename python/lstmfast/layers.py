@@ -393,11 +393,7 @@ class _Recurrent:
         if self.precision is not None:
             if self.dtype != np.float32:
                 raise ValueError(f"precision={self.precision!r}: needs dtype float32, got {self.dtype}")
-            if self.reset_after is False:
-                raise ValueError(
-                    f"precision={self.precision!r}: the GRU with reset_after=False has no bfloat16 kernel; "
-                    "use reset_after=True or precision=None"
-                )
+            _checks.check_precision_with_reset(self.precision, self.reset_after)
         shapes = parameter_shapes(
             self.cell,
             [self.input_size] + [self.hidden_size * self.directions] * (self.num_layers - 1),

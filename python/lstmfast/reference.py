@@ -125,6 +125,7 @@ from ._checks import (
     check_gru_args,
     check_lengths,
     check_lstm_args,
+    check_precision_with_reset,
     check_reverse,
     check_rnn_args,
     check_tape,
@@ -1016,11 +1017,7 @@ def gru_forward(
     options = check_cell_options(cells.GRU, H, dtype, reset_after=reset_after, clip=clip, precision=precision)
     reset_after, clip = options["reset_after"], options["clip"]
     operand = _precision_operand(options["precision"], training, dtype)
-    if options["precision"] is not None and not reset_after:
-        raise ValueError(
-            "precision='bfloat16': the GRU with reset_after=False has no bfloat16 kernel; "
-            "use reset_after=True or precision=None"
-        )
+    check_precision_with_reset(options["precision"], reset_after)
     x, w_ih, w_hh = operand(x), operand(w_ih), operand(w_hh)
     times, active = _schedule(T, B, lengths, reverse)
 

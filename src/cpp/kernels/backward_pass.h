@@ -66,9 +66,9 @@ class StepGradients {
 // partial) for each of a thread's blocks and a barrier. dg_next is step t+1's
 // dG in batch order (K columns, the recurrent product's rows; nullptr at the
 // last step), dg_step where step t puts its own: in `in_place`'s rows when
-// given and StepGradients::in_place(), else in a buffer of two steps. Then, for each block of
-// `initial`, initial.step(jb, dg_first, partial): the gradient reaching the
-// initial state comes from the first step's dG. `interrupt` is polled in each
+// given and StepGradients::in_place(), else in a buffer of two steps. Then,
+// for each block of `initial`, initial.step(jb, dg_first, partial): the
+// gradient reaching the initial state comes from the first step's dG. `interrupt` is polled in each
 // step's last phase, before its barrier (interrupt.h); a stop skips the rest.
 // On busy cores the loop may finish on thread 0 alone (Contention, parallel.h).
 template <class T, class Chunks, class Initial, class... Steps>

@@ -146,29 +146,17 @@ class Bf16InputProjection {
         nv_(gemm_nv<float>(G)),
         nr_(index_t(nv_) * W),
         bias_(bias),
-        chunk_(!seq.chunkable() ? seq.T : min_i(seq.T, max_i(1, kProjectionRows / seq.B))),
+        chunk_(InputProjection<float>::chunk_steps(seq, kProjectionRows)),
         out_(chunk_ * seq.B * G),
         x_pairs_(ceil_div(chunk_ * seq.B, MR) * MR * kp_),
         w_pairs_(ceil_div(G, nr_) * kp_ * nr_) {
     // Panel jp: for each pair p, nr_ pairs (column jp * nr_ + n of W_ih^T,
-    // that is row n of W_ih); zero past G.
-    // Rounded row by row, then transposed as Bf16ForwardPanels does.
+    // that is row n of W_ih), zero past G: the layout of the forward panels
+    // of nv_ vectors of units, with G "units" of I values each. Rounded row
+    // by row, then transposed.
     Buffer<Bf16Pair> rows(G * kp_);
     rows_to_pairs(w_ih, I, G, I, rows.get());
-    for (index_t jp = 0; jp < ceil_div(G, nr_); ++jp)
-      for (index_t p0 = 0; p0 < kp_; p0 += kTransposeRows) {
-        const index_t p1 = min_i(kp_, p0 + kTransposeRows);
-        for (index_t n = 0; n < nr_; ++n) {
-          const index_t col = jp * nr_ + n;
-          Bf16Pair* dst = w_pairs_.get() + jp * kp_ * nr_ + n;
-          if (col >= G) {
-            for (index_t p = p0; p < p1; ++p) dst[p * nr_] = 0u;
-            continue;
-          }
-          const Bf16Pair* src = rows.get() + col * kp_;
-          for (index_t p = p0; p < p1; ++p) dst[p * nr_] = src[p];
-        }
-      }
+    pack_forward_panels<W>(rows.get(), G, kp_, nv_, false, w_pairs_.get());
   }
 
   index_t chunk() const { return chunk_; }

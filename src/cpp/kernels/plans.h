@@ -35,7 +35,7 @@ class InputProjection {
       : seq_(seq),
         I_(I),
         G_(G),
-        chunk_(!seq.chunkable() ? seq.T : min_i(seq.T, max_i(1, (into ? training_rows(I, G) : kProjectionRows) / seq.B))),
+        chunk_(chunk_steps(seq, into ? training_rows(I, G) : kProjectionRows)),
         scratch_(into ? 1 : chunk_ * seq.B * G),
         out_(into ? into : scratch_.get()),
         full_(into != nullptr),
@@ -47,6 +47,12 @@ class InputProjection {
   }
 
   index_t chunk() const { return chunk_; }
+
+  // Steps per chunk of about `rows` rows (steps x batch), at least one; the
+  // whole sequence when a chunk of steps is not a range of natural times.
+  static index_t chunk_steps(const Sequence& seq, index_t rows) {
+    return !seq.chunkable() ? seq.T : min_i(seq.T, max_i(1, rows / seq.B));
+  }
 
   static index_t training_rows(index_t I, index_t G) {
     return static_cast<index_t>(kTrainingProjectionFlops / (2.0 * double(I) * double(G))) + 1;
