@@ -28,7 +28,12 @@ struct GemmShape {
   // ~175 to ~230 GFLOP/s on one core.
   static constexpr index_t KC = 1024;
   static constexpr index_t MC = (262144 / (KC * sizeof(T))) / kGemmMR * kGemmMR;
-  static constexpr index_t NC = 4096;  // columns per block, rounded down to whole panels
+  // A kc x nc block of B is packed once and read by every mc block of A, so
+  // it must stay in the last-level cache: columns per block are what fits in
+  // 2 MiB (rounded down to whole panels). On Zen 5, 1 thread, at kc = 1024:
+  // 4096 columns (16 MiB) ran GEMMs with N >= 3000 at 200-215 GFLOP/s, 2 MiB
+  // or 4 MiB at 234-245; 2 MiB also fits CPUs with less L3 per core.
+  static constexpr index_t kBBlockBytes = index_t(2) << 20;
 };
 
 // Tile width in vectors for N columns: the full tile unless C is narrower.
@@ -52,7 +57,7 @@ struct GemmPlan {
     nr = index_t(nv) * kWidth<T>;
     kc = min_i(GemmShape<T>::KC, max_i(g.K, 1));
     mc = min_i(GemmShape<T>::MC, ceil_div(max_i(g.M, 1), MR) * MR);
-    nc = min_i(GemmShape<T>::NC / nr * nr, ceil_div(max_i(g.N, 1), nr) * nr);
+    nc = min_i(max_i(nr, GemmShape<T>::kBBlockBytes / index_t(kc * sizeof(T)) / nr * nr), ceil_div(max_i(g.N, 1), nr) * nr);
     // Split where the packing duplicated in every thread is smaller: all of
     // A (if A must be packed) when splitting columns, all of B when rows.
     const double a_pack = (g.a_cs == 1 && !g.a2) ? 0.0 : double(g.M) * double(g.K);

@@ -1,0 +1,74 @@
+"""The blocked GEMM (kernels/gemm.h) through ``_core.matmul``, on shapes that cross
+its blocks: K past one kc block (1024), N past one column block (what fits in
+2 MiB: 512 float32 or 256 float64 columns at kc = 1024), M past one row block
+and not a multiple of the register tile.
+
+Every LSTM, GRU and RNN product runs on this GEMM, but through the cells its
+column blocks are only crossed at large H; here they are crossed directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lstmfast
+from lstmfast import _core
+
+SHAPES = [  # M, K, N
+    (7, 5, 3),
+    (61, 1100, 530),  # two K blocks, two float32 column blocks, a row tail
+    (130, 2100, 1030),  # three K blocks, three float32 / five float64 column blocks
+    (1, 3000, 17),
+    (67, 16, 4100),  # one shallow K block: 4100 columns fit in one block
+]
+
+
+def _bound(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The forward error bound of a dot product of length K summed in the
+    working precision: K·u·(|A||B|), u the unit roundoff (Higham, Accuracy and
+    Stability of Numerical Algorithms, 2nd ed., eq. 3.5), doubled."""
+    u = np.finfo(a.dtype).eps / 2
+    return 2 * a.shape[1] * u * (np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_matmul_within_the_rounding_bound(shape, dtype):
+    M, K, N = shape
+    rng = np.random.default_rng(M * 7 + K + N)
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((K, N)).astype(dtype)
+    # In float64 NumPy's product has an error of the same bound as ours; the
+    # bound's factor 2 covers both.
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    c = _core.matmul(a, b)
+    assert c.shape == (M, N) and c.dtype == dtype
+    err = np.abs(c.astype(np.float64) - exact)
+    assert np.all(err <= _bound(a, b)), f"worst error {err.max():.3g}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_same_bits_on_any_thread_count(dtype):
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((130, 2100)).astype(dtype)
+    b = rng.standard_normal((2100, 1030)).astype(dtype)
+    before = lstmfast.get_num_threads()
+    try:
+        lstmfast.set_num_threads(1)
+        one = _core.matmul(a, b)
+        lstmfast.set_num_threads(2)
+        two = _core.matmul(a, b)
+    finally:
+        lstmfast.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_matmul_leaves_its_inputs_alone():
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((61, 1100)).astype(np.float32)
+    b = rng.standard_normal((1100, 530)).astype(np.float32)
+    a0, b0 = a.copy(), b.copy()
+    _core.matmul(a, b)
+    np.testing.assert_array_equal(a, a0)
+    np.testing.assert_array_equal(b, b0)
