@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lstmfast.training.optim import SGD, Adam, clip_grad_norm
+from lstmfast.training.optim import SGD, Adam, AdamW, clip_grad_norm
 
 
 def params_and_grads(seed: int = 0, steps: int = 5):
@@ -192,3 +192,131 @@ def test_bad_step_arguments():
     opt.lr = -1.0
     with pytest.raises(ValueError, match="lr: expected a finite number > 0"):
         opt.step(params, {"w": np.ones(3)})
+
+
+# --------------------------------------------------------------------------- the compiled update
+
+
+def numpy_adam(p, g, m, v, k, lr, betas, eps, weight_decay=0.0, decoupled=False):
+    """The docstrings' rules as NumPy expressions on p's dtype (Python floats
+    meet float32 arrays as float32): the update Adam ran before it was compiled."""
+    b1, b2 = betas
+    g = g.astype(p.dtype)
+    if decoupled:
+        p *= p.dtype.type(1 - lr * weight_decay)
+    elif weight_decay:
+        g = g + p.dtype.type(weight_decay) * p
+    m *= b1
+    m += (1 - b1) * g
+    v *= b2
+    v += (1 - b2) * (g * g)
+    denom = np.sqrt(v) / math.sqrt(1 - b2**k)
+    denom += eps
+    p -= (lr / (1 - b1**k)) * (m / denom)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (17,), (64, 33), (300, 301)], ids=str)  # the last releases the GIL
+@pytest.mark.parametrize(
+    "make,decoupled",
+    [
+        (lambda: Adam(0.01), False),
+        (lambda: Adam(0.003, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1), False),
+        (lambda: AdamW(0.01, weight_decay=0.05), True),
+    ],
+    ids=["adam", "adam-l2", "adamw"],
+)
+def test_compiled_adam_rounds_as_numpy(make, decoupled, shape, dtype):
+    # Each operation of the compiled pass is the NumPy expression's, rounded the
+    # same way: the parameters and both moments agree bit for bit over steps.
+    rng = np.random.default_rng(sum(shape))
+    opt = make()
+    p = rng.standard_normal(shape).astype(dtype)
+    mine, theirs = {"w": p.copy()}, p.copy()
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    for k in range(1, 5):
+        g = (rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 3)).astype(dtype)
+        opt.step(mine, {"w": g})
+        numpy_adam(theirs, g, m, v, k, opt.lr, opt.betas, opt.eps, opt.weight_decay, decoupled)
+        np.testing.assert_array_equal(mine["w"], theirs)
+        np.testing.assert_array_equal(opt.state["w"]["exp_avg"], m)
+        np.testing.assert_array_equal(opt.state["w"]["exp_avg_sq"], v)
+
+
+def test_compiled_adam_updates_strided_parameters_in_place():
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((8, 10))
+    view = base[:, ::2]  # not contiguous: updated through a copy, written back
+    expected, m, v = view.copy(), np.zeros((8, 5)), np.zeros((8, 5))
+    untouched = base[:, 1::2].copy()
+    g = rng.standard_normal((8, 5))
+    Adam(0.1).step({"w": view}, {"w": g})
+    numpy_adam(expected, g, m, v, 1, 0.1, (0.9, 0.999), 1e-8)
+    np.testing.assert_array_equal(base[:, ::2], expected)
+    np.testing.assert_array_equal(base[:, 1::2], untouched)
+
+
+def test_compiled_adam_propagates_non_finite_values_as_numpy():
+    p = np.array([1.0, 2.0, 3.0], np.float32)
+    expected, m, v = p.copy(), np.zeros(3, np.float32), np.zeros(3, np.float32)
+    g = np.array([np.nan, np.inf, 1.0], np.float32)
+    Adam(0.1).step({"w": p}, {"w": g})
+    with np.errstate(invalid="ignore"):
+        numpy_adam(expected, g, m, v, 1, 0.1, (0.9, 0.999), 1e-8)
+    np.testing.assert_array_equal(p, expected)  # NaN where NumPy has NaN
+
+
+def test_compiled_adam_refuses_what_would_crash_or_corrupt():
+    from lstmfast import _core
+
+    def call(p, g, m, v):
+        _core.adam_update(p, g, m, v, step_size=0.1, bias2_sqrt=0.5, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
+
+    z = np.zeros(4)
+    with pytest.raises(TypeError, match="param: expected dtype float32 or float64, got int64"):
+        call(np.zeros(4, np.int64), z, z.copy(), z.copy())
+    with pytest.raises(TypeError, match="grad: expected dtype float64, got float32"):
+        call(z.copy(), np.zeros(4, np.float32), z.copy(), z.copy())
+    with pytest.raises(ValueError, match=r"exp_avg: expected shape \(4,\), got \(5,\)"):
+        call(z.copy(), z, np.zeros(5), z.copy())
+    with pytest.raises(ValueError, match="exp_avg_sq: expected a C-contiguous array"):
+        call(z.copy(), z, z.copy(), np.zeros(8)[::2])
+    frozen = z.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="param: the array is read-only"):
+        call(frozen, z, z.copy(), z.copy())
+    with pytest.raises(ValueError, match="exp_avg: the array is read-only"):
+        call(z.copy(), z, frozen, z.copy())
+    shared = np.zeros(8)
+    with pytest.raises(ValueError, match="do not share memory"):
+        call(shared[:4], z, shared[2:6], z.copy())
+    p = np.ones(4)
+    before = p.copy()
+    with pytest.raises(ValueError, match="do not share memory"):
+        call(p, z, p, z.copy())
+    np.testing.assert_array_equal(p, before)  # refused before anything was written
+
+
+def test_compiled_adam_reads_a_gradient_that_shares_the_parameters_memory_first():
+    # grad overlapping param (shifted by one element): the update reads the
+    # gradient as it was before the call, as NumPy's expressions would.
+    from lstmfast import _core
+
+    buf = np.arange(1.0, 7.0)
+    p, g = buf[:5], buf[1:]
+    expected, m, v = p.copy(), np.zeros(5), np.zeros(5)
+    numpy_adam(expected, g.copy(), m, v, 1, 0.1, (0.9, 0.999), 1e-8)
+    m2, v2 = np.zeros(5), np.zeros(5)
+    _core.adam_update(
+        p,
+        g,
+        m2,
+        v2,
+        step_size=0.1 / (1 - 0.9),
+        bias2_sqrt=math.sqrt(1 - 0.999),
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        weight_decay=0.0,
+    )
+    np.testing.assert_array_equal(p, expected)

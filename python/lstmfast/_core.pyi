@@ -100,6 +100,20 @@ def rnn_forward(
     precision: str | None = None,
 ) -> tuple[_Array, _Array, RNNTape | None]: ...
 def rnn_backward(tape: RNNTape, dy: _Array, dh_n: _Array | None) -> _Grads: ...
+def adam_update(
+    param: _Array,
+    grad: _Array,
+    exp_avg: _Array,
+    exp_avg_sq: _Array,
+    step_size: float,
+    bias2_sqrt: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+) -> None:
+    """One Adam step in place (lstmfast.training.Adam's rule, each operation rounded in the parameter's dtype)."""
+
 def matmul(a: _Array, b: _Array) -> _Array:
     """a (M, K) @ b (K, N) on lstmfast's GEMM."""
 

@@ -162,6 +162,19 @@ struct GemmArgs {
   index_t a_split = 0, a_rs2 = 0, a_cs2 = 0;
 };
 
+// The scalars of one Adam step, each already in T (a Python float meets a
+// float32 array as a float32), for p, m, v updated from g in place:
+//   g ← g + weight_decay·p                   (if weight_decay != 0: L2, Adam's form)
+//   m ← beta1·m + one_minus_beta1·g
+//   v ← beta2·v + one_minus_beta2·(g·g)
+//   p ← p − step_size·(m / (sqrt(v) / bias2_sqrt + eps))
+// with step_size = lr / (1 − beta1^k), bias2_sqrt = sqrt(1 − beta2^k). p, m
+// and v must not overlap each other or g.
+template <class T>
+struct AdamStep {
+  T beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, bias2_sqrt, eps, weight_decay;
+};
+
 template <class T>
 struct TypedKernels {
   void (*lstm_forward)(const LstmForwardArgs<T>&);
@@ -174,6 +187,7 @@ struct TypedKernels {
   // Elementwise, exposed so the tests can measure their error against libm.
   void (*sigmoid)(const T* x, T* y, index_t n);
   void (*tanh)(const T* x, T* y, index_t n);
+  void (*adam_update)(T* p, const T* g, T* m, T* v, index_t n, const AdamStep<T>& s);
 };
 
 struct Kernels {

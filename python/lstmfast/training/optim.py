@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _checks
+from .. import _checks, _core
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm"]
 
@@ -227,23 +227,35 @@ class Adam(Optimizer):
         return {**super().hyperparameters(), "betas": self.betas, "eps": self.eps}
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
-        self._adam_step(p, self._decay(p, g), state)
+        self._adam_step(p, g, state, self.weight_decay)
 
-    def _adam_step(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+    def _adam_step(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any], weight_decay: float = 0.0) -> None:
+        """The docstring's rule, in one compiled pass over p (``_core.adam_update``,
+        each operation rounded in p's dtype as the NumPy expressions would be)."""
         b1, b2 = self.betas
         if not state:
-            state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
+            state.update(step=0, exp_avg=np.zeros(p.shape, p.dtype), exp_avg_sq=np.zeros(p.shape, p.dtype))
         state["step"] += 1
         k = state["step"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= b1
-        m += (1 - b1) * g
-        v *= b2
-        v += (1 - b2) * (g * g)
-        step_size = self.lr / (1 - b1**k)
-        denom = np.sqrt(v) / math.sqrt(1 - b2**k)
-        denom += self.eps
-        p -= step_size * (m / denom)
+        # A restored state may hold arrays of another layout or dtype.
+        for key in ("exp_avg", "exp_avg_sq"):
+            if not (state[key].flags.c_contiguous and state[key].dtype == p.dtype):
+                state[key] = np.ascontiguousarray(state[key], dtype=p.dtype)
+        target = p if p.flags.c_contiguous and p.flags.aligned else np.ascontiguousarray(p)
+        _core.adam_update(
+            target,
+            np.ascontiguousarray(g, dtype=p.dtype),
+            state["exp_avg"],
+            state["exp_avg_sq"],
+            step_size=self.lr / (1 - b1**k),
+            bias2_sqrt=math.sqrt(1 - b2**k),
+            beta1=b1,
+            beta2=b2,
+            eps=self.eps,
+            weight_decay=weight_decay,
+        )
+        if target is not p:
+            p[...] = target
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.hyperparameters().items())})"

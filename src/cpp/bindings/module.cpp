@@ -15,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
   lstmfast::bind::register_lstm(m);
   lstmfast::bind::register_rnn(m);
   lstmfast::bind::register_gru(m);
+  lstmfast::bind::register_optimizers(m);
 }

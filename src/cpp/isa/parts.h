@@ -1,7 +1,7 @@
-// One instruction set's kernels are compiled in four parts (lstm.cpp, gru.cpp,
-// rnn.cpp and table.cpp), each compiled once per instruction set with
+// One instruction set's kernels are compiled in five parts (lstm.cpp, gru.cpp,
+// rnn.cpp, optimizers.cpp and table.cpp), each compiled once per instruction set with
 // LSTMFAST_ISA (the namespace that keeps the sets apart), LSTMFAST_VECTOR_BYTES
-// and that set's flags (CMakeLists.txt). Four smaller units instead of one
+// and that set's flags (CMakeLists.txt). Five smaller units instead of one
 // build in parallel and need less memory; a part fills its cell's entries of
 // the set's table, which table.cpp assembles.
 #pragma once
@@ -18,6 +18,7 @@ namespace LSTMFAST_ISA {
 void fill_lstm(TypedKernels<float>& f32, TypedKernels<double>& f64);
 void fill_gru(TypedKernels<float>& f32, TypedKernels<double>& f64);
 void fill_rnn(TypedKernels<float>& f32, TypedKernels<double>& f64);
+void fill_optimizers(TypedKernels<float>& f32, TypedKernels<double>& f64);
 
 }  // namespace LSTMFAST_ISA
 }  // namespace lstmfast

@@ -30,6 +30,7 @@ Kernels make_table() {
   fill_lstm(table.f32, table.f64);
   fill_gru(table.f32, table.f64);
   fill_rnn(table.f32, table.f64);
+  fill_optimizers(table.f32, table.f64);
   return table;
 }
 
