@@ -69,6 +69,31 @@ def test_release_memory_empties_the_scratch_cache():
     assert freed > 0 and _core.cached_memory_bytes() == 0
 
 
+def test_scratch_of_a_few_hundred_kib_is_kept_between_calls():
+    # BPTT at T=12, B=32, H=64 needs ~400 KiB of scratch (its gate gradients).
+    # Left to malloc, such a block could go back to the OS after every call and
+    # be faulted in again on the next (93 page faults and 2-3x the time per
+    # call, depending on what else the process had allocated); the scratch
+    # cache keeps it.
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((12, 32, 1)).astype(np.float32)
+    w_ih, w_hh = rng.standard_normal((256, 1)).astype(np.float32), rng.standard_normal((256, 64)).astype(np.float32)
+    dy = rng.standard_normal((12, 32, 64)).astype(np.float32)
+    tape = lstmfast.lstm_forward(x, w_ih, w_hh, None, None, training=True)[3]
+    lstmfast.release_memory()
+    lstmfast.lstm_backward(tape, dy)
+    assert _core.cached_memory_bytes() >= 12 * 32 * 256 * 4
+    if os.environ.get("LD_PRELOAD"):  # a sanitizer's allocator: its own page policy
+        return
+    resource = pytest.importorskip("resource")  # Unix
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(50):
+        lstmfast.lstm_backward(tape, dy)
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 50 < 5
+
+
 def test_cpu_name_names_the_cpu():
     name = lstmfast.config.cpu_name()
     assert name and name == lstmfast.config.kernel_config()["cpu"]
