@@ -72,3 +72,47 @@ def test_matmul_leaves_its_inputs_alone():
     _core.matmul(a, b)
     np.testing.assert_array_equal(a, a0)
     np.testing.assert_array_equal(b, b0)
+
+
+# Narrow C (N at most a quarter of a vector: 4 float32 columns with AVX-512,
+# fewer on narrower ISAs) takes a path of its own: one dot product per element.
+NARROW = [(1, 1, 1), (5, 3, 1), (37, 256, 1), (40, 257, 2), (300, 512, 4), (17, 33, 3), (64, 1100, 1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", NARROW, ids=lambda s: "x".join(map(str, s)))
+def test_narrow_matmul_within_the_rounding_bound(shape, dtype):
+    M, K, N = shape
+    rng = np.random.default_rng(M + 3 * K + N)
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((K, N)).astype(dtype)
+    c = _core.matmul(a, b)
+    err = np.abs(c.astype(np.float64) - a.astype(np.float64) @ b.astype(np.float64))
+    assert np.all(err <= _bound(a, b)), f"worst error {err.max():.3g}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N", [1, 2, 3, 4, 8])
+def test_a_row_of_c_does_not_depend_on_the_rows_around_it(N, dtype):
+    # Every element is the same chain of operations wherever its row falls in
+    # a tile, so a row of C is the same bits in a product of any number of rows
+    # (what makes a sequence's gradients independent of the batch around it).
+    rng = np.random.default_rng(N)
+    a = rng.standard_normal((53, 300)).astype(dtype)
+    b = rng.standard_normal((300, N)).astype(dtype)
+    whole = _core.matmul(a, b)
+    for lo, hi in [(0, 1), (5, 22), (17, 53), (52, 53)]:
+        np.testing.assert_array_equal(_core.matmul(np.ascontiguousarray(a[lo:hi]), b), whole[lo:hi])
+
+
+def test_narrow_matmul_propagates_nan_and_inf_only_where_they_are():
+    # The zero padding of B's columns past K must not meet A's padding: a NaN
+    # in one row of A reaches that row of C alone.
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((20, 19)).astype(np.float32)
+    b = rng.standard_normal((19, 1)).astype(np.float32)
+    a[3, 18] = np.nan
+    a[4, 0] = np.inf
+    c = _core.matmul(a, b)
+    assert np.isnan(c[3, 0]) and np.isinf(c[4, 0])
+    assert np.all(np.isfinite(np.delete(c, [3, 4], axis=0)))
