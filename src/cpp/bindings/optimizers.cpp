@@ -1,6 +1,6 @@
-// The optimizers' in-place updates (api.h, isa/optimizers.cpp) for lstmfast.training.optim,
-// which checks the hyperparameters; these checks keep the module safe when it
-// is called directly.
+// The optimizers' in-place updates (api.h, isa/optimizers.cpp) for
+// lstmfast.training.optim, which checks the hyperparameters; these checks keep
+// the module safe when it is called directly.
 #include <string>
 #include <vector>
 
@@ -53,8 +53,8 @@ void adam(const py::array& p, const py::array& g, const py::array& m, const py::
     g_copy.assign(pg, pg + n);
     pg = g_copy.data();
   }
-  const AdamStep<T> s{T(beta1), T(1.0 - beta1), T(beta2),      T(1.0 - beta2),
-                      T(step_size), T(bias2_sqrt), T(eps), T(weight_decay)};
+  const AdamStep<T> s{T(beta1),     T(1.0 - beta1),  T(beta2), T(1.0 - beta2),
+                      T(step_size), T(bias2_sqrt), T(eps),   T(weight_decay)};
   const auto update = typed<T>(active_kernels()).adam_update;
   if (n >= kReleaseGilElements) {
     py::gil_scoped_release nogil;
@@ -73,8 +73,8 @@ void register_optimizers(py::module_& m) {
          double step_size, double bias2_sqrt, double beta1, double beta2, double eps, double weight_decay) {
         if (!is_float32(param) && !is_float64(param))
           throw py::type_error("param: expected dtype float32 or float64, got " + std::string(py::str(param.dtype())));
-        if (is_float32(param)) adam<float>(param, grad, exp_avg, exp_avg_sq, step_size, bias2_sqrt, beta1, beta2, eps, weight_decay);
-        else adam<double>(param, grad, exp_avg, exp_avg_sq, step_size, bias2_sqrt, beta1, beta2, eps, weight_decay);
+        auto run = is_float32(param) ? adam<float> : adam<double>;
+        run(param, grad, exp_avg, exp_avg_sq, step_size, bias2_sqrt, beta1, beta2, eps, weight_decay);
       },
       py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_avg_sq"), py::arg("step_size"),
       py::arg("bias2_sqrt"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),

@@ -70,7 +70,8 @@ struct GemmPlan {
     nr = index_t(nv) * kWidth<T>;
     kc = min_i(GemmShape<T>::KC, max_i(g.K, 1));
     mc = min_i(GemmShape<T>::MC, ceil_div(max_i(g.M, 1), MR) * MR);
-    nc = min_i(max_i(nr, GemmShape<T>::kBBlockBytes / index_t(kc * sizeof(T)) / nr * nr), ceil_div(max_i(g.N, 1), nr) * nr);
+    const index_t block_cols = max_i(nr, GemmShape<T>::kBBlockBytes / index_t(kc * sizeof(T)) / nr * nr);
+    nc = min_i(block_cols, ceil_div(max_i(g.N, 1), nr) * nr);
     // Split where the packing duplicated in every thread is smaller: all of
     // A (if A must be packed) when splitting columns, all of B when rows.
     const double a_pack = (g.a_cs == 1 && !g.a2) ? 0.0 : double(g.M) * double(g.K);
@@ -81,7 +82,9 @@ struct GemmPlan {
     else split_n = a_pack + b_pack / nthreads <= b_pack + a_pack / nthreads;
     a_elems = mc * kc;
     b_elems = kc * nc;
-    if (gemm_is_narrow(g)) b_elems = max_i(b_elems, g.N * ceil_div(g.K, index_t(kWidth<T>)) * kWidth<T>);
+    // narrow_gemm_rows: B's columns as rows padded to whole vectors
+    const index_t padded_k = ceil_div(g.K, index_t(kWidth<T>)) * kWidth<T>;
+    if (gemm_is_narrow(g)) b_elems = max_i(b_elems, g.N * padded_k);
   }
 };
 
