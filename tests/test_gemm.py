@@ -74,9 +74,21 @@ def test_matmul_leaves_its_inputs_alone():
     np.testing.assert_array_equal(b, b0)
 
 
-# Narrow C (N at most a quarter of a vector: 4 float32 columns with AVX-512,
-# fewer on narrower ISAs) takes a path of its own: one dot product per element.
-NARROW = [(1, 1, 1), (5, 3, 1), (37, 256, 1), (40, 257, 2), (300, 512, 4), (17, 33, 3), (64, 1100, 1)]
+# Narrow C (N at most half a vector: 8 float32 columns with AVX-512, fewer on
+# narrower ISAs) takes a path of its own: one dot product per element, in
+# blocks of 1, 2 or 4 columns.
+NARROW = [
+    (1, 1, 1),
+    (5, 3, 1),
+    (37, 256, 1),
+    (40, 257, 2),
+    (300, 512, 4),
+    (17, 33, 3),
+    (64, 1100, 1),
+    (29, 300, 5),
+    (300, 512, 8),
+    (7, 17, 7),
+]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -92,7 +104,7 @@ def test_narrow_matmul_within_the_rounding_bound(shape, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("N", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("N", [1, 2, 3, 4, 5, 7, 8, 9])
 def test_a_row_of_c_does_not_depend_on_the_rows_around_it(N, dtype):
     # Every element is the same chain of operations wherever its row falls in
     # a tile, so a row of C is the same bits in a product of any number of rows

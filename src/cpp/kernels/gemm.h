@@ -43,16 +43,16 @@ inline int gemm_nv(index_t N) {
   return static_cast<int>(min_i(kGemmNV, max_i(1, ceil_div(N, kWidth<T>))));
 }
 
-// C at most a quarter of a vector wide (the LSTM's dx for a few input
-// features, a head with one output), with A's rows contiguous: each element
-// is one dot product (narrow_gemm_rows) instead of a register tile that would
-// spend a vector of W columns on N of them (dx at T=30, B=32, I=1, H=64 took
-// 40 us of a 390 us BPTT at 1/16 of the lanes). Measured on Zen 5, float32,
-// K = 256 and 512, 256 and 6400 rows: 2.6-4.7x faster at N = 1, 1.5-3x at
-// N = 2, 1.8x at N = 4, none at N = 8 (A's rows leave L1 between columns).
+// C at most half a vector wide (the LSTM's dx for a few input features, a
+// head with one output), with A's rows contiguous: each element is one dot
+// product (narrow_gemm_rows) instead of a register tile that would spend a
+// vector of W columns on N of them (dx at T=30, B=32, I=1, H=64 took 40 us
+// of a 390 us BPTT at 1/16 of the lanes). Measured on Zen 5, float32 with
+// AVX-512, K = 256 and 512, 256 and 6400 rows: 2.6-4.7x faster than the tile
+// at N = 1, 1.3-2.7x at N = 2, 2.5-3x at N = 4, 1.7-1.9x at N = 8.
 template <class T>
 inline bool gemm_is_narrow(const GemmArgs<T>& g) {
-  return 4 * g.N <= kWidth<T> && g.K > 0 && g.a_cs == 1 && !g.a2;
+  return 2 * g.N <= kWidth<T> && g.K > 0 && g.a_cs == 1 && !g.a2;
 }
 
 // How one GEMM is blocked and split across threads.
@@ -264,45 +264,71 @@ void gemm_block(const GemmArgs<T>& g, const GemmPlan<T>& p, index_t m0, index_t 
   }
 }
 
-// Rows [m0, m1) of a narrow GEMM (gemm_is_narrow). B's N columns are copied
-// into bt as rows, zero-padded to whole vectors; then W rows of A at a time
-// against one column: W accumulators of lane partial sums over k, one per
-// row, folded into one vector of the W sums (row_products.h). Every element
-// is the same chain of operations (lanes over k in order, the same fold tree)
-// whatever its row, M or the thread count.
-template <class T>
-void narrow_gemm_rows(const GemmArgs<T>& g, T* bt, index_t m0, index_t m1) {
-  constexpr int W = kWidth<T>, L = log2_of(W);
-  const index_t K = g.K, kp = ceil_div(K, index_t(W)) * W, k_full = K - K % W;
+// Rows [m0, m1) of a narrow GEMM (gemm_is_narrow), R = W/C rows of A against
+// C columns of B at a time: W accumulators of lane partial sums over k, one
+// per (row, column), folded into one vector of the W sums (row_products.h).
+// bt holds B's columns as rows (kp = K rounded up to whole vectors, zero
+// past K). Every element is the same chain of operations (its lanes over k in
+// order, the same fold tree) whatever its row, M, C or the thread count.
+template <class T, int C>
+void narrow_gemm_block(const GemmArgs<T>& g, const T* bt, index_t kp, index_t m0, index_t m1) {
+  constexpr int W = kWidth<T>, R = W / C, L = log2_of(W);
+  const index_t K = g.K, k_full = K - K % W;
   const int k_tail = static_cast<int>(K - k_full);
-  if (m0 >= m1) return;
-  for (index_t n = 0; n < g.N; ++n)
-    for (index_t k = 0; k < kp; ++k) bt[n * kp + k] = k < K ? g.b[k * g.b_rs + n * g.b_cs] : T(0);
-  for (index_t i0 = m0; i0 < m1; i0 += W) {
-    const int rows = static_cast<int>(min_i(W, m1 - i0));
-    const T* ar[W];  // rows past m1 repeat row i0: computed, never stored
-    for (int j = 0; j < W; ++j) ar[j] = g.a + (i0 + (j < rows ? j : 0)) * g.a_rs;
-    for (index_t n = 0; n < g.N; ++n) {
-      const T* b = bt + n * kp;
+  for (index_t i0 = m0; i0 < m1; i0 += R) {
+    const int rows = static_cast<int>(min_i(R, m1 - i0));
+    const T* ar[R];  // rows past m1 repeat row i0, columns past N column n0: computed, never stored
+    for (int r = 0; r < R; ++r) ar[r] = g.a + (i0 + (r < rows ? r : 0)) * g.a_rs;
+    for (index_t n0 = 0; n0 < g.N; n0 += C) {
+      const int cols = static_cast<int>(min_i(C, g.N - n0));
+      const T* br[C];
+      for (int c = 0; c < C; ++c) br[c] = bt + (n0 + (c < cols ? c : 0)) * kp;
       V<T> acc[W] = {};
+      // acc[i] holds output bit_reversed(i) = r*C + c, so the fold leaves
+      // output r*C + c in lane r*C + c.
       for (index_t k = 0; k < k_full; k += W) {
-        const V<T> bv = loadu(b + k);
 #pragma GCC unroll 16
-        for (int i = 0; i < W; ++i) acc[i] += loadu(ar[bit_reversed(i, L)] + k) * bv;
+        for (int i = 0; i < W; ++i) {
+          const int o = bit_reversed(i, L);
+          acc[i] += loadu(ar[o / C] + k) * loadu(br[o % C] + k);
+        }
       }
       if (k_tail > 0) {
-        const V<T> bv = loadu(b + k_full);
 #pragma GCC unroll 16
-        for (int i = 0; i < W; ++i) acc[i] += load_partial(ar[bit_reversed(i, L)] + k_full, k_tail) * bv;
+        for (int i = 0; i < W; ++i) {
+          const int o = bit_reversed(i, L);
+          acc[i] += load_partial(ar[o / C] + k_full, k_tail) * loadu(br[o % C] + k_full);
+        }
       }
       T sums[W];
       storeu(sums, fold<T, W>(acc));
-      for (int j = 0; j < rows; ++j) {
-        T* c = g.c + (i0 + j) * g.ldc + n;
-        *c = g.accumulate ? *c + sums[j] : (g.bias ? sums[j] + g.bias[n] : sums[j]);
-      }
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c) {
+          T* out = g.c + (i0 + r) * g.ldc + n0 + c;
+          const T sum = sums[r * C + c];
+          *out = g.accumulate ? *out + sum : (g.bias ? sum + g.bias[n0 + c] : sum);
+        }
     }
   }
+}
+
+// Rows [m0, m1) of a narrow GEMM: B's columns copied into bt, then blocks of
+// up to 4 columns, so that a block's rows of A (W/C of them) stay in L1 while
+// every block of columns reads them.
+template <class T>
+void narrow_gemm_rows(const GemmArgs<T>& g, T* bt, index_t m0, index_t m1) {
+  constexpr int W = kWidth<T>;
+  if (m0 >= m1) return;
+  const index_t K = g.K, kp = ceil_div(K, index_t(W)) * W;
+  for (index_t n = 0; n < g.N; ++n)
+    for (index_t k = 0; k < kp; ++k) bt[n * kp + k] = k < K ? g.b[k * g.b_rs + n * g.b_cs] : T(0);
+  if constexpr (W >= 4) {
+    if (g.N >= 4) return narrow_gemm_block<T, 4>(g, bt, kp, m0, m1);
+  }
+  if constexpr (W >= 2) {
+    if (g.N >= 2) return narrow_gemm_block<T, 2>(g, bt, kp, m0, m1);
+  }
+  narrow_gemm_block<T, 1>(g, bt, kp, m0, m1);
 }
 
 // Thread tid's share of the GEMM (call from every thread of a region).
