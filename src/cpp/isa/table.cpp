@@ -10,6 +10,10 @@
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {
+
+LSTMFAST_GEMM_ENTRY_POINTS(, float)
+LSTMFAST_GEMM_ENTRY_POINTS(, double)
+
 namespace {
 
 template <class T>

@@ -386,5 +386,15 @@ void gemm(const GemmArgs<T>& g) {
   run_parallel(nt, body);
 }
 
+// Each instruction set's GEMM is compiled once, in isa/table.cpp (and in
+// isa/bf16.cpp, a namespace of its own); the cells' units only call it. Each
+// of them compiling its own copy cost ~10 % of their build time.
+#define LSTMFAST_GEMM_ENTRY_POINTS(prefix, T)                                                                     \
+  prefix template void gemm<T>(const GemmArgs<T>&);                                                              \
+  prefix template void gemm_part<T>(const GemmArgs<T>&, const GemmPlan<T>&, int, int, T*, T*, const T*);          \
+  prefix template void pack_b_all<T>(const GemmArgs<T>&, const GemmPlan<T>&, T*);
+LSTMFAST_GEMM_ENTRY_POINTS(extern, float)
+LSTMFAST_GEMM_ENTRY_POINTS(extern, double)
+
 }  // namespace LSTMFAST_ISA
 }  // namespace lstmfast
