@@ -80,7 +80,8 @@ void gru_forward_reset_after(const GruForwardArgs<T>& a) {
     }
     return ng + zg * (lanes.load(hp) - ng);  // (1 - z) n + z h<t-1>
   };
-  Pass::template forward<T, kGruMR, 3>(a, seq, nullptr, cell);
+  // A step from the weights' rows sums x W_ih^T and h W_hh^T for r and z only.
+  Pass::template forward<T, kGruMR, 3, 2>(a, seq, nullptr, cell);
 }
 
 // One instantiation, clipping or not as a.clip says (a new path: no plain

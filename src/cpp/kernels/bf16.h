@@ -215,7 +215,7 @@ class Bf16InputProjection {
 // into the next step's operand. Training (a tape) is refused by the
 // bindings; project_into is then nullptr.
 struct Bf16Products {
-  template <class T, int MR, int Gates, class Cell>
+  template <class T, int MR, int Gates, int Summed = Gates, class Cell>
   static void forward(const ForwardArgs<float>& a, const Sequence& seq, float*, const Cell& cell) {
     static_assert(std::is_same_v<T, float>, "bfloat16 products: float32 cells");
     if (!begin_forward(a, seq)) return;

@@ -54,54 +54,72 @@ constexpr int bit_reversed(int i, int bits) {
 
 constexpr int log2_of(int n) { return n <= 1 ? 0 : 1 + log2_of(n / 2); }
 
-// P batch rows against R = W/P rows of w (wr[0..R)) over all K: the W
-// accumulators of one fold, lane p*R + j the product of batch row b0 + p and
-// w row j, so each loaded vector of w serves P batch rows. Writes the first
-// `rows` of the R outputs of each batch row (+ bias).
-template <class T, int P>
-LSTMFAST_INLINE void row_products_tile(index_t b0, index_t K, const T* a, index_t lda, const T* const* wr,
+// One operand of a row product: B rows of a (row stride lda) against the rows
+// of w (row stride ldw), K values each.
+template <class T>
+struct RowOperand {
+  const T* a;
+  index_t lda;
+  const T* w;
+  index_t ldw;
+  index_t K;
+};
+
+// P batch rows against R = W/P rows of w over all K of each operand in turn
+// (wr[s][0..R) the rows of operand s): the W accumulators of one fold, lane
+// p*R + j the sum for batch row b0 + p and weight row j, so each loaded vector
+// of w serves P batch rows. Writes the first `rows` of the R outputs of each
+// batch row (+ bias).
+template <class T, int P, int S>
+LSTMFAST_INLINE void row_products_tile(index_t b0, const RowOperand<T> (&ops)[S], const T* const (&wr)[S][kWidth<T>],
                                        const T* bias, int rows, T* out, index_t ldo) {
   constexpr int W = kWidth<T>, R = W / P, L = log2_of(W);
-  const index_t k_full = K - K % W;
-  const int k_tail = static_cast<int>(K - k_full);
-  const T* ar[P];
-  for (int p = 0; p < P; ++p) ar[p] = a + (b0 + p) * lda;
   V<T> acc[W] = {};
-  auto accumulate = [&](index_t k, auto load) LSTMFAST_INLINE_LAMBDA {
-    V<T> av[P];
-    for (int p = 0; p < P; ++p) av[p] = load(ar[p] + k);
-    if constexpr (P == 1) {
+  for (int s = 0; s < S; ++s) {
+    const RowOperand<T>& op = ops[s];
+    const index_t k_full = op.K - op.K % W;
+    const int k_tail = static_cast<int>(op.K - k_full);
+    const T* ar[P];
+    for (int p = 0; p < P; ++p) ar[p] = op.a + (b0 + p) * op.lda;
+    const T* const* w = wr[s];
+    auto accumulate = [&](index_t k, auto load) LSTMFAST_INLINE_LAMBDA {
+      V<T> av[P];
+      for (int p = 0; p < P; ++p) av[p] = load(ar[p] + k);
+      if constexpr (P == 1) {
 #pragma GCC unroll 16
-      for (int i = 0; i < W; ++i) acc[i] += load(wr[bit_reversed(i, L)] + k) * av[0];
-    } else {
-      V<T> wv[R];
-      for (int j = 0; j < R; ++j) wv[j] = load(wr[j] + k);
+        for (int i = 0; i < W; ++i) acc[i] += load(w[bit_reversed(i, L)] + k) * av[0];
+      } else {
+        V<T> wv[R];
+        for (int j = 0; j < R; ++j) wv[j] = load(w[j] + k);
 #pragma GCC unroll 16
-      for (int i = 0; i < W; ++i) acc[i] += wv[bit_reversed(i, L) % R] * av[bit_reversed(i, L) / R];
-    }
-  };
-  for (index_t k = 0; k < k_full; k += W) accumulate(k, [](const T* q) LSTMFAST_INLINE_LAMBDA { return loadu(q); });
-  if (k_tail > 0)
-    accumulate(k_full, [k_tail](const T* q) LSTMFAST_INLINE_LAMBDA { return load_partial(q, k_tail); });
+        for (int i = 0; i < W; ++i) acc[i] += wv[bit_reversed(i, L) % R] * av[bit_reversed(i, L) / R];
+      }
+    };
+    for (index_t k = 0; k < k_full; k += W) accumulate(k, [](const T* q) LSTMFAST_INLINE_LAMBDA { return loadu(q); });
+    if (k_tail > 0)
+      accumulate(k_full, [k_tail](const T* q) LSTMFAST_INLINE_LAMBDA { return load_partial(q, k_tail); });
+  }
   T sums[W];
   storeu(sums, fold<T, W>(acc));
   for (int p = 0; p < P; ++p)
     for (int j = 0; j < rows; ++j) out[(b0 + p) * ldo + j] = sums[p * R + j] + (bias ? bias[j] : T(0));
 }
 
-// out (B rows, row stride ldo) = a (B x K, row stride lda) w^T (+ bias), for
-// the M rows of w (row stride ldw). Each output is one dot product over k,
-// folded in an order that depends on its place in the tile: a row's numbers
-// may differ with the batch at rounding level (float32 ~1e-7 relative), as the
-// packed path's do.
-template <class T>
-void row_products(index_t B, index_t M, index_t K, const T* a, index_t lda, const T* w, index_t ldw, const T* bias,
-                  T* out, index_t ldo) {
+// out (B rows, row stride ldo) = the sum over the S operands of a w^T
+// (+ bias), for M rows of each w: one dot product per output over every
+// operand's k in turn (x W_ih^T + h W_hh^T in one fold: for the few k of
+// W_ih a fold of its own cost more than its products), folded in an order
+// that depends on its place in the tile: a row's numbers may differ with the
+// batch at rounding level (float32 ~1e-7 relative), as the packed path's do.
+template <class T, int S>
+void row_products(index_t B, index_t M, const RowOperand<T> (&ops)[S], const T* bias, T* out, index_t ldo) {
   constexpr int W = kWidth<T>;
   constexpr int P = W >= 8 ? 4 : W >= 4 ? 2 : 1;  // batch rows per tile (R = W/P rows of w)
   // A block of fewer rows than a tile has reads zeros for the missing ones
   // (R divides W: with M a multiple of W no block is short).
   const bool short_block = M % W != 0;
+  index_t K = 0;
+  for (const RowOperand<T>& op : ops) K = max_i(K, op.K);
   Buffer<T> zeros(short_block ? K + W : 1);
   if (short_block) fill_zero(zeros.get(), K + W);
   // Batch rows [b_begin, b_end) in tiles of Pt, the rows of w outermost: a
@@ -110,10 +128,11 @@ void row_products(index_t B, index_t M, index_t K, const T* a, index_t lda, cons
     constexpr int Pt = decltype(p_c)::value, R = W / Pt;
     for (index_t m0 = 0; m0 < M; m0 += R) {
       const int rows = static_cast<int>(min_i(R, M - m0));
-      const T* wr[W];
-      for (int j = 0; j < W; ++j) wr[j] = j < rows ? w + (m0 + j) * ldw : zeros.get();
+      const T* wr[S][W];
+      for (int s = 0; s < S; ++s)
+        for (int j = 0; j < W; ++j) wr[s][j] = j < rows ? ops[s].w + (m0 + j) * ops[s].ldw : zeros.get();
       for (index_t b0 = b_begin; b0 < b_end; b0 += Pt)
-        row_products_tile<T, Pt>(b0, K, a, lda, wr, bias ? bias + m0 : nullptr, rows, out + m0, ldo);
+        row_products_tile<T, Pt, S>(b0, ops, wr, bias ? bias + m0 : nullptr, rows, out + m0, ldo);
     }
   };
   const index_t in_tiles = B - B % P;
