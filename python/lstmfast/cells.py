@@ -19,6 +19,7 @@ the LSTM), each part an array or None.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import ModuleType
@@ -130,7 +131,7 @@ class Cell:
         training: bool = False,
         lengths: Any = None,
         reverse: bool = False,
-        options: dict[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
         implementation: Functions | None = None,
     ) -> tuple[Array, State, Any]:
         """``y, final_state, tape`` of ``{name}_forward`` (the fast path unless

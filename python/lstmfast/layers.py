@@ -949,23 +949,30 @@ class _Cell:
 
     def __call__(self, x: Any, state: Any = None) -> Any:
         """The next state: h (GRU, RNN) or (h, c) (LSTM), each (B, H)."""
+        # Straight to the cell's forward with T = 1: a step of a small cell costs
+        # a few microseconds, and the layer's route (stacking each part to
+        # (layers, B, H) and back) took twice the kernel call's time.
         x = self._sequence(x)
-        _, final = self._layer._infer(x, self._parts_in(state, x.shape[1]))
-        return self._state_out(self._layer._pack_state(final))
+        (level,) = self._layer.levels()  # one layer, one direction
+        parts = self._parts_in(state, x.shape[1])
+        _, final, _ = level.cell.forward(x, level.weights[0], parts, reverse=level.reverse[0], options=level.options)
+        return final if len(final) > 1 else final[0]
 
-    def _parts_in(self, state: Any, B: int) -> list[Array] | None:
-        """``state`` checked: a list of (1, B, H) arrays, one per part, or None."""
+    def _parts_in(self, state: Any, B: int) -> tuple[Array, ...] | None:
+        """``state`` checked: a tuple of (B, H) arrays, one per part, or None."""
         if state is None:
             return None
-        if len(self._parts) > 1 and not (isinstance(state, (tuple, list)) and len(state) == len(self._parts)):
+        names = self._parts
+        if len(names) > 1 and not (isinstance(state, (tuple, list)) and len(state) == len(names)):
             raise TypeError("state: expected None or a pair (h, c) of (B, H) arrays")
+        shape, dtype = (B, self.hidden_size), self._layer.dtype
         parts = []
-        for part, s in zip(self._parts, state if len(self._parts) > 1 else (state,)):
-            s = _checks.real_array(f"state: {part}", s, self._layer.dtype)
-            if s.shape != (B, self.hidden_size):
-                raise ValueError(f"state: {part} expected shape (B, H) = {(B, self.hidden_size)}, got {s.shape}")
-            parts.append(s[None])
-        return parts
+        for part, s in zip(names, state if len(names) > 1 else (state,)):
+            s = _checks.real_array("state: " + part, s, dtype)
+            if s.shape != shape:
+                raise ValueError(f"state: {part} expected shape (B, H) = {shape}, got {s.shape}")
+            parts.append(s)
+        return tuple(parts)
 
     def forward(self, x: Any, state: Any = None, training: bool = True) -> tuple[Any, LayerTape | None]:
         """The next state and a tape for :meth:`backward`."""
