@@ -53,6 +53,28 @@ class RNNTape(_Tape):
     @property
     def nonlinearity(self) -> str: ...
 
+class PackedWeights:
+    """A cell's W_ih and W_hh packed once for inference (pack_weights)."""
+
+    @property
+    def w_ih(self) -> _Array:
+        """(G, I): the private copy to pass as w_ih"""
+    @property
+    def w_hh(self) -> _Array:
+        """(G, H): the private copy to pass as w_hh"""
+    @property
+    def isa(self) -> str:
+        """the instruction set whose kernels read it"""
+    @property
+    def precision(self) -> str | None: ...
+    @property
+    def nbytes(self) -> int: ...
+
+def pack_weights(
+    cell: str, w_ih: _Array, w_hh: _Array, *, reset_after: bool = True, precision: str | None = None
+) -> PackedWeights:
+    """PackedWeights of a cell ('lstm', 'gru', 'rnn') for the active instruction set (and precision)."""
+
 def lstm_forward(
     x: _Array,
     w_ih: _Array,
@@ -68,6 +90,7 @@ def lstm_forward(
     precision: str | None = None,
     peepholes: _Array | None = None,
     input_forget: bool = False,
+    packed: PackedWeights | None = None,
 ) -> tuple[_Array, _Array, _Array, LSTMTape | None]: ...
 def lstm_backward(tape: LSTMTape, dy: _Array, dh_n: _Array | None, dc_n: _Array | None) -> _Grads: ...
 def gru_forward(
@@ -83,6 +106,7 @@ def gru_forward(
     clip: float | None = None,
     precision: str | None = None,
     reset_after: bool = True,
+    packed: PackedWeights | None = None,
 ) -> tuple[_Array, _Array, GRUTape | None]: ...
 def gru_backward(tape: GRUTape, dy: _Array, dh_n: _Array | None) -> _Grads: ...
 def rnn_forward(
@@ -98,6 +122,7 @@ def rnn_forward(
     reverse: bool = False,
     clip: float | None = None,
     precision: str | None = None,
+    packed: PackedWeights | None = None,
 ) -> tuple[_Array, _Array, RNNTape | None]: ...
 def rnn_backward(tape: RNNTape, dy: _Array, dh_n: _Array | None) -> _Grads: ...
 def adam_update(

@@ -133,15 +133,19 @@ class Cell:
         reverse: bool = False,
         options: Mapping[str, Any] | None = None,
         implementation: Functions | None = None,
+        packed: Any = None,
     ) -> tuple[Array, State, Any]:
         """``y, final_state, tape`` of ``{name}_forward`` (the fast path unless
         ``implementation`` says otherwise); ``options`` its keyword options (the RNN's
-        nonlinearity, :attr:`options`)."""
+        nonlinearity, :attr:`options`); ``packed`` the fast path's packed weights
+        (``weights`` then holds their own w_ih and w_hh)."""
         functions = implementation or self.fast
         initial = state if state is not None else (None,) * len(self.states)
         options = dict(options or {})
         if len(weights) > 4:
             options["peepholes"] = weights[4]
+        if packed is not None:
+            options["packed"] = packed
         out = functions.forward(
             x, *weights[:4], *initial, training=training, lengths=lengths, reverse=reverse, **options
         )

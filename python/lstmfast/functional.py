@@ -26,24 +26,29 @@ import numpy as np
 
 from . import _core, cells
 from ._checks import (
+    as_float_arrays,
     check_cell_args,
     check_cell_options,
     check_grad,
     check_lengths,
     check_nonlinearity,
+    check_precision,
     check_reverse,
     check_tape,
+    flag,
     present,
 )
 
 __all__ = [
     "GRUTape",
     "LSTMTape",
+    "PackedWeights",
     "RNNTape",
     "gru_backward",
     "gru_forward",
     "lstm_backward",
     "lstm_forward",
+    "pack_weights",
     "rnn_backward",
     "rnn_forward",
 ]
@@ -51,6 +56,7 @@ __all__ = [
 LSTMTape = _core.LSTMTape
 RNNTape = _core.RNNTape
 GRUTape = _core.GRUTape
+PackedWeights = _core.PackedWeights
 
 Array = np.ndarray[Any, Any]
 Grads = dict[str, Optional[Array]]
@@ -78,6 +84,50 @@ _PRECISION_DOC = """precision : None or "bfloat16"
         the same rounding in NumPy."""
 
 
+_PACKED_DOC = """packed : PackedWeights or None
+        W_ih and W_hh packed once (:func:`pack_weights`), for inference: the call
+        packs nothing (a streaming step at H = 512 spends most of its time packing
+        otherwise, so one step reads the weights unpacked instead). Pass its own
+        ``w_ih`` and ``w_hh`` with it; the call refuses anything else, training, and
+        another instruction set or precision than it was packed for."""
+
+
+def pack_weights(cell: Any, w_ih: Any, w_hh: Any, *, reset_after: bool = True, precision: str | None = None) -> Any:
+    """W_ih and W_hh of one cell packed once for many inference calls.
+
+    Every call of ``lstm_forward`` (``gru_forward``, ``rnn_forward``) lays the
+    weights out for its kernels first; ``packed=pack_weights(...)`` does it once.
+    What it returns holds private, read-only copies of the weights as they are
+    now (``.w_ih``, ``.w_hh``: pass these with it) and their layout for the
+    instruction set active now (``.isa``), and for ``precision``.
+
+    Parameters
+    ----------
+    cell : "lstm", "gru" or "rnn"
+    w_ih : array_like (G, I); w_hh : array_like (G, H)
+        G = 4H (LSTM), 3H (GRU), H (RNN); float32 or float64.
+    reset_after : bool
+        The GRU's formulation (see :func:`gru_forward`); the other cells take True.
+    precision : None or "bfloat16"
+        Pack for calls with this ``precision`` (see :func:`lstm_forward`).
+
+    Returns
+    -------
+    PackedWeights
+        Not picklable (its layout is this process's instruction set's): pickle the
+        weights and pack them again, as :meth:`lstmfast.LSTM.prepared` layers do.
+    """
+    record = cells.get(cell)
+    w_ih, w_hh = (present(k, a) for k, a in zip(("w_ih", "w_hh"), as_float_arrays(w_ih=w_ih, w_hh=w_hh)))
+    return _core.pack_weights(
+        record.name,
+        np.ascontiguousarray(w_ih),
+        np.ascontiguousarray(w_hh),
+        reset_after=flag("reset_after", reset_after),
+        precision=check_precision(precision),
+    )
+
+
 def _forward(
     cell: cells.Cell,
     kernel: Callable[..., Any],
@@ -89,6 +139,7 @@ def _forward(
     lengths: Any,
     reverse: Any,
     options: Mapping[str, Any],
+    packed: Any = None,
 ) -> Any:
     """Call ``kernel`` directly; if it refuses the arguments, check and convert
     them (or raise the descriptive error) and call it again. ``options``: the
@@ -97,6 +148,10 @@ def _forward(
     costs what it cost before the options). The compiled module takes only plain
     option values (True or False, a Python number as ``clip``, an array of the
     call's dtype and shape as ``peepholes``) and refuses the rest, checked below."""
+    if packed is not None:
+        if not isinstance(packed, PackedWeights):
+            raise TypeError(f"packed: expected None or PackedWeights (pack_weights), got {type(packed).__name__}")
+        options = {**options, "packed": packed}
     if type(reverse) is bool:  # else the checks below name the problem, in their order
         try:
             return kernel(x, *weights, *state, *positional, bool(training), lengths, reverse, **options)
@@ -107,7 +162,9 @@ def _forward(
     a = check_cell_args(cell, x, *weights, *state)
     lengths = check_lengths(lengths, a.T, a.B, empty_allowed=True)
     reverse = check_reverse(reverse)
-    options = check_cell_options(cell, a.H, a.dtype, **options)
+    options = check_cell_options(cell, a.H, a.dtype, **{k: v for k, v in options.items() if k != "packed"})
+    if packed is not None:
+        options["packed"] = packed  # checked by the kernel's binding: it must come with its own w_ih, w_hh
     checked_state = (a.h0, a.c0)[: len(cell.states)]
     return kernel(
         a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, *checked_state, *positional, bool(training), lengths, reverse, **options
@@ -148,6 +205,7 @@ def lstm_forward(
     input_forget: bool = False,
     clip: Any = None,
     precision: str | None = None,
+    packed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMTape | None]:
     """LSTM over a whole sequence.
 
@@ -168,6 +226,7 @@ def lstm_forward(
         ONNX's coupled gates: f = 1 - i (the forget gate's weights are unused).
     {clip}
     {precision}
+    {packed}
 
     Returns
     -------
@@ -181,7 +240,17 @@ def lstm_forward(
         else {"peepholes": peepholes, "input_forget": input_forget, "clip": clip, "precision": precision}
     )
     out: tuple[Array, Array, Array, LSTMTape | None] = _forward(
-        cells.LSTM, _core.lstm_forward, x, (w_ih, w_hh, b_ih, b_hh), (h0, c0), (), training, lengths, reverse, options
+        cells.LSTM,
+        _core.lstm_forward,
+        x,
+        (w_ih, w_hh, b_ih, b_hh),
+        (h0, c0),
+        (),
+        training,
+        lengths,
+        reverse,
+        options,
+        packed,
     )
     return out
 
@@ -220,6 +289,7 @@ def rnn_forward(
     reverse: bool = False,
     clip: Any = None,
     precision: str | None = None,
+    packed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, RNNTape | None]:
     """Vanilla RNN over a whole sequence: h<t> = act(x<t> w_ih^T + b_ih + h<t-1> w_hh^T + b_hh).
 
@@ -233,6 +303,7 @@ def rnn_forward(
     {steps}
     {clip}
     {precision}
+    {packed}
 
     Returns
     -------
@@ -250,6 +321,7 @@ def rnn_forward(
         lengths,
         reverse,
         _PLAIN if plain else {"clip": clip, "precision": precision},
+        packed,
     )
     return out
 
@@ -277,6 +349,7 @@ def gru_forward(
     reset_after: bool = True,
     clip: Any = None,
     precision: str | None = None,
+    packed: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, GRUTape | None]:
     """GRU over a whole sequence, in PyTorch's formulation (gate rows r, z, n)::
 
@@ -301,6 +374,7 @@ def gru_forward(
     {precision}
         The GRU has it with ``reset_after=True`` only (its other form's second
         product reads r ⊙ h made within the step): ``ValueError`` otherwise.
+    {packed}
 
     Returns
     -------
@@ -318,6 +392,7 @@ def gru_forward(
         lengths,
         reverse,
         _PLAIN if plain else {"reset_after": reset_after, "clip": clip, "precision": precision},
+        packed,
     )
     return out
 
@@ -333,5 +408,5 @@ def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> Grads:
 
 for _f in (lstm_forward, rnn_forward, gru_forward):
     _f.__doc__ = (_f.__doc__ or "").replace("{steps}", _STEPS_DOC).replace("{clip}", _CLIP_DOC)
-    _f.__doc__ = _f.__doc__.replace("{precision}", _PRECISION_DOC)
+    _f.__doc__ = _f.__doc__.replace("{precision}", _PRECISION_DOC).replace("{packed}", _PACKED_DOC)
 del _f

@@ -49,6 +49,28 @@ struct CellInputs {
   Interrupt* interrupt = nullptr;  // asked between steps (Ctrl-C); nullptr: never stop
 };
 
+// Weights packed once for many inference calls (the bindings' PackedWeights):
+// W_hh in the time loop's panels and W_ih in the input projection's, in the
+// layout of the table (and precision) that packed them. A forward call given
+// them packs nothing and reads w_ih and w_hh only through them.
+struct PackedWeights {
+  const void* w_hh;
+  const void* w_ih;
+};
+
+// What to pack: a cell of `gates` gate blocks (G = gates * H rows), I inputs,
+// H units; two_products: the GRU whose reset gate acts before its candidate's
+// product (two recurrent products per step).
+struct PackSpec {
+  index_t I, H;
+  int gates;
+  bool two_products;
+};
+
+struct PackedSizes {
+  index_t w_hh_bytes, w_ih_bytes;
+};
+
 // Every cell's forward pass.
 template <class T>
 struct ForwardArgs : CellInputs<T> {
@@ -60,6 +82,7 @@ struct ForwardArgs : CellInputs<T> {
   T* h_all;       // training only (nullptr for inference): (T+1, B, H), see Steps
   T clip;         // > 0: every gate's pre-activation is clipped to [-clip, clip] (ONNX); 0: none
   T* preact;      // training with clip: (T, B, G) the pre-activations before clipping
+  const PackedWeights* packed = nullptr;  // inference: the weights packed once, or nullptr
 };
 
 // Every cell's backward pass: the forward's states (its tape) and the
@@ -188,6 +211,10 @@ struct TypedKernels {
   void (*sigmoid)(const T* x, T* y, index_t n);
   void (*tanh)(const T* x, T* y, index_t n);
   void (*adam_update)(T* p, const T* g, T* m, T* v, index_t n, const AdamStep<T>& s);
+  // PackedWeights of this table's layout: their sizes, and W_ih and W_hh
+  // packed into buffers of those sizes (64-byte aligned).
+  PackedSizes (*packed_sizes)(const PackSpec& s);
+  void (*pack)(const PackSpec& s, const T* w_ih, const T* w_hh, void* w_hh_out, void* w_ih_out);
 };
 
 struct Kernels {

@@ -11,6 +11,7 @@ void register_lstm(pybind11::module_& m);
 void register_rnn(pybind11::module_& m);
 void register_gru(pybind11::module_& m);
 void register_optimizers(pybind11::module_& m);
+void register_packed(pybind11::module_& m);
 
 }  // namespace bind
 }  // namespace lstmfast

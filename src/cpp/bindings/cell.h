@@ -41,6 +41,7 @@
 
 #include "../dispatch.h"
 #include "arrays.h"
+#include "packed.h"
 #include "signals.h"
 
 namespace lstmfast {
@@ -66,6 +67,11 @@ struct CellDefaults {
   // reset_after=False): throws if it has no bfloat16 kernel.
   template <class Option>
   static void check_bfloat16(const Option&) {}
+  // Whether each step is two recurrent products (the GRU with reset_after=False).
+  template <class Option>
+  static bool two_products(const Option&) {
+    return false;
+  }
   template <class Args, class Option>
   static void add_gradients(Args&, const Option&, py::dict&) {}
 };
@@ -176,14 +182,18 @@ template <class Cell, class T>
 py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_hh, const py::object& b_ih,
                   const py::object& b_hh, const std::array<py::object, Tape<Cell>::S>& initial,
                   const typename Cell::Option& option, bool training, const py::object& lengths, bool reverse,
-                  double clip, bool bfloat16) {
+                  double clip, bool bfloat16, const py::object& packed) {
   constexpr std::size_t S = Tape<Cell>::S;
   const index_t T_ = dim(x, 0), B = dim(x, 1), I = dim(x, 2), H = dim(w_hh, 1), G = Cell::gates * H, BH = B * H;
   if (H < 1 || I < 1) throw py::value_error("hidden and input sizes must be at least 1");
-  const auto kernel = forward_kernel<Cell, T>(active_kernels(), option, training, bfloat16);
+  const Kernels& table = active_kernels();
+  const auto kernel = forward_kernel<Cell, T>(table, option, training, bfloat16);
   const T* px = in<T>(x, "x", {T_, B, I});
   const T* pw_ih = in<T>(w_ih, "w_ih", {G, I});
   const T* pw_hh = in<T>(w_hh, "w_hh", {G, H});
+  const PackedWeights* packed_weights =
+      packed_for_call(packed, Cell::forward_name, Cell::gates, Cell::two_products(option), std::is_same_v<T, float>,
+                      w_ih, w_hh, training, bfloat16 && table.bf16 != nullptr, table);
   const T* pb_ih = in_opt<T>(b_ih, "b_ih", {G});
   const T* pb_hh = in_opt<T>(b_hh, "b_hh", {G});
   ForwardArrays<T, S> arrays{};
@@ -212,6 +222,7 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   a.ldy = H;
   a.h_n = arrays.final[0];
   a.clip = static_cast<T>(clip);
+  a.packed = packed_weights;
   Signals signals;
   a.interrupt = signals.interrupt();
   py::tuple result(S + 2);
@@ -347,7 +358,7 @@ struct ForwardEntry<Cell, std::index_sequence<S...>, Arguments<Pos...>, Argument
                        const py::object& b_hh, const typename Object<S>::type&... initial,
                        const typename Pos::Python&... positional, bool training, const py::object& lengths,
                        bool reverse, const py::object& clip, const py::object& precision,
-                       const typename Kw::Python&... keywords) const {
+                       const typename Kw::Python&... keywords, const py::object& packed) const {
     require_float(x);
     require_ndim(x, "x", 3, "(T, B, I)");
     require_ndim(w_hh, "w_hh", 2, Cell::w_hh_shape);
@@ -355,16 +366,18 @@ struct ForwardEntry<Cell, std::index_sequence<S...>, Arguments<Pos...>, Argument
     const double c = clip_of(clip);
     const bool bf16 = bfloat16_of(precision);
     const std::array<py::object, sizeof...(S)> init{initial...};
-    return is_float32(x)
-               ? forward<Cell, float>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse, c, bf16)
-               : forward<Cell, double>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse, c, bf16);
+    return is_float32(x) ? forward<Cell, float>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse, c,
+                                                bf16, packed)
+                         : forward<Cell, double>(x, w_ih, w_hh, b_ih, b_hh, init, opt, training, lengths, reverse, c,
+                                                 bf16, packed);
   }
 
   static void def(py::module_& m) {
     m.def(Cell::forward_name, ForwardEntry{}, py::arg("x"), py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih"),
           py::arg("b_hh"), py::arg(Cell::parts[S].initial)..., py::arg(Pos::name)..., py::arg("training"),
           py::arg("lengths") = py::none(), py::arg("reverse") = false, py::arg("clip") = py::none(),
-          py::arg("precision") = py::none(), (py::arg(Kw::name) = Kw::default_value())...);
+          py::arg("precision") = py::none(), (py::arg(Kw::name) = Kw::default_value())...,
+          py::arg("packed") = py::none());
   }
 };
 

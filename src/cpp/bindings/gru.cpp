@@ -42,6 +42,7 @@ struct Gru : CellDefaults {
   using Keywords = Arguments<ResetAfter>;
   using Option = GruOption;
   static int projected_hh_gates(const Option& o) { return o.reset_after ? 2 : 3; }
+  static bool two_products(const Option& o) { return !o.reset_after; }
   static void check_bfloat16(const Option& o) {
     if (!o.reset_after)
       throw py::value_error(

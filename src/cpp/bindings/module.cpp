@@ -16,4 +16,5 @@ PYBIND11_MODULE(_core, m) {
   lstmfast::bind::register_rnn(m);
   lstmfast::bind::register_gru(m);
   lstmfast::bind::register_optimizers(m);
+  lstmfast::bind::register_packed(m);
 }

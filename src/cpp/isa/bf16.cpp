@@ -27,6 +27,8 @@ TypedKernels<float> make_table() {
   k.lstm_forward = lstm_forward<float, Bf16Products>;
   k.gru_forward = gru_forward_bf16;
   k.rnn_forward = rnn_forward<float, Bf16Products>;
+  k.packed_sizes = Bf16Packing::sizes;
+  k.pack = Bf16Packing::pack;
   return k;
 }
 

@@ -2,6 +2,7 @@
 // cells' entries from their own parts (see parts.h).
 #include "../kernels/activations.h"
 #include "../kernels/gemm.h"
+#include "../kernels/plans.h"
 #include "parts.h"
 
 #if defined(LSTMFAST_HAVE_AVX512_BF16)
@@ -22,6 +23,8 @@ TypedKernels<T> shared_entries() {
   k.gemm = gemm<T>;
   k.sigmoid = sigmoid_array<T>;
   k.tanh = tanh_array<T>;
+  k.packed_sizes = Packing<T>::sizes;
+  k.pack = Packing<T>::pack;
   return k;
 }
 

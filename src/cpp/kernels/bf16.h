@@ -82,23 +82,35 @@ struct Bf16ForwardPanels {
   static constexpr int W = kWidth<float>;
   int nt, nv;
   index_t width, blocks, H, k;  // k: pairs of the product's K = H
-  Buffer<Bf16Pair> panels;
+  Buffer<Bf16Pair> own;
+  const Bf16Pair* panels;
 
-  Bf16ForwardPanels(const float* w_hh, index_t H_, index_t B)
+  // Prepared weights: one layout whatever the call (ForwardPanels::packed_nv).
+  static index_t elems(index_t H, int nv) {
+    return ceil_div(H, index_t(nv) * W) * pairs_of(H) * index_t(Gates) * nv * W;
+  }
+  static void pack(const float* w_hh, index_t H, int nv, Bf16Pair* out) {
+    // Rounded row by row (vectorised), then transposed.
+    const index_t k = pairs_of(H);
+    Buffer<Bf16Pair> rows(Gates * H * k);
+    rows_to_pairs(w_hh, H, Gates * H, H, rows.get());
+    pack_forward_panels<W>(rows.get(), H, k, Gates > 1 ? Gates : nv, Gates > 1, out);
+  }
+
+  // packed: pack()'s panels with ForwardPanels<float, Gates>::packed_nv(H), or nullptr.
+  Bf16ForwardPanels(const float* w_hh, index_t H_, index_t B, const Bf16Pair* packed = nullptr)
       : nt(ForwardPanels<float, Gates>::threads(H_, B)),
-        nv(Gates > 1 ? 1 : units_nv<float>(H_, nt)),
+        nv(packed ? ForwardPanels<float, Gates>::packed_nv(H_) : Gates > 1 ? 1 : units_nv<float>(H_, nt)),
         width(index_t(Gates) * nv * W),
         blocks(ceil_div(H_, index_t(nv) * W)),
         H(H_),
         k(pairs_of(H_)),
-        panels(blocks * k * width) {
-    // Rounded row by row (vectorised), then transposed.
-    Buffer<Bf16Pair> rows(Gates * H * k);
-    rows_to_pairs(w_hh, H, Gates * H, H, rows.get());
-    pack_forward_panels<W>(rows.get(), H, k, Gates > 1 ? Gates : nv, Gates > 1, panels.get());
+        own(packed ? 1 : elems(H_, nv)),
+        panels(packed ? packed : own.get()) {
+    if (!packed) pack(w_hh, H_, nv, own.get());
   }
 
-  const Bf16Pair* panel(index_t jb) const { return panels.get() + jb * k * width; }
+  const Bf16Pair* panel(index_t jb) const { return panels + jb * k * width; }
 };
 
 // h<t> as bfloat16 pairs, the next step's operand: two (B, pairs_of(H))
@@ -137,7 +149,9 @@ class Bf16InputProjection {
  public:
   static constexpr int MR = kGemmMR, W = kWidth<float>;
 
-  Bf16InputProjection(const Sequence& seq, const float* x, index_t I, const float* w_ih, const float* bias, index_t G)
+  // packed: pack()'s panels (prepared weights), or nullptr: packed here.
+  Bf16InputProjection(const Sequence& seq, const float* x, index_t I, const float* w_ih, const float* bias, index_t G,
+                      const Bf16Pair* packed = nullptr)
       : seq_(seq),
         x_(x),
         I_(I),
@@ -149,14 +163,24 @@ class Bf16InputProjection {
         chunk_(InputProjection<float>::chunk_steps(seq, kProjectionRows)),
         out_(chunk_ * seq.B * G),
         x_pairs_(ceil_div(chunk_ * seq.B, MR) * MR * kp_),
-        w_pairs_(ceil_div(G, nr_) * kp_ * nr_) {
-    // Panel jp: for each pair p, nr_ pairs (column jp * nr_ + n of W_ih^T,
-    // that is row n of W_ih), zero past G: the layout of the forward panels
-    // of nv_ vectors of units, with G "units" of I values each. Rounded row
-    // by row, then transposed.
-    Buffer<Bf16Pair> rows(G * kp_);
+        own_(packed ? 1 : elems(I, G)),
+        w_pairs_(packed ? packed : own_.get()) {
+    if (!packed) pack(w_ih, I, G, own_.get());
+  }
+
+  static index_t elems(index_t I, index_t G) {
+    const index_t nr = index_t(gemm_nv<float>(G)) * W;
+    return ceil_div(G, nr) * pairs_of(I) * nr;
+  }
+  // Panel jp: for each pair p, nr_ pairs (column jp * nr_ + n of W_ih^T,
+  // that is row n of W_ih), zero past G: the layout of the forward panels of
+  // nv_ vectors of units, with G "units" of I values each. Rounded row by
+  // row, then transposed.
+  static void pack(const float* w_ih, index_t I, index_t G, Bf16Pair* out) {
+    const index_t kp = pairs_of(I);
+    Buffer<Bf16Pair> rows(G * kp);
     rows_to_pairs(w_ih, I, G, I, rows.get());
-    pack_forward_panels<W>(rows.get(), G, kp_, nv_, false, w_pairs_.get());
+    pack_forward_panels<W>(rows.get(), G, kp, gemm_nv<float>(G), false, out);
   }
 
   index_t chunk() const { return chunk_; }
@@ -178,7 +202,7 @@ class Bf16InputProjection {
       for (index_t jp = 0; jp * nr_ < G_; ++jp) {
         const int cols = static_cast<int>(min_i(nr_, G_ - jp * nr_));
         for (index_t i = i0; i < i1; i += MR)
-          bf16_micro<NV>(kp_, xp + (i - i0) * kp_, w_pairs_.get() + jp * kp_ * nr_, out_.get() + i * G_ + jp * nr_,
+          bf16_micro<NV>(kp_, xp + (i - i0) * kp_, w_pairs_ + jp * kp_ * nr_, out_.get() + i * G_ + jp * nr_,
                          G_, static_cast<int>(min_i(MR, i1 - i)), cols, bias_ ? bias_ + jp * nr_ : nullptr);
       }
     });
@@ -206,7 +230,8 @@ class Bf16InputProjection {
   const float* bias_;
   index_t chunk_;
   Buffer<float> out_;
-  Buffer<Bf16Pair> x_pairs_, w_pairs_;
+  Buffer<Bf16Pair> x_pairs_, own_;
+  const Bf16Pair* w_pairs_;
   index_t first_ = 0;
 };
 
@@ -220,8 +245,10 @@ struct Bf16Products {
     static_assert(std::is_same_v<T, float>, "bfloat16 products: float32 cells");
     if (!begin_forward(a, seq)) return;
     const index_t B = seq.B, H = a.d.H;
-    const Bf16ForwardPanels<Gates> wp(a.w_hh, H, B);
-    Bf16InputProjection xp(seq, a.x, a.d.I, a.w_ih, a.bias, Gates * H);
+    const auto* packed_hh = a.packed ? static_cast<const Bf16Pair*>(a.packed->w_hh) : nullptr;
+    const auto* packed_ih = a.packed ? static_cast<const Bf16Pair*>(a.packed->w_ih) : nullptr;
+    const Bf16ForwardPanels<Gates> wp(a.w_hh, H, B, packed_hh);
+    Bf16InputProjection xp(seq, a.x, a.d.I, a.w_ih, a.bias, Gates * H, packed_ih);
     Bf16State state(B, H, a.h0);
     const auto advance = row_update(a, seq, xp, cell);
     auto rows = [advance, &state, H](index_t t, const float* h_prev, float* h_next, auto lanes, const auto& zh,
@@ -240,6 +267,29 @@ struct Bf16Products {
                       Phase{wp.blocks, wp.width, unit_tile_step<float, MR, NV>(wp, B, operand, rows)});
       });
     }
+  }
+};
+
+// Prepared weights in bfloat16 pairs (Packing in plans.h, for these
+// panels). The GRU that resets before its candidate's product has no
+// bfloat16 path (the bindings refuse it).
+struct Bf16Packing {
+  template <int Gates>
+  static index_t hh_elems(index_t H) {
+    return Bf16ForwardPanels<Gates>::elems(H, ForwardPanels<float, Gates>::packed_nv(H));
+  }
+  static PackedSizes sizes(const PackSpec& s) {
+    const index_t hh = s.gates == 4 ? hh_elems<4>(s.H) : s.gates == 3 ? hh_elems<3>(s.H) : hh_elems<1>(s.H);
+    const index_t ih = Bf16InputProjection::elems(s.I, index_t(s.gates) * s.H);
+    return {hh * index_t(sizeof(Bf16Pair)), ih * index_t(sizeof(Bf16Pair))};
+  }
+  static void pack(const PackSpec& s, const float* w_ih, const float* w_hh, void* hh_out, void* ih_out) {
+    auto* hh = static_cast<Bf16Pair*>(hh_out);
+    const index_t H = s.H;
+    if (s.gates == 4) Bf16ForwardPanels<4>::pack(w_hh, H, ForwardPanels<float, 4>::packed_nv(H), hh);
+    else if (s.gates == 3) Bf16ForwardPanels<3>::pack(w_hh, H, ForwardPanels<float, 3>::packed_nv(H), hh);
+    else Bf16ForwardPanels<1>::pack(w_hh, H, ForwardPanels<float, 1>::packed_nv(H), hh);
+    Bf16InputProjection::pack(w_ih, s.I, index_t(s.gates) * H, static_cast<Bf16Pair*>(ih_out));
   }
 };
 

@@ -30,8 +30,9 @@ constexpr double kTrainingProjectionFlops = 1e9;
 template <class T>
 class InputProjection {
  public:
+  // packed: W_ih as pack() leaves it (prepared weights), or nullptr: packed here.
   InputProjection(const Sequence& seq, const T* x, index_t I, const T* w_ih, const T* bias, index_t G, int nt,
-                  T* into)
+                  T* into, const T* packed = nullptr)
       : seq_(seq),
         I_(I),
         G_(G),
@@ -42,8 +43,23 @@ class InputProjection {
         args_{chunk_ * seq.B, G, I, x, I, 1, w_ih, 1, I, nullptr, G, bias, false},
         plan_(args_, nt),
         pack_(plan_, nt, true),
-        w_packed_(packed_b_elems(args_, plan_)) {
-    pack_b_all(args_, plan_, w_packed_.get());
+        own_(packed ? 1 : packed_b_elems(args_, plan_)),
+        w_packed_(packed ? packed : own_.get()) {
+    if (!packed) pack_b_all(args_, plan_, own_.get());
+  }
+
+  // W_ih packed once: the layout depends on G, I and the instruction set only
+  // (GemmPlan's panel width and K block), not on the rows or threads of a call.
+  static GemmArgs<T> packing_args(const T* w_ih, index_t I, index_t G) {
+    return GemmArgs<T>{1, G, I, nullptr, I, 1, w_ih, 1, I, nullptr, G, nullptr, false};
+  }
+  static index_t packed_elems(index_t I, index_t G) {
+    const GemmArgs<T> g = packing_args(nullptr, I, G);
+    return packed_b_elems(g, GemmPlan<T>(g, 1));
+  }
+  static void pack(const T* w_ih, index_t I, index_t G, T* out) {
+    const GemmArgs<T> g = packing_args(w_ih, I, G);
+    pack_b_all(g, GemmPlan<T>(g, 1), out);
   }
 
   index_t chunk() const { return chunk_; }
@@ -67,7 +83,7 @@ class InputProjection {
     g.M = steps * seq_.B;
     g.a = args_.a + first * seq_.B * I_;
     g.c = out_ + (full_ ? first * seq_.B * G_ : 0);
-    gemm_part(g, plan_, tid, nt, pack_.a_for(tid), pack_.b_for(tid), w_packed_.get());
+    gemm_part(g, plan_, tid, nt, pack_.a_for(tid), pack_.b_for(tid), w_packed_);
   }
 
   // The projection of row `row` (= t * B + b) of the current chunk.
@@ -83,7 +99,8 @@ class InputProjection {
   GemmArgs<T> args_;
   GemmPlan<T> plan_;
   GemmScratch<T> pack_;
-  Buffer<T> w_packed_;
+  Buffer<T> own_;
+  const T* w_packed_;
 };
 
 // W_hh packed for the forward product h<t-1> W_hh^T, in blocks of hidden
@@ -96,26 +113,40 @@ struct ForwardPanels {
   using Op = Fma<T>;
   int nt, nv;
   index_t width, blocks, H, k;  // a panel row holds `width` values; k = H rows
-  Buffer<T> panels;
+  Buffer<T> own;
+  const T* panels;
 
   // Threads worth using for a step's product of B rows.
   static int threads(index_t H, index_t B) {
     return threads_for(2.0 * double(B) * double(Gates * H) * double(H), ceil_div(H, kWidth<T>), kStepFlopsPerThread);
   }
 
+  // Prepared weights have one layout whatever the call: for one gate, the
+  // widest blocks (nv as if for one thread).
+  static int packed_nv(index_t H) { return Gates > 1 ? 1 : units_nv<T>(H, 1); }
+  static index_t elems(index_t H, int nv) {
+    return ceil_div(H, index_t(nv) * kWidth<T>) * H * index_t(Gates) * nv * kWidth<T>;
+  }
+  static void pack(const T* w_hh, index_t H, int nv, T* out) {
+    pack_forward_panels<kWidth<T>>(w_hh, H, H, Gates > 1 ? Gates : nv, Gates > 1, out);
+  }
+
   // `nt` threads share the blocks (several products of one step share them).
-  ForwardPanels(const T* w_hh, index_t H_, index_t B, int nt_ = 0)
+  // packed: W_hh as pack() leaves it with packed_nv(H) (prepared weights), or
+  // nullptr: packed here.
+  ForwardPanels(const T* w_hh, index_t H_, index_t B, int nt_ = 0, const T* packed = nullptr)
       : nt(nt_ > 0 ? nt_ : threads(H_, B)),
-        nv(Gates > 1 ? 1 : units_nv<T>(H_, nt)),
+        nv(packed ? packed_nv(H_) : Gates > 1 ? 1 : units_nv<T>(H_, nt)),
         width(index_t(Gates) * nv * kWidth<T>),
         blocks(ceil_div(H_, index_t(nv) * kWidth<T>)),
         H(H_),
         k(H_),
-        panels(blocks * H_ * width) {
-    pack_forward_panels<kWidth<T>>(w_hh, H_, H_, Gates > 1 ? Gates : nv, Gates > 1, panels.get());
+        own(packed ? 1 : elems(H_, nv)),
+        panels(packed ? packed : own.get()) {
+    if (!packed) pack(w_hh, H_, nv, own.get());
   }
 
-  const T* panel(index_t jb) const { return panels.get() + jb * H * width; }
+  const T* panel(index_t jb) const { return panels + jb * H * width; }
 };
 
 // One product of a time step, on `blocks` blocks of hidden units shared among
@@ -157,6 +188,53 @@ struct BackwardPanels {
   }
 
   const T* panel(index_t jb) const { return panels.get() + jb * K * width; }
+};
+
+// Prepared weights (api.h PackedWeights) of one cell in this instruction
+// set's layout, as forward_pass reads them: W_hh's panels (the GRU that
+// resets before its candidate's product: its first two gates' panels, then
+// the candidate's) and W_ih packed for the input projection.
+template <class T>
+struct Packing {
+  static index_t hh_elems(const PackSpec& s) {
+    const index_t H = s.H;
+    const index_t units = ForwardPanels<T, 1>::elems(H, ForwardPanels<T, 1>::packed_nv(H));
+    switch (s.gates) {
+      case 4:
+        return ForwardPanels<T, 4>::elems(H, 1);
+      case 3:
+        return s.two_products ? ForwardPanels<T, 2>::elems(H, 1) + units : ForwardPanels<T, 3>::elems(H, 1);
+      default:
+        return units;
+    }
+  }
+
+  static PackedSizes sizes(const PackSpec& s) {
+    const auto bytes = [](index_t n) { return n * index_t(sizeof(T)); };
+    return {bytes(hh_elems(s)), bytes(InputProjection<T>::packed_elems(s.I, index_t(s.gates) * s.H))};
+  }
+
+  static void pack(const PackSpec& s, const T* w_ih, const T* w_hh, void* hh_out, void* ih_out) {
+    const index_t H = s.H;
+    T* hh = static_cast<T*>(hh_out);
+    switch (s.gates) {
+      case 4:
+        ForwardPanels<T, 4>::pack(w_hh, H, 1, hh);
+        break;
+      case 3:
+        if (s.two_products) {
+          ForwardPanels<T, 2>::pack(w_hh, H, 1, hh);
+          ForwardPanels<T, 1>::pack(w_hh + 2 * H * H, H, ForwardPanels<T, 1>::packed_nv(H),
+                                    hh + ForwardPanels<T, 2>::elems(H, 1));
+        } else {
+          ForwardPanels<T, 3>::pack(w_hh, H, 1, hh);
+        }
+        break;
+      default:
+        ForwardPanels<T, 1>::pack(w_hh, H, ForwardPanels<T, 1>::packed_nv(H), hh);
+    }
+    InputProjection<T>::pack(w_ih, s.I, index_t(s.gates) * H, static_cast<T*>(ih_out));
+  }
 };
 
 }  // namespace LSTMFAST_ISA
