@@ -4,11 +4,14 @@
 
 For B in {1, 16} and H in {32, 128, 512} (I = 16, float32), the latency of one
 step, from a Python call with the state in hand to the next state:
-``lstmfast.LSTMCell``, ``lstmfast.LSTM(...).step``, ``torch.nn.LSTMCell``,
-``torch.nn.LSTM`` on a sequence of length 1, and ONNX Runtime running
-``lstmfast.onnx.export`` of the layer with its initial states as inputs (T = 1).
-Every engine's next state is checked against lstmfast's reference first (1e-5
-relative, float32). Median of many calls; ratio = other / lstmfast.LSTMCell.
+``lstmfast.LSTMCell``, the same cell ``prepared()`` (weights packed once) and,
+where the CPU has bfloat16 kernels, ``prepared(precision="bfloat16")``,
+``lstmfast.LSTM(...).step``, ``torch.nn.LSTMCell``, ``torch.nn.LSTM`` on a
+sequence of length 1, and ONNX Runtime running ``lstmfast.onnx.export`` of the
+layer with its initial states as inputs (T = 1). Every engine's next state is
+checked against lstmfast's reference first (1e-5 relative, float32; the
+bfloat16 cell against the reference's bfloat16 rounding). Median of many calls;
+ratio = other / lstmfast.LSTMCell.
 """
 
 from __future__ import annotations
@@ -55,8 +58,8 @@ def latency(call, seconds: float = 0.3) -> float:
     return statistics.median(samples)
 
 
-def engines(B: int, H: int, threads: int) -> tuple[dict, np.ndarray]:
-    """name -> a call computing (h, c) for one step; and the reference's h."""
+def engines(B: int, H: int, threads: int) -> tuple[dict, dict]:
+    """name -> a call computing (h, c) for one step; name -> the reference's h for it."""
     rng = np.random.default_rng(0)
     layer = lstmfast.LSTM(I, H, seed=0)
     cell = lstmfast.LSTMCell(I, H)
@@ -67,10 +70,17 @@ def engines(B: int, H: int, threads: int) -> tuple[dict, np.ndarray]:
     p = layer.parameters()
     w = (p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"], p["bias_hh_l0"])
     expected = reference.lstm_forward(x[None], *w, h, c)[1]
+    prepared = cell.prepared()
     calls = {
         "lstmfast.LSTMCell": lambda: cell(x, (h, c))[0],
+        "lstmfast prepared": lambda: prepared(x, (h, c))[0],
         "lstmfast.LSTM.step": lambda: layer.step(x, (h[None], c[None]))[1][0][0],
     }
+    references = dict.fromkeys(calls, expected)
+    if lstmfast.config.kernel_config()["bfloat16_products"]:
+        prepared_bf16 = cell.prepared(precision="bfloat16")
+        calls["lstmfast prepared bfloat16"] = lambda: prepared_bf16(x, (h, c))[0]
+        references["lstmfast prepared bfloat16"] = reference.lstm_forward(x[None], *w, h, c, precision="bfloat16")[1]
     if torch is not None:
         torch.set_num_threads(threads)
         tcell, tlstm = torch.nn.LSTMCell(I, H), torch.nn.LSTM(I, H)
@@ -89,6 +99,7 @@ def engines(B: int, H: int, threads: int) -> tuple[dict, np.ndarray]:
                 return tlstm(xt[None], (ht[None], ct[None]))[1][0][0].numpy()
 
         calls["torch.nn.LSTMCell"], calls["torch.nn.LSTM T=1"] = torch_cell, torch_lstm
+        references["torch.nn.LSTMCell"] = references["torch.nn.LSTM T=1"] = expected
     if ort is not None:
         from lstmfast.integrations import onnx as lonnx
 
@@ -99,7 +110,8 @@ def engines(B: int, H: int, threads: int) -> tuple[dict, np.ndarray]:
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         feeds = {"x": x[None], "h0": h[None], "c0": c[None]}
         calls["onnxruntime"] = lambda: session.run(["h_n"], feeds)[0][0]
-    return calls, expected
+        references["onnxruntime"] = expected
+    return calls, references
 
 
 def main() -> None:
@@ -115,9 +127,9 @@ def main() -> None:
     )
     rows = []
     for B, H in GRID:
-        calls, expected = engines(B, H, args.threads)
+        calls, references = engines(B, H, args.threads)
         for name, call in calls.items():
-            got = np.asarray(call())
+            got, expected = np.asarray(call()), references[name]
             err = float(np.abs(got - expected).max() / np.abs(expected).max())
             if not err < 1e-5:
                 raise SystemExit(f"B={B} H={H}: {name} differs from the reference ({err:.1e})")
