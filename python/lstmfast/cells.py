@@ -98,6 +98,19 @@ class Cell:
         own = ("peepholes",) if self.peephole_gates else ()
         return own + tuple(name for name, _ in self.flags) + ("clip", "precision")
 
+    @cached_property
+    def kernel_keywords(self) -> tuple[tuple[str, Any], ...]:
+        """The compiled ``{name}_forward``'s arguments after ``reverse``, in its order,
+        with their defaults (``packed`` last, not listed): ``clip``, ``precision``, then
+        the cell's own (``peepholes``, the flags)."""
+        own = (("peepholes", None),) if self.peephole_gates else ()
+        return (("clip", None), ("precision", None), *own, *self.flags)
+
+    @cached_property
+    def kernel_defaults(self) -> tuple[Any, ...]:
+        """The defaults of :attr:`kernel_keywords`, in order."""
+        return tuple(default for _, default in self.kernel_keywords)
+
     @property
     def gates(self) -> int:
         """Gate blocks stacked in the weight rows: G = gates * H rows."""

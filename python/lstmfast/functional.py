@@ -147,14 +147,18 @@ def _forward(
     they are all at their defaults, so that a plain call passes no keywords (and
     costs what it cost before the options). The compiled module takes only plain
     option values (True or False, a Python number as ``clip``, an array of the
-    call's dtype and shape as ``peepholes``) and refuses the rest, checked below."""
-    if packed is not None:
-        if not isinstance(packed, PackedWeights):
-            raise TypeError(f"packed: expected None or PackedWeights (pack_weights), got {type(packed).__name__}")
-        options = {**options, "packed": packed}
+    call's dtype and shape as ``peepholes``) and refuses the rest, checked below.
+
+    With ``packed``, every argument goes by position: pybind11 matches keywords
+    by name, which took 0.7 µs of a 2.5 µs call (LSTM, B=1, H=32)."""
+    if packed is not None and not isinstance(packed, PackedWeights):
+        raise TypeError(f"packed: expected None or PackedWeights (pack_weights), got {type(packed).__name__}")
     if type(reverse) is bool:  # else the checks below name the problem, in their order
         try:
-            return kernel(x, *weights, *state, *positional, bool(training), lengths, reverse, **options)
+            if packed is None:
+                return kernel(x, *weights, *state, *positional, bool(training), lengths, reverse, **options)
+            tail = _in_order(cell, options)
+            return kernel(x, *weights, *state, *positional, bool(training), lengths, reverse, *tail, packed)
         except (TypeError, ValueError):
             pass  # not plain C-contiguous arrays of one dtype and the right shapes
     if cell.nonlinearities:
@@ -162,13 +166,20 @@ def _forward(
     a = check_cell_args(cell, x, *weights, *state)
     lengths = check_lengths(lengths, a.T, a.B, empty_allowed=True)
     reverse = check_reverse(reverse)
-    options = check_cell_options(cell, a.H, a.dtype, **{k: v for k, v in options.items() if k != "packed"})
-    if packed is not None:
-        options["packed"] = packed  # checked by the kernel's binding: it must come with its own w_ih, w_hh
+    options = check_cell_options(cell, a.H, a.dtype, **options)
     checked_state = (a.h0, a.c0)[: len(cell.states)]
-    return kernel(
-        a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, *checked_state, *positional, bool(training), lengths, reverse, **options
-    )
+    arrays = (a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, *checked_state)
+    if packed is None:
+        return kernel(*arrays, *positional, bool(training), lengths, reverse, **options)
+    # the binding checks packed: it must come with its own w_ih and w_hh
+    return kernel(*arrays, *positional, bool(training), lengths, reverse, *_in_order(cell, options), packed)
+
+
+def _in_order(cell: cells.Cell, options: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The kernel's keyword options by position (:attr:`cells.Cell.kernel_keywords`)."""
+    if not options:
+        return cell.kernel_defaults
+    return tuple(options.get(name, default) for name, default in cell.kernel_keywords)
 
 
 _PLAIN: Mapping[str, Any] = {}  # the options of a call that sets none (never changed; a dict is the quickest **)
