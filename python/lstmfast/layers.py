@@ -536,6 +536,7 @@ class _Recurrent:
             p.flags.writeable = False
         frozen.precision = chosen
         frozen._prepared = True
+        frozen._identity = object()  # tapes are this layer's or the copy's, not both
         frozen.levels()  # packed now: the cost and any error come here
         return frozen
 

@@ -192,8 +192,8 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   const T* pw_ih = in<T>(w_ih, "w_ih", {G, I});
   const T* pw_hh = in<T>(w_hh, "w_hh", {G, H});
   const PackedWeights* packed_weights =
-      packed_for_call(packed, Cell::forward_name, Cell::gates, Cell::two_products(option), std::is_same_v<T, float>,
-                      w_ih, w_hh, training, bfloat16 && table.bf16 != nullptr, table);
+      packed_for_call(packed, Cell::forward_name, Cell::two_products(option), std::is_same_v<T, float>, w_ih, w_hh,
+                      training, bfloat16 && table.bf16 != nullptr, table);
   const T* pb_ih = in_opt<T>(b_ih, "b_ih", {G});
   const T* pb_hh = in_opt<T>(b_hh, "b_hh", {G});
   ForwardArrays<T, S> arrays{};

@@ -53,7 +53,8 @@ template <class T>
 Packed make_packed(const CellKind& kind, const py::array& w_ih, const py::array& w_hh, bool two_products,
                    bool precision_bfloat16) {
   const index_t G = dim(w_hh, 0), H = dim(w_hh, 1);
-  if (w_ih.ndim() != 2) throw py::value_error("w_ih: expected a 2-D array (G, I), got " + std::to_string(w_ih.ndim()) + "-D");
+  if (w_ih.ndim() != 2)
+    throw py::value_error("w_ih: expected a 2-D array (G, I), got " + std::to_string(w_ih.ndim()) + "-D");
   const index_t I = dim(w_ih, 1);
   if (H < 1 || I < 1) throw py::value_error("hidden and input sizes must be at least 1");
   if (G != kind.gates * H)
@@ -105,7 +106,7 @@ Packed pack_weights(const py::object& cell, const py::array& w_ih, const py::arr
 
 }  // namespace
 
-const PackedWeights* packed_for_call(const py::object& packed, const char* forward_name, int gates, bool two_products,
+const PackedWeights* packed_for_call(const py::object& packed, const char* forward_name, bool two_products,
                                      bool float32, const py::array& w_ih, const py::array& w_hh, bool training,
                                      bool bfloat16_kernel, const Kernels& active) {
   if (packed.is_none()) return nullptr;
@@ -133,7 +134,6 @@ const PackedWeights* packed_for_call(const py::object& packed, const char* forwa
     throw py::value_error(std::string("packed: packed with precision=") +
                           (p.precision_bfloat16 ? "'bfloat16'" : "None") + ", this call has precision=" +
                           (p.precision_bfloat16 ? "None" : "'bfloat16'"));
-  (void)gates;
   return &p.view;
 }
 

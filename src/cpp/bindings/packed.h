@@ -36,7 +36,7 @@ struct Packed {
 
 // The Packed behind `packed` for a <Cell>_forward call, checked against the
 // call; nullptr for None.
-const PackedWeights* packed_for_call(const py::object& packed, const char* forward_name, int gates, bool two_products,
+const PackedWeights* packed_for_call(const py::object& packed, const char* forward_name, bool two_products,
                                      bool float32, const py::array& w_ih, const py::array& w_hh, bool training,
                                      bool bfloat16_kernel, const Kernels& active);
 
