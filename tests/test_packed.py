@@ -277,6 +277,8 @@ def test_prepared_layer_pickles_and_repacks_for_the_active_kernels(isa):
     fast = pickle.loads(pickle.dumps(layer.prepared()))
     np.testing.assert_array_equal(fast(x)[0], layer(x)[0])
     assert "prepared" in repr(fast)
+    assert not any(p.flags.writeable for p in fast.parameters().values())  # still a read-only snapshot
+    assert all(p.flags.writeable for p in pickle.loads(pickle.dumps(layer)).parameters().values())
     previous = _core.isa()
     for other in _core.usable_isas():  # packed again for each instruction set in turn
         _core.set_isa(other)

@@ -555,6 +555,12 @@ class _Recurrent:
         state.pop("_levels", None)  # rebuilt on use (it holds the cell records' function tables)
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._prepared:  # pickle gives arrays back writeable: the snapshot stays read-only
+            for p in self._params.values():
+                p.flags.writeable = False
+
     def _make_levels(self) -> list[Level]:
         p = self._params
         out = []
