@@ -144,19 +144,18 @@ def _forward(
     """Call ``kernel`` directly; if it refuses the arguments, check and convert
     them (or raise the descriptive error) and call it again. ``options``: the
     cell's keyword options (:attr:`cells.Cell.options`), or :data:`_PLAIN` when
-    they are all at their defaults, so that a plain call passes no keywords (and
-    costs what it cost before the options). The compiled module takes only plain
+    they are all at their defaults, so that a plain call passes none of them. The compiled module takes only plain
     option values (True or False, a Python number as ``clip``, an array of the
     call's dtype and shape as ``peepholes``) and refuses the rest, checked below.
 
-    With ``packed``, every argument goes by position: pybind11 matches keywords
-    by name, which took 0.7 µs of a 2.5 µs call (LSTM, B=1, H=32)."""
+    Every argument goes by position: pybind11 matches keywords by name, which
+    took 0.7 µs of a 2.5 µs call (LSTM, B=1, H=32)."""
     if packed is not None and not isinstance(packed, PackedWeights):
         raise TypeError(f"packed: expected None or PackedWeights (pack_weights), got {type(packed).__name__}")
     if type(reverse) is bool:  # else the checks below name the problem, in their order
         try:
-            if packed is None:
-                return kernel(x, *weights, *state, *positional, bool(training), lengths, reverse, **options)
+            if not options and packed is None:
+                return kernel(x, *weights, *state, *positional, bool(training), lengths, reverse)
             tail = _in_order(cell, options)
             return kernel(x, *weights, *state, *positional, bool(training), lengths, reverse, *tail, packed)
         except (TypeError, ValueError):
@@ -168,11 +167,22 @@ def _forward(
     reverse = check_reverse(reverse)
     options = check_cell_options(cell, a.H, a.dtype, **options)
     checked_state = (a.h0, a.c0)[: len(cell.states)]
-    arrays = (a.x, a.w_ih, a.w_hh, a.b_ih, a.b_hh, *checked_state)
-    if packed is None:
-        return kernel(*arrays, *positional, bool(training), lengths, reverse, **options)
     # the binding checks packed: it must come with its own w_ih and w_hh
-    return kernel(*arrays, *positional, bool(training), lengths, reverse, *_in_order(cell, options), packed)
+    tail = _in_order(cell, options)
+    return kernel(
+        a.x,
+        a.w_ih,
+        a.w_hh,
+        a.b_ih,
+        a.b_hh,
+        *checked_state,
+        *positional,
+        bool(training),
+        lengths,
+        reverse,
+        *tail,
+        packed,
+    )
 
 
 def _in_order(cell: cells.Cell, options: Mapping[str, Any]) -> tuple[Any, ...]:
