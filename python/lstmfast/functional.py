@@ -2,7 +2,8 @@
 
 Same signatures, shapes and errors as :mod:`lstmfast.reference` (both check
 their arguments with :mod:`lstmfast._checks`), so either can stand in for
-the other. Arrays are time-major: ``x`` is (T, B, I). LSTM gate blocks in
+the other; only ``packed`` (weights packed once, :func:`pack_weights`) is the
+fast path's own. Arrays are time-major: ``x`` is (T, B, I). LSTM gate blocks in
 ``w_ih`` (4H, I), ``w_hh`` (4H, H) and the biases are in PyTorch's order
 i, f, g, o, so PyTorch weights load unchanged.
 

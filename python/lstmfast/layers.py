@@ -801,18 +801,20 @@ class _Recurrent:
     def _infer(self, x: Array, parts: list[Array] | None) -> tuple[Array, list[Array]]:
         """Inference of a unidirectional layer on checked time-major x (T, B, I) from
         checked state parts (each (L, B, H), or None): y and the final parts. The
-        lean route of :meth:`step` and the cells (a step costs microseconds): no
-        tape, no dropout, no stacking of one layer's state."""
+        lean route of :meth:`step` (a step costs microseconds): no tape, no
+        dropout, no stacking of one layer's state."""
+        levels = self.levels()
         finals: list[list[Array]] = [[] for _ in self.cell.states]
-        for k, level in enumerate(self.levels()):
+        for k, level in enumerate(levels):
             start = None if parts is None else tuple(part[k] for part in parts)
-            options = dict(level.options) if level.options else None
             x, state, _ = level.cell.forward(
-                x, level.weights[0], start, reverse=level.reverse[0], options=options, packed=level.packed_of(0)
+                x, level.weights[0], start, reverse=level.reverse[0], options=level.options, packed=level.packed_of(0)
             )
             for collected, s in zip(finals, state):
                 collected.append(_present(s))
-        return x, [f[0][None] if len(f) == 1 else np.stack(f) for f in finals]
+        if len(levels) == 1:
+            return x, [f[0][None] for f in finals]
+        return x, [np.stack(f) for f in finals]
 
     # -- printing -------------------------------------------------------------------
 
