@@ -221,13 +221,13 @@ void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into,
   if (!begin_forward(a, seq)) return;
   const index_t B = seq.B, H = a.d.H;
   // With packed weights one step runs on their panels, but for the smallest
-  // (B * H < 128), where the time loop's set-up costs more than the rows'
+  // (B * G < 512), where the time loop's set-up costs more than the rows'
   // products (LSTM, float32, Zen 5, one thread: B=1 H=32 2.2 us from the rows,
   // 2.9 on the panels; B=1 H=128 5.0 and 4.8; B=16 H=128 19.5 and 14.6; B=16
-  // H=512 190 and 152).
+  // H=512 190 and 152; the RNN at B=1, H=128: 4.4 and 5.0).
   const T* packed_hh = a.packed ? static_cast<const T*>(a.packed->w_hh) : nullptr;
   const T* packed_ih = a.packed ? static_cast<const T*>(a.packed->w_ih) : nullptr;
-  const bool from_rows = a.packed ? seq.T == 1 && seq.B * H < 128 : one_step_from_rows(seq, H);
+  const bool from_rows = a.packed ? seq.T == 1 && seq.B * Gates * H < 512 : one_step_from_rows(seq, H);
   if (from_rows && a.h_all == nullptr && project_into == nullptr) {
     forward_step_from_rows<T, Gates, Summed>(a, seq, cell);
     return;
