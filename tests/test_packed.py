@@ -217,6 +217,14 @@ def test_packed_weights_are_a_private_read_only_snapshot(make_case):
         pickle.dumps(packed)
     with pytest.raises(TypeError):
         _core.PackedWeights()
+    with pytest.raises(TypeError):  # an instance without panels, by the back door
+        _core.PackedWeights.__new__(_core.PackedWeights)
+
+    class Handmade(_core.PackedWeights):
+        pass
+
+    with pytest.raises(TypeError):
+        Handmade()
     assert packed.isa == _core.isa() and packed.precision is None
     assert packed.nbytes > packed.w_ih.nbytes + packed.w_hh.nbytes
     assert "lstm_forward" in repr(packed)
