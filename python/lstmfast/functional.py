@@ -93,7 +93,9 @@ _PACKED_DOC = """packed : PackedWeights or None
         another instruction set or precision than it was packed for."""
 
 
-def pack_weights(cell: Any, w_ih: Any, w_hh: Any, *, reset_after: bool = True, precision: str | None = None) -> Any:
+def pack_weights(
+    cell: Any, w_ih: Any, w_hh: Any, *, reset_after: bool = True, precision: str | None = None
+) -> PackedWeights:
     """W_ih and W_hh of one cell packed once for many inference calls.
 
     Every call of ``lstm_forward`` (``gru_forward``, ``rnn_forward``) lays the
@@ -145,9 +147,10 @@ def _forward(
     """Call ``kernel`` directly; if it refuses the arguments, check and convert
     them (or raise the descriptive error) and call it again. ``options``: the
     cell's keyword options (:attr:`cells.Cell.options`), or :data:`_PLAIN` when
-    they are all at their defaults, so that a plain call passes none of them. The compiled module takes only plain
-    option values (True or False, a Python number as ``clip``, an array of the
-    call's dtype and shape as ``peepholes``) and refuses the rest, checked below.
+    they are all at their defaults, so that a plain call passes none of them.
+    The compiled module takes only plain option values (True or False, a Python
+    number as ``clip``, an array of the call's dtype and shape as
+    ``peepholes``) and refuses the rest, checked below.
 
     Every argument goes by position: pybind11 matches keywords by name, which
     took 0.7 µs of a 2.5 µs call (LSTM, B=1, H=32)."""
@@ -193,7 +196,7 @@ def _in_order(cell: cells.Cell, options: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(options.get(name, default) for name, default in cell.kernel_keywords)
 
 
-_PLAIN: Mapping[str, Any] = {}  # the options of a call that sets none (never changed; a dict is the quickest **)
+_PLAIN: Mapping[str, Any] = {}  # the options of a call that sets none (never changed)
 
 
 def _backward(

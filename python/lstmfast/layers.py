@@ -130,6 +130,13 @@ class Level:
         """Direction d's packed weights, or None."""
         return self.packed[d] if self.packed else None
 
+    def infer(self, x: Array, state: State | None) -> tuple[Array, State]:
+        """Inference of the first direction (a unidirectional level): ``y, final_state``."""
+        y, final, _ = self.cell.forward(
+            x, self.weights[0], state, reverse=self.reverse[0], options=self.options, packed=self.packed_of(0)
+        )
+        return y, final
+
     @property
     def hidden_size(self) -> int:
         w_hh = self.weights[0][1]
@@ -402,11 +409,7 @@ class _Recurrent:
         self.dropout = _checks.real("dropout", dropout, low=0.0, high=1.0, high_open=True, what="a probability")
         self.dtype = _checks.float_dtype(dtype)
         self._set_onnx_options(peepholes, input_forget, reset_after, clip)
-        self.precision = _checks.check_precision(precision)
-        if self.precision is not None:
-            if self.dtype != np.float32:
-                raise ValueError(f"precision={self.precision!r}: needs dtype float32, got {self.dtype}")
-            _checks.check_precision_with_reset(self.precision, self.reset_after)
+        self.precision = self._checked_precision(precision)
         shapes = parameter_shapes(
             self.cell,
             [self.input_size] + [self.hidden_size * self.directions] * (self.num_layers - 1),
@@ -524,11 +527,7 @@ class _Recurrent:
             "bfloat16": pack for bfloat16 products (float32 layers; see
             :func:`lstmfast.lstm_forward`); None: the layer's own ``precision``.
         """
-        chosen = _checks.check_precision(precision) or self.precision
-        if chosen is not None:
-            if self.dtype != np.float32:
-                raise ValueError(f"precision={chosen!r}: needs dtype float32, got {self.dtype}")
-            _checks.check_precision_with_reset(chosen, self.reset_after)
+        chosen = self._checked_precision(precision) or self.precision
         frozen = copy.copy(self)
         frozen.__dict__.pop("_levels", None)
         frozen._params = {name: p.copy() for name, p in self._params.items()}
@@ -539,6 +538,16 @@ class _Recurrent:
         frozen._identity = object()  # tapes are this layer's or the copy's, not both
         frozen.levels()  # packed now: the cost and any error come here
         return frozen
+
+    def _checked_precision(self, precision: Any) -> str | None:
+        """``precision`` checked for this layer: None, or "bfloat16" for a float32 layer
+        with a bfloat16 kernel."""
+        checked = _checks.check_precision(precision)
+        if checked is not None:
+            if self.dtype != np.float32:
+                raise ValueError(f"precision={checked!r}: needs dtype float32, got {self.dtype}")
+            _checks.check_precision_with_reset(checked, self.reset_after)
+        return checked
 
     def _packed(self, level: Level) -> Level:
         """``level`` with each direction's weights packed (their own copies in its weights)."""
@@ -807,9 +816,7 @@ class _Recurrent:
         finals: list[list[Array]] = [[] for _ in self.cell.states]
         for k, level in enumerate(levels):
             start = None if parts is None else tuple(part[k] for part in parts)
-            x, state, _ = level.cell.forward(
-                x, level.weights[0], start, reverse=level.reverse[0], options=level.options, packed=level.packed_of(0)
-            )
+            x, state = level.infer(x, start)
             for collected, s in zip(finals, state):
                 collected.append(_present(s))
         if len(levels) == 1:
@@ -1037,10 +1044,7 @@ class _Cell:
         # (layers, B, H) and back) took twice the kernel call's time.
         x = self._sequence(x)
         (level,) = self._layer.levels()  # one layer, one direction
-        parts = self._parts_in(state, x.shape[1])
-        _, final, _ = level.cell.forward(
-            x, level.weights[0], parts, reverse=level.reverse[0], options=level.options, packed=level.packed_of(0)
-        )
+        _, final = level.infer(x, self._parts_in(state, x.shape[1]))
         return final if len(final) > 1 else final[0]
 
     def _parts_in(self, state: Any, B: int) -> tuple[Array, ...] | None:

@@ -89,6 +89,7 @@ struct Bf16ForwardPanels {
   static index_t elems(index_t H, int nv) {
     return ceil_div(H, index_t(nv) * W) * pairs_of(H) * index_t(Gates) * nv * W;
   }
+  static index_t packed_elems(index_t H) { return elems(H, ForwardPanels<float, Gates>::packed_nv(H)); }
   static void pack(const float* w_hh, index_t H, int nv, Bf16Pair* out) {
     // Rounded row by row (vectorised), then transposed.
     const index_t k = pairs_of(H);
@@ -274,22 +275,23 @@ struct Bf16Products {
 // panels). The GRU that resets before its candidate's product has no
 // bfloat16 path (the bindings refuse it).
 struct Bf16Packing {
-  template <int Gates>
-  static index_t hh_elems(index_t H) {
-    return Bf16ForwardPanels<Gates>::elems(H, ForwardPanels<float, Gates>::packed_nv(H));
-  }
   static PackedSizes sizes(const PackSpec& s) {
-    const index_t hh = s.gates == 4 ? hh_elems<4>(s.H) : s.gates == 3 ? hh_elems<3>(s.H) : hh_elems<1>(s.H);
+    index_t hh = 0;
+    for_each_panel_set(s, [&](auto gates, index_t) {
+      hh += Bf16ForwardPanels<decltype(gates)::value>::packed_elems(s.H);
+    });
     const index_t ih = Bf16InputProjection::elems(s.I, index_t(s.gates) * s.H);
     return {hh * index_t(sizeof(Bf16Pair)), ih * index_t(sizeof(Bf16Pair))};
   }
+
   static void pack(const PackSpec& s, const float* w_ih, const float* w_hh, void* hh_out, void* ih_out) {
-    auto* hh = static_cast<Bf16Pair*>(hh_out);
-    const index_t H = s.H;
-    if (s.gates == 4) Bf16ForwardPanels<4>::pack(w_hh, H, ForwardPanels<float, 4>::packed_nv(H), hh);
-    else if (s.gates == 3) Bf16ForwardPanels<3>::pack(w_hh, H, ForwardPanels<float, 3>::packed_nv(H), hh);
-    else Bf16ForwardPanels<1>::pack(w_hh, H, ForwardPanels<float, 1>::packed_nv(H), hh);
-    Bf16InputProjection::pack(w_ih, s.I, index_t(s.gates) * H, static_cast<Bf16Pair*>(ih_out));
+    auto* out = static_cast<Bf16Pair*>(hh_out);
+    for_each_panel_set(s, [&](auto gates, index_t row) {
+      constexpr int G = decltype(gates)::value;
+      Bf16ForwardPanels<G>::pack(w_hh + row * s.H, s.H, ForwardPanels<float, G>::packed_nv(s.H), out);
+      out += Bf16ForwardPanels<G>::packed_elems(s.H);
+    });
+    Bf16InputProjection::pack(w_ih, s.I, index_t(s.gates) * s.H, static_cast<Bf16Pair*>(ih_out));
   }
 };
 

@@ -277,12 +277,12 @@ void forward_pass_two_products(const ForwardArgs<T>& a, const Sequence& seq, T* 
   if (!begin_forward(a, seq)) return;
   const index_t B = seq.B, H = a.d.H;
   const int nt = ForwardPanels<T, Gates>::threads(H, B);
-  // Packed weights (Packing, plans.h): the first gates' panels, then the last's.
+  // Packed weights (for_each_panel_set, plans.h): the first gates' panels, then the last's.
   const T* packed_hh = a.packed ? static_cast<const T*>(a.packed->w_hh) : nullptr;
   const T* packed_ih = a.packed ? static_cast<const T*>(a.packed->w_ih) : nullptr;
   const ForwardPanels<T, Gates - 1> wp_first(a.w_hh, H, B, nt, packed_hh);
-  const ForwardPanels<T, 1> wp_last(a.w_hh + (Gates - 1) * H * H, H, B, nt,
-                                    packed_hh ? packed_hh + ForwardPanels<T, Gates - 1>::elems(H, 1) : nullptr);
+  const T* packed_last = packed_hh ? packed_hh + ForwardPanels<T, Gates - 1>::packed_elems(H) : nullptr;
+  const ForwardPanels<T, 1> wp_last(a.w_hh + (Gates - 1) * H * H, H, B, nt, packed_last);
   InputProjection<T> xp(seq, a.x, a.d.I, a.w_ih, a.bias, Gates * H, nt, nullptr, packed_ih);
   auto gates = [&seq, &xp, first, operand, H](index_t t, const T* h_prev, T*, auto lanes, const auto& zh, index_t r,
                                              index_t u) LSTMFAST_INLINE_LAMBDA {

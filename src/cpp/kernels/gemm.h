@@ -386,8 +386,8 @@ void gemm(const GemmArgs<T>& g) {
   run_parallel(nt, body);
 }
 
-// Each instruction set's GEMM is compiled once, in isa/table.cpp (and in
-// isa/bf16.cpp, a namespace of its own); the cells' units only call it. Each
+// Each instruction set's GEMM is compiled once, in isa/table.cpp; the cells'
+// units only call it (isa/bf16.cpp, a namespace of its own, calls none). Each
 // of them compiling its own copy cost ~10 % of their build time.
 #define LSTMFAST_GEMM_ENTRY_POINTS(prefix, T)                                                                     \
   prefix template void gemm<T>(const GemmArgs<T>&);                                                              \

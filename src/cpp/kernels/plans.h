@@ -3,6 +3,8 @@
 // forward and the backward products.
 #pragma once
 
+#include <type_traits>
+
 #include "gemm.h"
 #include "recurrent.h"
 #include "sequence.h"
@@ -127,6 +129,7 @@ struct ForwardPanels {
   static index_t elems(index_t H, int nv) {
     return ceil_div(H, index_t(nv) * kWidth<T>) * H * index_t(Gates) * nv * kWidth<T>;
   }
+  static index_t packed_elems(index_t H) { return elems(H, packed_nv(H)); }
   static void pack(const T* w_hh, index_t H, int nv, T* out) {
     pack_forward_panels<kWidth<T>>(w_hh, H, H, Gates > 1 ? Gates : nv, Gates > 1, out);
   }
@@ -190,50 +193,46 @@ struct BackwardPanels {
   const T* panel(index_t jb) const { return panels.get() + jb * K * width; }
 };
 
-// Prepared weights (api.h PackedWeights) of one cell in this instruction
-// set's layout, as forward_pass reads them: W_hh's panels (the GRU that
-// resets before its candidate's product: its first two gates' panels, then
-// the candidate's) and W_ih packed for the input projection.
+// The panel sets of a cell's W_hh as forward_pass reads them, in their order in
+// prepared weights (api.h PackedWeights): f(gates, first_row) for each, gates
+// an integral_constant. The GRU that resets before its candidate's product
+// has its first two gates' panels, then the candidate's (rows from 2H).
+template <class F>
+void for_each_panel_set(const PackSpec& s, F&& f) {
+  using std::integral_constant;
+  if (s.gates == 4) {
+    f(integral_constant<int, 4>{}, index_t(0));
+  } else if (s.gates == 3 && s.two_products) {
+    f(integral_constant<int, 2>{}, index_t(0));
+    f(integral_constant<int, 1>{}, 2 * s.H);
+  } else if (s.gates == 3) {
+    f(integral_constant<int, 3>{}, index_t(0));
+  } else {
+    f(integral_constant<int, 1>{}, index_t(0));
+  }
+}
+
+// Prepared weights of one cell in this instruction set's layout: W_hh's
+// panel sets (above), then W_ih packed for the input projection.
 template <class T>
 struct Packing {
-  static index_t hh_elems(const PackSpec& s) {
-    const index_t H = s.H;
-    const index_t units = ForwardPanels<T, 1>::elems(H, ForwardPanels<T, 1>::packed_nv(H));
-    switch (s.gates) {
-      case 4:
-        return ForwardPanels<T, 4>::elems(H, 1);
-      case 3:
-        return s.two_products ? ForwardPanels<T, 2>::elems(H, 1) + units : ForwardPanels<T, 3>::elems(H, 1);
-      default:
-        return units;
-    }
-  }
-
   static PackedSizes sizes(const PackSpec& s) {
-    const auto bytes = [](index_t n) { return n * index_t(sizeof(T)); };
-    return {bytes(hh_elems(s)), bytes(InputProjection<T>::packed_elems(s.I, index_t(s.gates) * s.H))};
+    index_t hh = 0;
+    for_each_panel_set(s, [&](auto gates, index_t) {
+      hh += ForwardPanels<T, decltype(gates)::value>::packed_elems(s.H);
+    });
+    const index_t ih = InputProjection<T>::packed_elems(s.I, index_t(s.gates) * s.H);
+    return {hh * index_t(sizeof(T)), ih * index_t(sizeof(T))};
   }
 
   static void pack(const PackSpec& s, const T* w_ih, const T* w_hh, void* hh_out, void* ih_out) {
-    const index_t H = s.H;
-    T* hh = static_cast<T*>(hh_out);
-    switch (s.gates) {
-      case 4:
-        ForwardPanels<T, 4>::pack(w_hh, H, 1, hh);
-        break;
-      case 3:
-        if (s.two_products) {
-          ForwardPanels<T, 2>::pack(w_hh, H, 1, hh);
-          ForwardPanels<T, 1>::pack(w_hh + 2 * H * H, H, ForwardPanels<T, 1>::packed_nv(H),
-                                    hh + ForwardPanels<T, 2>::elems(H, 1));
-        } else {
-          ForwardPanels<T, 3>::pack(w_hh, H, 1, hh);
-        }
-        break;
-      default:
-        ForwardPanels<T, 1>::pack(w_hh, H, ForwardPanels<T, 1>::packed_nv(H), hh);
-    }
-    InputProjection<T>::pack(w_ih, s.I, index_t(s.gates) * H, static_cast<T*>(ih_out));
+    T* out = static_cast<T*>(hh_out);
+    for_each_panel_set(s, [&](auto gates, index_t row) {
+      using Panels = ForwardPanels<T, decltype(gates)::value>;
+      Panels::pack(w_hh + row * s.H, s.H, Panels::packed_nv(s.H), out);
+      out += Panels::packed_elems(s.H);
+    });
+    InputProjection<T>::pack(w_ih, s.I, index_t(s.gates) * s.H, static_cast<T*>(ih_out));
   }
 };
 
