@@ -8,14 +8,26 @@
 namespace lstmfast {
 namespace LSTMFAST_ISA {
 
-// Vectors per unit block for a layer of H units: as wide as the register
-// tile allows, but narrow enough that `threads` threads each get a block.
+// Vectors per unit block for a layer of H units shared by `threads` threads:
+// the full tile width on one thread; on several, a narrower one only where
+// it gives the busiest thread at least a quarter fewer vectors (a narrower
+// tile spends more broadcasts per FMA; one vector per tile row, a broadcast
+// per FMA, only where H has fewer than two vectors per thread). The rule
+// before, as wide as lets every thread have a block, left H = 64 on 2 threads
+// with blocks of 3 and 1 vectors. The sums do not depend on the width (each
+// output's K loop is the same).
 template <class T>
 inline int units_nv(index_t H, int threads) {
-  constexpr int W = kWidth<T>;
-  int nv = static_cast<int>(min_i(kGemmNV, ceil_div(H, W)));
-  while (nv > 1 && ceil_div(H, index_t(nv) * W) < threads) --nv;
-  return nv;
+  const index_t vectors = ceil_div(H, index_t(kWidth<T>));
+  const int widest = static_cast<int>(min_i(kGemmNV, vectors));
+  if (threads <= 1) return widest;
+  int best = widest;
+  index_t least = -1;
+  for (int nv = widest; nv >= (vectors >= 2 * threads ? 2 : 1); --nv) {
+    const index_t busiest = ceil_div(ceil_div(vectors, index_t(nv)), index_t(threads)) * nv;
+    if (least < 0 || 4 * busiest <= 3 * least) least = busiest, best = nv;
+  }
+  return best;
 }
 
 // Forward panel for blocks of `unit_w` hidden units: for block jb and each
