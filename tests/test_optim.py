@@ -256,6 +256,27 @@ def test_compiled_adam_updates_strided_parameters_in_place():
     np.testing.assert_array_equal(base[:, 1::2], untouched)
 
 
+def test_compiled_adam_takes_restored_moments_of_another_dtype_or_layout_and_strided_gradients():
+    # The binding refuses these; the step converts them and updates the parameter once.
+    rng = np.random.default_rng(2)
+    p = rng.standard_normal((6, 4)).astype(np.float32)
+    g = rng.standard_normal((6, 8)).astype(np.float32)[:, ::2]  # strided
+    m = (rng.standard_normal((4, 6)) * 0.1).T  # float64, Fortran order
+    v = np.abs(rng.standard_normal((6, 4))) * 0.01  # float64
+    opt = Adam(0.01)
+    state = {"w": {"step": 3, "exp_avg": m, "exp_avg_sq": v}}
+    opt.load_state_dict({"optimizer": "Adam", "hyperparameters": opt.hyperparameters(), "state": state})
+    assert opt.state["w"]["exp_avg"].dtype == np.float64 and not opt.state["w"]["exp_avg"].flags.c_contiguous
+    expected, m32, v32 = p.copy(), m.astype(np.float32), v.astype(np.float32)
+    numpy_adam(expected, np.ascontiguousarray(g), m32, v32, 4, 0.01, (0.9, 0.999), 1e-8)
+    opt.step({"w": p}, {"w": g})
+    np.testing.assert_array_equal(p, expected)
+    assert opt.state["w"]["step"] == 4
+    for key, want in (("exp_avg", m32), ("exp_avg_sq", v32)):
+        assert opt.state["w"][key].dtype == np.float32 and opt.state["w"][key].flags.c_contiguous
+        np.testing.assert_array_equal(opt.state["w"][key], want)
+
+
 def test_compiled_adam_propagates_non_finite_values_as_numpy():
     p = np.array([1.0, 2.0, 3.0], np.float32)
     expected, m, v = p.copy(), np.zeros(3, np.float32), np.zeros(3, np.float32)

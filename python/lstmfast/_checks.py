@@ -276,6 +276,15 @@ def as_float_arrays(**named: Any) -> list[Array | None]:
     ``None`` passes through. Every array must be float32 or float64, and all must
     share the dtype of the first one given (its name appears in the error message).
     """
+    # The common case, in every step of a training loop: NumPy arrays of one
+    # supported dtype, or None (a few microseconds less per call).
+    dtypes = {value.dtype for value in named.values() if type(value) is np.ndarray}
+    if (
+        len(dtypes) == 1
+        and dtypes <= set(SUPPORTED_DTYPES)
+        and all(value is None or type(value) is np.ndarray for value in named.values())
+    ):
+        return list(named.values())
     arrays: dict[str, Array | None] = {}
     for name, value in named.items():
         if value is None:

@@ -195,8 +195,10 @@ if hasattr(os, "register_at_fork"):
 
 def _run_directions(calls: Sequence[Callable[[], Any]], flops: float) -> list[Any]:
     global _executor
+    if len(calls) < 2 or flops < _CONCURRENT_DIRECTIONS_FLOPS:
+        return [call() for call in calls]
     threads = _core.get_num_threads()
-    if len(calls) < 2 or threads < 2 or flops < _CONCURRENT_DIRECTIONS_FLOPS:
+    if threads < 2:
         return [call() for call in calls]
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstmfast-direction")
@@ -257,9 +259,9 @@ def stack_forward(
         masks.append(mask)
         starts = initial[k] if initial is not None else [None] * level.directions
         implementation = level.cell.reference if reference else None
-        options = dict(level.options)
-        if training:
-            options.pop("precision", None)  # a layer's precision is that of its inference
+        options = level.options  # Cell.forward copies it
+        if training and "precision" in options:  # a layer's precision is that of its inference
+            options = {key: value for key, value in options.items() if key != "precision"}
         calls = [
             partial(
                 level.cell.forward,
@@ -269,13 +271,13 @@ def stack_forward(
                 training=training,
                 lengths=lengths,
                 reverse=level.reverse[d],
-                options=dict(options),
+                options=options,
                 implementation=implementation,
                 packed=level.packed_of(d),
             )
             for d in range(level.directions)
         ]
-        results = _run_directions(calls, 0.0 if reference else level.flops(T, B))
+        results = _run_directions(calls, 0.0 if reference or len(calls) < 2 else level.flops(T, B))
         finals.append([state for _, state, _ in results])
         tapes.append(tuple(tape for _, _, tape in results))
         inp = results[0][0] if len(results) == 1 else np.concatenate([y for y, _, _ in results], axis=2)
@@ -319,7 +321,7 @@ def stack_backward(
             )
             for d in range(D)
         ]
-        results = _run_directions(calls, 0.0 if reference else 2 * level.flops(T, B))
+        results = _run_directions(calls, 0.0 if reference or D < 2 else 2 * level.flops(T, B))
         d_in = None
         for grads, dinitial in results:
             weights[k].append({key: grads[key] for key in (*_WEIGHT_KEYS, "peepholes") if key in grads})

@@ -63,7 +63,7 @@ def dense_forward(h: Any, w: Any, b: Any = None) -> np.ndarray:
     h, w, b = as_float_arrays(h=h, w=w, b=b)
     h, w = present("h", h), present("w", w)
     O, H = _check_dense(h, w)
-    if b is not None:
+    if b is not None and b.shape != (O,):
         check_shape("b", b, "(O,)", (O,))
     logits = _matmul(h.reshape(-1, H), w.T).reshape((*h.shape[:-1], O))
     if b is not None:
@@ -93,7 +93,8 @@ def dense_backward(h: Any, w: Any, dlogits: Any) -> tuple[np.ndarray, np.ndarray
     h, w, dlogits = (present(k, a) for k, a in zip(("h", "w", "dlogits"), as_float_arrays(h=h, w=w, dlogits=dlogits)))
     O, H = _check_dense(h, w)
     lead = h.shape[:-1]
-    check_shape("dlogits", dlogits, "(..., O)", (*lead, O))
+    if dlogits.shape != (*lead, O):
+        check_shape("dlogits", dlogits, "(..., O)", (*lead, O))
     d2 = dlogits.reshape(-1, O)  # all time steps and examples as rows
     dh = _matmul(d2, w).reshape(h.shape)  # logits = h @ w.T
     dw = _matmul(d2.T, h.reshape(-1, H))  # Σ over steps and examples of dlogits<t>ᵀ h<t>
@@ -112,6 +113,8 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _check_dense(h: np.ndarray, w: np.ndarray) -> tuple[int, int]:
+    if h.ndim >= 1 and w.ndim == 2 and w.shape[1] == h.shape[-1]:  # the common case, at once
+        return w.shape[0], w.shape[1]
     if h.ndim < 1:
         raise ValueError(f"h: expected an array (..., H), got shape {h.shape}")
     H = h.shape[-1]

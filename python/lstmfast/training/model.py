@@ -255,6 +255,14 @@ class SequenceModel:
             self.layers.append(layer)
             self._names.append({name: f"{self.cell}.{name.replace('_l0', f'_l{k}')}" for name in layer.parameters()})
             in_size = layer.directions * h
+        # Where each layer parameter's gradient is in stack_backward's result:
+        # (level, direction, functional key) -> the model's name, in the order of parameters().
+        self._gradient_names: dict[tuple[int, int, str], str] = {}
+        for k, (layer, names) in enumerate(zip(self.layers, self._names)):
+            where = {
+                own: (k, d, key) for d in range(layer.directions) for key, own in parameter_names(0, bool(d)).items()
+            }
+            self._gradient_names.update({where[own]: name for own, name in names.items()})
         H, O = in_size, self.output_size
         scale = 1.0 / math.sqrt(H)  # like torch.nn.Linear
         self._head = {
@@ -402,6 +410,8 @@ class SequenceModel:
         h, _, tape = stack_forward(self.levels(), x, training=training, lengths=lengths)  # C++, whole sequences
         if self.output == "per_step":
             features = h
+        elif lengths is None and not self.bidirectional:
+            features = h[-1]  # a view, (B, H) and contiguous
         else:  # each sequence's own last step (and, bidirectional, the backward direction's first)
             features = h[self._last_steps(h.shape[0], lengths), np.arange(h.shape[1])]
             if self.bidirectional:
@@ -417,7 +427,9 @@ class SequenceModel:
         else:  # only the last step feeds the head
             T, B = tape.shape
             dy = np.zeros((T, B, dfeatures.shape[-1]), dtype=self.dtype)
-            if self.bidirectional:
+            if lengths is None and not self.bidirectional:
+                dy[-1] = dfeatures
+            elif self.bidirectional:
                 H = self.hidden_sizes[-1]
                 dy[self._last_steps(T, lengths), np.arange(B), :H] = dfeatures[:, :H]
                 dy[0, :, H:] = dfeatures[:, H:]
@@ -425,14 +437,12 @@ class SequenceModel:
                 dy[self._last_steps(T, lengths), np.arange(B)] = dfeatures
         g = stack_backward(self.levels(), tape, dy)  # BPTT in C++
         grads: Grads = {}
-        for k, names in enumerate(self._names):  # each layer is a one-layer stack of its own
-            for d, direction in enumerate(g.weights[k]):
-                own = parameter_names(0, bool(d))
-                for key, value in direction.items():
-                    if value is not None:
-                        grads[names[own[key]]] = value
+        for (k, d, key), name in self._gradient_names.items():
+            value = g.weights[k][d].get(key)
+            if value is not None:
+                grads[name] = value
         grads.update({"head.weight": dw, "head.bias": db})
-        return {name: grads[name] for name in self.parameters()}
+        return grads
 
     @staticmethod
     def _last_steps(T: int, lengths: Array | None) -> Any:
