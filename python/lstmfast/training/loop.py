@@ -343,7 +343,8 @@ class _Run:
         model, task, callbacks = self.model, self.task, self.callbacks
         scores = Scores(task)
         for b, batch in enumerate(_epoch(model, self.train_data, self.batch_size, self.shuffle, self.rng)):
-            _each(callbacks, "on_batch_begin", b, {})
+            if callbacks:
+                _each(callbacks, "on_batch_begin", b, {})
             total_loss, count, grads, logits, loss_mask = model._train_batch(*batch, task=task)
             _check_loss(total_loss, epoch, b)
             self._step(grads)
@@ -372,7 +373,10 @@ class _Run:
         bar.update(1)
         if self.progress:
             bar.set_postfix(loss=f"{scores.loss:.4g}", refresh=False)
-        _each(self.callbacks, "on_batch_end", b, {"loss": total_loss / count if count else 0.0, "size": float(size)})
+        if self.callbacks:
+            _each(
+                self.callbacks, "on_batch_end", b, {"loss": total_loss / count if count else 0.0, "size": float(size)}
+            )
 
     def _end_epoch(self, epoch: int, scores: Scores, val: Scores | None, logs: dict[str, float], bar: Any) -> bool:
         """Record the epoch, run the callbacks; returns whether to stop."""
@@ -495,10 +499,11 @@ def _epoch(
     """This epoch's batches: slices of the arrays, or the source's, checked."""
     if isinstance(train, tuple):
         N = train[0].shape[1]
-        order = rng.permutation(N) if shuffle else np.arange(N)
+        order = rng.permutation(N) if shuffle else None
         for start in range(0, N, batch_size):
             X, y, mask, lengths = train
-            yield select(model.output, X, y, mask, lengths, order[start : start + batch_size])
+            idx = slice(start, start + batch_size) if order is None else order[start : start + batch_size]
+            yield select(model.output, X, y, mask, lengths, idx)
         return
     items = train() if callable(train) else train
     if not isinstance(items, Iterable):

@@ -45,13 +45,24 @@ def _pairs(params: Any, grads: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
         raise TypeError(f"params: expected a dict of names to arrays, got {type(params).__name__}")
     if not isinstance(grads, Mapping):
         raise TypeError(f"grads: expected a dict of names to arrays, got {type(grads).__name__}")
-    unknown = sorted(str(k) for k in grads if k not in params)
-    if unknown:
+    if not grads.keys() <= params.keys():
+        unknown = sorted(str(k) for k in grads if k not in params)
         raise KeyError(f"grads: no parameter named {unknown} (parameters: {sorted(map(str, params))})")
     out = []
     for name, p in params.items():
         g = grads.get(name)
         if g is None:
+            continue
+        # The common case at once: a writeable float array and a gradient of its dtype and shape.
+        if (
+            type(p) is np.ndarray
+            and type(g) is np.ndarray
+            and p.dtype.kind == "f"
+            and g.dtype == p.dtype
+            and g.shape == p.shape
+            and p.flags.writeable
+        ):
+            out.append((name, p, g))
             continue
         if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
             raise TypeError(
@@ -95,14 +106,16 @@ class Optimizer:
         """
         self.lr = _checks.positive_real("lr", self.lr)
         for name, p, g in _pairs(params, grads):
-            state = self.state.setdefault(name, {})
+            state = self.state.get(name)
+            if state is None:
+                state = self.state[name] = {}
             for value in state.values():
                 if isinstance(value, np.ndarray) and value.shape != p.shape:
                     raise ValueError(
                         f"params[{name!r}]: shape {p.shape} differs from the shape "
                         f"{value.shape} this optimizer saw before (one optimizer per model)"
                     )
-            self._update(p, g.astype(p.dtype, copy=False), state)
+            self._update(p, g if g.dtype == p.dtype else g.astype(p.dtype), state)
 
     def _decay(self, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         """g + weight_decay·p: the L2 penalty's gradient added (PyTorch's SGD and Adam)."""

@@ -4,6 +4,7 @@
 
 #include "buffer.h"
 #include "tile.h"
+#include "transpose.h"
 
 namespace lstmfast {
 namespace LSTMFAST_ISA {
@@ -30,35 +31,30 @@ inline int units_nv(index_t H, int threads) {
   return best;
 }
 
-// Forward panel for blocks of `unit_w` hidden units: for block jb and each
-// k < K, `nvec` vectors of W lanes holding w[row(jb, v, lane), k], where a
-// row of w holds K elements (the H values of a row of W_hh, or their
-// bfloat16 pairs: bf16.h). LSTM: the vectors are
-// the gates i, f, g, o of the same W units (row = v*H + jb*W + lane), so one
-// tile holds everything the cell update needs. RNN: nvec consecutive
-// vectors of units (row = jb*nvec*W + v*W + lane). Units >= H are zero.
-// Written kTransposeRows rows of the panel at a time (buffer.h).
-
+// Forward panel for blocks of hidden units: for block jb and each k < K,
+// `nvec` vectors of W lanes holding w[row(jb, v, lane), k], where a row of w
+// holds K elements (the H values of a row of W_hh, or their bfloat16 pairs:
+// bf16.h). LSTM: the vectors are the gates i, f, g, o of the same W units
+// (row = v*H + jb*W + lane), so one tile holds everything the cell update
+// needs. RNN: nvec consecutive vectors of units (row = jb*nvec*W + v*W +
+// lane). Units >= H are zero. Each vector's W rows are consecutive rows of w,
+// moved by W x W tiles (transpose.h), W rows of the panel at a time so the
+// stores stay in L1 (buffer.h says why).
 template <int W, class E>
 void pack_forward_panels(const E* w, index_t H, index_t K, int nvec, bool gate_blocks, E* out) {
+  static_assert(W == kWidth<TransposeLane<E>>, "a panel vector holds one tile row");
   const index_t units_per_block = gate_blocks ? W : index_t(nvec) * W;
   const index_t blocks = ceil_div(H, units_per_block), stride = index_t(nvec) * W;
   for (index_t jb = 0; jb < blocks; ++jb) {
     E* panel = out + jb * K * stride;
-    for (index_t k0 = 0; k0 < K; k0 += kTransposeRows) {
-      const index_t k1 = min_i(K, k0 + kTransposeRows);
-      for (int v = 0; v < nvec; ++v)
-        for (int lane = 0; lane < W; ++lane) {
-          const index_t unit = gate_blocks ? jb * W + lane : jb * units_per_block + v * W + lane;
-          const index_t row = gate_blocks ? v * H + unit : unit;
-          E* dst = panel + v * W + lane;
-          if (unit >= H) {
-            for (index_t k = k0; k < k1; ++k) dst[k * stride] = E(0);
-            continue;
-          }
-          const E* src = w + row * K;
-          for (index_t k = k0; k < k1; ++k) dst[k * stride] = src[k];
-        }
+    for (index_t k0 = 0; k0 < K; k0 += W) {
+      const int kn = static_cast<int>(min_i(W, K - k0));
+      for (int v = 0; v < nvec; ++v) {
+        const index_t unit = gate_blocks ? jb * W : jb * units_per_block + v * W;  // the first lane's
+        const int rows = static_cast<int>(max_i(0, min_i(W, H - unit)));
+        const E* src = rows > 0 ? w + (gate_blocks ? v * H + unit : unit) * K + k0 : w;  // rows = 0: not read
+        transpose_tile(src, K, rows, kn, panel + k0 * stride + v * W, stride, W);
+      }
     }
   }
 }
