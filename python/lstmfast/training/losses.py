@@ -25,7 +25,16 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from .._checks import array, as_float_arrays, check_shape, float_dtype, integer, positive_real, present
+from .._checks import (
+    SUPPORTED_DTYPES,
+    array,
+    as_float_arrays,
+    check_shape,
+    float_dtype,
+    integer,
+    positive_real,
+    present,
+)
 from ..reference import sigmoid
 
 __all__ = [
@@ -62,9 +71,15 @@ def dense_forward(h: Any, w: Any, b: Any = None) -> np.ndarray:
     """
     h, w, b = as_float_arrays(h=h, w=w, b=b)
     h, w = present("h", h), present("w", w)
-    O, H = _check_dense(h, w)
-    if b is not None and b.shape != (O,):
+    O, _ = _check_dense(h, w)
+    if b is not None:
         check_shape("b", b, "(O,)", (O,))
+    return _dense(h, w, b)
+
+
+def _dense(h: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """:func:`dense_forward` of checked arrays of one dtype (a model's own head)."""
+    O, H = w.shape
     logits = _matmul(h.reshape(-1, H), w.T).reshape((*h.shape[:-1], O))
     if b is not None:
         logits += b
@@ -91,10 +106,14 @@ def dense_backward(h: Any, w: Any, dlogits: Any) -> tuple[np.ndarray, np.ndarray
         used a bias; ignore it if it did not.
     """
     h, w, dlogits = (present(k, a) for k, a in zip(("h", "w", "dlogits"), as_float_arrays(h=h, w=w, dlogits=dlogits)))
-    O, H = _check_dense(h, w)
-    lead = h.shape[:-1]
-    if dlogits.shape != (*lead, O):
-        check_shape("dlogits", dlogits, "(..., O)", (*lead, O))
+    O, _ = _check_dense(h, w)
+    check_shape("dlogits", dlogits, "(..., O)", (*h.shape[:-1], O))
+    return _dense_gradients(h, w, dlogits)
+
+
+def _dense_gradients(h: np.ndarray, w: np.ndarray, dlogits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`dense_backward` of checked arrays of one dtype (a model's own head)."""
+    O, H = w.shape
     d2 = dlogits.reshape(-1, O)  # all time steps and examples as rows
     dh = _matmul(d2, w).reshape(h.shape)  # logits = h @ w.T
     dw = _matmul(d2.T, h.reshape(-1, H))  # Σ over steps and examples of dlogits<t>ᵀ h<t>
@@ -113,8 +132,6 @@ def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _check_dense(h: np.ndarray, w: np.ndarray) -> tuple[int, int]:
-    if h.ndim >= 1 and w.ndim == 2 and w.shape[1] == h.shape[-1]:  # the common case, at once
-        return w.shape[0], w.shape[1]
     if h.ndim < 1:
         raise ValueError(f"h: expected an array (..., H), got shape {h.shape}")
     H = h.shape[-1]
@@ -128,6 +145,17 @@ def _loss_inputs(
     name: str, pred: Any, targets: Any, mask: Any, reduction: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Check the arguments shared by the losses; targets and mask take pred's dtype."""
+    if (  # the common case at once (a model's training step): arrays of one dtype and shape, no mask
+        mask is None
+        and type(pred) is np.ndarray
+        and type(targets) is np.ndarray
+        and pred.dtype in SUPPORTED_DTYPES
+        and targets.dtype == pred.dtype
+        and targets.shape == pred.shape
+        and type(reduction) is str
+        and reduction in REDUCTIONS
+    ):
+        return pred, targets, None
     if not isinstance(reduction, str) or reduction not in REDUCTIONS:
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
     pred = present(name, as_float_arrays(**{name: pred})[0])

@@ -417,11 +417,11 @@ class SequenceModel:
             if self.bidirectional:
                 H = self.hidden_sizes[-1]
                 features[:, H:] = h[0, :, H:]
-        logits = losses.dense_forward(features, self._head["head.weight"], self._head["head.bias"])
+        logits = losses._dense(features, self._head["head.weight"], self._head["head.bias"])
         return logits, features, tape
 
     def _backward(self, dlogits: Array, features: Array, tape: StackTape, lengths: Array | None = None) -> Grads:
-        dfeatures, dw, db = losses.dense_backward(features, self._head["head.weight"], dlogits)
+        dfeatures, dw, db = losses._dense_gradients(features, self._head["head.weight"], dlogits)
         if self.output == "per_step":
             dy = dfeatures
         else:  # only the last step feeds the head
