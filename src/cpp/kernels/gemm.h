@@ -116,9 +116,13 @@ void pack_a(const GemmArgs<T>& g, index_t i0, index_t mc, index_t p0, index_t kc
     const index_t rs = (g.a2 && r0 >= g.a_split) ? g.a_rs2 : g.a_rs;
     if (rows == MR && one_source && rs == 1) {
       src += p0 * cs;
-      for (index_t k = 0; k < kc; ++k)
+      if constexpr (MR <= kWidth<T>) {  // a partial vector per k (LSTM BPTT at H = 64: ~3 us less a call)
+        for (index_t k = 0; k < kc; ++k) store_partial<T>(panel + k * MR, load_partial<T>(src + k * cs, MR), MR);
+      } else {
+        for (index_t k = 0; k < kc; ++k)
 #pragma GCC unroll 16
-        for (int m = 0; m < MR; ++m) panel[k * MR + m] = src[k * cs + m];
+          for (int m = 0; m < MR; ++m) panel[k * MR + m] = src[k * cs + m];
+      }
       continue;
     }
     for (int m = 0; m < MR; ++m) {
