@@ -290,23 +290,28 @@ def test_compiled_adam_propagates_non_finite_values_as_numpy():
 def test_compiled_adam_refuses_what_would_crash_or_corrupt():
     from lstmfast import _core
 
-    def call(p, g, m, v):
-        _core.adam_update(p, g, m, v, step_size=0.1, bias2_sqrt=0.5, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0)
+    def call(p, g, m, v):  # a good parameter first, then the one under test (index 1)
+        first = [np.ones(3), np.ones(3), np.zeros(3), np.zeros(3)]
+        ps, gs, ms, vs = ([good, bad] for good, bad in zip(first, (p, g, m, v)))
+        _core.adam_update(ps, gs, ms, vs, [0.1, 0.1], [0.5, 0.5], 0.9, 0.999, 1e-8, 0.0)
+        return first[0]
 
     z = np.zeros(4)
-    with pytest.raises(TypeError, match="param: expected dtype float32 or float64, got int64"):
+    with pytest.raises(TypeError, match=r"params\[1\]: expected dtype float32 or float64, got int64"):
         call(np.zeros(4, np.int64), z, z.copy(), z.copy())
-    with pytest.raises(TypeError, match="grad: expected dtype float64, got float32"):
+    with pytest.raises(TypeError, match=r"params\[1\]: expected a NumPy array, got list"):
+        call([0.0] * 4, z, z.copy(), z.copy())
+    with pytest.raises(TypeError, match=r"grads\[1\]: expected dtype float64, got float32"):
         call(z.copy(), np.zeros(4, np.float32), z.copy(), z.copy())
-    with pytest.raises(ValueError, match=r"exp_avg: expected shape \(4,\), got \(5,\)"):
+    with pytest.raises(ValueError, match=r"exp_avgs\[1\]: expected shape \(4,\), got \(5,\)"):
         call(z.copy(), z, np.zeros(5), z.copy())
-    with pytest.raises(ValueError, match="exp_avg_sq: expected a C-contiguous array"):
+    with pytest.raises(ValueError, match=r"exp_avg_sqs\[1\]: expected a C-contiguous array"):
         call(z.copy(), z, z.copy(), np.zeros(8)[::2])
     frozen = z.copy()
     frozen.flags.writeable = False
-    with pytest.raises(ValueError, match="param: the array is read-only"):
+    with pytest.raises(ValueError, match=r"params\[1\]: the array is read-only"):
         call(frozen, z, z.copy(), z.copy())
-    with pytest.raises(ValueError, match="exp_avg: the array is read-only"):
+    with pytest.raises(ValueError, match=r"exp_avgs\[1\]: the array is read-only"):
         call(z.copy(), z, frozen, z.copy())
     shared = np.zeros(8)
     with pytest.raises(ValueError, match="do not share memory"):
@@ -316,6 +321,26 @@ def test_compiled_adam_refuses_what_would_crash_or_corrupt():
     with pytest.raises(ValueError, match="do not share memory"):
         call(p, z, p, z.copy())
     np.testing.assert_array_equal(p, before)  # refused before anything was written
+    # ... the parameter before it too: every parameter is checked before any is written
+    first = [np.ones(3), np.ones(3), np.zeros(3), np.zeros(3)]
+    with pytest.raises(ValueError, match=r"params\[1\], exp_avgs\[1\] and exp_avg_sqs\[1\]"):
+        _core.adam_update(
+            [first[0], p],
+            [first[1], z],
+            [first[2], p],
+            [first[3], z.copy()],
+            [0.1] * 2,
+            [0.5] * 2,
+            0.9,
+            0.999,
+            1e-8,
+            0.0,
+        )
+    np.testing.assert_array_equal(first[0], np.ones(3))
+    with pytest.raises(ValueError, match="expected sequences of one length"):
+        _core.adam_update([first[0]], [first[1]], [first[2]], [first[3]], [0.1, 0.2], [0.5], 0.9, 0.999, 1e-8, 0.0)
+    with pytest.raises(TypeError, match=r"step_sizes\[0\]: expected a number, got str"):
+        _core.adam_update([first[0]], [first[1]], [first[2]], [first[3]], ["0.1"], [0.5], 0.9, 0.999, 1e-8, 0.0)
 
 
 def test_compiled_adam_reads_a_gradient_that_shares_the_parameters_memory_first():
@@ -328,16 +353,5 @@ def test_compiled_adam_reads_a_gradient_that_shares_the_parameters_memory_first(
     expected, m, v = p.copy(), np.zeros(5), np.zeros(5)
     numpy_adam(expected, g.copy(), m, v, 1, 0.1, (0.9, 0.999), 1e-8)
     m2, v2 = np.zeros(5), np.zeros(5)
-    _core.adam_update(
-        p,
-        g,
-        m2,
-        v2,
-        step_size=0.1 / (1 - 0.9),
-        bias2_sqrt=math.sqrt(1 - 0.999),
-        beta1=0.9,
-        beta2=0.999,
-        eps=1e-8,
-        weight_decay=0.0,
-    )
+    _core.adam_update([p], [g], [m2], [v2], [0.1 / (1 - 0.9)], [math.sqrt(1 - 0.999)], 0.9, 0.999, 1e-8, 0.0)
     np.testing.assert_array_equal(p, expected)

@@ -2,6 +2,7 @@
 # every function and tape property the bindings register, with the arrays it
 # accepts. The buffers must be C-contiguous, of one float dtype and the exact
 # shapes; the Python layer (lstmfast.functional) converts anything else first.
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -126,18 +127,20 @@ def rnn_forward(
 ) -> tuple[_Array, _Array, RNNTape | None]: ...
 def rnn_backward(tape: RNNTape, dy: _Array, dh_n: _Array | None) -> _Grads: ...
 def adam_update(
-    param: _Array,
-    grad: _Array,
-    exp_avg: _Array,
-    exp_avg_sq: _Array,
-    step_size: float,
-    bias2_sqrt: float,
+    params: Sequence[_Array],
+    grads: Sequence[_Array],
+    exp_avgs: Sequence[_Array],
+    exp_avg_sqs: Sequence[_Array],
+    step_sizes: Sequence[float],
+    bias2_sqrts: Sequence[float],
     beta1: float,
     beta2: float,
     eps: float,
     weight_decay: float,
 ) -> None:
-    """One Adam step in place (lstmfast.training.Adam's rule, each operation rounded in the parameter's dtype)."""
+    """One Adam step in place for each parameter, in order (lstmfast.training.Adam's rule, each
+    operation rounded in the parameter's dtype; one call for all of a model's parameters). Every
+    parameter is checked before any is written."""
 
 def matmul(a: _Array, b: _Array) -> _Array:
     """a (M, K) @ b (K, N) on lstmfast's GEMM."""

@@ -83,8 +83,9 @@ def _pairs(params: Any, grads: Any) -> list[tuple[str, np.ndarray, np.ndarray]]:
 class Optimizer:
     """Base class: ``step(params, grads)`` updates ``params`` in place.
 
-    Subclasses implement :meth:`_update` for one parameter. ``lr`` may be changed
-    between steps (e.g. for a schedule).
+    Subclasses implement :meth:`_update` for one parameter, or :meth:`_apply` for
+    all of a step's parameters at once. ``lr`` may be changed between steps (e.g.
+    for a schedule).
     """
 
     def __init__(self, lr: float, weight_decay: float = 0.0) -> None:
@@ -105,6 +106,7 @@ class Optimizer:
             differs from the parameter's (``ValueError``).
         """
         self.lr = _checks.positive_real("lr", self.lr)
+        updates = []
         for name, p, g in _pairs(params, grads):
             state = self.state.get(name)
             if state is None:
@@ -115,7 +117,13 @@ class Optimizer:
                         f"params[{name!r}]: shape {p.shape} differs from the shape "
                         f"{value.shape} this optimizer saw before (one optimizer per model)"
                     )
-            self._update(p, g if g.dtype == p.dtype else g.astype(p.dtype), state)
+            updates.append((p, g if g.dtype == p.dtype else g.astype(p.dtype), state))
+        self._apply(updates)
+
+    def _apply(self, updates: list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]) -> None:
+        """Update each (parameter, gradient in its dtype, state); by default one at a time."""
+        for p, g, state in updates:
+            self._update(p, g, state)
 
     def _decay(self, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         """g + weight_decay·p: the L2 penalty's gradient added (PyTorch's SGD and Adam)."""
@@ -239,31 +247,39 @@ class Adam(Optimizer):
     def hyperparameters(self) -> dict[str, Any]:
         return {**super().hyperparameters(), "betas": self.betas, "eps": self.eps}
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
-        self._adam_step(p, g, state, self.weight_decay)
+    def _apply(self, updates: list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]) -> None:
+        self._adam_steps(updates, self.weight_decay)
 
-    def _adam_step(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any], weight_decay: float = 0.0) -> None:
-        """The docstring's rule, in one compiled pass over p (``_core.adam_update``,
+    def _adam_steps(self, updates: list[tuple[np.ndarray, np.ndarray, dict[str, Any]]], weight_decay: float) -> None:
+        """The docstring's rule for every parameter in one compiled call (``_core.adam_update``,
         each operation rounded in p's dtype as the NumPy expressions would be)."""
         b1, b2 = self.betas
-        if not state:
-            state.update(step=0, exp_avg=np.zeros(p.shape, p.dtype), exp_avg_sq=np.zeros(p.shape, p.dtype))
-        k = state["step"] + 1
-        # By position: pybind11 matches keywords by name, ~0.6 µs a call.
-        scalars = (self.lr / (1 - b1**k), math.sqrt(1 - b2**k), b1, b2, self.eps, weight_decay)
-        try:  # the binding takes C-contiguous arrays of p's dtype and shape only, and refuses before writing
-            _core.adam_update(p, g, state["exp_avg"], state["exp_avg_sq"], *scalars)
+        params, grads, exp_avgs, exp_avg_sqs, step_sizes, bias2_sqrts = [], [], [], [], [], []
+        for p, g, state in updates:
+            if not state:
+                state.update(step=0, exp_avg=np.zeros(p.shape, p.dtype), exp_avg_sq=np.zeros(p.shape, p.dtype))
+            k = state["step"] + 1
+            params.append(p)
+            grads.append(g)
+            exp_avgs.append(state["exp_avg"])
+            exp_avg_sqs.append(state["exp_avg_sq"])
+            step_sizes.append(self.lr / (1 - b1**k))
+            bias2_sqrts.append(math.sqrt(1 - b2**k))
+        scalars = (b1, b2, self.eps, weight_decay)  # by position: pybind11 matches keywords by name (~0.6 µs)
+        try:  # C-contiguous arrays of each p's dtype and shape only; a refused call writes nothing
+            _core.adam_update(params, grads, exp_avgs, exp_avg_sqs, step_sizes, bias2_sqrts, *scalars)
         except (TypeError, ValueError):
             # A restored state may hold arrays of another layout or dtype; p and g may be strided.
-            for key in ("exp_avg", "exp_avg_sq"):
-                state[key] = np.ascontiguousarray(state[key], dtype=p.dtype)
-            target = p if p.flags.c_contiguous and p.flags.aligned else np.ascontiguousarray(p)
-            _core.adam_update(
-                target, np.ascontiguousarray(g, dtype=p.dtype), state["exp_avg"], state["exp_avg_sq"], *scalars
-            )
-            if target is not p:
-                p[...] = target
-        state["step"] = k
+            for i, (p, g, state) in enumerate(updates):
+                for key in ("exp_avg", "exp_avg_sq"):
+                    state[key] = np.ascontiguousarray(state[key], dtype=p.dtype)
+                target = p if p.flags.c_contiguous and p.flags.aligned else np.ascontiguousarray(p)
+                one = ([target], [np.ascontiguousarray(g, dtype=p.dtype)], [state["exp_avg"]], [state["exp_avg_sq"]])
+                _core.adam_update(*one, step_sizes[i : i + 1], bias2_sqrts[i : i + 1], *scalars)
+                if target is not p:
+                    p[...] = target
+        for _, _, state in updates:
+            state["step"] += 1
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.hyperparameters().items())})"
@@ -279,10 +295,11 @@ class AdamW(Adam):
     ) -> None:
         super().__init__(lr, betas, eps, weight_decay)
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> None:
+    def _apply(self, updates: list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]) -> None:
         if self.weight_decay:
-            p *= p.dtype.type(1 - self.lr * self.weight_decay)
-        self._adam_step(p, g, state)
+            for p, _, _ in updates:
+                p *= p.dtype.type(1 - self.lr * self.weight_decay)
+        self._adam_steps(updates, 0.0)
 
 
 def clip_grad_norm(grads: MutableMapping[str, np.ndarray | None], max_norm: float) -> float:

@@ -1,7 +1,9 @@
 // The optimizers' in-place updates (api.h, isa/optimizers.cpp) for
 // lstmfast.training.optim, which checks the hyperparameters; these checks keep
 // the module safe when it is called directly.
+#include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../dispatch.h"
@@ -36,49 +38,117 @@ T* written(const py::array& a, const char* name, const std::vector<index_t>& sha
   return static_cast<T*>(const_cast<void*>(a.data()));
 }
 
+// One parameter's update, checked: pointers into its arrays, which the
+// caller's sequences keep alive.
+struct AdamTask {
+  bool f32;
+  void* p;
+  const void* g;
+  void* m;
+  void* v;
+  index_t n;
+  double step_size, bias2_sqrt;
+  std::vector<double> g_copy;  // the gradient, if it shares memory with an array written (as raw storage)
+};
+
 template <class T>
-void adam(const py::array& p, const py::array& g, const py::array& m, const py::array& v, double step_size,
-          double bias2_sqrt, double beta1, double beta2, double eps, double weight_decay) {
+AdamTask adam_task(const py::array& p, const py::array& g, const py::array& m, const py::array& v,
+                   const std::string& at, double step_size, double bias2_sqrt) {
   const std::vector<index_t> shape(p.shape(), p.shape() + p.ndim());
-  T* pp = written<T>(p, "param", shape);
-  T* pm = written<T>(m, "exp_avg", shape);
-  T* pv = written<T>(v, "exp_avg_sq", shape);
-  const T* pg = in<T>(g, "grad", shape);
+  T* pp = written<T>(p, ("params" + at).c_str(), shape);
+  T* pm = written<T>(m, ("exp_avgs" + at).c_str(), shape);
+  T* pv = written<T>(v, ("exp_avg_sqs" + at).c_str(), shape);
+  const T* pg = in<T>(g, ("grads" + at).c_str(), shape);
   const Bytes bp = bytes_of(p), bm = bytes_of(m), bv = bytes_of(v), bg = bytes_of(g);
   if (bp.overlaps(bm) || bp.overlaps(bv) || bm.overlaps(bv))
-    throw py::value_error("param, exp_avg and exp_avg_sq: expected three arrays that do not share memory");
-  std::vector<T> g_copy;  // the gradient read while the others are written: a copy if it shares their memory
-  const index_t n = static_cast<index_t>(p.size());
-  if (bg.overlaps(bp) || bg.overlaps(bm) || bg.overlaps(bv)) {
-    g_copy.assign(pg, pg + n);
-    pg = g_copy.data();
+    throw py::value_error("params" + at + ", exp_avgs" + at + " and exp_avg_sqs" + at +
+                          ": expected three arrays that do not share memory");
+  AdamTask task{std::is_same_v<T, float>, pp, pg, pm, pv, static_cast<index_t>(p.size()), step_size, bias2_sqrt, {}};
+  if (bg.overlaps(bp) || bg.overlaps(bm) || bg.overlaps(bv)) {  // read as it was before the update
+    task.g_copy.resize(static_cast<std::size_t>((task.n * index_t(sizeof(T)) + 7) / 8));
+    std::memcpy(task.g_copy.data(), pg, static_cast<std::size_t>(task.n) * sizeof(T));
+    task.g = task.g_copy.data();
   }
-  const AdamStep<T> s{T(beta1),     T(1.0 - beta1),  T(beta2), T(1.0 - beta2),
-                      T(step_size), T(bias2_sqrt), T(eps),   T(weight_decay)};
-  const auto update = typed<T>(active_kernels()).adam_update;
-  if (n >= kReleaseGilElements) {
+  return task;
+}
+
+template <class T>
+void run_adam(const AdamTask& t, double beta1, double beta2, double eps, double weight_decay) {
+  const AdamStep<T> s{T(beta1),       T(1.0 - beta1),  T(beta2), T(1.0 - beta2),
+                      T(t.step_size), T(t.bias2_sqrt), T(eps),   T(weight_decay)};
+  typed<T>(active_kernels()).adam_update(static_cast<T*>(t.p), static_cast<const T*>(t.g), static_cast<T*>(t.m),
+                                         static_cast<T*>(t.v), t.n, s);
+}
+
+py::array array_at(const py::sequence& seq, std::size_t i, const std::string& name) {
+  py::object item = seq[i];
+  if (!py::isinstance<py::array>(item))
+    throw py::type_error(name + ": expected a NumPy array, got " + std::string(py::str(py::type::of(item).attr("__name__"))));
+  return py::reinterpret_borrow<py::array>(item);
+}
+
+double number_at(const py::sequence& seq, std::size_t i, const std::string& name) {
+  py::object item = seq[i];
+  try {
+    return py::cast<double>(item);
+  } catch (const py::cast_error&) {
+    throw py::type_error(name + ": expected a number, got " + std::string(py::str(py::type::of(item).attr("__name__"))));
+  }
+}
+
+// Every parameter's Adam step in order, after every one is checked: a refused
+// call writes nothing.
+void adam_all(const py::sequence& params, const py::sequence& grads, const py::sequence& exp_avgs,
+              const py::sequence& exp_avg_sqs, const py::sequence& step_sizes, const py::sequence& bias2_sqrts,
+              double beta1, double beta2, double eps, double weight_decay) {
+  const std::size_t n = params.size();
+  const std::size_t sizes[] = {grads.size(), exp_avgs.size(), exp_avg_sqs.size(), step_sizes.size(), bias2_sqrts.size()};
+  for (std::size_t size : sizes)
+    if (size != n)
+      throw py::value_error("params, grads, exp_avgs, exp_avg_sqs, step_sizes and bias2_sqrts: expected "
+                            "sequences of one length, got " + std::to_string(n) + " parameters and a sequence of " +
+                            std::to_string(size));
+  std::vector<py::array> held;  // alive while the GIL is released
+  std::vector<AdamTask> tasks;
+  held.reserve(4 * n);
+  tasks.reserve(n);
+  index_t elements = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string at = "[" + std::to_string(i) + "]";
+    const py::array p = array_at(params, i, "params" + at), g = array_at(grads, i, "grads" + at);
+    const py::array m = array_at(exp_avgs, i, "exp_avgs" + at), v = array_at(exp_avg_sqs, i, "exp_avg_sqs" + at);
+    const double step_size = number_at(step_sizes, i, "step_sizes" + at);
+    const double bias2_sqrt = number_at(bias2_sqrts, i, "bias2_sqrts" + at);
+    if (!is_float32(p) && !is_float64(p))
+      throw py::type_error("params" + at + ": expected dtype float32 or float64, got " + std::string(py::str(p.dtype())));
+    tasks.push_back(is_float32(p) ? adam_task<float>(p, g, m, v, at, step_size, bias2_sqrt)
+                                  : adam_task<double>(p, g, m, v, at, step_size, bias2_sqrt));
+    held.insert(held.end(), {p, g, m, v});
+    elements += tasks.back().n;
+  }
+  auto run = [&] {
+    for (const AdamTask& t : tasks) {
+      if (t.f32) run_adam<float>(t, beta1, beta2, eps, weight_decay);
+      else run_adam<double>(t, beta1, beta2, eps, weight_decay);
+    }
+  };
+  if (elements >= kReleaseGilElements) {
     py::gil_scoped_release nogil;
-    update(pp, pg, pm, pv, n, s);
+    run();
   } else {
-    update(pp, pg, pm, pv, n, s);
+    run();
   }
 }
 
 }  // namespace
 
 void register_optimizers(py::module_& m) {
-  m.def(
-      "adam_update",
-      [](const py::array& param, const py::array& grad, const py::array& exp_avg, const py::array& exp_avg_sq,
-         double step_size, double bias2_sqrt, double beta1, double beta2, double eps, double weight_decay) {
-        if (!is_float32(param) && !is_float64(param))
-          throw py::type_error("param: expected dtype float32 or float64, got " + std::string(py::str(param.dtype())));
-        auto run = is_float32(param) ? adam<float> : adam<double>;
-        run(param, grad, exp_avg, exp_avg_sq, step_size, bias2_sqrt, beta1, beta2, eps, weight_decay);
-      },
-      py::arg("param"), py::arg("grad"), py::arg("exp_avg"), py::arg("exp_avg_sq"), py::arg("step_size"),
-      py::arg("bias2_sqrt"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
-      "One Adam step in place (lstmfast.training.Adam's rule, each operation rounded in the parameter's dtype).");
+  m.def("adam_update", &adam_all, py::arg("params"), py::arg("grads"), py::arg("exp_avgs"), py::arg("exp_avg_sqs"),
+        py::arg("step_sizes"), py::arg("bias2_sqrts"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
+        py::arg("weight_decay"),
+        "One Adam step in place for each parameter, in order (lstmfast.training.Adam's rule, each operation "
+        "rounded in the parameter's dtype; one call for all of a model's parameters). Every parameter is "
+        "checked before any is written.");
 }
 
 }  // namespace bind
