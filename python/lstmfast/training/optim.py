@@ -278,6 +278,8 @@ class Adam(Optimizer):
                 _core.adam_update(*one, step_sizes[i : i + 1], bias2_sqrts[i : i + 1], *scalars)
                 if target is not p:
                     p[...] = target
+                state["step"] += 1
+            return
         for _, _, state in updates:
             state["step"] += 1
 
