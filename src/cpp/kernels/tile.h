@@ -156,14 +156,16 @@ struct Tile {
   }
 
   // acc[m][v] += sum_k A(m, k) * panel[k][v], panel rows of NV vectors
-  // stored contiguously; A is PackedRows or RowsInPlace (above) of Op::A.
+  // ldp elements apart (packed: contiguous); A is PackedRows or RowsInPlace
+  // (above) of Op::A.
   template <class Op = Fma<T>, class Rows>
-  LSTMFAST_INLINE void accumulate(index_t K, const Rows& a, const typename Op::W* panel) {
+  LSTMFAST_INLINE void accumulate(index_t K, const Rows& a, const typename Op::W* panel,
+                                  index_t ldp = index_t(NV) * kWidth<T>) {
     constexpr int W = kWidth<T>;
     for (index_t k = 0; k < K; ++k) {
       V<T> w[NV];
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) w[v] = Op::load(panel + (k * NV + v) * W);
+      for (int v = 0; v < NV; ++v) w[v] = Op::load(panel + k * ldp + v * W);
 #pragma GCC unroll 16
       for (int m = 0; m < MR; ++m) {
         const V<T> am = Op::broadcast(a(m, k));
