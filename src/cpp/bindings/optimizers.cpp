@@ -83,7 +83,7 @@ void run_adam(const AdamTask& t, double beta1, double beta2, double eps, double 
 py::array array_at(const py::sequence& seq, std::size_t i, const std::string& name) {
   py::object item = seq[i];
   if (!py::isinstance<py::array>(item))
-    throw py::type_error(name + ": expected a NumPy array, got " + std::string(py::str(py::type::of(item).attr("__name__"))));
+    throw py::type_error(name + ": expected a NumPy array, got " + Py_TYPE(item.ptr())->tp_name);
   return py::reinterpret_borrow<py::array>(item);
 }
 
@@ -92,7 +92,7 @@ double number_at(const py::sequence& seq, std::size_t i, const std::string& name
   try {
     return py::cast<double>(item);
   } catch (const py::cast_error&) {
-    throw py::type_error(name + ": expected a number, got " + std::string(py::str(py::type::of(item).attr("__name__"))));
+    throw py::type_error(name + ": expected a number, got " + Py_TYPE(item.ptr())->tp_name);
   }
 }
 
