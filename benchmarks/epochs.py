@@ -14,8 +14,9 @@ the same order (no shuffling) and Adam(1e-3) on both sides:
 
 Before timing, one step of each is checked: the two losses and every gradient
 agree to 1e-4 relative (float32). Each repeat times one epoch of each side,
-alternating; the table gives medians and the ratio torch / lstmfast (> 1:
-lstmfast is faster).
+alternating, each after a pause of ``IDLE_PAUSE`` (the other side's worker
+threads go idle, as in bench.py); the table gives medians and the ratio
+torch / lstmfast (> 1: lstmfast is faster).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 import lstmfast
+from lstmfast.app.speed import IDLE_PAUSE
 from lstmfast.datasets import timeseries
 from lstmfast.training import Adam, SequenceModel
 
@@ -114,9 +116,13 @@ def run(name: str, threads: int, repeats: int) -> dict:
     Xt, yt = torch.from_numpy(X), torch.from_numpy(np.ascontiguousarray(y))
     ours, theirs = [], []
     for _ in range(repeats + 1):  # the first of each warms up
+        # Each side starts once the other's worker threads have gone idle, as in bench.py: on two
+        # threads torch's OpenMP worker, still spinning, took ~10 ms of CPU from the epoch after it.
+        time.sleep(IDLE_PAUSE)
         start = time.perf_counter()
         model.fit(X, y, epochs=1, batch_size=c["batch"], optimizer=ours_opt, shuffle=False, progress=False)
         ours.append(time.perf_counter() - start)
+        time.sleep(IDLE_PAUSE)
         start = time.perf_counter()
         torch_epoch(net, theirs_opt, Xt, yt, c["batch"])
         theirs.append(time.perf_counter() - start)
