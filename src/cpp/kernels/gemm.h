@@ -186,8 +186,8 @@ void pack_b_all(const GemmArgs<T>& g, const GemmPlan<T>& p, T* out) {
 // A kc x nc block of B that the tiles can read where it is, unpacked: rows
 // contiguous, whole panels, and small enough to stay in L2 while every row
 // tile of A reads it (the chunked weight gradients' dG, a few steps of rows).
-// Copying it into panels first cost the LSTM's BPTT 3-5 % (Zen 5, one thread:
-// T=30, B=32, H=64 337 -> 329 us; T=100, B=64, H=128 10.4 -> 10.1 ms).
+// Copying it into panels first cost the LSTM's BPTT 1-5 % (Zen 5, one thread:
+// T=30, B=32, H=64 333 -> 326 us; T=100, B=64, H=128 10.4 -> 10.1 ms).
 constexpr index_t kUnpackedBBytes = index_t(512) << 10;
 
 template <class T, int NR>
