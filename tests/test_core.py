@@ -189,6 +189,32 @@ def test_results_do_not_depend_on_thread_count(isa, threads, dtype, make_case):
                 np.testing.assert_array_equal(grads[name], results[0][1][name])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(30, 32, 1, 64), (13, 7, 5, 37), (40, 20, 3, 16)], ids=str)
+def test_no_input_gradient_changes_no_other_gradient(isa, dtype, shape, make_case):
+    # input_gradient=False skips dx's product: "x" is None, every other gradient
+    # the same bits (chunked weight products, lengths, reverse, each cell; the
+    # reference too).
+    rng = np.random.default_rng(13)
+    T, B, I, H = shape
+    lengths = rng.integers(1, T + 1, B)
+    for gates, kw in ((4, {}), (1, {}), (3, {}), (4, {"lengths": lengths, "reverse": True}), (3, {"lengths": lengths})):
+        case = make_case(rng, T, B, I, H, dtype, gates=gates)
+        cell = CELLS[gates]
+        dy = rng.standard_normal((T, B, H)).astype(dtype)
+        for module in (lstmfast, ref):
+            fwd, bwd = getattr(module, cell + "_forward"), getattr(module, cell + "_backward")
+            tape = fwd(**case, training=True, **kw)[-1]
+            full, lean = bwd(tape, dy), bwd(tape, dy, input_gradient=False)
+            assert full["x"] is not None and lean["x"] is None
+            assert full.keys() == lean.keys()
+            for name in full.keys() - {"x"}:
+                if full[name] is None:
+                    assert lean[name] is None, name
+                else:
+                    np.testing.assert_array_equal(lean[name], full[name], err_msg=name)
+
+
 def test_chunks_equal_the_whole_sequence(isa, make_case):
     """Length-1 chunks carrying (h, c) forward and (dh, dc) backward give the
     full-sequence result: what truncated BPTT relies on."""

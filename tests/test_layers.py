@@ -148,3 +148,30 @@ def test_sgd_on_the_loss_summed_over_time_goes_down():
     slow = [step_ref() for _ in range(30)]
     np.testing.assert_allclose(fast, slow, rtol=1e-9)
     assert fast[-1] < 0.8 * fast[0]
+
+
+@pytest.mark.parametrize("cls, bidirectional", [(lstmfast.LSTM, False), (lstmfast.GRU, True)])
+def test_stack_backward_without_the_input_gradient(cls, bidirectional):
+    # What SequenceModel asks for: the stack's dL/dx neither computed nor returned,
+    # every weight and initial-state gradient the same bits.
+    from lstmfast.layers import stack_backward, stack_forward
+
+    layer = cls(5, 12, num_layers=2, bidirectional=bidirectional, seed=3)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((9, 4, 5)).astype(np.float32)
+    y, _, tape = stack_forward(layer.levels(), x, training=True)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    full = stack_backward(layer.levels(), tape, dy)
+    lean = stack_backward(layer.levels(), tape, dy, input_gradient=False)
+    assert full.x is not None and full.x.shape == x.shape and lean.x is None
+    for a, b in zip(full.outputs, lean.outputs):
+        np.testing.assert_array_equal(a, b)
+    for level_a, level_b in zip(full.weights, lean.weights):
+        for direction_a, direction_b in zip(level_a, level_b):
+            assert direction_a.keys() == direction_b.keys()
+            for key in direction_a:
+                np.testing.assert_array_equal(direction_a[key], direction_b[key], err_msg=key)
+    for level_a, level_b in zip(full.initial, lean.initial):
+        for state_a, state_b in zip(level_a, level_b):
+            for a, b in zip(state_a, state_b):
+                np.testing.assert_array_equal(a, b)

@@ -165,13 +165,23 @@ class Cell:
         return out[0], tuple(out[1:-1]), out[-1]
 
     def backward(
-        self, tape: Any, dy: Any, dstate: State | None = None, *, implementation: Functions | None = None
+        self,
+        tape: Any,
+        dy: Any,
+        dstate: State | None = None,
+        *,
+        implementation: Functions | None = None,
+        input_gradient: bool = True,
     ) -> tuple[Grads, State]:
-        """``grads, dinitial`` of ``{name}_backward``: the gradients of x and the
-        weights (keys "x", "w_ih", "w_hh", "b_ih", "b_hh") and of the initial state."""
+        """``grads, dinitial`` of ``{name}_backward``: the gradients of x (None
+        unless ``input_gradient``) and the weights (keys "x", "w_ih", "w_hh",
+        "b_ih", "b_hh") and of the initial state."""
         functions = implementation or self.fast
         final = dstate if dstate is not None else (None,) * len(self.states)
-        grads = functions.backward(tape, dy, *final)
+        if input_gradient:
+            grads = functions.backward(tape, dy, *final)
+        else:
+            grads = functions.backward(tape, dy, *final, input_gradient=False)
         return grads, tuple(grads[part + "0"] for part in self.states)
 
     def __repr__(self) -> str:

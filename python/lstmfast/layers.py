@@ -169,7 +169,7 @@ class StackGrads:
     """What :func:`stack_backward` returns."""
 
     weights: list[list[Grads]]  # [level][direction]: "w_ih", "w_hh", "b_ih", "b_hh"
-    x: Array  # dL/dx, (T, B, I)
+    x: Array | None  # dL/dx, (T, B, I); None if stack_backward was not asked for it
     initial: list[list[State]]  # [level][direction]: the initial state's gradient
     outputs: list[Array]  # [level]: dL/d(the level's output), (T, B, D*H)
 
@@ -292,6 +292,7 @@ def stack_backward(
     dfinal: Sequence[Sequence[State | None]] | None = None,
     *,
     reference: bool = False,
+    input_gradient: bool = True,
 ) -> StackGrads:
     """Backpropagation through time through :func:`stack_forward`, top level first.
 
@@ -299,6 +300,8 @@ def stack_backward(
     the gradients reaching each final state (None: zeros). Every level and
     direction is one C++ BPTT call (or, with ``reference``, one call of the NumPy
     reference); the gradient of a level's input is the ``dy`` of the level below.
+    ``input_gradient`` False: the first level's (the stack's dL/dx) is neither
+    computed nor returned (``StackGrads.x`` None).
     """
     T, B = tape.shape
     weights: list[list[Grads]] = [[] for _ in levels]
@@ -318,6 +321,7 @@ def stack_backward(
                 d_out if D == 1 else d_out[:, :, d * H : (d + 1) * H],
                 dstates[d],
                 implementation=implementation,
+                input_gradient=input_gradient or k > 0,
             )
             for d in range(D)
         ]
@@ -326,11 +330,14 @@ def stack_backward(
         for grads, dinitial in results:
             weights[k].append({key: grads[key] for key in (*_WEIGHT_KEYS, "peepholes") if key in grads})
             initial[k].append(dinitial)
-            d_in = grads["x"] if d_in is None else d_in + grads["x"]
-        assert d_in is not None
+            if grads["x"] is not None:
+                d_in = grads["x"] if d_in is None else d_in + grads["x"]
+        if k == 0:  # the stack's input (no dropout mask at level 0)
+            return StackGrads(weights, d_in, initial, outputs)
+        assert d_in is not None  # levels above the first always give it
         mask = tape.masks[k]
         d_out = d_in if mask is None else d_in * mask
-    return StackGrads(weights, d_out, initial, outputs)
+    return StackGrads(weights, d_out, initial, outputs)  # no levels: dL/dx is dy
 
 
 # --------------------------------------------------------------------------- layers
@@ -785,6 +792,7 @@ class _Recurrent:
                 for key, value in g.weights[layer][direction].items():
                     if key not in ("b_ih", "b_hh") or self.bias:
                         grads[names[key]] = value
+        assert g.x is not None  # asked for (stack_backward's default)
         grads["x"] = np.ascontiguousarray(g.x.swapaxes(0, 1)) if tape.batch_first else g.x
         for part, value in zip(self.cell.states, self._stacked(g.initial)):
             grads[part + "0"] = value

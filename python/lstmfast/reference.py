@@ -536,7 +536,9 @@ def lstm_forward(
     return y, h_n, c_n, tape
 
 
-def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -> dict[str, np.ndarray | None]:
+def lstm_backward(
+    tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None, *, input_gradient: bool = True
+) -> dict[str, np.ndarray | None]:
     """Backpropagation through time for :func:`lstm_forward`.
 
     Parameters
@@ -550,6 +552,8 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
     dh_n, dc_n : array_like (B, H) or None
         dL/dh_n and dL/dc_n, gradients flowing into the final state (None: zeros);
         they reach each sequence's last processed step.
+    input_gradient : bool
+        False: ``"x"`` is None (not computed).
 
     Returns
     -------
@@ -590,7 +594,7 @@ def lstm_backward(tape: LSTMTape, dy: Any, dh_n: Any = None, dc_n: Any = None) -
     dz2 = dz.reshape(T * B, 4 * H)
     db = dz2.sum(axis=0)
     grads = {
-        "x": _reorder((dz2 @ w_ih).reshape(T, B, I), times, active),  # z = x<t> @ w_ih.T + ...
+        "x": _reorder((dz2 @ w_ih).reshape(T, B, I), times, active) if input_gradient else None,  # z = x W_ih^T
         "h0": dh_next,
         "c0": dc_next,
         "w_ih": dz2.T @ x.reshape(T * B, I),
@@ -752,7 +756,9 @@ def rnn_forward(
     return y, h_n, tape
 
 
-def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> dict[str, np.ndarray | None]:
+def rnn_backward(
+    tape: RNNTape, dy: Any, dh_n: Any = None, *, input_gradient: bool = True
+) -> dict[str, np.ndarray | None]:
     """Backpropagation through time for :func:`rnn_forward`.
 
     Parameters
@@ -792,7 +798,7 @@ def rnn_backward(tape: RNNTape, dy: Any, dh_n: Any = None) -> dict[str, np.ndarr
     dz2 = dz.reshape(T * B, H)
     db = dz2.sum(axis=0)
     return {
-        "x": _reorder((dz2 @ w_ih).reshape(T, B, I), times, active),
+        "x": _reorder((dz2 @ w_ih).reshape(T, B, I), times, active) if input_gradient else None,
         "h0": dh_next,
         "w_ih": dz2.T @ x.reshape(T * B, I),
         "w_hh": dz2.T @ h_prev.reshape(T * B, H),
@@ -1057,7 +1063,9 @@ def gru_forward(
     return y, h_n, tape
 
 
-def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> dict[str, np.ndarray | None]:
+def gru_backward(
+    tape: GRUTape, dy: Any, dh_n: Any = None, *, input_gradient: bool = True
+) -> dict[str, np.ndarray | None]:
     """Backpropagation through time for :func:`gru_forward`.
 
     Parameters
@@ -1103,7 +1111,7 @@ def gru_backward(tape: GRUTape, dy: Any, dh_n: Any = None) -> dict[str, np.ndarr
     dw_rz = dhw2[:, : 2 * H].T @ h_prev.reshape(T * B, H)
     dw_n = dhw2[:, 2 * H :].T @ n_operand.reshape(T * B, H)
     return {
-        "x": _reorder((dxw2 @ w_ih).reshape(T, B, I), times, active),
+        "x": _reorder((dxw2 @ w_ih).reshape(T, B, I), times, active) if input_gradient else None,
         "h0": dh_next,
         "w_ih": dxw2.T @ x.reshape(T * B, I),
         "w_hh": np.concatenate([dw_rz, dw_n]),

@@ -93,7 +93,7 @@ struct BackwardArgs : CellInputs<T> {
   const T* dy;         // (T, B, *), row stride ldy
   index_t ldy;
   const T* dh_n;       // (B, H) or nullptr (zeros)
-  T* dx;               // (T, B, I)
+  T* dx;               // (T, B, I), or null: not wanted (not computed)
   bool accumulate_dx;  // dx += (two directions reading one input)
   T* dh0;              // (B, H)
   T* dw_ih;            // (G, I)

@@ -298,6 +298,7 @@ def _chained_bptt(
             for name, value in g.weights[k][0].items():
                 if value is not None:
                     params[k][name] = params[k].get(name, 0) + value
+        assert g.x is not None  # asked for (stack_backward's default)
         dx[t] = g.x[0]
         dstate = g.initial
     assert dstate is not None

@@ -435,7 +435,7 @@ class SequenceModel:
                 dy[0, :, H:] = dfeatures[:, H:]
             else:
                 dy[self._last_steps(T, lengths), np.arange(B)] = dfeatures
-        g = stack_backward(self.levels(), tape, dy)  # BPTT in C++
+        g = stack_backward(self.levels(), tape, dy, input_gradient=False)  # BPTT in C++; the data need no gradient
         grads: Grads = {}
         for (k, d, key), name in self._gradient_names.items():
             value = g.weights[k][d].get(key)

@@ -278,9 +278,11 @@ py::tuple forward(const py::array& x, const py::array& w_ih, const py::array& w_
   return result;
 }
 
+// input_gradient false: no dx (None), and none of its product (a model's first
+// layer, whose input is data).
 template <class Cell, class T>
 py::dict backward(const Tape<Cell>& tape, const py::array& dy,
-                  const std::array<py::object, Tape<Cell>::S>& final_grad) {
+                  const std::array<py::object, Tape<Cell>::S>& final_grad, bool input_gradient) {
   constexpr std::size_t S = Tape<Cell>::S;
   const Dims d = tape.d;
   const index_t T_ = d.T, B = d.B, I = d.I, H = d.H, G = Cell::gates * H;
@@ -298,7 +300,7 @@ py::dict backward(const Tape<Cell>& tape, const py::array& dy,
   a.w_hh = data_of<T>(tape.w_hh);
   for (std::size_t s = 0; s < S; ++s) arrays.all[s] = data_of<T>(tape.all[s]);
   if (Cell::tape_gates > 0) arrays.gates = data_of<T>(tape.gates);
-  auto dx = out<T>({T_, B, I}), dw_ih = out<T>({G, I}), dw_hh = out<T>({G, H});
+  auto dx = out<T>({input_gradient ? T_ : 0, B, I}), dw_ih = out<T>({G, I}), dw_hh = out<T>({G, H});
   std::vector<py::array_t<T>> initial_grad;
   for (std::size_t s = 0; s < S; ++s) {
     initial_grad.push_back(out<T>({B, H}));
@@ -313,7 +315,8 @@ py::dict backward(const Tape<Cell>& tape, const py::array& dy,
   arrays.db_hh = !one_db && tape.has_b_hh ? ptr(db_hh) : nullptr;
   a.h_all = arrays.all[0];
   a.dh_n = arrays.final_grad[0];
-  a.dx = ptr(dx), a.dh0 = arrays.initial_grad[0], a.dw_ih = ptr(dw_ih), a.dw_hh = ptr(dw_hh);
+  a.dx = input_gradient ? ptr(dx) : nullptr;
+  a.dh0 = arrays.initial_grad[0], a.dw_ih = ptr(dw_ih), a.dw_hh = ptr(dw_hh);
   a.clip = static_cast<T>(tape.clip);
   if (tape.clip > 0) a.preact = data_of<T>(tape.preact);
   Cell::set(a, arrays, tape.option);
@@ -327,7 +330,7 @@ py::dict backward(const Tape<Cell>& tape, const py::array& dy,
   }
   signals.raise_if_interrupted();
   py::dict g;
-  g["x"] = dx;
+  g["x"] = input_gradient ? py::object(dx) : py::none();
   for (std::size_t s = 0; s < S; ++s) g[Cell::parts[s].initial] = initial_grad[s];
   g["w_ih"] = dw_ih, g["w_hh"] = dw_hh;
   g["b_ih"] = tape.has_b_ih ? py::object(db_ih) : py::none();
@@ -386,14 +389,16 @@ struct BackwardEntry;
 
 template <class Cell, std::size_t... S>
 struct BackwardEntry<Cell, std::index_sequence<S...>> {
-  py::dict operator()(const Tape<Cell>& tape, const py::array& dy,
-                      const typename Object<S>::type&... final_grad) const {
+  py::dict operator()(const Tape<Cell>& tape, const py::array& dy, const typename Object<S>::type&... final_grad,
+                      bool input_gradient) const {
     const std::array<py::object, sizeof...(S)> grads{final_grad...};
-    return is_float32(tape.x) ? backward<Cell, float>(tape, dy, grads) : backward<Cell, double>(tape, dy, grads);
+    return is_float32(tape.x) ? backward<Cell, float>(tape, dy, grads, input_gradient)
+                              : backward<Cell, double>(tape, dy, grads, input_gradient);
   }
 
   static void def(py::module_& m) {
-    m.def(Cell::backward_name, BackwardEntry{}, py::arg("tape"), py::arg("dy"), py::arg(Cell::parts[S].final_grad)...);
+    m.def(Cell::backward_name, BackwardEntry{}, py::arg("tape"), py::arg("dy"), py::arg(Cell::parts[S].final_grad)...,
+          py::arg("input_gradient") = true);
   }
 };
 

@@ -122,7 +122,7 @@ bool begin_backward(const BackwardArgs<T>& a, const Sequence& seq, index_t G) {
   const index_t H = a.d.H;
   if (a.dh_n) copy(a.dh0, a.dh_n, seq.B * H);
   else fill_zero(a.dh0, seq.B * H);
-  if (!a.accumulate_dx) fill_zero(a.dx, seq.T * seq.B * a.d.I);
+  if (a.dx && !a.accumulate_dx) fill_zero(a.dx, seq.T * seq.B * a.d.I);
   fill_zero(a.dw_ih, G * a.d.I);
   fill_zero(a.dw_hh, G * H);
   return false;

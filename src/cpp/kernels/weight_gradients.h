@@ -9,7 +9,7 @@
 namespace lstmfast {
 namespace LSTMFAST_ISA {
 
-// dx = dG W_ih, dW_ih = dG^T x, dW_hh = dG_h^T h<t-1> into a's arrays:
+// dx = dG W_ih (unless a.dx is null), dW_ih = dG^T x, dW_hh = dG_h^T h<t-1> into a's arrays:
 // products over all T*B rows, shared by the LSTM (G = 4H), the RNN (G = H) and the GRU (G = 3H,
 // whose n gate has a different gradient on the h side: dg_h). When dg_h is
 // dG the two weight gradients are one product, [dW_ih | dW_hh]^T = [x | h]^T
@@ -20,7 +20,7 @@ void weight_gradients(const BackwardArgs<T>& a, const Sequence& seq, index_t G, 
   if (a.interrupt && a.interrupt->stopped()) return;  // the caller raises: no use for the products
   const index_t TB = seq.T * seq.B, I = a.d.I, H = a.d.H;
   const T* h_prev_all = a.h_all + seq.previous_states_offset() * H;
-  gemm(GemmArgs<T>{TB, I, G, dg, G, 1, a.w_ih, I, 1, a.dx, I, nullptr, a.accumulate_dx});
+  if (a.dx) gemm(GemmArgs<T>{TB, I, G, dg, G, 1, a.w_ih, I, 1, a.dx, I, nullptr, a.accumulate_dx});
   Buffer<T> dw_t((I + H) * G);
   if (dg_h == dg) {
     GemmArgs<T> g{I + H, G, TB, a.x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false};
@@ -73,7 +73,7 @@ class ChunkedWeightGradients {
   // region calls it, then they meet at a barrier.
   void compute(index_t t, int tid, int nt) {
     const index_t rows = (min_i(t + C_, seq_.T) - t) * seq_.B;
-    gemm_part(dx_args(rows, t), dx_plan_, tid, nt, dx_scratch_.a_for(tid), dx_scratch_.b_for(tid));
+    if (a_.dx) gemm_part(dx_args(rows, t), dx_plan_, tid, nt, dx_scratch_.a_for(tid), dx_scratch_.b_for(tid));
     gemm_part(dw_args(rows, t), dw_plan_, tid, nt, dw_scratch_.a_for(tid), dw_scratch_.b_for(tid));
   }
 
@@ -119,7 +119,7 @@ void weight_gradients_reset_first(const BackwardArgs<T>& a, const Sequence& seq,
   if (a.interrupt && a.interrupt->stopped()) return;  // the caller raises: no use for the products
   const index_t TB = seq.T * seq.B, I = a.d.I, H = a.d.H, G = 3 * H;
   const T* h_prev_all = a.h_all + seq.previous_states_offset() * H;
-  gemm(GemmArgs<T>{TB, I, G, dg, G, 1, a.w_ih, I, 1, a.dx, I, nullptr, a.accumulate_dx});
+  if (a.dx) gemm(GemmArgs<T>{TB, I, G, dg, G, 1, a.w_ih, I, 1, a.dx, I, nullptr, a.accumulate_dx});
   Buffer<T> dw_t((I + H) * G);
   gemm(GemmArgs<T>{I, G, TB, a.x, 1, I, dg, G, 1, dw_t.get(), G, nullptr, false});
   gemm(GemmArgs<T>{H, 2 * H, TB, h_prev_all, 1, H, dg, G, 1, dw_t.get() + I * G, G, nullptr, false});
