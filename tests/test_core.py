@@ -213,6 +213,9 @@ def test_no_input_gradient_changes_no_other_gradient(isa, dtype, shape, make_cas
                     assert lean[name] is None, name
                 else:
                     np.testing.assert_array_equal(lean[name], full[name], err_msg=name)
+    tape = lstmfast.gru_forward(**case, training=True)[-1]  # the last case's cell
+    with pytest.raises(TypeError, match="input_gradient: expected a bool, got str"):
+        lstmfast.gru_backward(tape, dy, input_gradient="no")
 
 
 def test_chunks_equal_the_whole_sequence(isa, make_case):
