@@ -266,3 +266,33 @@ other.start(); other.join()
 print(pool_threads())
 """
     assert _run_in_child(script).split() == ["0", "1"]
+
+
+@pytest.mark.parametrize("cls", [lt.LSTM, lt.GRU, lt.RNN])
+def test_input_without_grad_gives_the_same_parameter_gradients(cls, monkeypatch):
+    # x that needs no gradient (data): the first layer's BPTT skips dx's product; every
+    # parameter's gradient is the same bits as when x needs one.
+    from lstmfast import cells
+
+    asked = []
+    backward = cells.Cell.backward
+
+    def recording(self, *args, input_gradient=True, **kwargs):
+        asked.append(input_gradient)
+        return backward(self, *args, input_gradient=input_gradient, **kwargs)
+
+    monkeypatch.setattr(cells.Cell, "backward", recording)
+    torch.manual_seed(1)
+    module = cls(3, 5, num_layers=2, dtype=F64)
+    data = torch.randn(7, 4, 3, dtype=F64)
+    results = []
+    for needs in (True, False):
+        x = data.clone().requires_grad_(needs)
+        module.zero_grad()
+        y, _ = module(x)
+        (y * torch.linspace(-1, 1, y.numel(), dtype=F64).reshape(y.shape)).sum().backward()
+        assert (x.grad is not None) == needs
+        results.append([p.grad.clone() for p in module.parameters()])
+    assert asked == [True, True, True, False]  # top layer first; the data's layer last
+    for a, b in zip(*results):
+        assert torch.equal(a, b)

@@ -102,8 +102,11 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, dy: torch.Tensor, *dfinal: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        input_gradient = bool(ctx.needs_input_grad[5])  # x: no dG W_ih for data that needs no gradient
         with _on_torch_threads():
-            grads, dinitial = ctx.cell.backward(ctx.tape, _array(dy), tuple(_array(d) for d in dfinal))
+            grads, dinitial = ctx.cell.backward(
+                ctx.tape, _array(dy), tuple(_array(d) for d in dfinal), input_gradient=input_gradient
+            )
         dc0 = _tensor(dinitial[1]) if len(dinitial) > 1 else None
         return (
             None,
@@ -111,7 +114,7 @@ class _Recurrence(torch.autograd.Function):
             None,
             None,
             None,
-            _tensor(grads["x"]),
+            _tensor(grads["x"]),  # None unless asked for
             _tensor(grads["w_ih"]),
             _tensor(grads["w_hh"]),
             _tensor(grads["b_ih"]) if ctx.biases[0] else None,
