@@ -1,7 +1,6 @@
 // The optimizers' in-place updates (api.h, isa/optimizers.cpp) for
 // lstmfast.training.optim, which checks the hyperparameters; these checks keep
 // the module safe when it is called directly.
-#include <cstring>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -38,8 +37,8 @@ T* written(const py::array& a, const char* name, const std::vector<index_t>& sha
   return static_cast<T*>(const_cast<void*>(a.data()));
 }
 
-// One parameter's update, checked: pointers into its arrays, which the
-// caller's sequences keep alive.
+// One parameter's update, checked: pointers into its arrays, which `held`
+// keeps alive.
 struct AdamTask {
   bool f32;
   void* p;
@@ -48,12 +47,11 @@ struct AdamTask {
   void* v;
   index_t n;
   double step_size, bias2_sqrt;
-  std::vector<double> g_copy;  // the gradient, if it shares memory with an array written (as raw storage)
 };
 
 template <class T>
 AdamTask adam_task(const py::array& p, const py::array& g, const py::array& m, const py::array& v,
-                   const std::string& at, double step_size, double bias2_sqrt) {
+                   const std::string& at, double step_size, double bias2_sqrt, std::vector<py::array>& held) {
   const std::vector<index_t> shape(p.shape(), p.shape() + p.ndim());
   T* pp = written<T>(p, ("params" + at).c_str(), shape);
   T* pm = written<T>(m, ("exp_avgs" + at).c_str(), shape);
@@ -63,13 +61,12 @@ AdamTask adam_task(const py::array& p, const py::array& g, const py::array& m, c
   if (bp.overlaps(bm) || bp.overlaps(bv) || bm.overlaps(bv))
     throw py::value_error("params" + at + ", exp_avgs" + at + " and exp_avg_sqs" + at +
                           ": expected three arrays that do not share memory");
-  AdamTask task{std::is_same_v<T, float>, pp, pg, pm, pv, static_cast<index_t>(p.size()), step_size, bias2_sqrt, {}};
+  held.insert(held.end(), {p, g, m, v});
   if (bg.overlaps(bp) || bg.overlaps(bm) || bg.overlaps(bv)) {  // read as it was before the update
-    task.g_copy.resize(static_cast<std::size_t>((task.n * index_t(sizeof(T)) + 7) / 8));
-    std::memcpy(task.g_copy.data(), pg, static_cast<std::size_t>(task.n) * sizeof(T));
-    task.g = task.g_copy.data();
+    held.push_back(g.attr("copy")().cast<py::array>());
+    pg = static_cast<const T*>(held.back().data());
   }
-  return task;
+  return {std::is_same_v<T, float>, pp, pg, pm, pv, static_cast<index_t>(p.size()), step_size, bias2_sqrt};
 }
 
 template <class T>
@@ -121,9 +118,8 @@ void adam_all(const py::sequence& params, const py::sequence& grads, const py::s
     const double bias2_sqrt = number_at(bias2_sqrts, i, "bias2_sqrts" + at);
     if (!is_float32(p) && !is_float64(p))
       throw py::type_error("params" + at + ": expected dtype float32 or float64, got " + std::string(py::str(p.dtype())));
-    tasks.push_back(is_float32(p) ? adam_task<float>(p, g, m, v, at, step_size, bias2_sqrt)
-                                  : adam_task<double>(p, g, m, v, at, step_size, bias2_sqrt));
-    held.insert(held.end(), {p, g, m, v});
+    tasks.push_back(is_float32(p) ? adam_task<float>(p, g, m, v, at, step_size, bias2_sqrt, held)
+                                  : adam_task<double>(p, g, m, v, at, step_size, bias2_sqrt, held));
     elements += tasks.back().n;
   }
   auto run = [&] {
