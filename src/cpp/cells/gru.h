@@ -127,10 +127,10 @@ void gru_forward_reset_before(const GruForwardArgs<T>& a) {
 
 template <class T>
 void gru_forward(const GruForwardArgs<T>& a) {
-  const bool clip = a.clip > T(0);
-  if (a.reset_before) gru_forward_reset_before<T>(a);
-  else if (clip) gru_forward_reset_after<T, true, SamePrecision>(a);
-  else gru_forward_reset_after<T, false, SamePrecision>(a);
+  if (a.reset_before) return gru_forward_reset_before<T>(a);
+  if constexpr (kOptionFreePath<T>)
+    if (!(a.clip > T(0))) return gru_forward_reset_after<T, false, SamePrecision>(a);
+  gru_forward_reset_after<T, true, SamePrecision>(a);
 }
 
 template <class T, bool Clip>
@@ -251,10 +251,10 @@ void gru_backward_reset_before(const GruBackwardArgs<T>& a) {
 
 template <class T>
 void gru_backward(const GruBackwardArgs<T>& a) {
-  const bool clip = a.clip > T(0);
-  if (a.reset_before) gru_backward_reset_before<T>(a);
-  else if (clip) gru_backward_reset_after<T, true>(a);
-  else gru_backward_reset_after<T, false>(a);
+  if (a.reset_before) return gru_backward_reset_before<T>(a);
+  if constexpr (kOptionFreePath<T>)
+    if (!(a.clip > T(0))) return gru_backward_reset_after<T, false>(a);
+  gru_backward_reset_after<T, true>(a);
 }
 
 }  // namespace LSTMFAST_ISA

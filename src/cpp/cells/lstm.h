@@ -83,8 +83,9 @@ void lstm_forward_cells(const LstmForwardArgs<T>& a) {
 
 template <class T, class Pass = SamePrecision>
 void lstm_forward(const LstmForwardArgs<T>& a) {
-  if (a.peepholes || a.clip > T(0) || a.input_forget) lstm_forward_cells<T, true, Pass>(a);
-  else lstm_forward_cells<T, false, Pass>(a);
+  if constexpr (kOptionFreePath<T>)
+    if (!a.peepholes && !(a.clip > T(0)) && !a.input_forget) return lstm_forward_cells<T, false, Pass>(a);
+  lstm_forward_cells<T, true, Pass>(a);
 }
 
 template <class T, bool Options>
@@ -165,8 +166,9 @@ void lstm_backward_cells(const LstmBackwardArgs<T>& a) {
 
 template <class T>
 void lstm_backward(const LstmBackwardArgs<T>& a) {
-  if (a.peepholes || a.clip > T(0) || a.input_forget) lstm_backward_cells<T, true>(a);
-  else lstm_backward_cells<T, false>(a);
+  if constexpr (kOptionFreePath<T>)
+    if (!a.peepholes && !(a.clip > T(0)) && !a.input_forget) return lstm_backward_cells<T, false>(a);
+  lstm_backward_cells<T, true>(a);
 }
 
 }  // namespace LSTMFAST_ISA

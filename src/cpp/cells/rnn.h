@@ -23,15 +23,18 @@ inline V<T> activation_slope(Nonlinearity act, V<T> h) {
 }
 
 // ONNX's clip is a second instantiation (`Clip`): the pre-activation is
-// clipped before the nonlinearity and kept (training) for the gradient.
+// clipped before the nonlinearity and kept (training) for the gradient, when
+// clip > 0.
 // Pass: SamePrecision, or Bf16Products (kernels/bf16.h).
 template <class T, bool Clip, class Pass>
 void rnn_forward_cells(const RnnForwardArgs<T>& a) {
   auto cell = [&](auto lanes, const V<T>& zh, const T* xz, const T*, const At& at) LSTMFAST_INLINE_LAMBDA {
     V<T> z = zh + lanes.load(xz);
     if constexpr (Clip) {
-      if (a.h_all) lanes.store(a.preact + at.row * a.d.H + at.u, z);
-      z = clip_to<T>(z, set1<T>(a.clip));
+      if (a.clip > T(0)) {  // float64 takes this path without a clip too (kOptionFreePath)
+        if (a.h_all) lanes.store(a.preact + at.row * a.d.H + at.u, z);
+        z = clip_to<T>(z, set1<T>(a.clip));
+      }
     }
     return activate<T>(a.act, z);
   };
@@ -41,8 +44,9 @@ void rnn_forward_cells(const RnnForwardArgs<T>& a) {
 
 template <class T, class Pass = SamePrecision>
 void rnn_forward(const RnnForwardArgs<T>& a) {
-  if (a.clip > T(0)) rnn_forward_cells<T, true, Pass>(a);
-  else rnn_forward_cells<T, false, Pass>(a);
+  if constexpr (kOptionFreePath<T>)
+    if (!(a.clip > T(0))) return rnn_forward_cells<T, false, Pass>(a);
+  rnn_forward_cells<T, true, Pass>(a);
 }
 
 template <class T, bool Clip>
@@ -57,7 +61,8 @@ void rnn_backward_cells(const RnnBackwardArgs<T>& a) {
   auto cell = [&a, &seq, &dg, H, BH](auto lanes, const V<T>& dh, const At& at, T* dg_step) LSTMFAST_INLINE_LAMBDA {
     const V<T> h = lanes.load(a.h_all + seq.slot_after(at.tn) * BH + at.r * H + at.u);
     V<T> dz = dh * activation_slope<T>(a.act, h);
-    if constexpr (Clip) dz = through_clip<T>(dz, lanes.load(a.preact + at.row * H + at.u), set1<T>(a.clip));
+    if constexpr (Clip)
+      if (a.clip > T(0)) dz = through_clip<T>(dz, lanes.load(a.preact + at.row * H + at.u), set1<T>(a.clip));
     lanes.store(dg_step + at.r * H + at.u, dz);
     if (!dg.in_place()) lanes.store(dg.row(at.row) + at.u, dz);
     if (a.db) lanes.store(a.db + at.u, lanes.load(a.db + at.u) + dz);  // fixed order per column
@@ -70,8 +75,9 @@ void rnn_backward_cells(const RnnBackwardArgs<T>& a) {
 
 template <class T>
 void rnn_backward(const RnnBackwardArgs<T>& a) {
-  if (a.clip > T(0)) rnn_backward_cells<T, true>(a);
-  else rnn_backward_cells<T, false>(a);
+  if constexpr (kOptionFreePath<T>)
+    if (!(a.clip > T(0))) return rnn_backward_cells<T, false>(a);
+  rnn_backward_cells<T, true>(a);
 }
 
 }  // namespace LSTMFAST_ISA

@@ -17,6 +17,8 @@
 
 #include <algorithm>
 
+#include <type_traits>
+
 #include "../interrupt.h"
 #include "epilogue.h"
 #include "plans.h"
@@ -250,6 +252,15 @@ void forward_pass(const ForwardArgs<T>& a, const Sequence& seq, T* project_into,
     });
   }
 }
+
+// Whether a cell has a second instantiation of its passes without the ONNX
+// options (clip, peepholes, input_forget) and their tests per vector: in
+// float32 only. float64, for teaching and gradient checks rather than speed,
+// runs the options' path whatever the call, which computes the same values
+// when no option is set: one instantiation fewer per cell, pass and
+// instruction set (compile time).
+template <class T>
+constexpr bool kOptionFreePath = std::is_same_v<T, float>;
 
 // The forward pass with every product in T: the cells' default (the LSTM's
 // inference with bfloat16 products is bf16.h's Bf16Products).
