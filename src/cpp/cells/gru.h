@@ -23,6 +23,7 @@
 // ONNX's clip is a second instantiation of the first formulation (`Clip`):
 // the pre-activations are clipped before their nonlinearity and kept
 // (training) for the gradient.
+// float64 has only the Clip instantiation (kOptionFreePath, forward_pass.h).
 #pragma once
 
 #include "../kernels/activations.h"

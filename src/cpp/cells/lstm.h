@@ -10,6 +10,7 @@
 // ONNX's options (peepholes, clip, input_forget) are a second instantiation
 // of the same code (`Options`), so the plain LSTM runs exactly as without
 // them; within it each option is a test per vector, the same for every row.
+// float64 has only that instantiation (kOptionFreePath, forward_pass.h).
 #pragma once
 
 #include "../kernels/activations.h"

@@ -24,14 +24,15 @@ inline V<T> activation_slope(Nonlinearity act, V<T> h) {
 
 // ONNX's clip is a second instantiation (`Clip`): the pre-activation is
 // clipped before the nonlinearity and kept (training) for the gradient, when
-// clip > 0.
+// clip > 0. float64 has only this instantiation (kOptionFreePath,
+// forward_pass.h).
 // Pass: SamePrecision, or Bf16Products (kernels/bf16.h).
 template <class T, bool Clip, class Pass>
 void rnn_forward_cells(const RnnForwardArgs<T>& a) {
   auto cell = [&](auto lanes, const V<T>& zh, const T* xz, const T*, const At& at) LSTMFAST_INLINE_LAMBDA {
     V<T> z = zh + lanes.load(xz);
     if constexpr (Clip) {
-      if (a.clip > T(0)) {  // float64 takes this path without a clip too (kOptionFreePath)
+      if (a.clip > T(0)) {
         if (a.h_all) lanes.store(a.preact + at.row * a.d.H + at.u, z);
         z = clip_to<T>(z, set1<T>(a.clip));
       }

@@ -21,14 +21,15 @@ constexpr double kStepFlopsPerThread = 2e5;
 // gates to memory and read them back. Training once took chunks of ~1e9
 // FLOPs, the whole sequence at small I: measured on Zen 4, one thread, the
 // LSTM's training forward at T=100, B=64, I=8, H=128 took 14.5 ms against
-// 9.6 for inference; 11.3-11.8 ms with chunks of 32 to 256 KiB.
+// 9.6 for inference; 11.3-11.8 ms with chunks of 128 KiB to 1 MiB.
 constexpr index_t kProjectionRows = 256;
 
 // x<t> W_ih^T + b, G columns, for the steps of one chunk (about
 // kProjectionRows rows) at a time: into `into` when given (training: straight
-// into the gates array), else into scratch; the whole sequence at once when a chunk of steps is not a range of
-// natural times (reverse with lengths). W_ih is packed once and reused by
-// every chunk. A row's numbers do not depend on the chunking.
+// into the gates array), else into scratch; the whole sequence at once when a
+// chunk of steps is not a range of natural times (reverse with lengths). W_ih
+// is packed once and reused by every chunk. A row's numbers do not depend on
+// the chunking.
 template <class T>
 class InputProjection {
  public:
