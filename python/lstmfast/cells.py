@@ -178,10 +178,7 @@ class Cell:
         "b_ih", "b_hh") and of the initial state."""
         functions = implementation or self.fast
         final = dstate if dstate is not None else (None,) * len(self.states)
-        if input_gradient:
-            grads = functions.backward(tape, dy, *final)
-        else:
-            grads = functions.backward(tape, dy, *final, input_gradient=False)
+        grads = functions.backward(tape, dy, *final, input_gradient=input_gradient)
         return grads, tuple(grads[part + "0"] for part in self.states)
 
     def __repr__(self) -> str:

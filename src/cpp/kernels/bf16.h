@@ -161,7 +161,7 @@ class Bf16InputProjection {
         nv_(gemm_nv<float>(G)),
         nr_(index_t(nv_) * W),
         bias_(bias),
-        chunk_(InputProjection<float>::chunk_steps(seq, kProjectionRows)),
+        chunk_(InputProjection<float>::chunk_steps(seq)),
         out_(chunk_ * seq.B * G),
         x_pairs_(ceil_div(chunk_ * seq.B, MR) * MR * kp_),
         own_(packed ? 1 : elems(I, G)),

@@ -39,7 +39,7 @@ class InputProjection {
       : seq_(seq),
         I_(I),
         G_(G),
-        chunk_(chunk_steps(seq, kProjectionRows)),
+        chunk_(chunk_steps(seq)),
         scratch_(into ? 1 : chunk_ * seq.B * G),
         out_(into ? into : scratch_.get()),
         full_(into != nullptr),
@@ -67,10 +67,10 @@ class InputProjection {
 
   index_t chunk() const { return chunk_; }
 
-  // Steps per chunk of about `rows` rows (steps x batch), at least one; the
-  // whole sequence when a chunk of steps is not a range of natural times.
-  static index_t chunk_steps(const Sequence& seq, index_t rows) {
-    return !seq.chunkable() ? seq.T : min_i(seq.T, max_i(1, rows / seq.B));
+  // Steps per chunk of about kProjectionRows rows (steps x batch), at least
+  // one; the whole sequence when a chunk of steps is not a range of natural times.
+  static index_t chunk_steps(const Sequence& seq) {
+    return !seq.chunkable() ? seq.T : min_i(seq.T, max_i(1, kProjectionRows / seq.B));
   }
 
   // This thread's share of the projection for steps [t0, t0 + steps); every
