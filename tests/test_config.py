@@ -102,3 +102,40 @@ def test_cpu_name_names_the_cpu():
             model = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), None)
         if model:
             assert name.startswith(model)
+
+
+def _float64_results() -> list[bytes]:
+    """Forward and backward of each cell in float64, at a size whose tiles differ by vector width (H=37)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    T, B, I, H = 7, 5, 9, 37
+    results = []
+    for cell, gates in (("lstm", 4), ("gru", 3), ("rnn", 1)):
+        x = rng.standard_normal((T, B, I))
+        w_ih, w_hh = 0.3 * rng.standard_normal((gates * H, I)), 0.3 * rng.standard_normal((gates * H, H))
+        b = rng.standard_normal(gates * H)
+        y, *_, tape = getattr(lstmfast, f"{cell}_forward")(x, w_ih, w_hh, b, b, training=True)
+        grads = getattr(lstmfast, f"{cell}_backward")(tape, np.ones((T, B, H)))
+        results += [y.tobytes(), *(np.asarray(g).tobytes() for g in grads.values())]
+    return results
+
+
+def test_float64_runs_the_avx2_kernels_where_float32_runs_avx512():
+    # The avx512 table takes avx2's float64 entries (src/cpp/CMakeLists.txt):
+    # its float64 results are avx2's bits. (float32's differ between the two
+    # sets at this size, so equal bits are not a property of the sizes.)
+    previous = _core.isa()
+    try:
+        for isa in _core.usable_isas():
+            _core.set_isa(isa)
+            assert _core.float64_isa() == ("avx2" if isa == "avx512" else isa)
+            assert lstmfast.config.kernel_config()["float64_isa"] == _core.float64_isa()
+        if "avx512" not in _core.usable_isas():
+            pytest.skip("this CPU has no AVX-512")
+        _core.set_isa("avx2")
+        avx2 = _float64_results()
+        _core.set_isa("avx512")
+        assert _float64_results() == avx2
+    finally:
+        _core.set_isa(previous)

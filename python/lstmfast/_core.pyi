@@ -153,6 +153,7 @@ def isa() -> str:
     """Instruction set of the kernels in use."""
 
 def vector_bytes() -> int: ...
+def float64_isa() -> str: ...
 def set_isa(name: str) -> None:
     """Use another compiled instruction set (tests, benchmarks)."""
 

@@ -61,6 +61,8 @@ def kernel_config() -> dict[str, Any]:
         "cpu": cpu_name(),
         "isa": _core.isa(),
         "vector_bits": 8 * _core.vector_bytes(),
+        # float64 runs avx2's kernels where float32 runs avx512's (a smaller build)
+        "float64_isa": _core.float64_isa(),
         "cpu_supports": _core.usable_isas(),
         "compiled": _core.compiled_isas(),
         # precision="bfloat16" runs bfloat16 products (AVX512_BF16), else float32

@@ -222,6 +222,7 @@ struct Kernels {
   int vector_bytes;
   TypedKernels<float> f32;
   TypedKernels<double> f64;
+  const char* f64_isa;  // the set f64's entries come from (avx512's are avx2's)
   // Inference with bfloat16 products and float32 sums and state
   // (kernels/bf16.h): the forward entries only (the GRU's without
   // reset_before), or nullptr where this ISA or CPU has none (AVX512_BF16):

@@ -64,6 +64,9 @@ py::array matmul(const py::array& a, const py::array& b) {
 void register_config(py::module_& m) {
   m.def("isa", [] { return std::string(active_kernels().isa); }, "Instruction set of the kernels in use.");
   m.def("vector_bytes", [] { return active_kernels().vector_bytes; });
+  m.def(
+      "float64_isa", [] { return std::string(active_kernels().f64_isa); },
+      "Instruction set of the float64 kernels in use (avx2's where the float32 ones are avx512).");
   m.def("set_isa", &select_isa, py::arg("name"), "Use another compiled instruction set (tests, benchmarks).");
   m.def("compiled_isas", &compiled_isas);
   m.def(

@@ -5,12 +5,12 @@
 namespace lstmfast {
 namespace LSTMFAST_ISA {
 
-void fill_gru(TypedKernels<float>& f32, TypedKernels<double>& f64) {
-  f32.gru_forward = gru_forward<float>;
-  f32.gru_backward = gru_backward<float>;
-  f64.gru_forward = gru_forward<double>;
-  f64.gru_backward = gru_backward<double>;
+template <class T>
+void fill_gru(TypedKernels<T>& k) {
+  k.gru_forward = gru_forward<T>;
+  k.gru_backward = gru_backward<T>;
 }
+LSTMFAST_FILL_ENTRIES(fill_gru)
 
 }  // namespace LSTMFAST_ISA
 }  // namespace lstmfast

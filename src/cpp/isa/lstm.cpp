@@ -5,12 +5,12 @@
 namespace lstmfast {
 namespace LSTMFAST_ISA {
 
-void fill_lstm(TypedKernels<float>& f32, TypedKernels<double>& f64) {
-  f32.lstm_forward = lstm_forward<float>;
-  f32.lstm_backward = lstm_backward<float>;
-  f64.lstm_forward = lstm_forward<double>;
-  f64.lstm_backward = lstm_backward<double>;
+template <class T>
+void fill_lstm(TypedKernels<T>& k) {
+  k.lstm_forward = lstm_forward<T>;
+  k.lstm_backward = lstm_backward<T>;
 }
+LSTMFAST_FILL_ENTRIES(fill_lstm)
 
 }  // namespace LSTMFAST_ISA
 }  // namespace lstmfast

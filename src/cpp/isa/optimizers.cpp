@@ -32,10 +32,11 @@ void adam_update(T* __restrict p, const T* __restrict g, T* __restrict m, T* __r
 
 }  // namespace
 
-void fill_optimizers(TypedKernels<float>& f32, TypedKernels<double>& f64) {
-  f32.adam_update = adam_update<float>;
-  f64.adam_update = adam_update<double>;
+template <class T>
+void fill_optimizers(TypedKernels<T>& k) {
+  k.adam_update = adam_update<T>;
 }
+LSTMFAST_FILL_ENTRIES(fill_optimizers)
 
 }  // namespace LSTMFAST_ISA
 }  // namespace lstmfast

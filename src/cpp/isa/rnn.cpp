@@ -5,12 +5,12 @@
 namespace lstmfast {
 namespace LSTMFAST_ISA {
 
-void fill_rnn(TypedKernels<float>& f32, TypedKernels<double>& f64) {
-  f32.rnn_forward = rnn_forward<float>;
-  f32.rnn_backward = rnn_backward<float>;
-  f64.rnn_forward = rnn_forward<double>;
-  f64.rnn_backward = rnn_backward<double>;
+template <class T>
+void fill_rnn(TypedKernels<T>& k) {
+  k.rnn_forward = rnn_forward<T>;
+  k.rnn_backward = rnn_backward<T>;
 }
+LSTMFAST_FILL_ENTRIES(fill_rnn)
 
 }  // namespace LSTMFAST_ISA
 }  // namespace lstmfast
