@@ -150,6 +150,11 @@ void gru_backward_reset_after(const GruBackwardArgs<T>& a) {
                                                         T* dg_step) LSTMFAST_INLINE_LAMBDA {
     const index_t u = at.u;
     const T* s = a.gates + at.row * 4 * H + u;
+    const index_t next = seq.next_backward(at.tn);
+    if (next >= 0) {
+      for (int part = 0; part < 4; ++part) prefetch(a.gates + seq.row(next, at.r) * 4 * H + part * H + u);
+      prefetch(a.h_all + seq.slot_before(next) * BH + at.r * H + u);
+    }
     const V<T> rg = lanes.load(s), zg = lanes.load(s + H), ng = lanes.load(s + 2 * H), hn = lanes.load(s + 3 * H);
     const V<T> hp = lanes.load(a.h_all + seq.slot_before(at.tn) * BH + at.r * H + u);
     const T* pre = Clip && a.preact ? a.preact + at.row * G + u : nullptr;
@@ -208,6 +213,11 @@ void gru_backward_reset_before(const GruBackwardArgs<T>& a) {
           return;
         }
         const index_t tn = seq.time(t, r), row = seq.row(tn, r);
+        const index_t next = seq.next_backward(tn);
+        if (next >= 0) {  // r, z and n (the second product reads r)
+          for (int gate = 0; gate < 3; ++gate) prefetch(a.gates + seq.row(next, r) * 4 * H + gate * H + u);
+          prefetch(a.h_all + seq.slot_before(next) * BH + r * H + u);
+        }
         const V<T> dh = gradient_reaching_h<T>(a, seq, carried, lanes, dhw, t, r, u, row);
         const T* s = a.gates + row * 4 * H + u;
         const V<T> zg = lanes.load(s + H), ng = lanes.load(s + 2 * H);

@@ -109,6 +109,11 @@ void lstm_backward_cells(const LstmBackwardArgs<T>& a) {
   auto cell = [&a, &seq, &dg, H, G, BH](auto lanes, const V<T>& dh, const At& at, T* dg_step) LSTMFAST_INLINE_LAMBDA {
     const index_t u = at.u;
     const T* s = a.gates + at.row * G + u;
+    const index_t next = seq.next_backward(at.tn);
+    if (next >= 0) {  // the tape rows of the next step (prefetch, simd.h)
+      for (int gate = 0; gate < 4; ++gate) prefetch(a.gates + seq.row(next, at.r) * G + gate * H + u);
+      prefetch(a.c_all + seq.slot_before(next) * BH + at.r * H + u);
+    }
     const V<T> i = lanes.load(s), f = lanes.load(s + H), g = lanes.load(s + 2 * H), o = lanes.load(s + 3 * H);
     const V<T> c = lanes.load(a.c_all + seq.slot_after(at.tn) * BH + at.r * H + u);
     const V<T> tc = tanh<T>(c);

@@ -26,6 +26,13 @@ struct Sequence {
   index_t slot_after(index_t tn) const { return reverse ? tn : tn + 1; }
   index_t slot_before(index_t tn) const { return reverse ? tn + 1 : tn; }
   index_t initial_slot(index_t b) const { return reverse ? length(b) : 0; }
+  // The natural time a backward pass (last step first) takes after tn, or
+  // -1 past the arrays' ends; a padded time when tn is the sequence's first
+  // (then a harmless prefetch).
+  index_t next_backward(index_t tn) const {
+    const index_t next = reverse ? tn + 1 : tn - 1;
+    return next >= 0 && next < T ? next : -1;
+  }
   // h<t-1> for all natural times, as one (T*B, H) matrix of a state array.
   index_t previous_states_offset() const { return reverse ? B : 0; }
 
