@@ -331,3 +331,26 @@ def test_infinite_input_saturates(isa, make_case):
     y = lstmfast.lstm_forward(**case)[0]
     assert np.all(np.abs(y[:, 1]) < 1)  # other sequence unaffected and bounded
     assert not np.any(np.isnan(y[:, 1]))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_large_outputs_and_the_kernels_gradients_start_on_a_cache_line(cell):
+    # Threads split rows at multiples of 16 floats; outputs aligned to 64
+    # bytes never put two threads' units in one cache line (bindings/arrays.h).
+    from lstmfast import cells
+
+    kind = cells.get(cell)
+    T, B, I, H = 30, 32, 3, 64
+    G = kind.gates * H
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    w_ih, w_hh = rng.standard_normal((G, I)).astype(np.float32), rng.standard_normal((G, H)).astype(np.float32)
+    b = rng.standard_normal(G).astype(np.float32)
+    for _ in range(5):  # NumPy's own allocations land at varying offsets within a line
+        y, *_, tape = kind.fast.forward(x, w_ih, w_hh, b, b, training=True)
+        grads = kind.fast.backward(tape, np.ones_like(y))
+        # what the kernels write: y, and the gradients of the weights, the input and the initial state
+        arrays = [y, *(grads[k] for k in ("x", "w_ih", "w_hh", *(part + "0" for part in kind.states)))]
+        for a in arrays:
+            assert a.ctypes.data % 64 == 0 and a.flags.writeable and a.flags.c_contiguous
+        assert not any(np.shares_memory(p, q) for k, p in enumerate(arrays) for q in arrays[k + 1 :])

@@ -300,17 +300,17 @@ py::dict backward(const Tape<Cell>& tape, const py::array& dy,
   a.w_hh = data_of<T>(tape.w_hh);
   for (std::size_t s = 0; s < S; ++s) arrays.all[s] = data_of<T>(tape.all[s]);
   if (Cell::tape_gates > 0) arrays.gates = data_of<T>(tape.gates);
-  auto dx = out<T>({input_gradient ? T_ : 0, B, I}), dw_ih = out<T>({G, I}), dw_hh = out<T>({G, H});
+  auto dx = out<T>({input_gradient ? T_ : 0, B, I}, 0), dw_ih = out<T>({G, I}, 0), dw_hh = out<T>({G, H}, 0);
   std::vector<py::array_t<T>> initial_grad;
   for (std::size_t s = 0; s < S; ++s) {
-    initial_grad.push_back(out<T>({B, H}));
+    initial_grad.push_back(out<T>({B, H}, 0));
     arrays.initial_grad[s] = ptr(initial_grad[s]);
   }
   // Both biases receive the same gradient: one array for the kernel, then
   // each key gets its own.
   const bool one_db = Cell::one_bias_gradient, any_bias = tape.has_b_ih || tape.has_b_hh;
-  auto db_ih = out<T>({(one_db ? any_bias : tape.has_b_ih) ? G : 0});
-  auto db_hh = out<T>({!one_db && tape.has_b_hh ? G : 0});
+  auto db_ih = out<T>({(one_db ? any_bias : tape.has_b_ih) ? G : 0}, 0);
+  auto db_hh = out<T>({!one_db && tape.has_b_hh ? G : 0}, 0);
   arrays.db_ih = (one_db ? any_bias : tape.has_b_ih) ? ptr(db_ih) : nullptr;
   arrays.db_hh = !one_db && tape.has_b_hh ? ptr(db_hh) : nullptr;
   a.h_all = arrays.all[0];

@@ -86,7 +86,7 @@ struct Lstm : CellDefaults {
   template <class T>
   static void add_gradients(BackwardArgs<T>& a, const Option&, py::dict& grads) {
     if (!a.peepholes) return;
-    auto dp = out<T>({3 * a.d.H});
+    auto dp = out<T>({3 * a.d.H}, 0);
     a.dpeepholes = ptr(dp);
     grads["peepholes"] = dp;
   }
