@@ -146,11 +146,12 @@ void gru_backward_reset_after(const GruBackwardArgs<T>& a) {
   const StepGradients<T> dg_x(seq, G), dg_h(seq, G);
   Buffer<T> carry(BH);
   fill_zero(carry.get(), BH);
-  auto cell = [&a, &seq, &dg_x, &dg_h, &carry, H, G, BH](auto lanes, const V<T>& dh, const At& at,
-                                                        T* dg_step) LSTMFAST_INLINE_LAMBDA {
+  const bool ahead = tape_beyond_l2<T>(seq, 4 * H);
+  auto cell = [&a, &seq, &dg_x, &dg_h, &carry, H, G, BH, ahead](auto lanes, const V<T>& dh, const At& at,
+                                                               T* dg_step) LSTMFAST_INLINE_LAMBDA {
     const index_t u = at.u;
     const T* s = a.gates + at.row * 4 * H + u;
-    const index_t next = seq.next_backward(at.tn);
+    const index_t next = ahead ? seq.next_backward(at.tn) : -1;
     if (next >= 0) {
       for (int part = 0; part < 4; ++part) prefetch(a.gates + seq.row(next, at.r) * 4 * H + part * H + u);
       prefetch(a.h_all + seq.slot_before(next) * BH + at.r * H + u);
@@ -195,6 +196,7 @@ void gru_backward_reset_before(const GruBackwardArgs<T>& a) {
   const BackwardPanels<T> wp_rz(a.w_hh, 2 * H, H, B, BackwardPanels<T>::threads(B, G, H));
   const BackwardPanels<T> wp_n(a.w_hh + 2 * H * H, H, H, B, BackwardPanels<T>::threads(B, G, H));
   const index_t K = 2 * H;
+  const bool ahead = tape_beyond_l2<T>(seq, 4 * H);
   auto add_db = [&a](auto lanes, index_t gate_u, const V<T>& d) LSTMFAST_INLINE_LAMBDA {
     // Summed in a fixed order (steps down, rows up) per column; both biases
     // enter the same sums.
@@ -204,7 +206,7 @@ void gru_backward_reset_before(const GruBackwardArgs<T>& a) {
   with_nv(wp_rz.nv, [&](auto nv_c) {
     constexpr int NV = decltype(nv_c)::value;
     auto first = [&](index_t t, index_t jb, const T* dg_next, T* dg_step, T* partial) {
-      auto unit = [&seq, &a, &dg, add_db, carried, dnp_all, t, dg_step, H, G, K, BH](
+      auto unit = [&seq, &a, &dg, add_db, carried, dnp_all, t, dg_step, H, G, K, BH, ahead](
                       auto lanes, const V<T>& dhw, index_t r, index_t u) LSTMFAST_INLINE_LAMBDA {
         if (!seq.active(t, r)) {  // padding: no gradient
           lanes.store(dg_step + r * K + u, V<T>{});
@@ -213,7 +215,7 @@ void gru_backward_reset_before(const GruBackwardArgs<T>& a) {
           return;
         }
         const index_t tn = seq.time(t, r), row = seq.row(tn, r);
-        const index_t next = seq.next_backward(tn);
+        const index_t next = ahead ? seq.next_backward(tn) : -1;
         if (next >= 0) {  // r, z and n (the second product reads r)
           for (int gate = 0; gate < 3; ++gate) prefetch(a.gates + seq.row(next, r) * 4 * H + gate * H + u);
           prefetch(a.h_all + seq.slot_before(next) * BH + r * H + u);

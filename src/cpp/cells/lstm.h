@@ -106,10 +106,12 @@ void lstm_backward_cells(const LstmBackwardArgs<T>& a) {
   //   dz_i = dc g i(1-i),  dz_f = dc c<t-1> f(1-f),  dz_g = dc i (1-g²)
   //          [input_forget: dz_i = dc (g - c<t-1>) i(1-i), dz_f = 0; clip: 0 where clipped]
   //   carried dc<t-1> = dc f [+ dz_i p_i + dz_f p_f]
-  auto cell = [&a, &seq, &dg, H, G, BH](auto lanes, const V<T>& dh, const At& at, T* dg_step) LSTMFAST_INLINE_LAMBDA {
+  const bool ahead = tape_beyond_l2<T>(seq, G);
+  auto cell = [&a, &seq, &dg, H, G, BH, ahead](auto lanes, const V<T>& dh, const At& at,
+                                               T* dg_step) LSTMFAST_INLINE_LAMBDA {
     const index_t u = at.u;
     const T* s = a.gates + at.row * G + u;
-    const index_t next = seq.next_backward(at.tn);
+    const index_t next = ahead ? seq.next_backward(at.tn) : -1;
     if (next >= 0) {  // the tape rows of the next step (prefetch, simd.h)
       for (int gate = 0; gate < 4; ++gate) prefetch(a.gates + seq.row(next, at.r) * G + gate * H + u);
       prefetch(a.c_all + seq.slot_before(next) * BH + at.r * H + u);

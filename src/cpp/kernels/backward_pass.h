@@ -128,6 +128,16 @@ bool begin_backward(const BackwardArgs<T>& a, const Sequence& seq, index_t G) {
   return false;
 }
 
+// Whether a backward pass's tape of G values per row is larger than L2
+// (1 MiB on Zen 4 and Zen 5), so that it comes from L3 or memory: then the
+// LSTM and GRU prefetch it a step ahead (prefetch, simd.h). The forecast
+// epoch's batch (T=30, B=32, H=64: 0.98 MiB of gates) gained nothing from
+// it on one thread and lost ~1%.
+template <class T>
+bool tape_beyond_l2(const Sequence& seq, index_t G) {
+  return double(seq.T) * double(seq.B) * double(G) * double(sizeof(T)) > double(1 << 20);
+}
+
 // No weight products inside the time loop (the GRU's; see weight_gradients.h).
 struct NoChunks {
   bool due(index_t) const { return false; }
