@@ -24,54 +24,11 @@ import numpy as np
 
 import lstmfast
 from lstmfast import cells
-from lstmfast.app.speed import IDLE_PAUSE, engine, measure, problem, validate
+from lstmfast.app.speed import IDLE_PAUSE, engine, measure, problem, torch_engine, validate
 from lstmfast.config import kernel_config
-from lstmfast.convert import to_torch_state_dict
 
 SHAPES = {"S2": (100, 16, 32, 128), "S3": (100, 64, 256, 256)}  # T, B, I, H
 RTOL = 1e-10  # float64 against float64: different summation orders agree to ~1e-15
-
-
-def torch_engine(torch, cell, args, dy, training):
-    """The same call on torch.nn.LSTM / GRU / RNN in float64."""
-    kind = cells.get(cell)
-    _, _, I = args["x"].shape
-    H = args["w_hh"].shape[1]
-    module = getattr(torch.nn, cell.upper())(I, H).double()
-    module.load_state_dict(
-        to_torch_state_dict({k: args[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")}, tensors=True, cell=cell)
-    )
-    x = torch.from_numpy(args["x"])
-    states = [torch.from_numpy(args[part + "0"])[None] for part in kind.states]
-    dyt = torch.from_numpy(dy)
-
-    def call(xr, state):
-        y, final = module(xr, tuple(state) if len(state) > 1 else state[0])
-        finals = final if isinstance(final, tuple) else (final,)
-        return y, [f[0] for f in finals]
-
-    if not training:
-
-        def infer():
-            with torch.no_grad():
-                y, finals = call(x, states)
-            return (y.numpy(), *(f.numpy() for f in finals)), None
-
-        return infer
-
-    def step():
-        xr = x.detach().requires_grad_(True)
-        state = [s.detach().requires_grad_(True) for s in states]
-        for p in module.parameters():
-            p.grad = None
-        y, finals = call(xr, state)
-        y.backward(dyt)
-        grads = {"x": xr.grad.numpy(), **{part + "0": s.grad[0].numpy() for part, s in zip(kind.states, state)}}
-        for name, suffix in (("w_ih", "weight_ih"), ("w_hh", "weight_hh"), ("b_ih", "bias_ih"), ("b_hh", "bias_hh")):
-            grads[name] = getattr(module, suffix + "_l0").grad.numpy()
-        return (y.detach().numpy(), *(f.detach().numpy() for f in finals)), grads
-
-    return step
 
 
 def run(threads: int, budget: float) -> list[dict]:
@@ -91,7 +48,7 @@ def run(threads: int, budget: float) -> list[dict]:
                 expected = engine(kind.reference, args, dy, training)()
                 engines = {"lstmfast": engine(kind.fast, args, dy, training)}
                 if torch is not None:
-                    engines["torch"] = torch_engine(torch, cell, args, dy, training)
+                    engines["torch"] = torch_engine(torch, args, dy, training, cell)
                 row = {"cell": cell, "shape": label, "mode": "training" if training else "inference", "ms": {}}
                 for name, fn in engines.items():
                     validate(name, fn(), expected, RTOL)

@@ -108,42 +108,52 @@ def engine(functions: cells.Functions, args: dict[str, Array], dy: Array, traini
     return run
 
 
-def torch_engine(torch: Any, args: dict[str, Array], dy: Array, training: bool) -> Callable[[], Result]:
-    """The same LSTM call on ``torch.nn.LSTM`` (weights mapped across)."""
+def torch_engine(
+    torch: Any, args: dict[str, Array], dy: Array, training: bool, cell: str | cells.Cell = "lstm"
+) -> Callable[[], Result]:
+    """The same call on ``torch.nn.LSTM``, ``GRU`` or ``RNN`` (weights mapped across,
+    in the dtype of ``args``)."""
     from ..convert import to_torch_state_dict
 
+    kind = cells.get(cell)
     _, _, I = args["x"].shape
     H = args["w_hh"].shape[1]
-    lstm = torch.nn.LSTM(I, H)
-    lstm.load_state_dict(to_torch_state_dict({k: args[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")}, tensors=True))
     x = torch.from_numpy(args["x"])
-    h0, c0 = torch.from_numpy(args["h0"])[None], torch.from_numpy(args["c0"])[None]
+    module = getattr(torch.nn, kind.name.upper())(I, H).to(x.dtype)
+    weights = {k: args[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
+    module.load_state_dict(to_torch_state_dict(weights, tensors=True, cell=kind.name))
+    states = [torch.from_numpy(args[part + "0"])[None] for part in kind.states]
+
+    def call(xr: Any, state: list[Any]) -> tuple[Any, list[Any]]:
+        y, final = module(xr, tuple(state) if len(state) > 1 else state[0])
+        return y, [f[0] for f in (final if isinstance(final, tuple) else (final,))]
+
     if not training:
 
         def infer() -> Result:
             with torch.no_grad():
-                y, (h_n, c_n) = lstm(x, (h0, c0))
-            return (y.numpy(), h_n[0].numpy(), c_n[0].numpy()), None
+                y, finals = call(x, states)
+            return (y.numpy(), *(f.numpy() for f in finals)), None
 
         return infer
     dyt = torch.from_numpy(dy)
 
     def step() -> Result:
-        xr, h, c = (t.detach().requires_grad_(True) for t in (x, h0, c0))
-        for p in lstm.parameters():
+        xr = x.detach().requires_grad_(True)
+        state = [s.detach().requires_grad_(True) for s in states]
+        for p in module.parameters():
             p.grad = None
-        y, (h_n, c_n) = lstm(xr, (h, c))
+        y, finals = call(xr, state)
         y.backward(dyt)
-        grads = {
-            "x": xr.grad.numpy(),
-            "h0": h.grad[0].numpy(),
-            "c0": c.grad[0].numpy(),
-            "w_ih": lstm.weight_ih_l0.grad.numpy(),
-            "w_hh": lstm.weight_hh_l0.grad.numpy(),
-            "b_ih": lstm.bias_ih_l0.grad.numpy(),
-            "b_hh": lstm.bias_hh_l0.grad.numpy(),
-        }
-        return (y.detach().numpy(), h_n[0].detach().numpy(), c_n[0].detach().numpy()), grads
+        grads = {"x": xr.grad.numpy(), **{part + "0": s.grad[0].numpy() for part, s in zip(kind.states, state)}}
+        for name, torch_name in (
+            ("w_ih", "weight_ih"),
+            ("w_hh", "weight_hh"),
+            ("b_ih", "bias_ih"),
+            ("b_hh", "bias_hh"),
+        ):
+            grads[name] = getattr(module, torch_name + "_l0").grad.numpy()
+        return (y.detach().numpy(), *(f.detach().numpy() for f in finals)), grads
 
     return step
 
