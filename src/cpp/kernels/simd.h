@@ -12,7 +12,7 @@
 #include <cstring>
 #include <utility>
 
-#if defined(__AVX512F__)
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 
@@ -182,6 +182,36 @@ template <class T>
 inline V<T> select(Bits<T> mask, V<T> a, V<T> b) {
   return from_bits<T>((mask & as_bits<T>(a)) | (~mask & as_bits<T>(b)));
 }
+
+// x limited to [-c, c], NaN kept: c < x ? c : x, then -c > x ? -c : x. x86's
+// MINPS and MAXPS compute exactly that (their second operand when either is
+// NaN) in one instruction, where a compare and a select took three.
+template <class T>
+LSTMFAST_INLINE V<T> clamp_magnitude(V<T> x, T c) {
+  const V<T> hi = set1<T>(c), lo = set1<T>(-c);
+  x = select<T>(hi < x, hi, x);
+  return select<T>(lo > x, lo, x);
+}
+
+#if (defined(__x86_64__) || defined(__i386__)) && (LSTMFAST_VECTOR_BYTES == 64 && defined(__AVX512F__))
+template <>
+LSTMFAST_INLINE V<float> clamp_magnitude<float>(V<float> x, float c) {
+  // The all-lanes mask forms, as in reciprocal below (gcc 12 warns on the others).
+  const __mmask16 all = static_cast<__mmask16>(0xFFFF);
+  const __m512 below = _mm512_maskz_min_ps(all, _mm512_set1_ps(c), (__m512)x);
+  return (V<float>)_mm512_maskz_max_ps(all, _mm512_set1_ps(-c), below);
+}
+#elif (defined(__x86_64__) || defined(__i386__)) && (LSTMFAST_VECTOR_BYTES == 32 && defined(__AVX__))
+template <>
+LSTMFAST_INLINE V<float> clamp_magnitude<float>(V<float> x, float c) {
+  return (V<float>)_mm256_max_ps(_mm256_set1_ps(-c), _mm256_min_ps(_mm256_set1_ps(c), (__m256)x));
+}
+#elif (defined(__x86_64__) || defined(__i386__)) && (LSTMFAST_VECTOR_BYTES == 16 && defined(__SSE__))
+template <>
+LSTMFAST_INLINE V<float> clamp_magnitude<float>(V<float> x, float c) {
+  return (V<float>)_mm_max_ps(_mm_set1_ps(-c), _mm_min_ps(_mm_set1_ps(c), (__m128)x));
+}
+#endif
 
 // 1 / d. float on AVX-512: the 14-bit hardware estimate plus one Newton step
 // (relative error ~2^-27, under float's rounding), a third of a division's
