@@ -41,7 +41,7 @@ LSTMFAST_INLINE V<T> clipped(Lanes lanes, V<T> z, T clip, T* pre) {
   if constexpr (Clip) {
     if (clip > T(0)) {
       if (pre) lanes.store(pre, z);
-      return clip_to<T>(z, set1<T>(clip));
+      return clamp_magnitude<T>(z, clip);
     }
   }
   (void)lanes, (void)pre;

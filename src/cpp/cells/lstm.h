@@ -49,7 +49,7 @@ void lstm_forward_cells(const LstmForwardArgs<T>& a) {
         if (training) pre = a.preact + at.row * G + at.u;
         for (int k = 0; k < 3; ++k) {
           if (pre) lanes.store(pre + k * H, z[k]);
-          z[k] = clip_to<T>(z[k], set1<T>(a.clip));
+          z[k] = clamp_magnitude<T>(z[k], a.clip);
         }
       }
     }
@@ -63,7 +63,7 @@ void lstm_forward_cells(const LstmForwardArgs<T>& a) {
       if (a.peepholes) z[3] += lanes.load(a.peepholes + 2 * H + at.u) * c;
       if (a.clip > T(0)) {
         if (pre) lanes.store(pre + 3 * H, z[3]);
-        z[3] = clip_to<T>(z[3], set1<T>(a.clip));
+        z[3] = clamp_magnitude<T>(z[3], a.clip);
       }
       o = sigmoid<T>(z[3]);
     }

@@ -34,7 +34,7 @@ void rnn_forward_cells(const RnnForwardArgs<T>& a) {
     if constexpr (Clip) {
       if (a.clip > T(0)) {
         if (a.h_all) lanes.store(a.preact + at.row * a.d.H + at.u, z);
-        z = clip_to<T>(z, set1<T>(a.clip));
+        z = clamp_magnitude<T>(z, a.clip);
       }
     }
     return activate<T>(a.act, z);

@@ -146,13 +146,6 @@ inline V<T> relu(V<T> x) {
   return select<T>(x > T(0), x, select<T>(x != x, x, set1<T>(T(0))));
 }
 
-// ONNX's clip of a pre-activation to [-c, c] (NaN passes through).
-template <class T>
-LSTMFAST_INLINE V<T> clip_to(V<T> z, V<T> c) {
-  z = select<T>(z > c, c, z);
-  return select<T>(z < T(0) - c, T(0) - c, z);
-}
-
 // The gradient d through the clip of z: d where |z| <= c (the bounds
 // included), 0 where z was clipped.
 template <class T>

@@ -183,9 +183,10 @@ inline V<T> select(Bits<T> mask, V<T> a, V<T> b) {
   return from_bits<T>((mask & as_bits<T>(a)) | (~mask & as_bits<T>(b)));
 }
 
-// x limited to [-c, c], NaN kept: c < x ? c : x, then -c > x ? -c : x. x86's
-// MINPS and MAXPS compute exactly that (their second operand when either is
-// NaN) in one instruction, where a compare and a select took three.
+// x limited to [-c, c], NaN kept: c < x ? c : x, then -c > x ? -c : x (the
+// float32 tanh's range, ONNX's clip of a pre-activation). x86's MINPS and
+// MAXPS compute exactly that (their second operand when either is NaN) in one
+// instruction, where a compare and a select took three.
 template <class T>
 LSTMFAST_INLINE V<T> clamp_magnitude(V<T> x, T c) {
   const V<T> hi = set1<T>(c), lo = set1<T>(-c);
