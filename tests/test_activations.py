@@ -81,6 +81,17 @@ def test_special_values(isa, dtype):
     np.testing.assert_array_equal(_core.tanh(x), np.array([0, 1, -1, np.nan, 1, -1], dtype))
 
 
+def test_float32_sigmoid_is_tanh_of_half_halved_plus_half(isa):
+    """sigmoid(x) = tanh(x/2)/2 + 1/2, with the halvings folded into the rational's
+    coefficients (scaled by powers of two, which is exact): the bits of the unfolded form,
+    its half-sum rounded once. A multiply-add fused over that sum would differ, and let the
+    rational's overshoot through (sigmoid(-18) came out -7.8e-9 instead of 0)."""
+    x = np.concatenate([float32_grid(), np.array([np.inf, -np.inf, np.nan], np.float32)])
+    half = np.float32(0.5)
+    unfolded = half * _core.tanh(half * x) + half  # float32 throughout: NumPy fuses nothing
+    np.testing.assert_array_equal(_core.sigmoid(x), unfolded)
+
+
 @pytest.mark.parametrize("n", [0, 1, 3, 15, 16, 17, 33])
 def test_every_length_including_vector_tails(isa, n):
     x = np.linspace(-5, 5, n).astype(np.float32)
