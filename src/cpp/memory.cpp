@@ -17,7 +17,6 @@
 namespace lstmfast {
 namespace {
 
-constexpr std::size_t kAlign = 64;
 // Blocks this large are kept after a call for the next one: fresh memory from
 // the OS is zeroed page by page on first touch, which cost ~10% of a large
 // training step. malloc keeps smaller blocks on its free lists, but not
@@ -35,7 +34,7 @@ constexpr std::size_t kCacheBlocks = 64;
 struct Header {
   std::size_t bytes;
 };
-static_assert(sizeof(Header) <= kAlign, "header fits in the alignment gap");
+static_assert(sizeof(Header) <= kAlignment, "header fits in the alignment gap");
 
 struct Cache {
   std::mutex mutex;
@@ -88,21 +87,21 @@ std::size_t scratch_cache_limit() {
 }
 
 void* aligned_alloc_bytes(std::size_t count, std::size_t elem_size) {
-  if (elem_size != 0 && count > (std::numeric_limits<std::size_t>::max() - 2 * kAlign) / elem_size)
+  if (elem_size != 0 && count > (std::numeric_limits<std::size_t>::max() - 2 * kAlignment) / elem_size)
     throw std::bad_alloc();
-  std::size_t bytes = (count * elem_size + kAlign - 1) / kAlign * kAlign;
-  if (bytes == 0) bytes = kAlign;
+  std::size_t bytes = (count * elem_size + kAlignment - 1) / kAlignment * kAlignment;
+  if (bytes == 0) bytes = kAlignment;
   void* raw = bytes >= kCacheMin ? take_cached(bytes) : nullptr;
   if (!raw) {
-    if (posix_memalign(&raw, kAlign, bytes + kAlign) != 0) throw std::bad_alloc();
+    if (posix_memalign(&raw, kAlignment, bytes + kAlignment) != 0) throw std::bad_alloc();
     static_cast<Header*>(raw)->bytes = bytes;
   }
-  return static_cast<char*>(raw) + kAlign;
+  return static_cast<char*>(raw) + kAlignment;
 }
 
 void aligned_free(void* p) noexcept {
   if (!p) return;
-  void* raw = static_cast<char*>(p) - kAlign;
+  void* raw = static_cast<char*>(p) - kAlignment;
   const std::size_t bytes = size_of(raw);
   if (bytes >= kCacheMin && bytes <= scratch_cache_limit()) {
     Cache& c = cache();

@@ -12,7 +12,11 @@
 
 namespace lstmfast {
 
-// 64-byte aligned; throws std::bad_alloc on failure or size overflow.
+// The alignment of the kernels' memory, and of large outputs (bindings/arrays.h):
+// a cache line, and one AVX-512 vector.
+constexpr std::size_t kAlignment = 64;
+
+// kAlignment-aligned; throws std::bad_alloc on failure or size overflow.
 void* aligned_alloc_bytes(std::size_t count, std::size_t elem_size);
 void aligned_free(void* p) noexcept;
 

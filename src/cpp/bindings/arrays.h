@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../api.h"
+#include "../memory.h"
 
 namespace lstmfast {
 namespace bind {
@@ -54,7 +55,7 @@ const T* in_opt(const py::object& o, const char* name, std::vector<index_t> shap
 }
 
 // A new C-contiguous array for an output, from `aligned_from` bytes up
-// starting on a 64-byte boundary (a cache line, and one AVX-512 vector): a
+// starting on a kAlignment (64-byte) boundary, as the kernels' scratch: a
 // view into a block a line longer. NumPy's allocator gives 16 bytes, so
 // where a row began within its line depended on the process's heap, and two
 // threads that split a row at a multiple of 16 floats shared a line in some
@@ -67,15 +68,14 @@ const T* in_opt(const py::object& o, const char* name, std::vector<index_t> shap
 constexpr std::size_t kAlignedFrom = 4096;
 template <class T>
 py::array_t<T> out(std::vector<index_t> shape, std::size_t aligned_from = kAlignedFrom) {
-  constexpr std::size_t kLine = 64;
   const std::vector<py::ssize_t> dims(shape.begin(), shape.end());
   py::ssize_t n = 1;
   for (py::ssize_t d : dims) n *= d;
   if (static_cast<std::size_t>(n) * sizeof(T) < aligned_from) return py::array_t<T>(dims);
-  py::array_t<T> block(n + static_cast<py::ssize_t>(kLine / sizeof(T)));
+  py::array_t<T> block(n + static_cast<py::ssize_t>(kAlignment / sizeof(T)));
   char* p = reinterpret_cast<char*>(block.mutable_data());
   // NumPy's data is aligned to T at least, so the skip is whole elements.
-  const std::size_t skip = (kLine - reinterpret_cast<std::uintptr_t>(p) % kLine) % kLine;
+  const std::size_t skip = (kAlignment - reinterpret_cast<std::uintptr_t>(p) % kAlignment) % kAlignment;
   return py::array_t<T>(dims, reinterpret_cast<T*>(p + skip), block);
 }
 

@@ -194,7 +194,7 @@ LSTMFAST_INLINE V<T> clamp_magnitude(V<T> x, T c) {
   return select<T>(lo > x, lo, x);
 }
 
-#if (defined(__x86_64__) || defined(__i386__)) && (LSTMFAST_VECTOR_BYTES == 64 && defined(__AVX512F__))
+#if LSTMFAST_VECTOR_BYTES == 64 && defined(__AVX512F__)
 template <>
 LSTMFAST_INLINE V<float> clamp_magnitude<float>(V<float> x, float c) {
   // The all-lanes mask forms, as in reciprocal below (gcc 12 warns on the others).
@@ -202,12 +202,12 @@ LSTMFAST_INLINE V<float> clamp_magnitude<float>(V<float> x, float c) {
   const __m512 below = _mm512_maskz_min_ps(all, _mm512_set1_ps(c), (__m512)x);
   return (V<float>)_mm512_maskz_max_ps(all, _mm512_set1_ps(-c), below);
 }
-#elif (defined(__x86_64__) || defined(__i386__)) && (LSTMFAST_VECTOR_BYTES == 32 && defined(__AVX__))
+#elif LSTMFAST_VECTOR_BYTES == 32 && defined(__AVX__)
 template <>
 LSTMFAST_INLINE V<float> clamp_magnitude<float>(V<float> x, float c) {
   return (V<float>)_mm256_max_ps(_mm256_set1_ps(-c), _mm256_min_ps(_mm256_set1_ps(c), (__m256)x));
 }
-#elif (defined(__x86_64__) || defined(__i386__)) && (LSTMFAST_VECTOR_BYTES == 16 && defined(__SSE__))
+#elif LSTMFAST_VECTOR_BYTES == 16 && defined(__SSE__)  // x86's baseline (the portable unit)
 template <>
 LSTMFAST_INLINE V<float> clamp_magnitude<float>(V<float> x, float c) {
   return (V<float>)_mm_max_ps(_mm_set1_ps(-c), _mm_min_ps(_mm_set1_ps(c), (__m128)x));
